@@ -1,0 +1,18 @@
+//! Driftless core: the vocabulary every other crate speaks.
+//!
+//! - [`ResourceKey`] and [`Gvk`] name Kubernetes objects the way the API server does.
+//! - [`DesiredSet`] is the output of rendering: objects keyed by group/kind/namespace/name with a
+//!   stable digest.
+//! - [`yaml`] is the one YAML wrapper of the project (kubectl-compatible scalars, bounded parsing).
+//! - [`schema`] holds facts recorded from a real v1.36 API server (merge keys, list types, scope).
+//! - [`source`] is the read-only file tree a renderer works on (a Git commit or a local directory).
+
+pub mod desired;
+pub mod key;
+pub mod object;
+pub mod schema;
+pub mod source;
+pub mod yaml;
+
+pub use desired::{DesiredSet, DuplicateResource};
+pub use key::{Gvk, ResourceKey};
