@@ -1,0 +1,276 @@
+//! Native kustomize: `kustomize build` without the binary.
+//!
+//! The build follows kustomize's own order, per kustomization (recursively for bases):
+//! resources (files, directories, nested kustomizations) → components → generators →
+//! transformers (patchesStrategicMerge, patches, namespace, namePrefix/nameSuffix, labels,
+//! annotations, patchesJson6902, replicas, images, replacements); then, once at the top:
+//! content-hash suffixes on generated ConfigMaps/Secrets → name-reference rewriting → sort
+//! (kustomize's legacy order unless `sortOptions` says otherwise).
+//!
+//! Each [`Resource`] keeps every name and namespace it has held, which is how references
+//! written against a base's names (`configMapRef: {name: cfg}`) follow prefixes and hashes.
+
+mod fieldspec;
+mod generators;
+mod names;
+mod order;
+mod patches;
+mod replacements;
+mod selector;
+mod spec;
+pub mod strategic;
+mod transforms;
+
+use driftless_core::source::{NodeKind, SourceError, Tree, join};
+use driftless_core::{DuplicateResource, ResourceKey, object, yaml};
+use serde_json::Value;
+
+use crate::manifest::{LoadedObject, load_file};
+use crate::{Inputs, RenderError, RenderLimits};
+pub use spec::Kustomization;
+
+/// File names kustomize looks for, in its order.
+pub const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// The kustomization file of `dir`, if any.
+pub fn find_kustomization(tree: &Tree<'_>, dir: &str) -> Result<Option<String>, SourceError> {
+    for f in KUSTOMIZATION_FILES {
+        let p = join(dir, f)?;
+        if tree.is_file(&p)? {
+            return Ok(Some(p));
+        }
+    }
+    Ok(None)
+}
+
+/// One object being built, with its name and namespace history.
+#[derive(Debug, Clone)]
+pub(crate) struct Resource {
+    pub obj: Value,
+    pub origin: String,
+    /// Every name held, oldest first; the last is the current one.
+    pub names: Vec<String>,
+    /// Every namespace held, oldest first ("" when unset).
+    pub namespaces: Vec<String>,
+    /// Generated with a content-hash name suffix still to add.
+    pub needs_hash: bool,
+}
+
+impl Resource {
+    pub fn new(obj: Value, origin: String) -> Self {
+        let name = object::name(&obj).unwrap_or_default().to_string();
+        let ns = object::namespace(&obj).unwrap_or_default().to_string();
+        Resource { obj, origin, names: vec![name], namespaces: vec![ns], needs_hash: false }
+    }
+
+    pub fn group(&self) -> &str {
+        object::api_version(&self.obj).and_then(|a| a.split_once('/')).map(|(g, _)| g).unwrap_or("")
+    }
+
+    pub fn version(&self) -> &str {
+        let av = object::api_version(&self.obj).unwrap_or("");
+        av.split_once('/').map(|(_, v)| v).unwrap_or(av)
+    }
+
+    pub fn kind(&self) -> &str {
+        object::kind(&self.obj).unwrap_or("")
+    }
+
+    pub fn name(&self) -> &str {
+        object::name(&self.obj).unwrap_or("")
+    }
+
+    pub fn namespace(&self) -> &str {
+        object::namespace(&self.obj).unwrap_or("")
+    }
+
+    pub fn rename(&mut self, new: &str) {
+        object::set_name(&mut self.obj, new);
+        self.names.push(new.to_string());
+    }
+
+    pub fn set_namespace(&mut self, ns: &str) {
+        object::set_namespace(&mut self.obj, ns);
+        self.namespaces.push(ns.to_string());
+    }
+
+    /// Whether `name` is this resource's current or any earlier name.
+    pub fn had_name(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n == name)
+    }
+
+    pub fn key(&self) -> ResourceKey {
+        ResourceKey::new(self.group(), self.kind(), self.namespace(), self.name())
+    }
+}
+
+/// Whether objects of this group/kind are namespaced: the built-in table, then CRDs of the
+/// build itself; unknown kinds count as namespaced, as in kustomize.
+pub(crate) fn is_namespaced(group: &str, kind: &str, all: &[Resource]) -> bool {
+    if let Some(n) = driftless_core::schema::builtin().is_namespaced(group, kind) {
+        return n;
+    }
+    !all.iter().any(|r| {
+        r.kind() == "CustomResourceDefinition"
+            && object::str_at(&r.obj, &["spec", "group"]) == Some(group)
+            && object::str_at(&r.obj, &["spec", "names", "kind"]) == Some(kind)
+            && object::str_at(&r.obj, &["spec", "scope"]) == Some("Cluster")
+    })
+}
+
+pub(crate) struct Builder<'a, 't> {
+    pub tree: &'a Tree<'t>,
+    pub limits: &'a RenderLimits,
+    pub inputs: &'a mut Inputs,
+    pub warnings: &'a mut Vec<String>,
+    stack: Vec<String>,
+}
+
+impl Builder<'_, '_> {
+    /// Reads a file referenced from `kfile` at `rel` (relative to `dir`).
+    pub fn read_text(&mut self, kfile: &str, dir: &str, rel: &str) -> Result<(String, String), RenderError> {
+        let path = join(dir, rel).map_err(|e| RenderError::source(kfile, e))?;
+        let text = self.tree.read_string(&path, self.limits.max_file_bytes).map_err(|e| RenderError::source(kfile, e))?;
+        self.inputs.add(&path);
+        Ok((path, text))
+    }
+
+    pub fn read_bytes(&mut self, kfile: &str, dir: &str, rel: &str) -> Result<(String, Vec<u8>), RenderError> {
+        let path = join(dir, rel).map_err(|e| RenderError::source(kfile, e))?;
+        let bytes = self.tree.read(&path, self.limits.max_file_bytes).map_err(|e| RenderError::source(kfile, e))?;
+        self.inputs.add(&path);
+        Ok((path, bytes))
+    }
+
+    fn load_kustomization(&mut self, dir: &str) -> Result<(String, Kustomization), RenderError> {
+        let kfile = find_kustomization(self.tree, dir)
+            .map_err(|e| RenderError::source(dir, e))?
+            .ok_or_else(|| RenderError::invalid(dir, None, "no kustomization.yaml, kustomization.yml or Kustomization file in this directory"))?;
+        self.inputs.add(dir);
+        let text = self.tree.read_string(&kfile, self.limits.max_file_bytes).map_err(|e| RenderError::source(&kfile, e))?;
+        let value = yaml::parse_one(&text, &self.limits.yaml).map_err(|source| RenderError::Yaml { file: kfile.clone(), source })?;
+        let k = Kustomization::parse(&kfile, value)?;
+        if !k.bases.is_empty() {
+            self.warnings.push(format!("{kfile}: `bases` is deprecated; list the directories under `resources`"));
+        }
+        if !k.patches_strategic_merge.is_empty() || !k.patches_json6902.is_empty() || !k.common_labels.is_empty() {
+            self.warnings.push(format!("{kfile}: patchesStrategicMerge, patchesJson6902 and commonLabels are deprecated in kustomize v5; prefer `patches` and `labels`"));
+        }
+        Ok((kfile, k))
+    }
+
+    fn enter(&mut self, dir: &str) -> Result<(), RenderError> {
+        if let Some(pos) = self.stack.iter().position(|d| d == dir) {
+            let mut chain = self.stack[pos..].to_vec();
+            chain.push(dir.to_string());
+            return Err(RenderError::Cycle { chain });
+        }
+        self.stack.push(dir.to_string());
+        Ok(())
+    }
+
+    /// Builds a kustomization directory used as a resource (a base or an overlay).
+    fn build_target(&mut self, dir: &str) -> Result<Vec<Resource>, RenderError> {
+        self.enter(dir)?;
+        let (kfile, k) = self.load_kustomization(dir)?;
+        if k.kind.as_deref() == Some("Component") {
+            return Err(RenderError::invalid(&kfile, Some("kind".into()), "a Component cannot be used as a resource; list its directory under `components`"));
+        }
+        let out = self.accumulate(dir, &kfile, &k, Vec::new())?;
+        self.stack.pop();
+        Ok(out)
+    }
+
+    fn add(&self, kfile: &str, ra: &mut Vec<Resource>, r: Resource) -> Result<(), RenderError> {
+        let key = r.key();
+        let ns_eq = |a: &str, b: &str| a == b || (a.is_empty() && b == "default") || (b.is_empty() && a == "default");
+        if let Some(existing) = ra.iter().find(|e| {
+            e.group() == key.group && e.kind() == key.kind && e.name() == key.name && ns_eq(e.namespace(), &key.namespace)
+        }) {
+            let _ = kfile;
+            return Err(RenderError::Duplicate(DuplicateResource { key, first: existing.origin.clone(), second: r.origin }));
+        }
+        ra.push(r);
+        if ra.len() > self.limits.max_objects {
+            return Err(RenderError::Cap { what: "objects", limit: self.limits.max_objects });
+        }
+        Ok(())
+    }
+
+    /// kustomize's accumulateTarget: resources, components, generators, transformers.
+    fn accumulate(&mut self, dir: &str, kfile: &str, k: &Kustomization, mut ra: Vec<Resource>) -> Result<Vec<Resource>, RenderError> {
+        for (i, entry) in k.resources.iter().chain(&k.bases).enumerate() {
+            if entry.contains("://") || entry.starts_with("github.com/") || entry.starts_with("git@") {
+                return Err(RenderError::invalid(
+                    kfile,
+                    Some(format!("resources[{i}]")),
+                    "remote resources are not fetched by Driftless (no network during render); vendor the base into the repository or add it as its own application",
+                ));
+            }
+            let path = join(dir, entry).map_err(|e| RenderError::source(kfile, e))?;
+            match self.tree.kind(&path).map_err(|e| RenderError::source(kfile, e))? {
+                Some(NodeKind::Dir) => {
+                    for r in self.build_target(&path)? {
+                        self.add(kfile, &mut ra, r)?;
+                    }
+                }
+                Some(_) => {
+                    self.inputs.add(&path);
+                    let (objs, warns) = load_file(self.tree, &path, self.limits)?;
+                    self.warnings.extend(warns.into_iter().map(|w| format!("{path}#{}{}: {}", w.document, w.pointer, w.message)));
+                    for LoadedObject { object, origin } in objs {
+                        self.add(kfile, &mut ra, Resource::new(object, origin))?;
+                    }
+                }
+                None => {
+                    return Err(RenderError::invalid(kfile, Some(format!("resources[{i}]")), format!("`{entry}` does not exist")));
+                }
+            }
+        }
+        for (i, entry) in k.components.iter().enumerate() {
+            let path = join(dir, entry).map_err(|e| RenderError::source(kfile, e))?;
+            if !self.tree.is_dir(&path).map_err(|e| RenderError::source(kfile, e))? {
+                return Err(RenderError::invalid(kfile, Some(format!("components[{i}]")), format!("`{entry}` is not a directory")));
+            }
+            self.enter(&path)?;
+            let (ckfile, ck) = self.load_kustomization(&path)?;
+            if ck.kind.as_deref() != Some("Component") {
+                return Err(RenderError::invalid(&ckfile, Some("kind".into()), "a directory listed under `components` must hold `kind: Component`"));
+            }
+            ra = self.accumulate(&path, &ckfile, &ck, ra)?;
+            self.stack.pop();
+        }
+        generators::run(self, dir, kfile, k, &mut ra)?;
+        patches::strategic_merge_files(self, dir, kfile, &k.patches_strategic_merge, &mut ra)?;
+        patches::patches(self, dir, kfile, &k.patches, &mut ra)?;
+        if let Some(ns) = &k.namespace {
+            transforms::namespace(ns, &mut ra);
+        }
+        transforms::prefix_suffix(k.name_prefix.as_deref().unwrap_or(""), k.name_suffix.as_deref().unwrap_or(""), &mut ra);
+        transforms::labels(kfile, k, &mut ra)?;
+        transforms::annotations(kfile, k, &mut ra)?;
+        patches::json6902(self, dir, kfile, &k.patches_json6902, &mut ra)?;
+        transforms::replicas(kfile, &k.replicas, &mut ra, self.warnings);
+        transforms::images(&k.images, &mut ra);
+        replacements::run(self, dir, kfile, &k.replacements, &mut ra)?;
+        Ok(ra)
+    }
+}
+
+/// Builds the kustomization at `dir` into objects, in output order.
+pub(crate) fn build(tree: &Tree<'_>, dir: &str, limits: &RenderLimits, inputs: &mut Inputs, warnings: &mut Vec<String>) -> Result<Vec<LoadedObject>, RenderError> {
+    let mut b = Builder { tree, limits, inputs, warnings, stack: Vec::new() };
+    b.enter(dir)?;
+    let (kfile, k) = b.load_kustomization(dir)?;
+    if k.kind.as_deref() == Some("Component") {
+        return Err(RenderError::invalid(&kfile, Some("kind".into()), "a Component cannot be built on its own; include it from a Kustomization's `components`"));
+    }
+    let mut ra = b.accumulate(dir, &kfile, &k, Vec::new())?;
+    names::add_hash_suffixes(&mut ra);
+    names::fix_references(&mut ra);
+    order::sort(&kfile, k.sort_options.as_ref(), &mut ra)?;
+    Ok(ra.into_iter().map(|r| LoadedObject { object: r.obj, origin: r.origin }).collect())
+}
+
+#[cfg(test)]
+mod tests;

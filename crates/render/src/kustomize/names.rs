@@ -1,0 +1,271 @@
+//! Name suffix hashes of generated objects and name-reference rewriting.
+//!
+//! The hash follows kustomize byte for byte: sha256 over Go's `json.Marshal` of
+//! `{kind, name, data[, binaryData]}` (ConfigMap) or `{kind, name, type, data}` (Secret), first
+//! ten hex digits with `0 1 3 a e` swapped for `g h k m t` (so it never reads as a number or word).
+//!
+//! References are rewritten from a table of the built-in kinds' reference fields (pod specs'
+//! ConfigMap/Secret/PVC/ServiceAccount refs, Ingress backends, RBAC roleRefs and subjects,
+//! HPA targets...): a reference equal to any name a resource has held, in the referrer's
+//! namespace, becomes that resource's final name.
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::Resource;
+use super::fieldspec::{FieldSpec, pod_spec_path, spec};
+
+/// Go's `json.Marshal` for a string: HTML-safe escaping included.
+fn go_json_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Go's `json.Marshal` of a map[string]string (keys sorted).
+fn go_json_map(m: Option<&Map<String, Value>>, out: &mut String) {
+    out.push('{');
+    let mut keys: Vec<&String> = m.map(|m| m.keys().collect()).unwrap_or_default();
+    keys.sort();
+    for (i, k) in keys.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        go_json_string(k, out);
+        out.push(':');
+        go_json_string(m.and_then(|m| m[k].as_str()).unwrap_or_default(), out);
+    }
+    out.push('}');
+}
+
+/// The kustomize content hash of a generated ConfigMap or Secret.
+pub fn content_hash(obj: &Value) -> String {
+    let kind = driftless_core::object::kind(obj).unwrap_or_default();
+    let name = driftless_core::object::name(obj).unwrap_or_default();
+    let mut enc = String::new();
+    enc.push('{');
+    let binary = obj.get("binaryData").and_then(Value::as_object).filter(|m| !m.is_empty());
+    if kind == "ConfigMap" && binary.is_some() {
+        enc.push_str("\"binaryData\":");
+        go_json_map(binary, &mut enc);
+        enc.push(',');
+    }
+    enc.push_str("\"data\":");
+    go_json_map(obj.get("data").and_then(Value::as_object), &mut enc);
+    enc.push_str(",\"kind\":");
+    go_json_string(kind, &mut enc);
+    enc.push_str(",\"name\":");
+    go_json_string(name, &mut enc);
+    if kind == "Secret" {
+        enc.push_str(",\"type\":");
+        go_json_string(obj.get("type").and_then(Value::as_str).unwrap_or_default(), &mut enc);
+    }
+    enc.push('}');
+    let hex = hex::encode(Sha256::digest(enc.as_bytes()));
+    hex[..10]
+        .chars()
+        .map(|c| match c {
+            '0' => 'g',
+            '1' => 'h',
+            '3' => 'k',
+            'a' => 'm',
+            'e' => 't',
+            c => c,
+        })
+        .collect()
+}
+
+pub fn add_hash_suffixes(ra: &mut [Resource]) {
+    for r in ra.iter_mut().filter(|r| r.needs_hash) {
+        let new = format!("{}-{}", r.name(), content_hash(&r.obj));
+        r.rename(&new);
+        r.needs_hash = false;
+    }
+}
+
+/// Extra condition on the map holding a reference.
+#[derive(Clone, Copy)]
+enum Cond {
+    None,
+    /// The map's `kind` equals the referenced kind (roleRef, scaleTargetRef).
+    KindIsTarget,
+    /// The map's `kind` is ServiceAccount (RBAC subjects).
+    ServiceAccountSubject,
+}
+
+/// Where references live: in pod specs (path relative to the pod spec) or in a given kind.
+enum Scope {
+    PodSpec,
+    Kind(&'static str, &'static str),
+}
+
+struct Ref {
+    target: (&'static str, &'static str),
+    scope: Scope,
+    /// Path to the map holding the reference field ("" for the pod spec itself).
+    parent: &'static str,
+    field: &'static str,
+    cond: Cond,
+}
+
+const fn r(target: (&'static str, &'static str), scope: Scope, parent: &'static str, field: &'static str, cond: Cond) -> Ref {
+    Ref { target, scope, parent, field, cond }
+}
+
+const CM: (&str, &str) = ("", "ConfigMap");
+const SECRET: (&str, &str) = ("", "Secret");
+const SA: (&str, &str) = ("", "ServiceAccount");
+const SVC: (&str, &str) = ("", "Service");
+const RBAC: &str = "rbac.authorization.k8s.io";
+
+/// Built once: the pod-spec paths are formatted (and leaked) a single time per process.
+static TABLE: std::sync::LazyLock<Vec<Ref>> = std::sync::LazyLock::new(build_table);
+
+fn build_table() -> Vec<Ref> {
+    use Cond::*;
+    use Scope::*;
+    let mut t = Vec::new();
+    for c in ["containers", "initContainers", "ephemeralContainers"] {
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        t.push(r(CM, PodSpec, leak(format!("{c}/env/valueFrom/configMapKeyRef")), "name", None));
+        t.push(r(CM, PodSpec, leak(format!("{c}/envFrom/configMapRef")), "name", None));
+        t.push(r(SECRET, PodSpec, leak(format!("{c}/env/valueFrom/secretKeyRef")), "name", None));
+        t.push(r(SECRET, PodSpec, leak(format!("{c}/envFrom/secretRef")), "name", None));
+    }
+    t.extend([
+        r(CM, PodSpec, "volumes/configMap", "name", None),
+        r(CM, PodSpec, "volumes/projected/sources/configMap", "name", None),
+        r(SECRET, PodSpec, "volumes/secret", "secretName", None),
+        r(SECRET, PodSpec, "volumes/projected/sources/secret", "name", None),
+        r(SECRET, PodSpec, "imagePullSecrets", "name", None),
+        r(SECRET, Kind("", "ServiceAccount"), "imagePullSecrets", "name", None),
+        r(SECRET, Kind("", "ServiceAccount"), "secrets", "name", None),
+        r(SECRET, Kind("networking.k8s.io", "Ingress"), "spec/tls", "secretName", None),
+        r(SA, PodSpec, "", "serviceAccountName", None),
+        r(SA, Kind(RBAC, "RoleBinding"), "subjects", "name", ServiceAccountSubject),
+        r(SA, Kind(RBAC, "ClusterRoleBinding"), "subjects", "name", ServiceAccountSubject),
+        r(("", "PersistentVolumeClaim"), PodSpec, "volumes/persistentVolumeClaim", "claimName", None),
+        r(("", "PersistentVolume"), Kind("", "PersistentVolumeClaim"), "spec", "volumeName", None),
+        r(("storage.k8s.io", "StorageClass"), Kind("", "PersistentVolumeClaim"), "spec", "storageClassName", None),
+        r(("storage.k8s.io", "StorageClass"), Kind("apps", "StatefulSet"), "spec/volumeClaimTemplates/spec", "storageClassName", None),
+        r(("scheduling.k8s.io", "PriorityClass"), PodSpec, "", "priorityClassName", None),
+        r(SVC, Kind("networking.k8s.io", "Ingress"), "spec/rules/http/paths/backend/service", "name", None),
+        r(SVC, Kind("networking.k8s.io", "Ingress"), "spec/defaultBackend/service", "name", None),
+        r(SVC, Kind("apps", "StatefulSet"), "spec", "serviceName", None),
+        r(SVC, Kind("apiregistration.k8s.io", "APIService"), "spec/service", "name", None),
+        r(SVC, Kind("admissionregistration.k8s.io", "MutatingWebhookConfiguration"), "webhooks/clientConfig/service", "name", None),
+        r(SVC, Kind("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"), "webhooks/clientConfig/service", "name", None),
+        r((RBAC, "Role"), Kind(RBAC, "RoleBinding"), "roleRef", "name", KindIsTarget),
+        r((RBAC, "ClusterRole"), Kind(RBAC, "RoleBinding"), "roleRef", "name", KindIsTarget),
+        r((RBAC, "ClusterRole"), Kind(RBAC, "ClusterRoleBinding"), "roleRef", "name", KindIsTarget),
+    ]);
+    for k in ["Deployment", "StatefulSet", "ReplicaSet"] {
+        t.push(r(("apps", k), Kind("autoscaling", "HorizontalPodAutoscaler"), "spec/scaleTargetRef", "name", KindIsTarget));
+    }
+    t
+}
+
+/// What the rewriting needs to know of a possible referral target.
+struct Target {
+    group: String,
+    kind: String,
+    names: Vec<String>,
+    namespaces: Vec<String>,
+    name: String,
+    namespace: String,
+}
+
+pub fn fix_references(ra: &mut [Resource]) {
+    let targets: Vec<Target> = ra
+        .iter()
+        .map(|r| Target {
+            group: r.group().into(),
+            kind: r.kind().into(),
+            names: r.names.clone(),
+            namespaces: r.namespaces.clone(),
+            name: r.name().into(),
+            namespace: r.namespace().into(),
+        })
+        .collect();
+    let refs = &*TABLE;
+    for r in ra.iter_mut() {
+        let (group, kind, ns) = (r.group().to_string(), r.kind().to_string(), r.namespace().to_string());
+        for rf in refs {
+            let path = match rf.scope {
+                Scope::PodSpec => match pod_spec_path(&group, &kind) {
+                    Some(p) if rf.parent.is_empty() => p.to_string(),
+                    Some(p) => format!("{p}/{}", rf.parent),
+                    None => continue,
+                },
+                Scope::Kind(g, k) if g == group && k == kind => rf.parent.to_string(),
+                Scope::Kind(..) => continue,
+            };
+            let fs: FieldSpec = spec(None, None, &path, false);
+            fs.visit(&mut r.obj, &mut |node| rewrite(node, rf, &targets, &ns));
+        }
+    }
+}
+
+fn rewrite(node: &mut Value, rf: &Ref, targets: &[Target], referrer_ns: &str) {
+    let Some(map) = node.as_object_mut() else { return };
+    let Some(value) = map.get(rf.field).and_then(Value::as_str).map(String::from) else { return };
+    let map_kind = map.get("kind").and_then(Value::as_str).map(String::from);
+    match rf.cond {
+        Cond::None => {}
+        Cond::KindIsTarget if map_kind.as_deref() != Some(rf.target.1) => return,
+        Cond::ServiceAccountSubject if map_kind.as_deref() != Some("ServiceAccount") => return,
+        _ => {}
+    }
+    let subject_ns = map.get("namespace").and_then(Value::as_str).map(String::from);
+    let candidates: Vec<&Target> = targets
+        .iter()
+        .filter(|t| t.group == rf.target.0 && t.kind == rf.target.1 && t.names.iter().any(|n| *n == value))
+        .filter(|t| match rf.cond {
+            Cond::ServiceAccountSubject => subject_ns.as_ref().is_none_or(|s| t.namespaces.iter().any(|n| n == s)),
+            // Cluster-scoped referrals (ClusterRole, PV, StorageClass...) have no namespace.
+            _ => t.namespace.is_empty() || t.namespace == referrer_ns || (referrer_ns.is_empty() && t.namespace == "default"),
+        })
+        .collect();
+    let chosen = match candidates.as_slice() {
+        [one] => *one,
+        many if !many.is_empty() => match many.iter().find(|t| t.name == value) {
+            Some(t) => *t,
+            None => return,
+        },
+        _ => return,
+    };
+    map.insert(rf.field.to_string(), Value::String(chosen.name.clone()));
+    if matches!(rf.cond, Cond::ServiceAccountSubject) && !chosen.namespace.is_empty() {
+        map.insert("namespace".into(), Value::String(chosen.namespace.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Expected names come from the Kubernetes documentation's kustomize examples
+    /// ("Declarative Management of Kubernetes Objects Using Kustomize").
+    #[test]
+    fn hashes_match_the_kubernetes_documentation() {
+        let cm = |name: &str, data: Value| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data});
+        assert_eq!(content_hash(&cm("example-configmap-1", json!({"application.properties": "FOO=Bar\n"}))), "8mbdf7882g");
+        assert_eq!(content_hash(&cm("example-configmap-2", json!({"FOO": "Bar"}))), "g2hdhfc6tk");
+    }
+}
