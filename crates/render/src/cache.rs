@@ -32,7 +32,10 @@ pub struct RenderCache {
 }
 
 fn params(path: &str, spec: &RendererSpec, limits: &RenderLimits) -> String {
-    format!("{RENDERER_VERSION}\n{path}\n{}\n{limits:?}", serde_json::to_string(spec).unwrap_or_default())
+    format!(
+        "{RENDERER_VERSION}\n{path}\n{}\n{limits:?}",
+        serde_json::to_string(spec).unwrap_or_default()
+    )
 }
 
 impl RenderCache {
@@ -41,13 +44,23 @@ impl RenderCache {
     }
 
     /// Renders `path` for application `app`, reusing the last render when its inputs are unchanged.
-    pub fn render(&self, app: &str, tree: &dyn SourceTree, path: &str, spec: &RendererSpec, limits: &RenderLimits) -> Result<(Arc<Rendered>, CacheOutcome), RenderError> {
+    pub fn render(
+        &self,
+        app: &str,
+        tree: &dyn SourceTree,
+        path: &str,
+        spec: &RendererSpec,
+        limits: &RenderLimits,
+    ) -> Result<(Arc<Rendered>, CacheOutcome), RenderError> {
         let params = params(path, spec, limits);
         let t = Tree::new(tree);
         {
             let entries = self.entries.lock().expect("render cache lock");
             if let Some(e) = entries.get(app).filter(|e| e.params == params) {
-                let unchanged = e.inputs.iter().all(|(p, id)| t.content_id(p).is_ok_and(|now| now == *id));
+                let unchanged = e
+                    .inputs
+                    .iter()
+                    .all(|(p, id)| t.content_id(p).is_ok_and(|now| now == *id));
                 if unchanged {
                     return Ok((e.rendered.clone(), CacheOutcome::Hit));
                 }
@@ -62,7 +75,11 @@ impl RenderCache {
             .collect();
         self.entries.lock().expect("render cache lock").insert(
             app.to_string(),
-            Entry { params, inputs, rendered: rendered.clone() },
+            Entry {
+                params,
+                inputs,
+                rendered: rendered.clone(),
+            },
         );
         Ok((rendered, CacheOutcome::Miss))
     }

@@ -28,10 +28,18 @@ fn globs(patterns: &[String], field: &str, app: &str) -> Result<Option<GlobSet>,
     let mut b = GlobSetBuilder::new();
     for (i, p) in patterns.iter().enumerate() {
         // Argo CD accepts a brace list as one pattern; globset does too.
-        let g = Glob::new(p).map_err(|e| RenderError::invalid(app, Some(format!("directory.{field}[{i}]")), e.kind().to_string()))?;
+        let g = Glob::new(p).map_err(|e| {
+            RenderError::invalid(
+                app,
+                Some(format!("directory.{field}[{i}]")),
+                e.kind().to_string(),
+            )
+        })?;
         b.add(g);
     }
-    Ok(Some(b.build().map_err(|e| RenderError::invalid(app, Some(format!("directory.{field}")), e.to_string()))?))
+    Ok(Some(b.build().map_err(|e| {
+        RenderError::invalid(app, Some(format!("directory.{field}")), e.to_string())
+    })?))
 }
 
 pub(crate) fn render(
@@ -45,7 +53,10 @@ pub(crate) fn render(
     let include = globs(&opts.include, "include", app)?;
     let exclude = globs(&opts.exclude, "exclude", app)?;
     if !tree.is_dir(app).map_err(|e| RenderError::source(app, e))? {
-        return Err(RenderError::source(app, driftless_core::source::SourceError::NotADirectory { path: app.into() }));
+        return Err(RenderError::source(
+            app,
+            driftless_core::source::SourceError::NotADirectory { path: app.into() },
+        ));
     }
     inputs.add(app);
     let mut files = Vec::new();
@@ -56,21 +67,40 @@ pub(crate) fn render(
         if !(lower.ends_with(".yaml") || lower.ends_with(".yml") || lower.ends_with(".json")) {
             continue;
         }
-        if include.as_ref().is_some_and(|g| !g.is_match(&rel)) || exclude.as_ref().is_some_and(|g| g.is_match(&rel)) {
+        if include.as_ref().is_some_and(|g| !g.is_match(&rel))
+            || exclude.as_ref().is_some_and(|g| g.is_match(&rel))
+        {
             continue;
         }
-        let path = if app.is_empty() { rel.clone() } else { format!("{app}/{rel}") };
+        let path = if app.is_empty() {
+            rel.clone()
+        } else {
+            format!("{app}/{rel}")
+        };
         let (objs, warns) = load_file(tree, &path, limits)?;
-        warnings.extend(warns.into_iter().map(|w| format!("{path}#{}{}: {}", w.document, w.pointer, w.message)));
+        warnings.extend(
+            warns
+                .into_iter()
+                .map(|w| format!("{path}#{}{}: {}", w.document, w.pointer, w.message)),
+        );
         out.extend(objs);
         if out.len() > limits.max_objects {
-            return Err(RenderError::Cap { what: "objects", limit: limits.max_objects });
+            return Err(RenderError::Cap {
+                what: "objects",
+                limit: limits.max_objects,
+            });
         }
     }
     Ok(out)
 }
 
-fn walk(tree: &Tree<'_>, app: &str, rel: &str, recurse: bool, out: &mut Vec<String>) -> Result<(), RenderError> {
+fn walk(
+    tree: &Tree<'_>,
+    app: &str,
+    rel: &str,
+    recurse: bool,
+    out: &mut Vec<String>,
+) -> Result<(), RenderError> {
     let dir = match (app.is_empty(), rel.is_empty()) {
         (_, true) => app.to_string(),
         (true, false) => rel.to_string(),
@@ -80,8 +110,15 @@ fn walk(tree: &Tree<'_>, app: &str, rel: &str, recurse: bool, out: &mut Vec<Stri
         if name.starts_with('.') {
             continue; // .git, .github, editor droppings: never manifests
         }
-        let child_rel = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
-        match tree.kind(&path).map_err(|e| RenderError::source(&path, e))? {
+        let child_rel = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        match tree
+            .kind(&path)
+            .map_err(|e| RenderError::source(&path, e))?
+        {
             Some(NodeKind::Dir) if recurse => walk(tree, app, &child_rel, recurse, out)?,
             Some(NodeKind::File) => out.push(child_rel),
             _ => {}

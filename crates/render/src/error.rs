@@ -1,9 +1,9 @@
 //! Render errors. Each names the file and, where there is one, the document and the field; none
 //! quotes file contents (a manifest can hold secrets).
 
+use driftless_core::DuplicateResource;
 use driftless_core::source::SourceError;
 use driftless_core::yaml::YamlError;
-use driftless_core::DuplicateResource;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RenderError {
@@ -39,7 +39,11 @@ pub enum RenderError {
 }
 
 impl RenderError {
-    pub fn invalid(file: &str, field: impl Into<Option<String>>, message: impl Into<String>) -> Self {
+    pub fn invalid(
+        file: &str,
+        field: impl Into<Option<String>>,
+        message: impl Into<String>,
+    ) -> Self {
         RenderError::Invalid {
             file: file.to_string(),
             field: field.into(),

@@ -20,8 +20,8 @@ pub mod plugin;
 
 use std::collections::BTreeSet;
 
-use driftless_core::source::{SourceTree, Tree};
 use driftless_core::DesiredSet;
+use driftless_core::source::{SourceTree, Tree};
 use serde::{Deserialize, Serialize};
 
 pub use error::RenderError;
@@ -56,7 +56,9 @@ impl Inputs {
         let mut out: Vec<String> = Vec::new();
         for p in &self.0 {
             // BTreeSet order puts a directory right before its children.
-            let covered = out.iter().any(|d| d.is_empty() || p == d || p.starts_with(&format!("{d}/")));
+            let covered = out
+                .iter()
+                .any(|d| d.is_empty() || p == d || p.starts_with(&format!("{d}/")));
             if !covered {
                 out.push(p.clone());
             }
@@ -76,31 +78,53 @@ pub struct Rendered {
 }
 
 /// Renders `path` of `tree` with `spec`.
-pub fn render(tree: &dyn SourceTree, path: &str, spec: &RendererSpec, limits: &RenderLimits) -> Result<Rendered, RenderError> {
+pub fn render(
+    tree: &dyn SourceTree,
+    path: &str,
+    spec: &RendererSpec,
+    limits: &RenderLimits,
+) -> Result<Rendered, RenderError> {
     let tree = Tree::new(tree);
     let path = driftless_core::source::join("", path).map_err(|e| RenderError::source(path, e))?;
     let mut inputs = Inputs::default();
     let mut warnings = Vec::new();
     let spec = match spec {
-        RendererSpec::Auto if kustomize::find_kustomization(&tree, &path).map_err(|e| RenderError::source(&path, e))?.is_some() => {
+        RendererSpec::Auto
+            if kustomize::find_kustomization(&tree, &path)
+                .map_err(|e| RenderError::source(&path, e))?
+                .is_some() =>
+        {
             &RendererSpec::Kustomize
         }
         RendererSpec::Auto => &RendererSpec::Directory(Default::default()),
         other => other,
     };
     let objects = match spec {
-        RendererSpec::Directory(opts) => directory::render(&tree, &path, opts, limits, &mut inputs, &mut warnings)?,
-        RendererSpec::Kustomize => kustomize::build(&tree, &path, limits, &mut inputs, &mut warnings)?,
+        RendererSpec::Directory(opts) => {
+            directory::render(&tree, &path, opts, limits, &mut inputs, &mut warnings)?
+        }
+        RendererSpec::Kustomize => {
+            kustomize::build(&tree, &path, limits, &mut inputs, &mut warnings)?
+        }
         RendererSpec::Plugin(p) => plugin::render(&tree, &path, p, limits, &mut inputs)?,
         RendererSpec::Auto => unreachable!("resolved above"),
     };
     if objects.len() > limits.max_objects {
-        return Err(RenderError::Cap { what: "objects", limit: limits.max_objects });
+        return Err(RenderError::Cap {
+            what: "objects",
+            limit: limits.max_objects,
+        });
     }
-    let set = DesiredSet::from_objects(objects.into_iter().map(|o| (o.object, o.origin))).map_err(|e| match e {
-        driftless_core::desired::DesiredSetError::Duplicate(d) => RenderError::Duplicate(d),
-        driftless_core::desired::DesiredSetError::Unkeyed { origin } => RenderError::invalid(&origin, None, "object has no apiVersion, kind or metadata.name"),
-    })?;
+    let set = DesiredSet::from_objects(objects.into_iter().map(|o| (o.object, o.origin))).map_err(
+        |e| match e {
+            driftless_core::desired::DesiredSetError::Duplicate(d) => RenderError::Duplicate(d),
+            driftless_core::desired::DesiredSetError::Unkeyed { origin } => RenderError::invalid(
+                &origin,
+                None,
+                "object has no apiVersion, kind or metadata.name",
+            ),
+        },
+    )?;
     Ok(Rendered {
         set,
         warnings,
@@ -115,9 +139,18 @@ mod tests {
     #[test]
     fn minimal_inputs_drop_nested_paths() {
         let mut i = Inputs::default();
-        for p in ["apps/web/overlays/dev", "apps/web/base", "apps/web/base/deploy.yaml", "apps/web/overlays/dev/patch.yaml", "apps/webx"] {
+        for p in [
+            "apps/web/overlays/dev",
+            "apps/web/base",
+            "apps/web/base/deploy.yaml",
+            "apps/web/overlays/dev/patch.yaml",
+            "apps/webx",
+        ] {
             i.add(p);
         }
-        assert_eq!(i.minimal(), vec!["apps/web/base", "apps/web/overlays/dev", "apps/webx"]);
+        assert_eq!(
+            i.minimal(),
+            vec!["apps/web/base", "apps/web/overlays/dev", "apps/webx"]
+        );
     }
 }

@@ -19,9 +19,13 @@ impl LocalTree {
     /// A tree rooted at `root` (which must be a directory).
     pub fn new(root: impl Into<PathBuf>) -> Result<Self, SourceError> {
         let root = root.into();
-        let root = root.canonicalize().map_err(|e| io_error(&root.display().to_string(), &e))?;
+        let root = root
+            .canonicalize()
+            .map_err(|e| io_error(&root.display().to_string(), &e))?;
         if !root.is_dir() {
-            return Err(SourceError::NotADirectory { path: root.display().to_string() });
+            return Err(SourceError::NotADirectory {
+                path: root.display().to_string(),
+            });
         }
         Ok(LocalTree { root })
     }
@@ -31,7 +35,11 @@ impl LocalTree {
     }
 
     fn full(&self, path: &str) -> PathBuf {
-        if path.is_empty() { self.root.clone() } else { self.root.join(path) }
+        if path.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(path)
+        }
     }
 
     fn hash_into(&self, path: &str, h: &mut Sha256) -> Result<(), SourceError> {
@@ -49,7 +57,11 @@ impl LocalTree {
                 for name in self.list_raw(path)? {
                     h.update(name.as_bytes());
                     h.update([0]);
-                    let child = if path.is_empty() { name } else { format!("{path}/{name}") };
+                    let child = if path.is_empty() {
+                        name
+                    } else {
+                        format!("{path}/{name}")
+                    };
                     self.hash_into(&child, h)?;
                 }
                 h.update(b"e");
@@ -79,7 +91,9 @@ impl SourceTree for LocalTree {
         match fs::symlink_metadata(self.full(path)) {
             Ok(m) if m.file_type().is_symlink() => {
                 let target = fs::read_link(self.full(path)).map_err(|e| io_error(path, &e))?;
-                Ok(Some(NodeKind::Symlink(target.to_string_lossy().into_owned())))
+                Ok(Some(NodeKind::Symlink(
+                    target.to_string_lossy().into_owned(),
+                )))
             }
             Ok(m) if m.is_dir() => Ok(Some(NodeKind::Dir)),
             Ok(m) if m.is_file() => Ok(Some(NodeKind::File)),
@@ -96,7 +110,9 @@ impl SourceTree for LocalTree {
     fn read_raw(&self, path: &str, max_bytes: usize) -> Result<Vec<u8>, SourceError> {
         let f = fs::File::open(self.full(path)).map_err(|e| io_error(path, &e))?;
         let mut buf = Vec::new();
-        f.take(max_bytes as u64 + 1).read_to_end(&mut buf).map_err(|e| io_error(path, &e))?;
+        f.take(max_bytes as u64 + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| io_error(path, &e))?;
         if buf.len() > max_bytes {
             return Err(SourceError::TooLarge {
                 path: path.into(),

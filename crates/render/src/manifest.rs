@@ -15,7 +15,11 @@ pub struct LoadedObject {
 }
 
 /// Parses `text` (the contents of `file`) into objects.
-pub fn parse_objects(file: &str, text: &str, limits: &RenderLimits) -> Result<(Vec<LoadedObject>, Vec<ScalarWarning>), RenderError> {
+pub fn parse_objects(
+    file: &str,
+    text: &str,
+    limits: &RenderLimits,
+) -> Result<(Vec<LoadedObject>, Vec<ScalarWarning>), RenderError> {
     let docs = yaml::parse_stream(text, &limits.yaml).map_err(|source| RenderError::Yaml {
         file: file.to_string(),
         source,
@@ -30,21 +34,37 @@ pub fn parse_objects(file: &str, text: &str, limits: &RenderLimits) -> Result<(V
 }
 
 /// Reads and parses a file of the tree.
-pub fn load_file(tree: &Tree<'_>, file: &str, limits: &RenderLimits) -> Result<(Vec<LoadedObject>, Vec<ScalarWarning>), RenderError> {
-    let text = tree.read_string(file, limits.max_file_bytes).map_err(|e| RenderError::source(file, e))?;
+pub fn load_file(
+    tree: &Tree<'_>,
+    file: &str,
+    limits: &RenderLimits,
+) -> Result<(Vec<LoadedObject>, Vec<ScalarWarning>), RenderError> {
+    let text = tree
+        .read_string(file, limits.max_file_bytes)
+        .map_err(|e| RenderError::source(file, e))?;
     parse_objects(file, &text, limits)
 }
 
 fn flatten(origin: &str, value: Value, out: &mut Vec<LoadedObject>) -> Result<(), RenderError> {
     let Value::Object(map) = &value else {
-        return Err(RenderError::invalid(origin, None, "document is not a mapping (expected a Kubernetes object)"));
+        return Err(RenderError::invalid(
+            origin,
+            None,
+            "document is not a mapping (expected a Kubernetes object)",
+        ));
     };
     let kind = map.get("kind").and_then(Value::as_str);
     // `v1/List` and any `*List` kind with `items` (what `kubectl get -o yaml` writes).
     if kind.is_some_and(|k| k.ends_with("List")) && map.contains_key("items") {
-        let Value::Object(mut map) = value else { unreachable!() };
+        let Value::Object(mut map) = value else {
+            unreachable!()
+        };
         let Some(Value::Array(items)) = map.remove("items") else {
-            return Err(RenderError::invalid(origin, Some("items".into()), "must be a list"));
+            return Err(RenderError::invalid(
+                origin,
+                Some("items".into()),
+                "must be a list",
+            ));
         };
         for (i, item) in items.into_iter().enumerate() {
             flatten(&format!("{origin}.items[{i}]"), item, out)?;
@@ -64,30 +84,70 @@ pub fn check_object(origin: &str, obj: &Value) -> Result<(), RenderError> {
     for field in ["apiVersion", "kind"] {
         match obj.get(field) {
             Some(Value::String(s)) if !s.is_empty() => {}
-            Some(_) => return Err(RenderError::invalid(origin, Some(field.into()), "must be a non-empty string")),
-            None => return Err(RenderError::invalid(origin, Some(field.into()), "is missing")),
+            Some(_) => {
+                return Err(RenderError::invalid(
+                    origin,
+                    Some(field.into()),
+                    "must be a non-empty string",
+                ));
+            }
+            None => {
+                return Err(RenderError::invalid(
+                    origin,
+                    Some(field.into()),
+                    "is missing",
+                ));
+            }
         }
     }
     match obj.get("metadata") {
         Some(Value::Object(meta)) => match meta.get("name") {
             Some(Value::String(s)) if !s.is_empty() => {}
-            Some(_) => return Err(RenderError::invalid(origin, Some("metadata.name".into()), "must be a non-empty string")),
+            Some(_) => {
+                return Err(RenderError::invalid(
+                    origin,
+                    Some("metadata.name".into()),
+                    "must be a non-empty string",
+                ));
+            }
             None if meta.contains_key("generateName") => {
                 return Err(RenderError::invalid(
                     origin,
                     Some("metadata.generateName".into()),
                     "objects with generateName cannot be tracked by GitOps; give the object a metadata.name",
-                ))
+                ));
             }
-            None => return Err(RenderError::invalid(origin, Some("metadata.name".into()), "is missing")),
+            None => {
+                return Err(RenderError::invalid(
+                    origin,
+                    Some("metadata.name".into()),
+                    "is missing",
+                ));
+            }
         },
-        Some(_) => return Err(RenderError::invalid(origin, Some("metadata".into()), "must be a mapping")),
-        None => return Err(RenderError::invalid(origin, Some("metadata.name".into()), "is missing")),
+        Some(_) => {
+            return Err(RenderError::invalid(
+                origin,
+                Some("metadata".into()),
+                "must be a mapping",
+            ));
+        }
+        None => {
+            return Err(RenderError::invalid(
+                origin,
+                Some("metadata.name".into()),
+                "is missing",
+            ));
+        }
     }
     for field in ["labels", "annotations"] {
         if let Some(map) = obj["metadata"].get(field) {
             let Some(map) = map.as_object() else {
-                return Err(RenderError::invalid(origin, Some(format!("metadata.{field}")), "must be a mapping"));
+                return Err(RenderError::invalid(
+                    origin,
+                    Some(format!("metadata.{field}")),
+                    "must be a mapping",
+                ));
             };
             if let Some((k, _)) = map.iter().find(|(_, v)| !v.is_string()) {
                 return Err(RenderError::invalid(
@@ -121,13 +181,20 @@ mod tests {
     fn missing_fields_are_named_with_document_index() {
         let err = parse("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {}\n").unwrap_err();
         assert_eq!(err.to_string(), "m.yaml#1: `metadata.name`: is missing");
-        let err = parse("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels:\n    replicas: 3\n").unwrap_err();
-        assert_eq!(err.to_string(), "m.yaml#0: `metadata.labels.replicas`: must be a string (quote numbers and booleans)");
+        let err = parse(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels:\n    replicas: 3\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "m.yaml#0: `metadata.labels.replicas`: must be a string (quote numbers and booleans)"
+        );
     }
 
     #[test]
     fn json_files_parse_too() {
-        let objs = parse(r#"{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}"#).unwrap();
+        let objs = parse(r#"{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}"#)
+            .unwrap();
         assert_eq!(objs[0].object["metadata"]["name"], json!("x"));
     }
 }

@@ -44,22 +44,47 @@ fn default_timeout() -> u64 {
 }
 
 fn plugin_err(spec: &PluginSpec, message: impl Into<String>) -> RenderError {
-    RenderError::Plugin { plugin: spec.name.clone(), message: message.into() }
+    RenderError::Plugin {
+        plugin: spec.name.clone(),
+        message: message.into(),
+    }
 }
 
 /// Copies `dir` of the tree into `dest`, file by file, through the confined [`Tree`].
-fn materialize(tree: &Tree<'_>, dir: &str, dest: &Path, limits: &RenderLimits, budget: &mut usize) -> Result<(), RenderError> {
-    std::fs::create_dir_all(dest).map_err(|e| RenderError::invalid(dir, None, format!("cannot create working copy: {}", e.kind())))?;
+fn materialize(
+    tree: &Tree<'_>,
+    dir: &str,
+    dest: &Path,
+    limits: &RenderLimits,
+    budget: &mut usize,
+) -> Result<(), RenderError> {
+    std::fs::create_dir_all(dest).map_err(|e| {
+        RenderError::invalid(
+            dir,
+            None,
+            format!("cannot create working copy: {}", e.kind()),
+        )
+    })?;
     for (name, path) in tree.list(dir).map_err(|e| RenderError::source(dir, e))? {
         if name == ".git" {
             continue;
         }
-        match tree.kind(&path).map_err(|e| RenderError::source(&path, e))? {
+        match tree
+            .kind(&path)
+            .map_err(|e| RenderError::source(&path, e))?
+        {
             Some(NodeKind::Dir) => materialize(tree, &path, &dest.join(&name), limits, budget)?,
             Some(NodeKind::File) => {
-                let bytes = tree.read(&path, limits.max_file_bytes).map_err(|e| RenderError::source(&path, e))?;
-                *budget = budget.checked_sub(bytes.len()).ok_or(RenderError::Cap { what: "bytes of plugin input", limit: limits.max_total_bytes })?;
-                std::fs::write(dest.join(&name), bytes).map_err(|e| RenderError::invalid(&path, None, format!("cannot copy: {}", e.kind())))?;
+                let bytes = tree
+                    .read(&path, limits.max_file_bytes)
+                    .map_err(|e| RenderError::source(&path, e))?;
+                *budget = budget.checked_sub(bytes.len()).ok_or(RenderError::Cap {
+                    what: "bytes of plugin input",
+                    limit: limits.max_total_bytes,
+                })?;
+                std::fs::write(dest.join(&name), bytes).map_err(|e| {
+                    RenderError::invalid(&path, None, format!("cannot copy: {}", e.kind()))
+                })?;
             }
             _ => {}
         }
@@ -67,26 +92,43 @@ fn materialize(tree: &Tree<'_>, dir: &str, dest: &Path, limits: &RenderLimits, b
     Ok(())
 }
 
-pub(crate) fn render(tree: &Tree<'_>, app: &str, spec: &PluginSpec, limits: &RenderLimits, inputs: &mut Inputs) -> Result<Vec<LoadedObject>, RenderError> {
-    let (program, args) = spec.command.split_first().ok_or_else(|| plugin_err(spec, "`command` is empty"))?;
+pub(crate) fn render(
+    tree: &Tree<'_>,
+    app: &str,
+    spec: &PluginSpec,
+    limits: &RenderLimits,
+    inputs: &mut Inputs,
+) -> Result<Vec<LoadedObject>, RenderError> {
+    let (program, args) = spec
+        .command
+        .split_first()
+        .ok_or_else(|| plugin_err(spec, "`command` is empty"))?;
     inputs.add(app);
     let work = tempfile::Builder::new()
         .prefix("driftless-plugin-")
         .tempdir()
-        .map_err(|e| plugin_err(spec, format!("cannot create a working directory: {}", e.kind())))?;
+        .map_err(|e| {
+            plugin_err(
+                spec,
+                format!("cannot create a working directory: {}", e.kind()),
+            )
+        })?;
     let app_dir = work.path().join("app");
     let mut budget = limits.max_total_bytes;
     materialize(tree, app, &app_dir, limits, &mut budget)?;
 
     let mut cmd = Command::new(program);
-    cmd.args(args.iter().map(|a| a.replace("{path}", &app_dir.to_string_lossy())))
-        .current_dir(&app_dir)
-        .env_clear()
-        .env("HOME", work.path())
-        .env("DRIFTLESS_APP_PATH", app)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args(
+        args.iter()
+            .map(|a| a.replace("{path}", &app_dir.to_string_lossy())),
+    )
+    .current_dir(&app_dir)
+    .env_clear()
+    .env("HOME", work.path())
+    .env("DRIFTLESS_APP_PATH", app)
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     if let Ok(path) = std::env::var("PATH") {
         cmd.env("PATH", path);
     }
@@ -96,9 +138,14 @@ pub(crate) fn render(tree: &Tree<'_>, app: &str, spec: &PluginSpec, limits: &Ren
         }
     }
     cmd.envs(&spec.env);
-    let mut child = cmd.spawn().map_err(|e| plugin_err(spec, format!("cannot start `{program}`: {}", e.kind())))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| plugin_err(spec, format!("cannot start `{program}`: {}", e.kind())))?;
 
-    let cap = spec.max_output_bytes.unwrap_or(limits.max_total_bytes).min(limits.max_total_bytes);
+    let cap = spec
+        .max_output_bytes
+        .unwrap_or(limits.max_total_bytes)
+        .min(limits.max_total_bytes);
     let mut stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
     let (tx, rx) = std::sync::mpsc::channel();
@@ -120,19 +167,28 @@ pub(crate) fn render(tree: &Tree<'_>, app: &str, spec: &PluginSpec, limits: &Ren
         Err(_) => {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(plugin_err(spec, format!("timed out after {}s", spec.timeout_seconds)));
+            return Err(plugin_err(
+                spec,
+                format!("timed out after {}s", spec.timeout_seconds),
+            ));
         }
     };
     if buf.len() > cap {
         let _ = child.kill();
         let _ = child.wait();
-        return Err(plugin_err(spec, format!("output exceeds the {cap}-byte cap")));
+        return Err(plugin_err(
+            spec,
+            format!("output exceeds the {cap}-byte cap"),
+        ));
     }
     let status = wait_until(&mut child, deadline);
     finish(spec, app, status, buf, err_reader, limits)
 }
 
-fn wait_until(child: &mut std::process::Child, deadline: Instant) -> Option<std::process::ExitStatus> {
+fn wait_until(
+    child: &mut std::process::Child,
+    deadline: Instant,
+) -> Option<std::process::ExitStatus> {
     loop {
         if let Ok(Some(s)) = child.try_wait() {
             return Some(s);
@@ -154,12 +210,24 @@ fn finish(
     err_reader: std::thread::JoinHandle<Vec<u8>>,
     limits: &RenderLimits,
 ) -> Result<Vec<LoadedObject>, RenderError> {
-    let status = status.ok_or_else(|| plugin_err(spec, format!("timed out after {}s", spec.timeout_seconds)))?;
+    let status = status
+        .ok_or_else(|| plugin_err(spec, format!("timed out after {}s", spec.timeout_seconds)))?;
     let stderr = err_reader.join().unwrap_or_default();
     if !status.success() {
         let text = String::from_utf8_lossy(&stderr);
-        let tail: String = text.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
-        return Err(plugin_err(spec, format!("exited with {status}: {}", tail.trim())));
+        let tail: String = text
+            .lines()
+            .rev()
+            .take(5)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Err(plugin_err(
+            spec,
+            format!("exited with {status}: {}", tail.trim()),
+        ));
     }
     let text = String::from_utf8(stdout).map_err(|_| plugin_err(spec, "output is not UTF-8"))?;
     let origin = format!("{app} ({} output)", spec.name);

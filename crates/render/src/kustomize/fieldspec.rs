@@ -25,12 +25,18 @@ pub fn spec(group: Option<&str>, kind: Option<&str>, path: &str, create: bool) -
 
 impl FieldSpec {
     pub fn applies_to(&self, group: &str, kind: &str) -> bool {
-        self.group.as_deref().is_none_or(|g| g == group) && self.kind.as_deref().is_none_or(|k| k == kind)
+        self.group.as_deref().is_none_or(|g| g == group)
+            && self.kind.as_deref().is_none_or(|k| k == kind)
     }
 
     /// Calls `f` on every node at this spec's path in `obj` (creating maps when `create`).
     pub fn visit(&self, obj: &mut Value, f: &mut dyn FnMut(&mut Value)) {
-        let segs: Vec<&str> = self.path.split('/').map(|s| s.trim_end_matches("[]")).filter(|s| !s.is_empty()).collect();
+        let segs: Vec<&str> = self
+            .path
+            .split('/')
+            .map(|s| s.trim_end_matches("[]"))
+            .filter(|s| !s.is_empty())
+            .collect();
         walk(obj, &segs, self.create, f);
     }
 }
@@ -75,30 +81,105 @@ pub fn label_specs(include_selectors: bool, include_templates: bool) -> Vec<Fiel
     let mut v = vec![spec(None, None, "metadata/labels", true)];
     if include_selectors || include_templates {
         for (g, k) in WORKLOADS_WITH_TEMPLATE {
-            v.push(spec(Some(g), Some(k), "spec/template/metadata/labels", true));
+            v.push(spec(
+                Some(g),
+                Some(k),
+                "spec/template/metadata/labels",
+                true,
+            ));
         }
-        v.push(spec(Some("batch"), Some("CronJob"), "spec/jobTemplate/metadata/labels", true));
-        v.push(spec(Some("batch"), Some("CronJob"), "spec/jobTemplate/spec/template/metadata/labels", true));
-        v.push(spec(Some("apps"), Some("StatefulSet"), "spec/volumeClaimTemplates/metadata/labels", true));
+        v.push(spec(
+            Some("batch"),
+            Some("CronJob"),
+            "spec/jobTemplate/metadata/labels",
+            true,
+        ));
+        v.push(spec(
+            Some("batch"),
+            Some("CronJob"),
+            "spec/jobTemplate/spec/template/metadata/labels",
+            true,
+        ));
+        v.push(spec(
+            Some("apps"),
+            Some("StatefulSet"),
+            "spec/volumeClaimTemplates/metadata/labels",
+            true,
+        ));
     }
     if include_selectors {
         v.push(spec(Some(""), Some("Service"), "spec/selector", true));
-        v.push(spec(Some(""), Some("ReplicationController"), "spec/selector", true));
+        v.push(spec(
+            Some(""),
+            Some("ReplicationController"),
+            "spec/selector",
+            true,
+        ));
         for k in ["Deployment", "ReplicaSet", "DaemonSet", "StatefulSet"] {
-            v.push(spec(Some("apps"), Some(k), "spec/selector/matchLabels", true));
+            v.push(spec(
+                Some("apps"),
+                Some(k),
+                "spec/selector/matchLabels",
+                true,
+            ));
             for aff in ["podAffinity", "podAntiAffinity"] {
-                for when in ["preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm", "requiredDuringSchedulingIgnoredDuringExecution"] {
-                    v.push(spec(Some("apps"), Some(k), &format!("spec/template/spec/affinity/{aff}/{when}/labelSelector/matchLabels"), false));
+                for when in [
+                    "preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm",
+                    "requiredDuringSchedulingIgnoredDuringExecution",
+                ] {
+                    v.push(spec(
+                        Some("apps"),
+                        Some(k),
+                        &format!(
+                            "spec/template/spec/affinity/{aff}/{when}/labelSelector/matchLabels"
+                        ),
+                        false,
+                    ));
                 }
             }
-            v.push(spec(Some("apps"), Some(k), "spec/template/spec/topologySpreadConstraints/labelSelector/matchLabels", false));
+            v.push(spec(
+                Some("apps"),
+                Some(k),
+                "spec/template/spec/topologySpreadConstraints/labelSelector/matchLabels",
+                false,
+            ));
         }
-        v.push(spec(Some("batch"), Some("Job"), "spec/selector/matchLabels", false));
-        v.push(spec(Some("batch"), Some("CronJob"), "spec/jobTemplate/spec/selector/matchLabels", false));
-        v.push(spec(Some("policy"), Some("PodDisruptionBudget"), "spec/selector/matchLabels", false));
-        v.push(spec(Some("networking.k8s.io"), Some("NetworkPolicy"), "spec/podSelector/matchLabels", false));
-        v.push(spec(Some("networking.k8s.io"), Some("NetworkPolicy"), "spec/ingress/from/podSelector/matchLabels", false));
-        v.push(spec(Some("networking.k8s.io"), Some("NetworkPolicy"), "spec/egress/to/podSelector/matchLabels", false));
+        v.push(spec(
+            Some("batch"),
+            Some("Job"),
+            "spec/selector/matchLabels",
+            false,
+        ));
+        v.push(spec(
+            Some("batch"),
+            Some("CronJob"),
+            "spec/jobTemplate/spec/selector/matchLabels",
+            false,
+        ));
+        v.push(spec(
+            Some("policy"),
+            Some("PodDisruptionBudget"),
+            "spec/selector/matchLabels",
+            false,
+        ));
+        v.push(spec(
+            Some("networking.k8s.io"),
+            Some("NetworkPolicy"),
+            "spec/podSelector/matchLabels",
+            false,
+        ));
+        v.push(spec(
+            Some("networking.k8s.io"),
+            Some("NetworkPolicy"),
+            "spec/ingress/from/podSelector/matchLabels",
+            false,
+        ));
+        v.push(spec(
+            Some("networking.k8s.io"),
+            Some("NetworkPolicy"),
+            "spec/egress/to/podSelector/matchLabels",
+            false,
+        ));
     }
     v
 }
@@ -107,10 +188,25 @@ pub fn label_specs(include_selectors: bool, include_templates: bool) -> Vec<Fiel
 pub fn annotation_specs() -> Vec<FieldSpec> {
     let mut v = vec![spec(None, None, "metadata/annotations", true)];
     for (g, k) in WORKLOADS_WITH_TEMPLATE {
-        v.push(spec(Some(g), Some(k), "spec/template/metadata/annotations", true));
+        v.push(spec(
+            Some(g),
+            Some(k),
+            "spec/template/metadata/annotations",
+            true,
+        ));
     }
-    v.push(spec(Some("batch"), Some("CronJob"), "spec/jobTemplate/metadata/annotations", true));
-    v.push(spec(Some("batch"), Some("CronJob"), "spec/jobTemplate/spec/template/metadata/annotations", true));
+    v.push(spec(
+        Some("batch"),
+        Some("CronJob"),
+        "spec/jobTemplate/metadata/annotations",
+        true,
+    ));
+    v.push(spec(
+        Some("batch"),
+        Some("CronJob"),
+        "spec/jobTemplate/spec/template/metadata/annotations",
+        true,
+    ));
     v
 }
 
@@ -119,7 +215,9 @@ pub fn pod_spec_path(group: &str, kind: &str) -> Option<&'static str> {
     match (group, kind) {
         ("", "Pod") => Some("spec"),
         ("", "ReplicationController") | ("", "PodTemplate") => Some("spec/template/spec"),
-        ("apps", "Deployment" | "ReplicaSet" | "DaemonSet" | "StatefulSet") | ("batch", "Job") => Some("spec/template/spec"),
+        ("apps", "Deployment" | "ReplicaSet" | "DaemonSet" | "StatefulSet") | ("batch", "Job") => {
+            Some("spec/template/spec")
+        }
         ("batch", "CronJob") => Some("spec/jobTemplate/spec/template/spec"),
         _ => None,
     }
@@ -133,13 +231,22 @@ mod tests {
     #[test]
     fn visit_walks_lists_and_creates_maps() {
         let mut obj = json!({"spec": {"volumeClaimTemplates": [{"metadata": {}}, {}]}});
-        let s = spec(None, None, "spec/volumeClaimTemplates[]/metadata/labels", true);
+        let s = spec(
+            None,
+            None,
+            "spec/volumeClaimTemplates[]/metadata/labels",
+            true,
+        );
         s.visit(&mut obj, &mut |n| {
             n.as_object_mut().unwrap().insert("a".into(), json!("b"));
         });
-        assert_eq!(obj["spec"]["volumeClaimTemplates"], json!([{"metadata": {"labels": {"a": "b"}}}, {"metadata": {"labels": {"a": "b"}}}]));
+        assert_eq!(
+            obj["spec"]["volumeClaimTemplates"],
+            json!([{"metadata": {"labels": {"a": "b"}}}, {"metadata": {"labels": {"a": "b"}}}])
+        );
         let mut job = json!({"spec": {}});
-        spec(None, None, "spec/selector/matchLabels", false).visit(&mut job, &mut |_| panic!("must not create"));
+        spec(None, None, "spec/selector/matchLabels", false)
+            .visit(&mut job, &mut |_| panic!("must not create"));
         assert_eq!(job, json!({"spec": {}}));
     }
 }

@@ -17,7 +17,10 @@ enum Kind {
 }
 
 fn valid_key(k: &str) -> bool {
-    !k.is_empty() && k.len() <= 253 && k.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    !k.is_empty()
+        && k.len() <= 253
+        && k.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
 /// `'quoted'` and `"quoted"` literal values lose their quotes, as in kustomize.
@@ -36,30 +39,60 @@ struct Entries {
 }
 
 impl Entries {
-    fn push(&mut self, kfile: &str, field: &str, key: String, value: Vec<u8>) -> Result<(), RenderError> {
+    fn push(
+        &mut self,
+        kfile: &str,
+        field: &str,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<(), RenderError> {
         if !valid_key(&key) {
-            return Err(RenderError::invalid(kfile, Some(field.into()), format!("`{key}` is not a valid key (letters, digits, '-', '_' and '.')")));
+            return Err(RenderError::invalid(
+                kfile,
+                Some(field.into()),
+                format!("`{key}` is not a valid key (letters, digits, '-', '_' and '.')"),
+            ));
         }
         if self.items.iter().any(|(k, _)| *k == key) {
-            return Err(RenderError::invalid(kfile, Some(field.into()), format!("key `{key}` is defined twice")));
+            return Err(RenderError::invalid(
+                kfile,
+                Some(field.into()),
+                format!("key `{key}` is defined twice"),
+            ));
         }
         self.items.push((key, value));
         Ok(())
     }
 }
 
-fn collect(b: &mut Builder<'_, '_>, dir: &str, kfile: &str, field: &str, g: &GeneratorSpec) -> Result<Entries, RenderError> {
+fn collect(
+    b: &mut Builder<'_, '_>,
+    dir: &str,
+    kfile: &str,
+    field: &str,
+    g: &GeneratorSpec,
+) -> Result<Entries, RenderError> {
     let mut e = Entries { items: Vec::new() };
     for (i, lit) in g.literals.iter().enumerate() {
         let f = format!("{field}.literals[{i}]");
-        let (k, v) = lit.split_once('=').ok_or_else(|| RenderError::invalid(kfile, Some(f.clone()), "must be KEY=VALUE"))?;
-        e.push(kfile, &f, k.trim().to_string(), unquote(v).as_bytes().to_vec())?;
+        let (k, v) = lit
+            .split_once('=')
+            .ok_or_else(|| RenderError::invalid(kfile, Some(f.clone()), "must be KEY=VALUE"))?;
+        e.push(
+            kfile,
+            &f,
+            k.trim().to_string(),
+            unquote(v).as_bytes().to_vec(),
+        )?;
     }
     for (i, file) in g.files.iter().enumerate() {
         let f = format!("{field}.files[{i}]");
         let (key, path) = match file.split_once('=') {
             Some((k, p)) => (k.trim().to_string(), p.trim()),
-            None => (file.rsplit('/').next().unwrap_or(file).to_string(), file.as_str()),
+            None => (
+                file.rsplit('/').next().unwrap_or(file).to_string(),
+                file.as_str(),
+            ),
         };
         let (_, bytes) = b.read_bytes(kfile, dir, path)?;
         e.push(kfile, &f, key, bytes)?;
@@ -73,7 +106,11 @@ fn collect(b: &mut Builder<'_, '_>, dir: &str, kfile: &str, field: &str, g: &Gen
                 continue;
             }
             let (k, v) = line.split_once('=').ok_or_else(|| {
-                RenderError::invalid(&path, Some(format!("line {}", n + 1)), "must be KEY=VALUE (values are never read from the environment)")
+                RenderError::invalid(
+                    &path,
+                    Some(format!("line {}", n + 1)),
+                    "must be KEY=VALUE (values are never read from the environment)",
+                )
             })?;
             e.push(kfile, &f, k.trim().to_string(), v.as_bytes().to_vec())?;
         }
@@ -81,7 +118,15 @@ fn collect(b: &mut Builder<'_, '_>, dir: &str, kfile: &str, field: &str, g: &Gen
     Ok(e)
 }
 
-fn make_object(kind: Kind, name: &str, g: &GeneratorSpec, entries: Entries, opts: &GeneratorOptions, kfile: &str, field: &str) -> Result<Value, RenderError> {
+fn make_object(
+    kind: Kind,
+    name: &str,
+    g: &GeneratorSpec,
+    entries: Entries,
+    opts: &GeneratorOptions,
+    kfile: &str,
+    field: &str,
+) -> Result<Value, RenderError> {
     let mut meta = Map::new();
     meta.insert("name".into(), json!(name));
     if let Some(ns) = &g.namespace {
@@ -89,11 +134,26 @@ fn make_object(kind: Kind, name: &str, g: &GeneratorSpec, entries: Entries, opts
     }
     let labels = string_map(kfile, &format!("{field}.options.labels"), &opts.labels)?;
     if !labels.is_empty() {
-        meta.insert("labels".into(), Value::Object(labels.into_iter().map(|(k, v)| (k, json!(v))).collect()));
+        meta.insert(
+            "labels".into(),
+            Value::Object(labels.into_iter().map(|(k, v)| (k, json!(v))).collect()),
+        );
     }
-    let annotations = string_map(kfile, &format!("{field}.options.annotations"), &opts.annotations)?;
+    let annotations = string_map(
+        kfile,
+        &format!("{field}.options.annotations"),
+        &opts.annotations,
+    )?;
     if !annotations.is_empty() {
-        meta.insert("annotations".into(), Value::Object(annotations.into_iter().map(|(k, v)| (k, json!(v))).collect()));
+        meta.insert(
+            "annotations".into(),
+            Value::Object(
+                annotations
+                    .into_iter()
+                    .map(|(k, v)| (k, json!(v)))
+                    .collect(),
+            ),
+        );
     }
     let mut items = entries.items;
     items.sort_by(|a, b| a.0.cmp(&b.0));
@@ -115,7 +175,10 @@ fn make_object(kind: Kind, name: &str, g: &GeneratorSpec, entries: Entries, opts
             obj.insert("kind".into(), json!("ConfigMap"));
         }
         Kind::Secret => {
-            let data: Map<String, Value> = items.into_iter().map(|(k, v)| (k, json!(B64.encode(v)))).collect();
+            let data: Map<String, Value> = items
+                .into_iter()
+                .map(|(k, v)| (k, json!(B64.encode(v))))
+                .collect();
             obj.insert("data".into(), Value::Object(data));
             obj.insert("kind".into(), json!("Secret"));
         }
@@ -131,7 +194,10 @@ fn make_object(kind: Kind, name: &str, g: &GeneratorSpec, entries: Entries, opts
 }
 
 /// Per-generator options override the kustomization's `generatorOptions` key by key.
-fn merged_options(global: Option<&GeneratorOptions>, local: Option<&GeneratorOptions>) -> GeneratorOptions {
+fn merged_options(
+    global: Option<&GeneratorOptions>,
+    local: Option<&GeneratorOptions>,
+) -> GeneratorOptions {
     let mut o = global.cloned().unwrap_or_default();
     if let Some(l) = local {
         o.labels.extend(l.labels.clone());
@@ -157,7 +223,9 @@ fn merge_into(existing: &mut Resource, new: Value, replace: bool) {
                 };
             }
             (false, Some(Value::Object(m))) => {
-                if let Some(target) = driftless_core::object::ensure_map(&mut existing.obj, &[field]) {
+                if let Some(target) =
+                    driftless_core::object::ensure_map(&mut existing.obj, &[field])
+                {
                     target.extend(m.clone());
                 }
             }
@@ -166,28 +234,52 @@ fn merge_into(existing: &mut Resource, new: Value, replace: bool) {
     }
     for field in ["labels", "annotations"] {
         if let Some(Value::Object(m)) = new["metadata"].get(field) {
-            if let Some(target) = driftless_core::object::ensure_map(&mut existing.obj, &["metadata", field]) {
+            if let Some(target) =
+                driftless_core::object::ensure_map(&mut existing.obj, &["metadata", field])
+            {
                 target.extend(m.clone());
             }
         }
     }
 }
 
-pub fn run(b: &mut Builder<'_, '_>, dir: &str, kfile: &str, k: &Kustomization, ra: &mut Vec<Resource>) -> Result<(), RenderError> {
+pub fn run(
+    b: &mut Builder<'_, '_>,
+    dir: &str,
+    kfile: &str,
+    k: &Kustomization,
+    ra: &mut Vec<Resource>,
+) -> Result<(), RenderError> {
     let gens = k
         .config_map_generator
         .iter()
         .enumerate()
         .map(|(i, g)| (Kind::ConfigMap, format!("configMapGenerator[{i}]"), g))
-        .chain(k.secret_generator.iter().enumerate().map(|(i, g)| (Kind::Secret, format!("secretGenerator[{i}]"), g)));
+        .chain(
+            k.secret_generator
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (Kind::Secret, format!("secretGenerator[{i}]"), g)),
+        );
     for (kind, field, g) in gens {
-        let name = g.name.as_deref().filter(|n| !n.is_empty()).ok_or_else(|| RenderError::invalid(kfile, Some(format!("{field}.name")), "is required"))?;
+        let name = g.name.as_deref().filter(|n| !n.is_empty()).ok_or_else(|| {
+            RenderError::invalid(kfile, Some(format!("{field}.name")), "is required")
+        })?;
         let opts = merged_options(k.generator_options.as_ref(), g.options.as_ref());
         let entries = collect(b, dir, kfile, &field, g)?;
         let obj = make_object(kind, name, g, entries, &opts, kfile, &field)?;
-        let kind_name = if kind == Kind::ConfigMap { "ConfigMap" } else { "Secret" };
+        let kind_name = if kind == Kind::ConfigMap {
+            "ConfigMap"
+        } else {
+            "Secret"
+        };
         let existing = ra.iter().position(|r| {
-            r.group().is_empty() && r.kind() == kind_name && r.had_name(name) && g.namespace.as_deref().is_none_or(|ns| r.namespaces.iter().any(|x| x == ns))
+            r.group().is_empty()
+                && r.kind() == kind_name
+                && r.had_name(name)
+                && g.namespace
+                    .as_deref()
+                    .is_none_or(|ns| r.namespaces.iter().any(|x| x == ns))
         });
         let needs_hash = opts.disable_name_suffix_hash != Some(true);
         match (g.behavior.as_deref().unwrap_or("create"), existing) {
@@ -197,17 +289,31 @@ pub fn run(b: &mut Builder<'_, '_>, dir: &str, kfile: &str, k: &Kustomization, r
                 ra.push(r);
             }
             ("create", Some(_)) => {
-                return Err(RenderError::invalid(kfile, Some(format!("{field}.name")), format!("{kind_name} `{name}` already exists; use `behavior: merge` or `behavior: replace`")));
+                return Err(RenderError::invalid(
+                    kfile,
+                    Some(format!("{field}.name")),
+                    format!(
+                        "{kind_name} `{name}` already exists; use `behavior: merge` or `behavior: replace`"
+                    ),
+                ));
             }
             (b @ ("merge" | "replace"), Some(i)) => {
                 merge_into(&mut ra[i], obj, b == "replace");
                 ra[i].needs_hash = needs_hash;
             }
             ("merge" | "replace", None) => {
-                return Err(RenderError::invalid(kfile, Some(format!("{field}.behavior")), format!("no {kind_name} `{name}` from a base to merge into")));
+                return Err(RenderError::invalid(
+                    kfile,
+                    Some(format!("{field}.behavior")),
+                    format!("no {kind_name} `{name}` from a base to merge into"),
+                ));
             }
             (other, _) => {
-                return Err(RenderError::invalid(kfile, Some(format!("{field}.behavior")), format!("`{other}` is not one of create, merge, replace")));
+                return Err(RenderError::invalid(
+                    kfile,
+                    Some(format!("{field}.behavior")),
+                    format!("`{other}` is not one of create, merge, replace"),
+                ));
             }
         }
     }

@@ -30,7 +30,8 @@ use crate::{Inputs, RenderError, RenderLimits};
 pub use spec::Kustomization;
 
 /// File names kustomize looks for, in its order.
-pub const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+pub const KUSTOMIZATION_FILES: [&str; 3] =
+    ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// The kustomization file of `dir`, if any.
 pub fn find_kustomization(tree: &Tree<'_>, dir: &str) -> Result<Option<String>, SourceError> {
@@ -60,11 +61,20 @@ impl Resource {
     pub fn new(obj: Value, origin: String) -> Self {
         let name = object::name(&obj).unwrap_or_default().to_string();
         let ns = object::namespace(&obj).unwrap_or_default().to_string();
-        Resource { obj, origin, names: vec![name], namespaces: vec![ns], needs_hash: false }
+        Resource {
+            obj,
+            origin,
+            names: vec![name],
+            namespaces: vec![ns],
+            needs_hash: false,
+        }
     }
 
     pub fn group(&self) -> &str {
-        object::api_version(&self.obj).and_then(|a| a.split_once('/')).map(|(g, _)| g).unwrap_or("")
+        object::api_version(&self.obj)
+            .and_then(|a| a.split_once('/'))
+            .map(|(g, _)| g)
+            .unwrap_or("")
     }
 
     pub fn version(&self) -> &str {
@@ -128,16 +138,32 @@ pub(crate) struct Builder<'a, 't> {
 
 impl Builder<'_, '_> {
     /// Reads a file referenced from `kfile` at `rel` (relative to `dir`).
-    pub fn read_text(&mut self, kfile: &str, dir: &str, rel: &str) -> Result<(String, String), RenderError> {
+    pub fn read_text(
+        &mut self,
+        kfile: &str,
+        dir: &str,
+        rel: &str,
+    ) -> Result<(String, String), RenderError> {
         let path = join(dir, rel).map_err(|e| RenderError::source(kfile, e))?;
-        let text = self.tree.read_string(&path, self.limits.max_file_bytes).map_err(|e| RenderError::source(kfile, e))?;
+        let text = self
+            .tree
+            .read_string(&path, self.limits.max_file_bytes)
+            .map_err(|e| RenderError::source(kfile, e))?;
         self.inputs.add(&path);
         Ok((path, text))
     }
 
-    pub fn read_bytes(&mut self, kfile: &str, dir: &str, rel: &str) -> Result<(String, Vec<u8>), RenderError> {
+    pub fn read_bytes(
+        &mut self,
+        kfile: &str,
+        dir: &str,
+        rel: &str,
+    ) -> Result<(String, Vec<u8>), RenderError> {
         let path = join(dir, rel).map_err(|e| RenderError::source(kfile, e))?;
-        let bytes = self.tree.read(&path, self.limits.max_file_bytes).map_err(|e| RenderError::source(kfile, e))?;
+        let bytes = self
+            .tree
+            .read(&path, self.limits.max_file_bytes)
+            .map_err(|e| RenderError::source(kfile, e))?;
         self.inputs.add(&path);
         Ok((path, bytes))
     }
@@ -147,13 +173,25 @@ impl Builder<'_, '_> {
             .map_err(|e| RenderError::source(dir, e))?
             .ok_or_else(|| RenderError::invalid(dir, None, "no kustomization.yaml, kustomization.yml or Kustomization file in this directory"))?;
         self.inputs.add(dir);
-        let text = self.tree.read_string(&kfile, self.limits.max_file_bytes).map_err(|e| RenderError::source(&kfile, e))?;
-        let value = yaml::parse_one(&text, &self.limits.yaml).map_err(|source| RenderError::Yaml { file: kfile.clone(), source })?;
+        let text = self
+            .tree
+            .read_string(&kfile, self.limits.max_file_bytes)
+            .map_err(|e| RenderError::source(&kfile, e))?;
+        let value =
+            yaml::parse_one(&text, &self.limits.yaml).map_err(|source| RenderError::Yaml {
+                file: kfile.clone(),
+                source,
+            })?;
         let k = Kustomization::parse(&kfile, value)?;
         if !k.bases.is_empty() {
-            self.warnings.push(format!("{kfile}: `bases` is deprecated; list the directories under `resources`"));
+            self.warnings.push(format!(
+                "{kfile}: `bases` is deprecated; list the directories under `resources`"
+            ));
         }
-        if !k.patches_strategic_merge.is_empty() || !k.patches_json6902.is_empty() || !k.common_labels.is_empty() {
+        if !k.patches_strategic_merge.is_empty()
+            || !k.patches_json6902.is_empty()
+            || !k.common_labels.is_empty()
+        {
             self.warnings.push(format!("{kfile}: patchesStrategicMerge, patchesJson6902 and commonLabels are deprecated in kustomize v5; prefer `patches` and `labels`"));
         }
         Ok((kfile, k))
@@ -174,7 +212,11 @@ impl Builder<'_, '_> {
         self.enter(dir)?;
         let (kfile, k) = self.load_kustomization(dir)?;
         if k.kind.as_deref() == Some("Component") {
-            return Err(RenderError::invalid(&kfile, Some("kind".into()), "a Component cannot be used as a resource; list its directory under `components`"));
+            return Err(RenderError::invalid(
+                &kfile,
+                Some("kind".into()),
+                "a Component cannot be used as a resource; list its directory under `components`",
+            ));
         }
         let out = self.accumulate(dir, &kfile, &k, Vec::new())?;
         self.stack.pop();
@@ -183,24 +225,45 @@ impl Builder<'_, '_> {
 
     fn add(&self, kfile: &str, ra: &mut Vec<Resource>, r: Resource) -> Result<(), RenderError> {
         let key = r.key();
-        let ns_eq = |a: &str, b: &str| a == b || (a.is_empty() && b == "default") || (b.is_empty() && a == "default");
+        let ns_eq = |a: &str, b: &str| {
+            a == b || (a.is_empty() && b == "default") || (b.is_empty() && a == "default")
+        };
         if let Some(existing) = ra.iter().find(|e| {
-            e.group() == key.group && e.kind() == key.kind && e.name() == key.name && ns_eq(e.namespace(), &key.namespace)
+            e.group() == key.group
+                && e.kind() == key.kind
+                && e.name() == key.name
+                && ns_eq(e.namespace(), &key.namespace)
         }) {
             let _ = kfile;
-            return Err(RenderError::Duplicate(DuplicateResource { key, first: existing.origin.clone(), second: r.origin }));
+            return Err(RenderError::Duplicate(DuplicateResource {
+                key,
+                first: existing.origin.clone(),
+                second: r.origin,
+            }));
         }
         ra.push(r);
         if ra.len() > self.limits.max_objects {
-            return Err(RenderError::Cap { what: "objects", limit: self.limits.max_objects });
+            return Err(RenderError::Cap {
+                what: "objects",
+                limit: self.limits.max_objects,
+            });
         }
         Ok(())
     }
 
     /// kustomize's accumulateTarget: resources, components, generators, transformers.
-    fn accumulate(&mut self, dir: &str, kfile: &str, k: &Kustomization, mut ra: Vec<Resource>) -> Result<Vec<Resource>, RenderError> {
+    fn accumulate(
+        &mut self,
+        dir: &str,
+        kfile: &str,
+        k: &Kustomization,
+        mut ra: Vec<Resource>,
+    ) -> Result<Vec<Resource>, RenderError> {
         for (i, entry) in k.resources.iter().chain(&k.bases).enumerate() {
-            if entry.contains("://") || entry.starts_with("github.com/") || entry.starts_with("git@") {
+            if entry.contains("://")
+                || entry.starts_with("github.com/")
+                || entry.starts_with("git@")
+            {
                 return Err(RenderError::invalid(
                     kfile,
                     Some(format!("resources[{i}]")),
@@ -208,7 +271,11 @@ impl Builder<'_, '_> {
                 ));
             }
             let path = join(dir, entry).map_err(|e| RenderError::source(kfile, e))?;
-            match self.tree.kind(&path).map_err(|e| RenderError::source(kfile, e))? {
+            match self
+                .tree
+                .kind(&path)
+                .map_err(|e| RenderError::source(kfile, e))?
+            {
                 Some(NodeKind::Dir) => {
                     for r in self.build_target(&path)? {
                         self.add(kfile, &mut ra, r)?;
@@ -217,25 +284,45 @@ impl Builder<'_, '_> {
                 Some(_) => {
                     self.inputs.add(&path);
                     let (objs, warns) = load_file(self.tree, &path, self.limits)?;
-                    self.warnings.extend(warns.into_iter().map(|w| format!("{path}#{}{}: {}", w.document, w.pointer, w.message)));
+                    self.warnings.extend(
+                        warns
+                            .into_iter()
+                            .map(|w| format!("{path}#{}{}: {}", w.document, w.pointer, w.message)),
+                    );
                     for LoadedObject { object, origin } in objs {
                         self.add(kfile, &mut ra, Resource::new(object, origin))?;
                     }
                 }
                 None => {
-                    return Err(RenderError::invalid(kfile, Some(format!("resources[{i}]")), format!("`{entry}` does not exist")));
+                    return Err(RenderError::invalid(
+                        kfile,
+                        Some(format!("resources[{i}]")),
+                        format!("`{entry}` does not exist"),
+                    ));
                 }
             }
         }
         for (i, entry) in k.components.iter().enumerate() {
             let path = join(dir, entry).map_err(|e| RenderError::source(kfile, e))?;
-            if !self.tree.is_dir(&path).map_err(|e| RenderError::source(kfile, e))? {
-                return Err(RenderError::invalid(kfile, Some(format!("components[{i}]")), format!("`{entry}` is not a directory")));
+            if !self
+                .tree
+                .is_dir(&path)
+                .map_err(|e| RenderError::source(kfile, e))?
+            {
+                return Err(RenderError::invalid(
+                    kfile,
+                    Some(format!("components[{i}]")),
+                    format!("`{entry}` is not a directory"),
+                ));
             }
             self.enter(&path)?;
             let (ckfile, ck) = self.load_kustomization(&path)?;
             if ck.kind.as_deref() != Some("Component") {
-                return Err(RenderError::invalid(&ckfile, Some("kind".into()), "a directory listed under `components` must hold `kind: Component`"));
+                return Err(RenderError::invalid(
+                    &ckfile,
+                    Some("kind".into()),
+                    "a directory listed under `components` must hold `kind: Component`",
+                ));
             }
             ra = self.accumulate(&path, &ckfile, &ck, ra)?;
             self.stack.pop();
@@ -246,7 +333,11 @@ impl Builder<'_, '_> {
         if let Some(ns) = &k.namespace {
             transforms::namespace(ns, &mut ra);
         }
-        transforms::prefix_suffix(k.name_prefix.as_deref().unwrap_or(""), k.name_suffix.as_deref().unwrap_or(""), &mut ra);
+        transforms::prefix_suffix(
+            k.name_prefix.as_deref().unwrap_or(""),
+            k.name_suffix.as_deref().unwrap_or(""),
+            &mut ra,
+        );
         transforms::labels(kfile, k, &mut ra)?;
         transforms::annotations(kfile, k, &mut ra)?;
         patches::json6902(self, dir, kfile, &k.patches_json6902, &mut ra)?;
@@ -258,18 +349,40 @@ impl Builder<'_, '_> {
 }
 
 /// Builds the kustomization at `dir` into objects, in output order.
-pub(crate) fn build(tree: &Tree<'_>, dir: &str, limits: &RenderLimits, inputs: &mut Inputs, warnings: &mut Vec<String>) -> Result<Vec<LoadedObject>, RenderError> {
-    let mut b = Builder { tree, limits, inputs, warnings, stack: Vec::new() };
+pub(crate) fn build(
+    tree: &Tree<'_>,
+    dir: &str,
+    limits: &RenderLimits,
+    inputs: &mut Inputs,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<LoadedObject>, RenderError> {
+    let mut b = Builder {
+        tree,
+        limits,
+        inputs,
+        warnings,
+        stack: Vec::new(),
+    };
     b.enter(dir)?;
     let (kfile, k) = b.load_kustomization(dir)?;
     if k.kind.as_deref() == Some("Component") {
-        return Err(RenderError::invalid(&kfile, Some("kind".into()), "a Component cannot be built on its own; include it from a Kustomization's `components`"));
+        return Err(RenderError::invalid(
+            &kfile,
+            Some("kind".into()),
+            "a Component cannot be built on its own; include it from a Kustomization's `components`",
+        ));
     }
     let mut ra = b.accumulate(dir, &kfile, &k, Vec::new())?;
     names::add_hash_suffixes(&mut ra);
     names::fix_references(&mut ra);
     order::sort(&kfile, k.sort_options.as_ref(), &mut ra)?;
-    Ok(ra.into_iter().map(|r| LoadedObject { object: r.obj, origin: r.origin }).collect())
+    Ok(ra
+        .into_iter()
+        .map(|r| LoadedObject {
+            object: r.obj,
+            origin: r.origin,
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -59,7 +59,10 @@ pub fn content_hash(obj: &Value) -> String {
     let name = driftless_core::object::name(obj).unwrap_or_default();
     let mut enc = String::new();
     enc.push('{');
-    let binary = obj.get("binaryData").and_then(Value::as_object).filter(|m| !m.is_empty());
+    let binary = obj
+        .get("binaryData")
+        .and_then(Value::as_object)
+        .filter(|m| !m.is_empty());
     if kind == "ConfigMap" && binary.is_some() {
         enc.push_str("\"binaryData\":");
         go_json_map(binary, &mut enc);
@@ -73,7 +76,10 @@ pub fn content_hash(obj: &Value) -> String {
     go_json_string(name, &mut enc);
     if kind == "Secret" {
         enc.push_str(",\"type\":");
-        go_json_string(obj.get("type").and_then(Value::as_str).unwrap_or_default(), &mut enc);
+        go_json_string(
+            obj.get("type").and_then(Value::as_str).unwrap_or_default(),
+            &mut enc,
+        );
     }
     enc.push('}');
     let hex = hex::encode(Sha256::digest(enc.as_bytes()));
@@ -123,8 +129,20 @@ struct Ref {
     cond: Cond,
 }
 
-const fn r(target: (&'static str, &'static str), scope: Scope, parent: &'static str, field: &'static str, cond: Cond) -> Ref {
-    Ref { target, scope, parent, field, cond }
+const fn r(
+    target: (&'static str, &'static str),
+    scope: Scope,
+    parent: &'static str,
+    field: &'static str,
+    cond: Cond,
+) -> Ref {
+    Ref {
+        target,
+        scope,
+        parent,
+        field,
+        cond,
+    }
 }
 
 const CM: (&str, &str) = ("", "ConfigMap");
@@ -142,40 +160,196 @@ fn build_table() -> Vec<Ref> {
     let mut t = Vec::new();
     for c in ["containers", "initContainers", "ephemeralContainers"] {
         let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
-        t.push(r(CM, PodSpec, leak(format!("{c}/env/valueFrom/configMapKeyRef")), "name", None));
-        t.push(r(CM, PodSpec, leak(format!("{c}/envFrom/configMapRef")), "name", None));
-        t.push(r(SECRET, PodSpec, leak(format!("{c}/env/valueFrom/secretKeyRef")), "name", None));
-        t.push(r(SECRET, PodSpec, leak(format!("{c}/envFrom/secretRef")), "name", None));
+        t.push(r(
+            CM,
+            PodSpec,
+            leak(format!("{c}/env/valueFrom/configMapKeyRef")),
+            "name",
+            None,
+        ));
+        t.push(r(
+            CM,
+            PodSpec,
+            leak(format!("{c}/envFrom/configMapRef")),
+            "name",
+            None,
+        ));
+        t.push(r(
+            SECRET,
+            PodSpec,
+            leak(format!("{c}/env/valueFrom/secretKeyRef")),
+            "name",
+            None,
+        ));
+        t.push(r(
+            SECRET,
+            PodSpec,
+            leak(format!("{c}/envFrom/secretRef")),
+            "name",
+            None,
+        ));
     }
     t.extend([
         r(CM, PodSpec, "volumes/configMap", "name", None),
-        r(CM, PodSpec, "volumes/projected/sources/configMap", "name", None),
+        r(
+            CM,
+            PodSpec,
+            "volumes/projected/sources/configMap",
+            "name",
+            None,
+        ),
         r(SECRET, PodSpec, "volumes/secret", "secretName", None),
-        r(SECRET, PodSpec, "volumes/projected/sources/secret", "name", None),
+        r(
+            SECRET,
+            PodSpec,
+            "volumes/projected/sources/secret",
+            "name",
+            None,
+        ),
         r(SECRET, PodSpec, "imagePullSecrets", "name", None),
-        r(SECRET, Kind("", "ServiceAccount"), "imagePullSecrets", "name", None),
+        r(
+            SECRET,
+            Kind("", "ServiceAccount"),
+            "imagePullSecrets",
+            "name",
+            None,
+        ),
         r(SECRET, Kind("", "ServiceAccount"), "secrets", "name", None),
-        r(SECRET, Kind("networking.k8s.io", "Ingress"), "spec/tls", "secretName", None),
+        r(
+            SECRET,
+            Kind("networking.k8s.io", "Ingress"),
+            "spec/tls",
+            "secretName",
+            None,
+        ),
         r(SA, PodSpec, "", "serviceAccountName", None),
-        r(SA, Kind(RBAC, "RoleBinding"), "subjects", "name", ServiceAccountSubject),
-        r(SA, Kind(RBAC, "ClusterRoleBinding"), "subjects", "name", ServiceAccountSubject),
-        r(("", "PersistentVolumeClaim"), PodSpec, "volumes/persistentVolumeClaim", "claimName", None),
-        r(("", "PersistentVolume"), Kind("", "PersistentVolumeClaim"), "spec", "volumeName", None),
-        r(("storage.k8s.io", "StorageClass"), Kind("", "PersistentVolumeClaim"), "spec", "storageClassName", None),
-        r(("storage.k8s.io", "StorageClass"), Kind("apps", "StatefulSet"), "spec/volumeClaimTemplates/spec", "storageClassName", None),
-        r(("scheduling.k8s.io", "PriorityClass"), PodSpec, "", "priorityClassName", None),
-        r(SVC, Kind("networking.k8s.io", "Ingress"), "spec/rules/http/paths/backend/service", "name", None),
-        r(SVC, Kind("networking.k8s.io", "Ingress"), "spec/defaultBackend/service", "name", None),
-        r(SVC, Kind("apps", "StatefulSet"), "spec", "serviceName", None),
-        r(SVC, Kind("apiregistration.k8s.io", "APIService"), "spec/service", "name", None),
-        r(SVC, Kind("admissionregistration.k8s.io", "MutatingWebhookConfiguration"), "webhooks/clientConfig/service", "name", None),
-        r(SVC, Kind("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"), "webhooks/clientConfig/service", "name", None),
-        r((RBAC, "Role"), Kind(RBAC, "RoleBinding"), "roleRef", "name", KindIsTarget),
-        r((RBAC, "ClusterRole"), Kind(RBAC, "RoleBinding"), "roleRef", "name", KindIsTarget),
-        r((RBAC, "ClusterRole"), Kind(RBAC, "ClusterRoleBinding"), "roleRef", "name", KindIsTarget),
+        r(
+            SA,
+            Kind(RBAC, "RoleBinding"),
+            "subjects",
+            "name",
+            ServiceAccountSubject,
+        ),
+        r(
+            SA,
+            Kind(RBAC, "ClusterRoleBinding"),
+            "subjects",
+            "name",
+            ServiceAccountSubject,
+        ),
+        r(
+            ("", "PersistentVolumeClaim"),
+            PodSpec,
+            "volumes/persistentVolumeClaim",
+            "claimName",
+            None,
+        ),
+        r(
+            ("", "PersistentVolume"),
+            Kind("", "PersistentVolumeClaim"),
+            "spec",
+            "volumeName",
+            None,
+        ),
+        r(
+            ("storage.k8s.io", "StorageClass"),
+            Kind("", "PersistentVolumeClaim"),
+            "spec",
+            "storageClassName",
+            None,
+        ),
+        r(
+            ("storage.k8s.io", "StorageClass"),
+            Kind("apps", "StatefulSet"),
+            "spec/volumeClaimTemplates/spec",
+            "storageClassName",
+            None,
+        ),
+        r(
+            ("scheduling.k8s.io", "PriorityClass"),
+            PodSpec,
+            "",
+            "priorityClassName",
+            None,
+        ),
+        r(
+            SVC,
+            Kind("networking.k8s.io", "Ingress"),
+            "spec/rules/http/paths/backend/service",
+            "name",
+            None,
+        ),
+        r(
+            SVC,
+            Kind("networking.k8s.io", "Ingress"),
+            "spec/defaultBackend/service",
+            "name",
+            None,
+        ),
+        r(
+            SVC,
+            Kind("apps", "StatefulSet"),
+            "spec",
+            "serviceName",
+            None,
+        ),
+        r(
+            SVC,
+            Kind("apiregistration.k8s.io", "APIService"),
+            "spec/service",
+            "name",
+            None,
+        ),
+        r(
+            SVC,
+            Kind(
+                "admissionregistration.k8s.io",
+                "MutatingWebhookConfiguration",
+            ),
+            "webhooks/clientConfig/service",
+            "name",
+            None,
+        ),
+        r(
+            SVC,
+            Kind(
+                "admissionregistration.k8s.io",
+                "ValidatingWebhookConfiguration",
+            ),
+            "webhooks/clientConfig/service",
+            "name",
+            None,
+        ),
+        r(
+            (RBAC, "Role"),
+            Kind(RBAC, "RoleBinding"),
+            "roleRef",
+            "name",
+            KindIsTarget,
+        ),
+        r(
+            (RBAC, "ClusterRole"),
+            Kind(RBAC, "RoleBinding"),
+            "roleRef",
+            "name",
+            KindIsTarget,
+        ),
+        r(
+            (RBAC, "ClusterRole"),
+            Kind(RBAC, "ClusterRoleBinding"),
+            "roleRef",
+            "name",
+            KindIsTarget,
+        ),
     ]);
     for k in ["Deployment", "StatefulSet", "ReplicaSet"] {
-        t.push(r(("apps", k), Kind("autoscaling", "HorizontalPodAutoscaler"), "spec/scaleTargetRef", "name", KindIsTarget));
+        t.push(r(
+            ("apps", k),
+            Kind("autoscaling", "HorizontalPodAutoscaler"),
+            "spec/scaleTargetRef",
+            "name",
+            KindIsTarget,
+        ));
     }
     t
 }
@@ -204,7 +378,11 @@ pub fn fix_references(ra: &mut [Resource]) {
         .collect();
     let refs = &*TABLE;
     for r in ra.iter_mut() {
-        let (group, kind, ns) = (r.group().to_string(), r.kind().to_string(), r.namespace().to_string());
+        let (group, kind, ns) = (
+            r.group().to_string(),
+            r.kind().to_string(),
+            r.namespace().to_string(),
+        );
         for rf in refs {
             let path = match rf.scope {
                 Scope::PodSpec => match pod_spec_path(&group, &kind) {
@@ -222,8 +400,12 @@ pub fn fix_references(ra: &mut [Resource]) {
 }
 
 fn rewrite(node: &mut Value, rf: &Ref, targets: &[Target], referrer_ns: &str) {
-    let Some(map) = node.as_object_mut() else { return };
-    let Some(value) = map.get(rf.field).and_then(Value::as_str).map(String::from) else { return };
+    let Some(map) = node.as_object_mut() else {
+        return;
+    };
+    let Some(value) = map.get(rf.field).and_then(Value::as_str).map(String::from) else {
+        return;
+    };
     let map_kind = map.get("kind").and_then(Value::as_str).map(String::from);
     match rf.cond {
         Cond::None => {}
@@ -231,14 +413,27 @@ fn rewrite(node: &mut Value, rf: &Ref, targets: &[Target], referrer_ns: &str) {
         Cond::ServiceAccountSubject if map_kind.as_deref() != Some("ServiceAccount") => return,
         _ => {}
     }
-    let subject_ns = map.get("namespace").and_then(Value::as_str).map(String::from);
+    let subject_ns = map
+        .get("namespace")
+        .and_then(Value::as_str)
+        .map(String::from);
     let candidates: Vec<&Target> = targets
         .iter()
-        .filter(|t| t.group == rf.target.0 && t.kind == rf.target.1 && t.names.iter().any(|n| *n == value))
+        .filter(|t| {
+            t.group == rf.target.0 && t.kind == rf.target.1 && t.names.iter().any(|n| *n == value)
+        })
         .filter(|t| match rf.cond {
-            Cond::ServiceAccountSubject => subject_ns.as_ref().is_none_or(|s| t.namespaces.iter().any(|n| n == s)),
+            Cond::ServiceAccountSubject => subject_ns.as_ref().is_none_or(|s| {
+                t.namespaces
+                    .iter()
+                    .any(|n| n == s || (n.is_empty() && s == "default"))
+            }),
             // Cluster-scoped referrals (ClusterRole, PV, StorageClass...) have no namespace.
-            _ => t.namespace.is_empty() || t.namespace == referrer_ns || (referrer_ns.is_empty() && t.namespace == "default"),
+            _ => {
+                t.namespace.is_empty()
+                    || t.namespace == referrer_ns
+                    || (referrer_ns.is_empty() && t.namespace == "default")
+            }
         })
         .collect();
     let chosen = match candidates.as_slice() {
@@ -265,7 +460,16 @@ mod tests {
     #[test]
     fn hashes_match_the_kubernetes_documentation() {
         let cm = |name: &str, data: Value| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data});
-        assert_eq!(content_hash(&cm("example-configmap-1", json!({"application.properties": "FOO=Bar\n"}))), "8mbdf7882g");
-        assert_eq!(content_hash(&cm("example-configmap-2", json!({"FOO": "Bar"}))), "g2hdhfc6tk");
+        assert_eq!(
+            content_hash(&cm(
+                "example-configmap-1",
+                json!({"application.properties": "FOO=Bar\n"})
+            )),
+            "8mbdf7882g"
+        );
+        assert_eq!(
+            content_hash(&cm("example-configmap-2", json!({"FOO": "Bar"}))),
+            "g2hdhfc6tk"
+        );
     }
 }

@@ -11,24 +11,42 @@ use super::{Builder, Resource};
 use crate::RenderError;
 
 /// A patch body loaded from `path` or inline `patch`, with its name for messages.
-fn content(b: &mut Builder<'_, '_>, dir: &str, kfile: &str, field: &str, spec: &PatchSpec) -> Result<(String, String), RenderError> {
+fn content(
+    b: &mut Builder<'_, '_>,
+    dir: &str,
+    kfile: &str,
+    field: &str,
+    spec: &PatchSpec,
+) -> Result<(String, String), RenderError> {
     match (&spec.path, &spec.patch) {
         (Some(p), None) => b.read_text(kfile, dir, p),
         (None, Some(inline)) => Ok((format!("{kfile} ({field}.patch)"), inline.clone())),
-        _ => Err(RenderError::invalid(kfile, Some(field.into()), "set exactly one of `path` and `patch`")),
+        _ => Err(RenderError::invalid(
+            kfile,
+            Some(field.into()),
+            "set exactly one of `path` and `patch`",
+        )),
     }
 }
 
 fn parse_docs(b: &Builder<'_, '_>, origin: &str, text: &str) -> Result<Vec<Value>, RenderError> {
     Ok(yaml::parse_stream(text, &b.limits.yaml)
-        .map_err(|source| RenderError::Yaml { file: origin.to_string(), source })?
+        .map_err(|source| RenderError::Yaml {
+            file: origin.to_string(),
+            source,
+        })?
         .into_iter()
         .map(|d| d.value)
         .collect())
 }
 
 /// Applies one strategic-merge patch document to `r`; returns whether `r` is to be deleted.
-fn apply_smp(r: &mut Resource, patch: &Value, origin: &str, keep_identity: bool) -> Result<bool, RenderError> {
+fn apply_smp(
+    r: &mut Resource,
+    patch: &Value,
+    origin: &str,
+    keep_identity: bool,
+) -> Result<bool, RenderError> {
     let mut patch = patch.clone();
     if keep_identity {
         // A targeted patch applies to each target whatever identity the patch document names.
@@ -45,7 +63,11 @@ fn apply_smp(r: &mut Resource, patch: &Value, origin: &str, keep_identity: bool)
     match strategic::apply(&mut r.obj, &patch, def) {
         Ok(Outcome::Delete) => Ok(true),
         Ok(Outcome::Patched) => Ok(false),
-        Err(e) => Err(RenderError::invalid(origin, (!e.field.is_empty()).then_some(e.field), format!("cannot patch {}: {}", r.key(), e.message))),
+        Err(e) => Err(RenderError::invalid(
+            origin,
+            (!e.field.is_empty()).then_some(e.field),
+            format!("cannot patch {}: {}", r.key(), e.message),
+        )),
     }
 }
 
@@ -57,7 +79,8 @@ fn self_targets(patch: &Value, ra: &[Resource]) -> Vec<usize> {
     ra.iter()
         .enumerate()
         .filter(|(_, r)| {
-            gvk.as_ref().is_some_and(|g| g.group == r.group() && g.kind == r.kind())
+            gvk.as_ref()
+                .is_some_and(|g| g.group == r.group() && g.kind == r.kind())
                 && name.is_some_and(|n| r.had_name(n))
                 && ns.is_none_or(|n| r.namespaces.iter().any(|x| x == n))
         })
@@ -65,7 +88,11 @@ fn self_targets(patch: &Value, ra: &[Resource]) -> Vec<usize> {
         .collect()
 }
 
-fn smp_without_target(origin: &str, patch: &Value, ra: &mut Vec<Resource>) -> Result<(), RenderError> {
+fn smp_without_target(
+    origin: &str,
+    patch: &Value,
+    ra: &mut Vec<Resource>,
+) -> Result<(), RenderError> {
     let targets = self_targets(patch, ra);
     let describe = || {
         format!(
@@ -81,15 +108,35 @@ fn smp_without_target(origin: &str, patch: &Value, ra: &mut Vec<Resource>) -> Re
             }
             Ok(())
         }
-        [] => Err(RenderError::invalid(origin, None, format!("patch target {} not found among the resources", describe()))),
-        _ => Err(RenderError::invalid(origin, None, format!("patch target {} matches several resources; add metadata.namespace or use a target selector", describe()))),
+        [] => Err(RenderError::invalid(
+            origin,
+            None,
+            format!("patch target {} not found among the resources", describe()),
+        )),
+        _ => Err(RenderError::invalid(
+            origin,
+            None,
+            format!(
+                "patch target {} matches several resources; add metadata.namespace or use a target selector",
+                describe()
+            ),
+        )),
     }
 }
 
-pub fn strategic_merge_files(b: &mut Builder<'_, '_>, dir: &str, kfile: &str, entries: &[String], ra: &mut Vec<Resource>) -> Result<(), RenderError> {
+pub fn strategic_merge_files(
+    b: &mut Builder<'_, '_>,
+    dir: &str,
+    kfile: &str,
+    entries: &[String],
+    ra: &mut Vec<Resource>,
+) -> Result<(), RenderError> {
     for (i, entry) in entries.iter().enumerate() {
         let (origin, text) = if entry.contains('\n') || entry.trim_start().starts_with('{') {
-            (format!("{kfile} (patchesStrategicMerge[{i}])"), entry.clone())
+            (
+                format!("{kfile} (patchesStrategicMerge[{i}])"),
+                entry.clone(),
+            )
         } else {
             b.read_text(kfile, dir, entry)?
         };
@@ -100,15 +147,31 @@ pub fn strategic_merge_files(b: &mut Builder<'_, '_>, dir: &str, kfile: &str, en
     Ok(())
 }
 
-pub fn patches(b: &mut Builder<'_, '_>, dir: &str, kfile: &str, specs: &[PatchSpec], ra: &mut Vec<Resource>) -> Result<(), RenderError> {
+pub fn patches(
+    b: &mut Builder<'_, '_>,
+    dir: &str,
+    kfile: &str,
+    specs: &[PatchSpec],
+    ra: &mut Vec<Resource>,
+) -> Result<(), RenderError> {
     for (i, spec) in specs.iter().enumerate() {
         let field = format!("patches[{i}]");
         let (origin, text) = content(b, dir, kfile, &field, spec)?;
         let docs = parse_docs(b, &origin, &text)?;
-        let allow_name = spec.options.get("allowNameChange").and_then(Value::as_bool).unwrap_or(false);
+        let allow_name = spec
+            .options
+            .get("allowNameChange")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let is_json6902 = docs.first().is_some_and(Value::is_array);
         match (&spec.target, is_json6902) {
-            (None, true) => return Err(RenderError::invalid(kfile, Some(field), "a JSON 6902 patch needs a `target`")),
+            (None, true) => {
+                return Err(RenderError::invalid(
+                    kfile,
+                    Some(field),
+                    "a JSON 6902 patch needs a `target`",
+                ));
+            }
             (None, false) => {
                 for patch in &docs {
                     smp_without_target(&origin, patch, ra)?;
@@ -118,7 +181,8 @@ pub fn patches(b: &mut Builder<'_, '_>, dir: &str, kfile: &str, specs: &[PatchSp
                 let matcher = Matcher::new(kfile, &format!("{field}.target"), target)?;
                 let hits: Vec<usize> = (0..ra.len()).filter(|&j| matcher.matches(&ra[j])).collect();
                 if hits.is_empty() {
-                    b.warnings.push(format!("{kfile}: {field} matches no resource"));
+                    b.warnings
+                        .push(format!("{kfile}: {field} matches no resource"));
                 }
                 let mut delete = Vec::new();
                 for j in hits {
@@ -141,37 +205,77 @@ pub fn patches(b: &mut Builder<'_, '_>, dir: &str, kfile: &str, specs: &[PatchSp
     Ok(())
 }
 
-fn apply_json6902(r: &mut Resource, ops: &Value, origin: &str, allow_name_change: bool) -> Result<(), RenderError> {
+fn apply_json6902(
+    r: &mut Resource,
+    ops: &Value,
+    origin: &str,
+    allow_name_change: bool,
+) -> Result<(), RenderError> {
     let patch: json_patch::Patch = serde_json::from_value(ops.clone())
         .map_err(|e| RenderError::invalid(origin, None, format!("not a JSON 6902 patch: {e}")))?;
     let before = r.name().to_string();
     let mut doc = r.obj.clone();
     json_patch::patch(&mut doc, &patch).map_err(|e| {
         // The error names the operation and path; never the values.
-        RenderError::invalid(origin, None, format!("cannot patch {}: operation {} (`{}`) failed: {}", r.key(), e.operation, e.path, e.kind))
+        RenderError::invalid(
+            origin,
+            None,
+            format!(
+                "cannot patch {}: operation {} (`{}`) failed: {}",
+                r.key(),
+                e.operation,
+                e.path,
+                e.kind
+            ),
+        )
     })?;
     let after = object::name(&doc).unwrap_or_default().to_string();
     r.obj = doc;
     if after != before {
         if !allow_name_change {
-            return Err(RenderError::invalid(origin, None, format!("patch renames {} to `{after}`; set options.allowNameChange: true to allow it", r.key())));
+            return Err(RenderError::invalid(
+                origin,
+                None,
+                format!(
+                    "patch renames {} to `{after}`; set options.allowNameChange: true to allow it",
+                    r.key()
+                ),
+            ));
         }
         r.names.push(after);
     }
     Ok(())
 }
 
-pub fn json6902(b: &mut Builder<'_, '_>, dir: &str, kfile: &str, specs: &[PatchSpec], ra: &mut [Resource]) -> Result<(), RenderError> {
+pub fn json6902(
+    b: &mut Builder<'_, '_>,
+    dir: &str,
+    kfile: &str,
+    specs: &[PatchSpec],
+    ra: &mut [Resource],
+) -> Result<(), RenderError> {
     for (i, spec) in specs.iter().enumerate() {
         let field = format!("patchesJson6902[{i}]");
-        let target: &Selector = spec.target.as_ref().ok_or_else(|| RenderError::invalid(kfile, Some(field.clone()), "`target` is required"))?;
+        let target: &Selector = spec.target.as_ref().ok_or_else(|| {
+            RenderError::invalid(kfile, Some(field.clone()), "`target` is required")
+        })?;
         let (origin, text) = content(b, dir, kfile, &field, spec)?;
         let docs = parse_docs(b, &origin, &text)?;
-        let ops = docs.first().filter(|d| d.is_array()).ok_or_else(|| RenderError::invalid(&origin, None, "a JSON 6902 patch must be a list of operations"))?;
+        let ops = docs.first().filter(|d| d.is_array()).ok_or_else(|| {
+            RenderError::invalid(
+                &origin,
+                None,
+                "a JSON 6902 patch must be a list of operations",
+            )
+        })?;
         let matcher = Matcher::new(kfile, &format!("{field}.target"), target)?;
         let hits: Vec<usize> = (0..ra.len()).filter(|&j| matcher.matches(&ra[j])).collect();
         if hits.is_empty() {
-            return Err(RenderError::invalid(kfile, Some(format!("{field}.target")), "matches no resource"));
+            return Err(RenderError::invalid(
+                kfile,
+                Some(format!("{field}.target")),
+                "matches no resource",
+            ));
         }
         for j in hits {
             apply_json6902(&mut ra[j], ops, &origin, false)?;

@@ -32,7 +32,13 @@ fn anchored(file: &str, field: &str, pattern: &str) -> Result<Regex, RenderError
     regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
         .size_limit(1 << 20)
         .build()
-        .map_err(|e| RenderError::invalid(file, Some(field.into()), format!("invalid regular expression: {e}")))
+        .map_err(|e| {
+            RenderError::invalid(
+                file,
+                Some(field.into()),
+                format!("invalid regular expression: {e}"),
+            )
+        })
 }
 
 /// Parses `a=b,c!=d,e in (x,y),!f,g`.
@@ -51,7 +57,13 @@ fn parse_selector(file: &str, field: &str, text: &str) -> Result<Vec<Requirement
         }
     }
     terms.push(&text[start..]);
-    let bad = || RenderError::invalid(file, Some(field.into()), format!("cannot parse selector `{text}`"));
+    let bad = || {
+        RenderError::invalid(
+            file,
+            Some(field.into()),
+            format!("cannot parse selector `{text}`"),
+        )
+    };
     let mut out = Vec::new();
     for t in terms.into_iter().map(str::trim).filter(|t| !t.is_empty()) {
         let set = |rest: &str| -> Option<Vec<String>> {
@@ -91,9 +103,22 @@ fn satisfies(reqs: &[Requirement], map: Option<&Map<String, Value>>) -> bool {
 impl Matcher {
     pub fn new(file: &str, field: &str, sel: &Selector) -> Result<Self, RenderError> {
         Ok(Matcher {
-            name: sel.name.as_deref().map(|p| anchored(file, &format!("{field}.name"), p)).transpose()?,
-            namespace: sel.namespace.as_deref().map(|p| anchored(file, &format!("{field}.namespace"), p)).transpose()?,
-            labels: sel.label_selector.as_deref().map(|s| parse_selector(file, &format!("{field}.labelSelector"), s)).transpose()?.unwrap_or_default(),
+            name: sel
+                .name
+                .as_deref()
+                .map(|p| anchored(file, &format!("{field}.name"), p))
+                .transpose()?,
+            namespace: sel
+                .namespace
+                .as_deref()
+                .map(|p| anchored(file, &format!("{field}.namespace"), p))
+                .transpose()?,
+            labels: sel
+                .label_selector
+                .as_deref()
+                .map(|s| parse_selector(file, &format!("{field}.labelSelector"), s))
+                .transpose()?
+                .unwrap_or_default(),
             annotations: sel
                 .annotation_selector
                 .as_deref()
@@ -109,10 +134,18 @@ impl Matcher {
         eq(&self.sel.group, r.group())
             && eq(&self.sel.version, r.version())
             && eq(&self.sel.kind, r.kind())
-            && self.name.as_ref().is_none_or(|re| r.names.iter().any(|n| re.is_match(n)))
-            && self.namespace.as_ref().is_none_or(|re| r.namespaces.iter().any(|n| re.is_match(n)) || re.is_match(r.namespace()))
+            && self
+                .name
+                .as_ref()
+                .is_none_or(|re| r.names.iter().any(|n| re.is_match(n)))
+            && self.namespace.as_ref().is_none_or(|re| {
+                r.namespaces.iter().any(|n| re.is_match(n)) || re.is_match(r.namespace())
+            })
             && satisfies(&self.labels, driftless_core::object::labels(&r.obj))
-            && satisfies(&self.annotations, driftless_core::object::annotations(&r.obj))
+            && satisfies(
+                &self.annotations,
+                driftless_core::object::annotations(&r.obj),
+            )
     }
 }
 
@@ -122,11 +155,22 @@ mod tests {
     use serde_json::json;
 
     fn res(labels: Value) -> Resource {
-        Resource::new(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web-api", "labels": labels}}), "x".into())
+        Resource::new(
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web-api", "labels": labels}}),
+            "x".into(),
+        )
     }
 
     fn sel(text: &str) -> Matcher {
-        Matcher::new("k.yaml", "t", &Selector { label_selector: Some(text.into()), ..Default::default() }).unwrap()
+        Matcher::new(
+            "k.yaml",
+            "t",
+            &Selector {
+                label_selector: Some(text.into()),
+                ..Default::default()
+            },
+        )
+        .unwrap()
     }
 
     #[test]
@@ -137,13 +181,34 @@ mod tests {
         assert!(!sel("tier notin (api)").matches(&r));
         assert!(!sel("app!=web").matches(&r));
         assert!(sel("tier").matches(&r));
-        assert!(Matcher::new("k.yaml", "t", &Selector { label_selector: Some("a b".into()), ..Default::default() }).is_err());
+        assert!(
+            Matcher::new(
+                "k.yaml",
+                "t",
+                &Selector {
+                    label_selector: Some("a b".into()),
+                    ..Default::default()
+                }
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn names_are_anchored_regexes() {
         let r = res(json!({}));
-        let m = |n: &str| Matcher::new("k", "t", &Selector { name: Some(n.into()), ..Default::default() }).unwrap().matches(&r);
+        let m = |n: &str| {
+            Matcher::new(
+                "k",
+                "t",
+                &Selector {
+                    name: Some(n.into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .matches(&r)
+        };
         assert!(m("web-.*"));
         assert!(!m("web"));
         assert!(m("web-api|other"));

@@ -161,9 +161,7 @@ pub struct GeneratorOptions {
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub enum ReplacementEntry {
-    Path {
-        path: String,
-    },
+    Path { path: String },
     Inline(Replacement),
 }
 
@@ -227,17 +225,28 @@ pub struct LegacySortOptions {
 impl Kustomization {
     /// Parses a kustomization document; errors name the field path.
     pub fn parse(file: &str, value: Value) -> Result<Self, RenderError> {
-        let value = if value.is_null() { Value::Object(Map::new()) } else { value };
+        let value = if value.is_null() {
+            Value::Object(Map::new())
+        } else {
+            value
+        };
         let k: Kustomization = serde_path_to_error::deserialize(value).map_err(|e| {
             let field = e.path().to_string();
-            RenderError::invalid(file, (field != ".").then_some(field), e.into_inner().to_string())
+            RenderError::invalid(
+                file,
+                (field != ".").then_some(field),
+                e.into_inner().to_string(),
+            )
         })?;
         k.check_unsupported(file)?;
         Ok(k)
     }
 
     fn check_unsupported(&self, file: &str) -> Result<(), RenderError> {
-        if self.helm_charts.is_some() || self.helm_chart_inflation_generator.is_some() || self.helm_globals.is_some() {
+        if self.helm_charts.is_some()
+            || self.helm_chart_inflation_generator.is_some()
+            || self.helm_globals.is_some()
+        {
             return Err(RenderError::invalid(
                 file,
                 Some("helmCharts".into()),
@@ -245,18 +254,54 @@ impl Kustomization {
             ));
         }
         let unsupported = [
-            ("vars", self.vars.is_some(), "use `replacements` instead (vars are deprecated in kustomize)"),
-            ("transformers", self.transformers.is_some(), "transformer plugins need a kustomize binary: use the plugin renderer"),
-            ("generators", self.generators.is_some(), "generator plugins need a kustomize binary: use the plugin renderer"),
-            ("validators", self.validators.is_some(), "validator plugins need a kustomize binary: use the plugin renderer"),
-            ("crds", self.crds.is_some(), "custom name-reference configuration is not supported natively: use the plugin renderer"),
-            ("openapi", self.openapi.is_some(), "custom OpenAPI schemas are not supported natively: use the plugin renderer"),
-            ("configurations", self.configurations.is_some(), "custom transformer configurations are not supported natively: use the plugin renderer"),
-            ("buildMetadata", self.build_metadata.is_some(), "build metadata annotations are not supported natively: remove the field"),
+            (
+                "vars",
+                self.vars.is_some(),
+                "use `replacements` instead (vars are deprecated in kustomize)",
+            ),
+            (
+                "transformers",
+                self.transformers.is_some(),
+                "transformer plugins need a kustomize binary: use the plugin renderer",
+            ),
+            (
+                "generators",
+                self.generators.is_some(),
+                "generator plugins need a kustomize binary: use the plugin renderer",
+            ),
+            (
+                "validators",
+                self.validators.is_some(),
+                "validator plugins need a kustomize binary: use the plugin renderer",
+            ),
+            (
+                "crds",
+                self.crds.is_some(),
+                "custom name-reference configuration is not supported natively: use the plugin renderer",
+            ),
+            (
+                "openapi",
+                self.openapi.is_some(),
+                "custom OpenAPI schemas are not supported natively: use the plugin renderer",
+            ),
+            (
+                "configurations",
+                self.configurations.is_some(),
+                "custom transformer configurations are not supported natively: use the plugin renderer",
+            ),
+            (
+                "buildMetadata",
+                self.build_metadata.is_some(),
+                "build metadata annotations are not supported natively: remove the field",
+            ),
         ];
         for (field, present, hint) in unsupported {
             if present {
-                return Err(RenderError::invalid(file, Some(field.into()), format!("not supported by the native kustomize; {hint}")));
+                return Err(RenderError::invalid(
+                    file,
+                    Some(field.into()),
+                    format!("not supported by the native kustomize; {hint}"),
+                ));
             }
         }
         Ok(())
@@ -264,11 +309,19 @@ impl Kustomization {
 }
 
 /// Checks that a map of labels/annotations holds only strings, naming the offending key.
-pub fn string_map(file: &str, field: &str, map: &Map<String, Value>) -> Result<Vec<(String, String)>, RenderError> {
+pub fn string_map(
+    file: &str,
+    field: &str,
+    map: &Map<String, Value>,
+) -> Result<Vec<(String, String)>, RenderError> {
     map.iter()
         .map(|(k, v)| match v {
             Value::String(s) => Ok((k.clone(), s.clone())),
-            _ => Err(RenderError::invalid(file, Some(format!("{field}.{k}")), "must be a string (quote numbers and booleans)")),
+            _ => Err(RenderError::invalid(
+                file,
+                Some(format!("{field}.{k}")),
+                "must be a string (quote numbers and booleans)",
+            )),
         })
         .collect()
 }

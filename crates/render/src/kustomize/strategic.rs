@@ -29,7 +29,10 @@ pub enum Outcome {
 /// GVK) or `None` for JSON-merge semantics.
 pub fn apply(target: &mut Value, patch: &Value, def: Option<&str>) -> Result<Outcome, MergeError> {
     let Some(p) = patch.as_object() else {
-        return Err(MergeError { field: String::new(), message: "a strategic merge patch must be a mapping".into() });
+        return Err(MergeError {
+            field: String::new(),
+            message: "a strategic merge patch must be a mapping".into(),
+        });
     };
     match p.get("$patch").and_then(Value::as_str) {
         Some("delete") => return Ok(Outcome::Delete),
@@ -42,7 +45,12 @@ pub fn apply(target: &mut Value, patch: &Value, def: Option<&str>) -> Result<Out
     if !target.is_object() {
         *target = Value::Object(Map::new());
     }
-    merge_map(target.as_object_mut().expect("made a map"), p, def, &mut String::new())?;
+    merge_map(
+        target.as_object_mut().expect("made a map"),
+        p,
+        def,
+        &mut String::new(),
+    )?;
     Ok(Outcome::Patched)
 }
 
@@ -80,10 +88,16 @@ pub fn strip(v: &Value) -> Value {
     }
 }
 
-fn merge_map(target: &mut Map<String, Value>, patch: &Map<String, Value>, def: Option<&str>, path: &mut String) -> Result<(), MergeError> {
+fn merge_map(
+    target: &mut Map<String, Value>,
+    patch: &Map<String, Value>,
+    def: Option<&str>,
+    path: &mut String,
+) -> Result<(), MergeError> {
     for (k, pv) in patch {
         if let Some(field) = k.strip_prefix("$deleteFromPrimitiveList/") {
-            if let (Some(Value::Array(list)), Some(remove)) = (target.get_mut(field), pv.as_array()) {
+            if let (Some(Value::Array(list)), Some(remove)) = (target.get_mut(field), pv.as_array())
+            {
                 list.retain(|x| !remove.contains(x));
             }
             continue;
@@ -110,7 +124,9 @@ fn merge_map(target: &mut Map<String, Value>, patch: &Map<String, Value>, def: O
                     target.insert(k.clone(), strip(pv));
                 }
                 _ => {
-                    let slot = target.entry(k.clone()).or_insert_with(|| Value::Object(Map::new()));
+                    let slot = target
+                        .entry(k.clone())
+                        .or_insert_with(|| Value::Object(Map::new()));
                     if !slot.is_object() {
                         *slot = Value::Object(Map::new());
                     }
@@ -120,7 +136,12 @@ fn merge_map(target: &mut Map<String, Value>, patch: &Map<String, Value>, def: O
             Value::Array(pl) => {
                 let merged = match (target.remove(k), meta) {
                     (Some(Value::Array(tl)), Some(m)) if m.merges() => merge_list(tl, pl, m, path)?,
-                    _ => Value::Array(pl.iter().filter(|x| !is_delete_item(x)).map(strip).collect()),
+                    _ => Value::Array(
+                        pl.iter()
+                            .filter(|x| !is_delete_item(x))
+                            .map(strip)
+                            .collect(),
+                    ),
                 };
                 target.insert(k.clone(), merged);
                 if let Some(Value::Array(order)) = patch.get(&format!("$setElementOrder/{k}")) {
@@ -144,9 +165,17 @@ fn is_delete_item(v: &Value) -> bool {
     v.get("$patch").and_then(Value::as_str) == Some("delete")
 }
 
-fn merge_list(mut target: Vec<Value>, patch: &[Value], meta: &FieldMeta, path: &str) -> Result<Value, MergeError> {
+fn merge_list(
+    mut target: Vec<Value>,
+    patch: &[Value],
+    meta: &FieldMeta,
+    path: &str,
+) -> Result<Value, MergeError> {
     // `- $patch: replace` as an element replaces the whole list with the other elements.
-    if patch.iter().any(|x| x.get("$patch").and_then(Value::as_str) == Some("replace")) {
+    if patch
+        .iter()
+        .any(|x| x.get("$patch").and_then(Value::as_str) == Some("replace"))
+    {
         return Ok(Value::Array(
             patch
                 .iter()
@@ -203,7 +232,9 @@ fn merge_list(mut target: Vec<Value>, patch: &[Value], meta: &FieldMeta, path: &
 }
 
 fn reorder(list: &mut Value, order: &[Value], meta: Option<&FieldMeta>) {
-    let Some(items) = list.as_array_mut() else { return };
+    let Some(items) = list.as_array_mut() else {
+        return;
+    };
     let key = meta.and_then(|m| m.key.as_deref());
     let rank = |v: &Value| {
         order
@@ -251,14 +282,24 @@ mod tests {
     #[test]
     fn containers_merge_by_name_and_env_by_name() {
         let mut d = deployment();
-        patch(&mut d, json!({"spec": {"template": {"spec": {"containers": [
-            {"name": "app", "image": "app:2", "env": [{"name": "B", "value": "2"}]},
-            {"name": "new", "image": "new:1"}
-        ]}}}}));
+        patch(
+            &mut d,
+            json!({"spec": {"template": {"spec": {"containers": [
+                {"name": "app", "image": "app:2", "env": [{"name": "B", "value": "2"}]},
+                {"name": "new", "image": "new:1"}
+            ]}}}}),
+        );
         let c = &d["spec"]["template"]["spec"]["containers"];
         assert_eq!(c[0]["image"], "app:2");
-        assert_eq!(c[0]["env"], json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]));
-        assert_eq!(c[0]["ports"], json!([{"containerPort": 80}]), "untouched fields stay");
+        assert_eq!(
+            c[0]["env"],
+            json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}])
+        );
+        assert_eq!(
+            c[0]["ports"],
+            json!([{"containerPort": 80}]),
+            "untouched fields stay"
+        );
         assert_eq!(c[1]["name"], "sidecar");
         assert_eq!(c[2]["name"], "new");
     }
@@ -266,33 +307,60 @@ mod tests {
     #[test]
     fn atomic_lists_are_replaced_and_null_deletes() {
         let mut d = deployment();
-        patch(&mut d, json!({"metadata": {"labels": {"app": null, "tier": "web"}}, "spec": {"template": {"spec": {"tolerations": [{"key": "b", "operator": "Exists"}]}}}}));
+        patch(
+            &mut d,
+            json!({"metadata": {"labels": {"app": null, "tier": "web"}}, "spec": {"template": {"spec": {"tolerations": [{"key": "b", "operator": "Exists"}]}}}}),
+        );
         assert_eq!(d["metadata"]["labels"], json!({"tier": "web"}));
-        assert_eq!(d["spec"]["template"]["spec"]["tolerations"], json!([{"key": "b", "operator": "Exists"}]));
+        assert_eq!(
+            d["spec"]["template"]["spec"]["tolerations"],
+            json!([{"key": "b", "operator": "Exists"}])
+        );
     }
 
     #[test]
     fn patch_directives_delete_and_replace() {
         let mut d = deployment();
-        patch(&mut d, json!({"spec": {"template": {"spec": {
-            "containers": [{"name": "sidecar", "$patch": "delete"}],
-            "volumes": [{"$patch": "replace"}, {"name": "cache", "emptyDir": {"medium": "Memory"}}]
-        }}}}));
+        patch(
+            &mut d,
+            json!({"spec": {"template": {"spec": {
+                "containers": [{"name": "sidecar", "$patch": "delete"}],
+                "volumes": [{"$patch": "replace"}, {"name": "cache", "emptyDir": {"medium": "Memory"}}]
+            }}}}),
+        );
         let spec = &d["spec"]["template"]["spec"];
         assert_eq!(spec["containers"].as_array().unwrap().len(), 1);
-        assert_eq!(spec["volumes"], json!([{"name": "cache", "emptyDir": {"medium": "Memory"}}]));
+        assert_eq!(
+            spec["volumes"],
+            json!([{"name": "cache", "emptyDir": {"medium": "Memory"}}])
+        );
         let mut d = deployment();
-        patch(&mut d, json!({"spec": {"template": {"spec": {"$patch": "replace", "containers": [{"name": "only", "image": "x"}]}}}}));
-        assert_eq!(d["spec"]["template"]["spec"], json!({"containers": [{"name": "only", "image": "x"}]}));
+        patch(
+            &mut d,
+            json!({"spec": {"template": {"spec": {"$patch": "replace", "containers": [{"name": "only", "image": "x"}]}}}}),
+        );
+        assert_eq!(
+            d["spec"]["template"]["spec"],
+            json!({"containers": [{"name": "only", "image": "x"}]})
+        );
         let mut d = deployment();
-        assert_eq!(patch(&mut d, json!({"$patch": "delete", "metadata": {"name": "web"}})), Outcome::Delete);
+        assert_eq!(
+            patch(
+                &mut d,
+                json!({"$patch": "delete", "metadata": {"name": "web"}})
+            ),
+            Outcome::Delete
+        );
     }
 
     #[test]
     fn retain_keys_drops_other_strategy_fields() {
         let mut d = deployment();
         d["spec"]["strategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}});
-        patch(&mut d, json!({"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate"}}}));
+        patch(
+            &mut d,
+            json!({"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate"}}}),
+        );
         assert_eq!(d["spec"]["strategy"], json!({"type": "Recreate"}));
     }
 
@@ -306,14 +374,22 @@ mod tests {
     #[test]
     fn merge_key_missing_is_an_error_naming_the_field() {
         let mut d = deployment();
-        let err = apply(&mut d, &json!({"spec": {"template": {"spec": {"containers": [{"image": "x"}]}}}}), definition_of(&deployment())).unwrap_err();
+        let err = apply(
+            &mut d,
+            &json!({"spec": {"template": {"spec": {"containers": [{"image": "x"}]}}}}),
+            definition_of(&deployment()),
+        )
+        .unwrap_err();
         assert_eq!(err.field, "spec.template.spec.containers[0]");
     }
 
     #[test]
     fn primitive_merge_lists_union_and_delete_from_primitive_list() {
         let mut obj = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "finalizers": ["a", "b"]}});
-        patch(&mut obj, json!({"metadata": {"finalizers": ["b", "c"], "$deleteFromPrimitiveList/finalizers": ["a"]}}));
+        patch(
+            &mut obj,
+            json!({"metadata": {"finalizers": ["b", "c"], "$deleteFromPrimitiveList/finalizers": ["a"]}}),
+        );
         assert_eq!(obj["metadata"]["finalizers"], json!(["b", "c"]));
     }
 }

@@ -11,15 +11,22 @@ use crate::RenderError;
 /// Sets the namespace of every namespaced object; ServiceAccount subjects named `default` in
 /// (Cluster)RoleBindings follow, as in kustomize's default `setRoleBindingSubjects: defaultOnly`.
 pub fn namespace(ns: &str, ra: &mut [Resource]) {
-    let scopes: Vec<bool> = ra.iter().map(|r| is_namespaced(r.group(), r.kind(), ra)).collect();
+    let scopes: Vec<bool> = ra
+        .iter()
+        .map(|r| is_namespaced(r.group(), r.kind(), ra))
+        .collect();
     for (r, namespaced) in ra.iter_mut().zip(scopes) {
         if namespaced {
             r.set_namespace(ns);
         }
-        if r.group() == "rbac.authorization.k8s.io" && matches!(r.kind(), "RoleBinding" | "ClusterRoleBinding") {
+        if r.group() == "rbac.authorization.k8s.io"
+            && matches!(r.kind(), "RoleBinding" | "ClusterRoleBinding")
+        {
             if let Some(Value::Array(subjects)) = r.obj.get_mut("subjects") {
                 for s in subjects {
-                    if s.get("kind").and_then(Value::as_str) == Some("ServiceAccount") && s.get("name").and_then(Value::as_str) == Some("default") {
+                    if s.get("kind").and_then(Value::as_str) == Some("ServiceAccount")
+                        && s.get("name").and_then(Value::as_str) == Some("default")
+                    {
                         s["namespace"] = Value::String(ns.to_string());
                     }
                 }
@@ -32,7 +39,9 @@ pub fn namespace(ns: &str, ra: &mut [Resource]) {
 fn keeps_name(r: &Resource) -> bool {
     matches!(
         (r.group(), r.kind()),
-        ("apiextensions.k8s.io", "CustomResourceDefinition") | ("apiregistration.k8s.io", "APIService") | ("", "Namespace")
+        ("apiextensions.k8s.io", "CustomResourceDefinition")
+            | ("apiregistration.k8s.io", "APIService")
+            | ("", "Namespace")
     )
 }
 
@@ -72,7 +81,11 @@ pub fn labels(kfile: &str, k: &Kustomization, ra: &mut [Resource]) -> Result<(),
     for (i, l) in k.labels.iter().enumerate() {
         let pairs = string_map(kfile, &format!("labels[{i}].pairs"), &l.pairs)?;
         let mut specs = label_specs(l.include_selectors, l.include_templates);
-        specs.extend(l.fields.iter().map(|f| fieldspec::spec(f.group.as_deref(), f.kind.as_deref(), &f.path, f.create)));
+        specs.extend(
+            l.fields
+                .iter()
+                .map(|f| fieldspec::spec(f.group.as_deref(), f.kind.as_deref(), &f.path, f.create)),
+        );
         apply_pairs(&specs, &pairs, ra);
     }
     Ok(())
@@ -86,11 +99,20 @@ pub fn annotations(kfile: &str, k: &Kustomization, ra: &mut [Resource]) -> Resul
     Ok(())
 }
 
-pub fn replicas(kfile: &str, specs: &[ReplicaSpec], ra: &mut [Resource], warnings: &mut Vec<String>) {
+pub fn replicas(
+    kfile: &str,
+    specs: &[ReplicaSpec],
+    ra: &mut [Resource],
+    warnings: &mut Vec<String>,
+) {
     for s in specs {
         let mut hit = false;
         for r in ra.iter_mut().filter(|r| r.had_name(&s.name)) {
-            if matches!((r.group(), r.kind()), ("apps", "Deployment" | "ReplicaSet" | "StatefulSet") | ("", "ReplicationController")) {
+            if matches!(
+                (r.group(), r.kind()),
+                ("apps", "Deployment" | "ReplicaSet" | "StatefulSet")
+                    | ("", "ReplicationController")
+            ) {
                 if let Some(spec) = driftless_core::object::ensure_map(&mut r.obj, &["spec"]) {
                     spec.insert("replicas".into(), Value::from(s.count));
                     hit = true;
@@ -155,11 +177,15 @@ fn walk_containers(node: &mut Value, specs: &[ImageSpec]) {
     match node {
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                if matches!(k.as_str(), "containers" | "initContainers" | "ephemeralContainers") {
+                if matches!(
+                    k.as_str(),
+                    "containers" | "initContainers" | "ephemeralContainers"
+                ) {
                     if let Value::Array(list) = v {
                         for c in list.iter_mut() {
                             if let Some(Value::String(image)) = c.get_mut("image") {
-                                if let Some(new) = specs.iter().find_map(|s| update_image(image, s)) {
+                                if let Some(new) = specs.iter().find_map(|s| update_image(image, s))
+                                {
                                     *image = new;
                                 }
                             }
@@ -183,8 +209,14 @@ mod tests {
     fn images_split_on_the_last_colon_after_the_registry_port() {
         assert_eq!(split_image("nginx"), ("nginx", None, None));
         assert_eq!(split_image("nginx:1.25"), ("nginx", Some("1.25"), None));
-        assert_eq!(split_image("reg:5000/team/app:v1@sha256:ab"), ("reg:5000/team/app", Some("v1"), Some("sha256:ab")));
-        assert_eq!(split_image("reg:5000/team/app"), ("reg:5000/team/app", None, None));
+        assert_eq!(
+            split_image("reg:5000/team/app:v1@sha256:ab"),
+            ("reg:5000/team/app", Some("v1"), Some("sha256:ab"))
+        );
+        assert_eq!(
+            split_image("reg:5000/team/app"),
+            ("reg:5000/team/app", None, None)
+        );
     }
 
     #[test]
@@ -195,10 +227,25 @@ mod tests {
             new_tag: t.map(String::from),
             digest: d.map(String::from),
         };
-        assert_eq!(update_image("nginx:1.0", &spec(None, Some("2.0"), None)).unwrap(), "nginx:2.0");
-        assert_eq!(update_image("nginx:1.0", &spec(Some("reg/nginx"), None, None)).unwrap(), "reg/nginx:1.0");
-        assert_eq!(update_image("nginx:1.0", &spec(None, None, Some("sha256:ff"))).unwrap(), "nginx@sha256:ff");
-        assert_eq!(update_image("nginx@sha256:aa", &spec(None, Some("3"), None)).unwrap(), "nginx:3");
-        assert_eq!(update_image("nginxx:1.0", &spec(None, Some("2.0"), None)), None);
+        assert_eq!(
+            update_image("nginx:1.0", &spec(None, Some("2.0"), None)).unwrap(),
+            "nginx:2.0"
+        );
+        assert_eq!(
+            update_image("nginx:1.0", &spec(Some("reg/nginx"), None, None)).unwrap(),
+            "reg/nginx:1.0"
+        );
+        assert_eq!(
+            update_image("nginx:1.0", &spec(None, None, Some("sha256:ff"))).unwrap(),
+            "nginx@sha256:ff"
+        );
+        assert_eq!(
+            update_image("nginx@sha256:aa", &spec(None, Some("3"), None)).unwrap(),
+            "nginx:3"
+        );
+        assert_eq!(
+            update_image("nginxx:1.0", &spec(None, Some("2.0"), None)),
+            None
+        );
     }
 }
