@@ -15,7 +15,8 @@ use crate::{ResourceKey, object};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{key} is rendered twice: first from {first}, again from {second}")]
 pub struct DuplicateResource {
-    pub key: ResourceKey,
+    /// Boxed: keeps `Result<_, DuplicateResource>` small on the happy path.
+    pub key: Box<ResourceKey>,
     pub first: String,
     pub second: String,
 }
@@ -50,7 +51,7 @@ impl DesiredSet {
         let origin = origin.into();
         if let Some(&i) = self.index.get(&key) {
             return Err(DuplicateResource {
-                key,
+                key: Box::new(key),
                 first: self.objects[i].origin.clone(),
                 second: origin,
             });

@@ -233,12 +233,11 @@ fn merge_into(existing: &mut Resource, new: Value, replace: bool) {
         }
     }
     for field in ["labels", "annotations"] {
-        if let Some(Value::Object(m)) = new["metadata"].get(field) {
-            if let Some(target) =
+        if let Some(Value::Object(m)) = new["metadata"].get(field)
+            && let Some(target) =
                 driftless_core::object::ensure_map(&mut existing.obj, &["metadata", field])
-            {
-                target.extend(m.clone());
-            }
+        {
+            target.extend(m.clone());
         }
     }
 }

@@ -223,7 +223,7 @@ impl Builder<'_, '_> {
         Ok(out)
     }
 
-    fn add(&self, kfile: &str, ra: &mut Vec<Resource>, r: Resource) -> Result<(), RenderError> {
+    fn add(&self, ra: &mut Vec<Resource>, r: Resource) -> Result<(), RenderError> {
         let key = r.key();
         let ns_eq = |a: &str, b: &str| {
             a == b || (a.is_empty() && b == "default") || (b.is_empty() && a == "default")
@@ -234,9 +234,8 @@ impl Builder<'_, '_> {
                 && e.name() == key.name
                 && ns_eq(e.namespace(), &key.namespace)
         }) {
-            let _ = kfile;
             return Err(RenderError::Duplicate(DuplicateResource {
-                key,
+                key: Box::new(key),
                 first: existing.origin.clone(),
                 second: r.origin,
             }));
@@ -278,7 +277,7 @@ impl Builder<'_, '_> {
             {
                 Some(NodeKind::Dir) => {
                     for r in self.build_target(&path)? {
-                        self.add(kfile, &mut ra, r)?;
+                        self.add(&mut ra, r)?;
                     }
                 }
                 Some(_) => {
@@ -290,7 +289,7 @@ impl Builder<'_, '_> {
                             .map(|w| format!("{path}#{}{}: {}", w.document, w.pointer, w.message)),
                     );
                     for LoadedObject { object, origin } in objs {
-                        self.add(kfile, &mut ra, Resource::new(object, origin))?;
+                        self.add(&mut ra, Resource::new(object, origin))?;
                     }
                 }
                 None => {

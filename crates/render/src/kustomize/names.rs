@@ -419,9 +419,7 @@ fn rewrite(node: &mut Value, rf: &Ref, targets: &[Target], referrer_ns: &str) {
         .map(String::from);
     let candidates: Vec<&Target> = targets
         .iter()
-        .filter(|t| {
-            t.group == rf.target.0 && t.kind == rf.target.1 && t.names.iter().any(|n| *n == value)
-        })
+        .filter(|t| t.group == rf.target.0 && t.kind == rf.target.1 && t.names.contains(&value))
         .filter(|t| match rf.cond {
             Cond::ServiceAccountSubject => subject_ns.as_ref().is_none_or(|s| {
                 t.namespaces

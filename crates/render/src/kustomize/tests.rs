@@ -11,7 +11,7 @@ use crate::{RenderError, RenderLimits, RendererSpec, render};
 pub(crate) fn fixture(text: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let mut current: Option<(String, String)> = None;
-    let mut flush = |c: Option<(String, String)>| {
+    let flush = |c: Option<(String, String)>| {
         if let Some((path, body)) = c {
             let p = dir.path().join(path);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();

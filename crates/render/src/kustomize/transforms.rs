@@ -21,14 +21,13 @@ pub fn namespace(ns: &str, ra: &mut [Resource]) {
         }
         if r.group() == "rbac.authorization.k8s.io"
             && matches!(r.kind(), "RoleBinding" | "ClusterRoleBinding")
+            && let Some(Value::Array(subjects)) = r.obj.get_mut("subjects")
         {
-            if let Some(Value::Array(subjects)) = r.obj.get_mut("subjects") {
-                for s in subjects {
-                    if s.get("kind").and_then(Value::as_str) == Some("ServiceAccount")
-                        && s.get("name").and_then(Value::as_str) == Some("default")
-                    {
-                        s["namespace"] = Value::String(ns.to_string());
-                    }
+            for s in subjects {
+                if s.get("kind").and_then(Value::as_str) == Some("ServiceAccount")
+                    && s.get("name").and_then(Value::as_str) == Some("default")
+                {
+                    s["namespace"] = Value::String(ns.to_string());
                 }
             }
         }
@@ -112,11 +111,10 @@ pub fn replicas(
                 (r.group(), r.kind()),
                 ("apps", "Deployment" | "ReplicaSet" | "StatefulSet")
                     | ("", "ReplicationController")
-            ) {
-                if let Some(spec) = driftless_core::object::ensure_map(&mut r.obj, &["spec"]) {
-                    spec.insert("replicas".into(), Value::from(s.count));
-                    hit = true;
-                }
+            ) && let Some(spec) = driftless_core::object::ensure_map(&mut r.obj, &["spec"])
+            {
+                spec.insert("replicas".into(), Value::from(s.count));
+                hit = true;
             }
         }
         if !hit {
@@ -180,18 +178,16 @@ fn walk_containers(node: &mut Value, specs: &[ImageSpec]) {
                 if matches!(
                     k.as_str(),
                     "containers" | "initContainers" | "ephemeralContainers"
-                ) {
-                    if let Value::Array(list) = v {
-                        for c in list.iter_mut() {
-                            if let Some(Value::String(image)) = c.get_mut("image") {
-                                if let Some(new) = specs.iter().find_map(|s| update_image(image, s))
-                                {
-                                    *image = new;
-                                }
-                            }
+                ) && let Value::Array(list) = v
+                {
+                    for c in list.iter_mut() {
+                        if let Some(Value::String(image)) = c.get_mut("image")
+                            && let Some(new) = specs.iter().find_map(|s| update_image(image, s))
+                        {
+                            *image = new;
                         }
-                        continue;
                     }
+                    continue;
                 }
                 walk_containers(v, specs);
             }
