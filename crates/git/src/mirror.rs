@@ -70,6 +70,24 @@ fn ref_map_options() -> Result<gix::remote::ref_map::Options, GitError> {
     })
 }
 
+/// A fetch failure before classification: gix's error text needs the ssh log to be classified.
+enum FetchFailure {
+    Gix(String),
+    Other(GitError),
+}
+
+impl FetchFailure {
+    fn gix(e: gix::Error) -> Self {
+        FetchFailure::Gix(format!("{e:#}"))
+    }
+}
+
+impl From<GitError> for FetchFailure {
+    fn from(e: GitError) -> Self {
+        FetchFailure::Other(e)
+    }
+}
+
 /// Single-quotes a path for the shell that runs `core.sshCommand`.
 fn sh_quote(p: &Path) -> String {
     format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
@@ -77,8 +95,15 @@ fn sh_quote(p: &Path) -> String {
 
 /// Classifies a gix fetch error from its message chain (gix reports transport failures as text).
 fn classify(url: &str, e: &gix::Error) -> GitError {
-    let text = format!("{e:#}");
-    let lower = text.to_ascii_lowercase();
+    classify_text(url, &format!("{e:#}"), "")
+}
+
+/// Classifies from gix's message chain plus what the ssh client wrote to stderr (host key and
+/// publickey failures only show there). Only the classification uses `ssh_stderr`; it is never
+/// put into a message.
+fn classify_text(url: &str, text: &str, ssh_stderr: &str) -> GitError {
+    let text = text.to_string();
+    let lower = format!("{text}\n{ssh_stderr}").to_ascii_lowercase();
     let url = url::redact(url);
     if lower.contains("host key verification failed")
         || lower.contains("remote host identification has changed")
@@ -170,6 +195,14 @@ impl Mirror {
     }
 
     fn repo(&self, creds: &Credentials) -> Result<gix::Repository, GitError> {
+        self.repo_with_ssh_log(creds, None)
+    }
+
+    fn repo_with_ssh_log(
+        &self,
+        creds: &Credentials,
+        ssh_log: Option<&Path>,
+    ) -> Result<gix::Repository, GitError> {
         // In-memory overrides only: nothing of this reaches the mirror's config file.
         let mut overrides = vec![
             "http.followRedirects=false".to_string(),
@@ -184,8 +217,12 @@ impl Mirror {
             known_hosts,
         } = creds
         {
+            // `core.sshCommand` runs through sh, which accepts the redirection mid-command.
+            let log = ssh_log
+                .map(|p| format!(" 2>>{}", sh_quote(p)))
+                .unwrap_or_default();
             overrides.push(format!(
-                "core.sshCommand=ssh -i {} -o IdentitiesOnly=yes -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=15",
+                "core.sshCommand=ssh -i {} -o IdentitiesOnly=yes -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=15{log}",
                 sh_quote(private_key),
                 sh_quote(known_hosts)
             ));
@@ -208,6 +245,25 @@ impl Mirror {
         creds: &Credentials,
         opts: &FetchOptions,
     ) -> Result<FetchOutcome, GitError> {
+        let scratch = tempfile::tempdir().map_err(|e| mirror_err(&self.dir, e))?;
+        let ssh_log = scratch.path().join("ssh-stderr");
+        self.fetch_inner(creds, opts, &ssh_log)
+            .map_err(|e| match e {
+                FetchFailure::Gix(text) => classify_text(
+                    &self.url,
+                    &text,
+                    &std::fs::read_to_string(&ssh_log).unwrap_or_default(),
+                ),
+                FetchFailure::Other(e) => e,
+            })
+    }
+
+    fn fetch_inner(
+        &self,
+        creds: &Credentials,
+        opts: &FetchOptions,
+        ssh_log: &Path,
+    ) -> Result<FetchOutcome, FetchFailure> {
         // Re-check at every fetch: DNS may have changed since the mirror was opened.
         let parsed = url::check(&self.url, &self.policy)?;
         if matches!(parsed.scheme, url::Scheme::Http | url::Scheme::Git)
@@ -216,24 +272,24 @@ impl Mirror {
                 Credentials::Basic { .. } | Credentials::Bearer { .. }
             )
         {
-            return Err(GitError::UrlRefused {
+            return Err(FetchFailure::Other(GitError::UrlRefused {
                 url: url::redact(&self.url),
                 reason: "credentials are never sent over unencrypted http; use https".into(),
-            });
+            }));
         }
-        let repo = self.repo(creds)?;
+        let repo = self.repo_with_ssh_log(creds, Some(ssh_log))?;
         let remote = repo
             .remote_at(self.url.as_str())
-            .map_err(|e| classify(&self.url, &e))?
+            .map_err(FetchFailure::gix)?
             .with_refspecs(
                 ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
                 Direction::Fetch,
             )
-            .map_err(|e| classify(&self.url, &e))?
+            .map_err(FetchFailure::gix)?
             .with_fetch_tags(gix::remote::fetch::Tags::None);
         let mut conn = remote
             .connect(Direction::Fetch)
-            .map_err(|e| classify(&self.url, &e))?;
+            .map_err(FetchFailure::gix)?;
         if let Some(ca) = &self.ca_file {
             conn = conn.with_transport_options(self.tls_options(&repo, ca)?);
         }
@@ -259,13 +315,13 @@ impl Mirror {
         });
         let mut prepare = conn
             .prepare_fetch(gix::progress::Discard, ref_map_options()?)
-            .map_err(|e| classify(&self.url, &e))?;
+            .map_err(FetchFailure::gix)?;
         if let Some(depth) = opts.depth {
             prepare = prepare.with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(depth));
         }
         let outcome = prepare
             .receive(gix::progress::Discard, &AtomicBool::new(false))
-            .map_err(|e| classify(&self.url, &e))?;
+            .map_err(FetchFailure::gix)?;
 
         let mut refs = Vec::new();
         let mut default_branch = None;
