@@ -1,0 +1,158 @@
+//! The render cache over real commits: a commit that does not touch an app's inputs (its
+//! directory, its bases, its patch files) is a cache hit; touching any input re-renders.
+
+use driftless_git::{Credentials, FetchOptions, Mirror, UrlPolicy};
+use driftless_render::cache::{CacheOutcome, RenderCache};
+use driftless_render::{RenderLimits, RendererSpec};
+use driftless_testkit::repo::TestRepo;
+
+fn fixture() -> TestRepo {
+    let repo = TestRepo::new("mono");
+    repo.commit(
+        &[
+            ("base/kustomization.yaml", Some("resources: [cm.yaml]\n")),
+            ("base/cm.yaml", Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {v: \"1\"}\n")),
+            ("apps/a/kustomization.yaml", Some("resources: [../../base]\nnamePrefix: a-\n")),
+            ("apps/b/kustomization.yaml", Some("resources: [../../base]\nnamePrefix: b-\npatches: [{path: ../../patches/b.yaml}]\n")),
+            ("patches/b.yaml", Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {b: \"1\"}\n")),
+            ("README.md", Some("hello\n")),
+        ],
+        "initial",
+    );
+    repo
+}
+
+struct Env {
+    repo: TestRepo,
+    _data: tempfile::TempDir,
+    mirror: Mirror,
+    cache: RenderCache,
+}
+
+impl Env {
+    fn new() -> Self {
+        let repo = fixture();
+        let data = tempfile::tempdir().unwrap();
+        let mirror = Mirror::open(
+            data.path(),
+            repo.bare.to_str().unwrap(),
+            UrlPolicy {
+                allow_local: true,
+                allow_insecure: false,
+            },
+        )
+        .unwrap();
+        Env {
+            repo,
+            _data: data,
+            mirror,
+            cache: RenderCache::new(),
+        }
+    }
+
+    fn render(&self, app: &str) -> (CacheOutcome, String) {
+        self.mirror
+            .fetch(&Credentials::None, &FetchOptions::default())
+            .unwrap();
+        let tree = self
+            .mirror
+            .tree_at(&self.mirror.resolve("main").unwrap())
+            .unwrap();
+        let (out, outcome) = self
+            .cache
+            .render(
+                app,
+                &tree,
+                &format!("apps/{app}"),
+                &RendererSpec::Auto,
+                &RenderLimits::default(),
+            )
+            .unwrap();
+        (outcome, out.set.digest())
+    }
+}
+
+#[test]
+fn unrelated_commits_hit_and_input_changes_miss() {
+    let env = Env::new();
+    assert_eq!(env.render("a").0, CacheOutcome::Miss);
+    assert_eq!(env.render("b").0, CacheOutcome::Miss);
+    env.repo
+        .commit(&[("README.md", Some("changed\n"))], "docs only");
+    assert_eq!(env.render("a").0, CacheOutcome::Hit);
+    assert_eq!(env.render("b").0, CacheOutcome::Hit);
+
+    // A patch file outside b's directory is one of b's inputs, not a's.
+    let (_, b_before) = env.render("b");
+    env.repo.commit(
+        &[(
+            "patches/b.yaml",
+            Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {b: \"2\"}\n"),
+        )],
+        "patch b",
+    );
+    assert_eq!(env.render("a").0, CacheOutcome::Hit);
+    let (outcome, b_after) = env.render("b");
+    assert_eq!(outcome, CacheOutcome::Miss);
+    assert_ne!(b_before, b_after);
+
+    // The shared base is an input of both.
+    env.repo.commit(
+        &[(
+            "base/cm.yaml",
+            Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {v: \"2\"}\n"),
+        )],
+        "base",
+    );
+    assert_eq!(env.render("a").0, CacheOutcome::Miss);
+    assert_eq!(env.render("b").0, CacheOutcome::Miss);
+}
+
+#[test]
+fn a_wiped_cache_re_renders_the_same_set() {
+    let env = Env::new();
+    let (_, digest) = env.render("a");
+    env.cache.clear();
+    let (outcome, again) = env.render("a");
+    assert_eq!((outcome, again), (CacheOutcome::Miss, digest));
+}
+
+#[test]
+fn entries_are_keyed_by_app_path_and_renderer() {
+    let env = Env::new();
+    env.render("a");
+    env.mirror
+        .fetch(&Credentials::None, &FetchOptions::default())
+        .unwrap();
+    let tree = env
+        .mirror
+        .tree_at(&env.mirror.resolve("main").unwrap())
+        .unwrap();
+    // Same app name, other path or other renderer: never served from the old entry.
+    let (out, outcome) = env
+        .cache
+        .render(
+            "a",
+            &tree,
+            "apps/b",
+            &RendererSpec::Auto,
+            &RenderLimits::default(),
+        )
+        .unwrap();
+    assert_eq!(outcome, CacheOutcome::Miss);
+    assert_eq!(
+        out.set.values().next().unwrap()["metadata"]["name"],
+        "b-cfg"
+    );
+    let (_, outcome) = env
+        .cache
+        .render(
+            "a",
+            &tree,
+            "apps/b",
+            &RendererSpec::Kustomize,
+            &RenderLimits::default(),
+        )
+        .unwrap();
+    assert_eq!(outcome, CacheOutcome::Miss);
+}
