@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
+use driftless_core::source::SourceTree;
+use driftless_git::{Credentials, FetchOptions, GitTree, Mirror, Secret, UrlPolicy};
 use driftless_render::directory::DirectoryOptions;
 use driftless_render::local::LocalTree;
 use driftless_render::plugin::PluginSpec;
@@ -12,11 +14,17 @@ use driftless_render::{RenderLimits, RendererSpec, render};
 
 #[derive(Args)]
 pub struct RenderArgs {
-    /// A local directory (a checkout). Git URLs are fetched with --revision once mirrors land.
+    /// A Git URL (https://, ssh://, git@host:path, file://) or a local directory. A local
+    /// directory is rendered as it is on disk unless --revision is given.
     source: String,
+    /// Branch, tag, commit SHA, `HEAD`, or a semver range over tags (`>=1.2 <2`).
+    #[arg(long)]
+    revision: Option<String>,
     /// Path of the application inside the source.
     #[arg(long, default_value = "")]
     path: String,
+    #[command(flatten)]
+    git: GitArgs,
     /// Render with the native kustomize (the default when the path holds a kustomization).
     #[arg(long, group = "renderer")]
     kustomize: bool,
@@ -34,6 +42,101 @@ pub struct RenderArgs {
     plugin_command: Option<String>,
     #[arg(short, long, value_enum, default_value_t = Output::Yaml)]
     output: Output,
+}
+
+/// How to reach a Git source. Secrets come from the environment, never from arguments.
+#[derive(Args)]
+struct GitArgs {
+    /// Where bare mirrors are kept (default: $DRIFTLESS_DATA_DIR, else ~/.driftless).
+    #[arg(long, env = "DRIFTLESS_DATA_DIR")]
+    data_dir: Option<std::path::PathBuf>,
+    /// SSH private key for ssh:// and git@host:path URLs.
+    #[arg(long)]
+    ssh_key: Option<std::path::PathBuf>,
+    /// known_hosts file checked strictly for SSH (default: ~/.ssh/known_hosts).
+    #[arg(long)]
+    known_hosts: Option<std::path::PathBuf>,
+    /// Extra PEM CA bundle trusted for HTTPS.
+    #[arg(long)]
+    ca_file: Option<std::path::PathBuf>,
+    /// Allow plain http:// and git:// to non-loopback hosts.
+    #[arg(long)]
+    insecure: bool,
+    /// Shallow fetch depth (default: full history).
+    #[arg(long)]
+    depth: Option<u32>,
+}
+
+impl GitArgs {
+    /// Credentials: --ssh-key, else DRIFTLESS_GIT_TOKEN (bearer), else DRIFTLESS_GIT_USERNAME
+    /// with DRIFTLESS_GIT_PASSWORD (basic).
+    fn credentials(&self) -> anyhow::Result<Credentials> {
+        if let Some(key) = &self.ssh_key {
+            let known_hosts = match &self.known_hosts {
+                Some(k) => k.clone(),
+                None => std::path::PathBuf::from(
+                    std::env::var("HOME").context("HOME is not set; pass --known-hosts")?,
+                )
+                .join(".ssh/known_hosts"),
+            };
+            return Ok(Credentials::SshKey {
+                private_key: key.clone(),
+                known_hosts,
+            });
+        }
+        if let Ok(token) = std::env::var("DRIFTLESS_GIT_TOKEN") {
+            return Ok(Credentials::Bearer {
+                token: Secret::new(token),
+            });
+        }
+        match (
+            std::env::var("DRIFTLESS_GIT_USERNAME"),
+            std::env::var("DRIFTLESS_GIT_PASSWORD"),
+        ) {
+            (Ok(username), Ok(password)) => Ok(Credentials::Basic {
+                username,
+                password: Secret::new(password),
+            }),
+            (Ok(_), Err(_)) => {
+                bail!("DRIFTLESS_GIT_USERNAME is set but DRIFTLESS_GIT_PASSWORD is not")
+            }
+            _ => Ok(Credentials::None),
+        }
+    }
+
+    fn data_dir(&self) -> anyhow::Result<std::path::PathBuf> {
+        match &self.data_dir {
+            Some(d) => Ok(d.clone()),
+            None => Ok(std::path::PathBuf::from(
+                std::env::var("HOME").context("HOME is not set; pass --data-dir")?,
+            )
+            .join(".driftless")),
+        }
+    }
+}
+
+/// Fetches `source` into its mirror and returns the tree of the resolved revision.
+fn git_tree(source: &str, revision: &str, git: &GitArgs) -> anyhow::Result<GitTree> {
+    // The CLI runs on the user's own machine: local repositories and loopback are fine here.
+    let policy = UrlPolicy {
+        allow_local: true,
+        allow_insecure: git.insecure,
+    };
+    let url = match std::path::Path::new(source) {
+        p if p.is_dir() => p.canonicalize()?.to_string_lossy().into_owned(),
+        _ => source.to_string(),
+    };
+    let mut mirror = Mirror::open(&git.data_dir()?, &url, policy)?;
+    if let Some(ca) = &git.ca_file {
+        mirror = mirror.with_ca_file(ca);
+    }
+    let depth = git
+        .depth
+        .map(|d| std::num::NonZeroU32::new(d).context("--depth must be at least 1"))
+        .transpose()?;
+    mirror.fetch(&git.credentials()?, &FetchOptions { depth })?;
+    let commit = mirror.resolve(revision)?;
+    Ok(mirror.tree_at(&commit)?)
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -80,26 +183,32 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     } else {
         RendererSpec::Auto
     };
-    if args.source.contains("://") || args.source.starts_with("git@") {
-        bail!(
-            "`{}` is a Git URL; rendering straight from Git arrives with repository mirrors — render a local checkout for now",
-            args.source
-        );
-    }
-    let tree =
-        LocalTree::new(&args.source).with_context(|| format!("cannot open `{}`", args.source))?;
-    let rendered =
-        render(&tree, &args.path, &spec, &RenderLimits::default()).with_context(|| {
-            format!(
-                "rendering `{}` in {}",
-                if args.path.is_empty() {
-                    "."
-                } else {
-                    &args.path
-                },
-                args.source
-            )
-        })?;
+    let is_url = args.source.contains("://")
+        || driftless_git::url::parse(&args.source)
+            .is_ok_and(|u| u.scheme != driftless_git::url::Scheme::File);
+    let tree: Box<dyn SourceTree> = if is_url || args.revision.is_some() {
+        let revision = args.revision.as_deref().unwrap_or("HEAD");
+        Box::new(
+            git_tree(&args.source, revision, &args.git).with_context(|| {
+                format!(
+                    "fetching `{revision}` of {}",
+                    driftless_git::url::redact(&args.source)
+                )
+            })?,
+        )
+    } else {
+        Box::new(
+            LocalTree::new(&args.source)
+                .with_context(|| format!("cannot open `{}`", args.source))?,
+        )
+    };
+    let shown_path = if args.path.is_empty() {
+        "."
+    } else {
+        &args.path
+    };
+    let rendered = render(tree.as_ref(), &args.path, &spec, &RenderLimits::default())
+        .with_context(|| format!("rendering `{shown_path}` in {}", tree.describe()))?;
     for w in &rendered.warnings {
         eprintln!("warning: {w}");
     }

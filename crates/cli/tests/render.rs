@@ -108,3 +108,122 @@ fn yaml_1_1_scalars_are_warned_about_on_stderr() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("warning: app/cm.yaml#0/data/enabled"), "{err}");
 }
+
+mod from_git {
+    use std::process::Command;
+
+    use driftless_testkit::http::{Auth, GitHttpServer};
+    use driftless_testkit::repo::TestRepo;
+
+    fn repo() -> TestRepo {
+        let repo = TestRepo::new("cfg");
+        repo.commit(
+            &[(
+                "app/cm.yaml",
+                Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: v1}\n"),
+            )],
+            "v1",
+        );
+        repo.git(&["tag", "v1.0.0"]);
+        repo.git(&["push", "-q", "origin", "v1.0.0"]);
+        repo.commit(
+            &[(
+                "app/cm.yaml",
+                Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: v2}\n"),
+            )],
+            "v2",
+        );
+        repo
+    }
+
+    fn names(stdout: &[u8]) -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_slice(stdout).unwrap();
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn renders_a_revision_of_a_local_repository() {
+        let repo = repo();
+        let data = tempfile::tempdir().unwrap();
+        let run = |rev: &str| {
+            Command::new(env!("CARGO_BIN_EXE_driftless"))
+                .args([
+                    "render",
+                    repo.bare.to_str().unwrap(),
+                    "--revision",
+                    rev,
+                    "--path",
+                    "app",
+                    "-o",
+                    "json",
+                    "--data-dir",
+                ])
+                .arg(data.path())
+                .output()
+                .unwrap()
+        };
+        assert_eq!(names(&run("v1.0.0").stdout), vec!["v1"]);
+        assert_eq!(names(&run("~1.0").stdout), vec!["v1"]);
+        assert_eq!(names(&run("main").stdout), vec!["v2"]);
+        let out = run("nope");
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains("revision `nope` not found"), "{err}");
+    }
+
+    #[test]
+    fn renders_over_https_with_credentials_from_the_environment() {
+        let repo = repo();
+        let srv = GitHttpServer::start_tls(
+            repo.root(),
+            Auth::Basic {
+                user: "ci".into(),
+                password: "p@ss word".into(),
+            },
+        );
+        let data = tempfile::tempdir().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_driftless"))
+            .args([
+                "render",
+                &srv.url("cfg.git"),
+                "--path",
+                "app",
+                "-o",
+                "json",
+                "--ca-file",
+            ])
+            .arg(srv.ca_file().unwrap())
+            .arg("--data-dir")
+            .arg(data.path())
+            .env("DRIFTLESS_GIT_USERNAME", "ci")
+            .env("DRIFTLESS_GIT_PASSWORD", "p@ss word")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(names(&out.stdout), vec!["v2"]);
+        let out = Command::new(env!("CARGO_BIN_EXE_driftless"))
+            .args(["render", &srv.url("cfg.git"), "--ca-file"])
+            .arg(srv.ca_file().unwrap())
+            .arg("--data-dir")
+            .arg(data.path())
+            .env("DRIFTLESS_GIT_USERNAME", "ci")
+            .env("DRIFTLESS_GIT_PASSWORD", "wrong")
+            .output()
+            .unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            err.contains("authentication failed") && !err.contains("wrong"),
+            "{err}"
+        );
+    }
+}
