@@ -21,7 +21,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Render an application path into Kubernetes objects (no server needed).
-    Render(render_cmd::RenderArgs),
+    Render(Box<render_cmd::RenderArgs>),
     /// Run the engine (API, controller, embedded store and sandbox cluster).
     Up {
         /// Start with a demo repository, sandbox cluster and three applications.
@@ -33,7 +33,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Render(args) => render_cmd::run(args),
+        Command::Render(args) => render_cmd::run(*args),
         Command::Up { .. } => Err(anyhow::anyhow!(
             "the engine (`driftless up`) is not built yet: this release ships rendering (`driftless render`); \
              the controller, store, API and sandbox arrive with the engine work"
