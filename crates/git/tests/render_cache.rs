@@ -156,3 +156,71 @@ fn entries_are_keyed_by_app_path_and_renderer() {
         .unwrap();
     assert_eq!(outcome, CacheOutcome::Miss);
 }
+
+#[test]
+fn a_tree_diff_names_exactly_the_apps_whose_inputs_changed() {
+    let env = Env::new();
+    env.render("a");
+    env.render("b");
+    let old = env
+        .mirror
+        .tree_at(&env.mirror.resolve("main").unwrap())
+        .unwrap();
+    env.repo.commit(
+        &[
+            (
+                "patches/b.yaml",
+                Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {b: \"3\"}\n"),
+            ),
+            ("README.md", Some("x\n")),
+        ],
+        "b and docs",
+    );
+    env.mirror
+        .fetch(&Credentials::None, &FetchOptions::default())
+        .unwrap();
+    let new = env
+        .mirror
+        .tree_at(&env.mirror.resolve("main").unwrap())
+        .unwrap();
+    let changed = new.changed_paths(&old).unwrap();
+    assert_eq!(
+        changed,
+        vec!["README.md".to_string(), "patches/b.yaml".to_string()]
+    );
+    assert_eq!(env.cache.affected_by(&changed), vec!["b".to_string()]);
+    env.repo
+        .commit(&[("base/new.yaml", Some("x: 1\n"))], "base dir");
+    env.mirror
+        .fetch(&Credentials::None, &FetchOptions::default())
+        .unwrap();
+    let newer = env
+        .mirror
+        .tree_at(&env.mirror.resolve("main").unwrap())
+        .unwrap();
+    assert_eq!(
+        env.cache.affected_by(&newer.changed_paths(&new).unwrap()),
+        vec!["a".to_string(), "b".to_string()]
+    );
+}
+
+#[test]
+fn file_urls_are_mirrored_only_with_local_sources_allowed() {
+    let repo = fixture();
+    let data = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", repo.bare.display());
+    assert!(Mirror::open(data.path(), &url, UrlPolicy::default()).is_err());
+    let mirror = Mirror::open(
+        data.path(),
+        &url,
+        UrlPolicy {
+            allow_local: true,
+            allow_insecure: false,
+        },
+    )
+    .unwrap();
+    mirror
+        .fetch(&Credentials::None, &FetchOptions::default())
+        .unwrap();
+    assert_eq!(mirror.resolve("HEAD").unwrap(), repo.head());
+}

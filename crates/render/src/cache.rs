@@ -84,6 +84,30 @@ impl RenderCache {
         Ok((rendered, CacheOutcome::Miss))
     }
 
+    /// Applications whose recorded inputs overlap `changed` (paths that differ between two
+    /// commits): an input equal to a changed path, inside a changed directory, or a directory
+    /// containing a changed path. Apps not listed here would be cache hits at the new commit.
+    pub fn affected_by(&self, changed: &[String]) -> Vec<String> {
+        let overlaps = |input: &str, path: &str| {
+            input.is_empty()
+                || input == path
+                || input.starts_with(&format!("{path}/"))
+                || path.starts_with(&format!("{input}/"))
+        };
+        let entries = self.entries.lock().expect("render cache lock");
+        let mut apps: Vec<String> = entries
+            .iter()
+            .filter(|(_, e)| {
+                e.inputs
+                    .iter()
+                    .any(|(input, _)| changed.iter().any(|c| overlaps(input, c)))
+            })
+            .map(|(app, _)| app.clone())
+            .collect();
+        apps.sort();
+        apps
+    }
+
     /// Forgets everything (the next render of every app is a miss).
     pub fn clear(&self) {
         self.entries.lock().expect("render cache lock").clear();
