@@ -227,13 +227,9 @@ fn plugin_arguments_are_never_shell_interpreted() {
     assert!(!marker.exists());
 }
 
-#[test]
-fn plugin_timeout_cap_and_failure_are_errors_and_the_work_dir_is_removed() {
-    let dir = tempfile::tempdir().unwrap();
-    let bin = tempfile::tempdir().unwrap();
-    write(dir.path(), &[("app/x", "")]);
-    let tree = LocalTree::new(dir.path()).unwrap();
-    let before = std::fs::read_dir(std::env::temp_dir())
+/// How many plugin working directories exist in the temp dir right now.
+fn plugin_work_dirs() -> usize {
+    std::fs::read_dir(std::env::temp_dir())
         .unwrap()
         .filter(|e| {
             e.as_ref()
@@ -242,7 +238,16 @@ fn plugin_timeout_cap_and_failure_are_errors_and_the_work_dir_is_removed() {
                 .to_string_lossy()
                 .starts_with("driftless-plugin-")
         })
-        .count();
+        .count()
+}
+
+#[test]
+fn plugin_timeout_cap_and_failure_are_errors_and_the_work_dir_is_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    write(dir.path(), &[("app/x", "")]);
+    let tree = LocalTree::new(dir.path()).unwrap();
+    let before = plugin_work_dirs();
 
     let mut slow = plugin(&[&script(bin.path(), "sleep 30")]);
     slow.timeout_seconds = 1;
@@ -287,16 +292,7 @@ fn plugin_timeout_cap_and_failure_are_errors_and_the_work_dir_is_removed() {
         "{err}"
     );
 
-    let after = std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with("driftless-plugin-")
-        })
-        .count();
+    let after = plugin_work_dirs();
     assert!(
         after <= before,
         "plugin working directories are removed ({before} before, {after} after)"

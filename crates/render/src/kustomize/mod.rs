@@ -137,22 +137,27 @@ pub(crate) struct Builder<'a, 't> {
 }
 
 impl Builder<'_, '_> {
-    /// Reads a file referenced from `kfile` at `rel` (relative to `dir`).
+    /// Reads a UTF-8 file referenced from `kfile` at `rel` (relative to `dir`).
     pub fn read_text(
         &mut self,
         kfile: &str,
         dir: &str,
         rel: &str,
     ) -> Result<(String, String), RenderError> {
-        let path = join(dir, rel).map_err(|e| RenderError::source(kfile, e))?;
-        let text = self
-            .tree
-            .read_string(&path, self.limits.max_file_bytes)
-            .map_err(|e| RenderError::source(kfile, e))?;
-        self.inputs.add(&path);
+        let (path, bytes) = self.read_bytes(kfile, dir, rel)?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            RenderError::source(
+                kfile,
+                SourceError::Io {
+                    path: path.clone(),
+                    message: "not valid UTF-8".into(),
+                },
+            )
+        })?;
         Ok((path, text))
     }
 
+    /// Reads a file referenced from `kfile` at `rel` (relative to `dir`) and records it as an input.
     pub fn read_bytes(
         &mut self,
         kfile: &str,
