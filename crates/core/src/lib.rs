@@ -11,6 +11,7 @@ pub mod desired;
 pub mod key;
 pub mod object;
 pub mod schema;
+pub mod selector;
 pub mod source;
 pub mod yaml;
 

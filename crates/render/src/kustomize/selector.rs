@@ -2,8 +2,8 @@
 //! name and namespace as anchored regular expressions (matched against any name the resource
 //! has held), label and annotation selectors in Kubernetes syntax.
 
+use driftless_core::selector::LabelSelector;
 use regex::Regex;
-use serde_json::{Map, Value};
 
 use super::Resource;
 use super::spec::Selector;
@@ -14,17 +14,8 @@ pub struct Matcher {
     sel: Selector,
     name: Option<Regex>,
     namespace: Option<Regex>,
-    labels: Vec<Requirement>,
-    annotations: Vec<Requirement>,
-}
-
-/// One term of a label selector.
-#[derive(Debug, Clone, PartialEq)]
-enum Requirement {
-    Exists(String),
-    NotExists(String),
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
+    labels: LabelSelector,
+    annotations: LabelSelector,
 }
 
 fn anchored(file: &str, field: &str, pattern: &str) -> Result<Regex, RenderError> {
@@ -41,63 +32,9 @@ fn anchored(file: &str, field: &str, pattern: &str) -> Result<Regex, RenderError
         })
 }
 
-/// Parses `a=b,c!=d,e in (x,y),!f,g`.
-fn parse_selector(file: &str, field: &str, text: &str) -> Result<Vec<Requirement>, RenderError> {
-    let mut terms = Vec::new();
-    let (mut depth, mut start) = (0, 0);
-    for (i, c) in text.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                terms.push(&text[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    terms.push(&text[start..]);
-    let bad = || {
-        RenderError::invalid(
-            file,
-            Some(field.into()),
-            format!("cannot parse selector `{text}`"),
-        )
-    };
-    let mut out = Vec::new();
-    for t in terms.into_iter().map(str::trim).filter(|t| !t.is_empty()) {
-        let set = |rest: &str| -> Option<Vec<String>> {
-            let inner = rest.trim().strip_prefix('(')?.strip_suffix(')')?;
-            Some(inner.split(',').map(|v| v.trim().to_string()).collect())
-        };
-        let req = if let Some(k) = t.strip_prefix('!') {
-            Requirement::NotExists(k.trim().to_string())
-        } else if let Some((k, v)) = t.split_once("!=") {
-            Requirement::NotIn(k.trim().into(), vec![v.trim().into()])
-        } else if let Some((k, v)) = t.split_once("==").or_else(|| t.split_once('=')) {
-            Requirement::In(k.trim().into(), vec![v.trim().into()])
-        } else if let Some((k, rest)) = t.split_once(" notin ") {
-            Requirement::NotIn(k.trim().into(), set(rest).ok_or_else(bad)?)
-        } else if let Some((k, rest)) = t.split_once(" in ") {
-            Requirement::In(k.trim().into(), set(rest).ok_or_else(bad)?)
-        } else if t.contains(char::is_whitespace) {
-            return Err(bad());
-        } else {
-            Requirement::Exists(t.to_string())
-        };
-        out.push(req);
-    }
-    Ok(out)
-}
-
-fn satisfies(reqs: &[Requirement], map: Option<&Map<String, Value>>) -> bool {
-    let get = |k: &str| map.and_then(|m| m.get(k)).and_then(Value::as_str);
-    reqs.iter().all(|r| match r {
-        Requirement::Exists(k) => get(k).is_some(),
-        Requirement::NotExists(k) => get(k).is_none(),
-        Requirement::In(k, vs) => get(k).is_some_and(|v| vs.iter().any(|x| x == v)),
-        Requirement::NotIn(k, vs) => get(k).is_none_or(|v| !vs.iter().any(|x| x == v)),
-    })
+fn parse_selector(file: &str, field: &str, text: &str) -> Result<LabelSelector, RenderError> {
+    LabelSelector::parse(text)
+        .map_err(|e| RenderError::invalid(file, Some(field.into()), e.to_string()))
 }
 
 impl Matcher {
@@ -141,18 +78,17 @@ impl Matcher {
             && self.namespace.as_ref().is_none_or(|re| {
                 r.namespaces.iter().any(|n| re.is_match(n)) || re.is_match(r.namespace())
             })
-            && satisfies(&self.labels, driftless_core::object::labels(&r.obj))
-            && satisfies(
-                &self.annotations,
-                driftless_core::object::annotations(&r.obj),
-            )
+            && self.labels.matches(driftless_core::object::labels(&r.obj))
+            && self
+                .annotations
+                .matches(driftless_core::object::annotations(&r.obj))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn res(labels: Value) -> Resource {
         Resource::new(
