@@ -378,15 +378,33 @@ pub(crate) fn build(
     }
     let mut ra = b.accumulate(dir, &kfile, &k, Vec::new())?;
     names::add_hash_suffixes(&mut ra);
-    names::fix_references(&mut ra);
+    names::fix_references(&mut ra, b.warnings);
     order::sort(&kfile, k.sort_options.as_ref(), &mut ra)?;
+    // kustomize prints every map with its keys sorted; so do we, for byte-identical output.
     Ok(ra
         .into_iter()
         .map(|r| LoadedObject {
-            object: r.obj,
+            object: sort_keys(r.obj),
             origin: r.origin,
         })
         .collect())
+}
+
+fn sort_keys(v: Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(String, Value)> = m.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sort_keys(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(sort_keys).collect()),
+        other => other,
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,11 @@
 //! Name suffix hashes of generated objects and name-reference rewriting.
 //!
-//! The hash follows kustomize byte for byte: sha256 over Go's `json.Marshal` of
-//! `{kind, name, data[, binaryData]}` (ConfigMap) or `{kind, name, type, data}` (Secret), first
-//! ten hex digits with `0 1 3 a e` swapped for `g h k m t` (so it never reads as a number or word).
+//! The hash follows kustomize v5 byte for byte: sha256 over Go's `json.Marshal` (HTML-escaped)
+//! of `{kind, name: "", data[, binaryData]}` (ConfigMap) or `{kind, name: "", type, data}`
+//! (Secret), first ten hex digits with `0 1 3 a e` swapped for `g h k m t`. The name is hashed
+//! empty: kustomize v5 hashes the generated object before naming it (older kustomize hashed the
+//! name too, which is why the Kubernetes documentation shows other suffixes). Verified against
+//! `kubectl kustomize` (kustomize v5.5.0).
 //!
 //! References are rewritten from a table of the built-in kinds' reference fields (pod specs'
 //! ConfigMap/Secret/PVC/ServiceAccount refs, Ingress backends, RBAC roleRefs and subjects,
@@ -56,7 +59,7 @@ fn go_json_map(m: Option<&Map<String, Value>>, out: &mut String) {
 /// The kustomize content hash of a generated ConfigMap or Secret.
 pub fn content_hash(obj: &Value) -> String {
     let kind = driftless_core::object::kind(obj).unwrap_or_default();
-    let name = driftless_core::object::name(obj).unwrap_or_default();
+    let name = "";
     let mut enc = String::new();
     enc.push('{');
     let binary = obj
@@ -110,8 +113,10 @@ enum Cond {
     None,
     /// The map's `kind` equals the referenced kind (roleRef, scaleTargetRef).
     KindIsTarget,
-    /// The map's `kind` is ServiceAccount (RBAC subjects).
-    ServiceAccountSubject,
+    /// RBAC subjects. kustomize v5 renames a subject of any kind whose name matches a
+    /// ServiceAccount (a `User` named like a ServiceAccount is renamed too); we match its output
+    /// and warn when that happens to a non-ServiceAccount subject.
+    Subject,
 }
 
 /// Where references live: in pod specs (path relative to the pod spec) or in a given kind.
@@ -223,19 +228,13 @@ fn build_table() -> Vec<Ref> {
             None,
         ),
         r(SA, PodSpec, "", "serviceAccountName", None),
-        r(
-            SA,
-            Kind(RBAC, "RoleBinding"),
-            "subjects",
-            "name",
-            ServiceAccountSubject,
-        ),
+        r(SA, Kind(RBAC, "RoleBinding"), "subjects", "name", Subject),
         r(
             SA,
             Kind(RBAC, "ClusterRoleBinding"),
             "subjects",
             "name",
-            ServiceAccountSubject,
+            Subject,
         ),
         r(
             ("", "PersistentVolumeClaim"),
@@ -364,7 +363,7 @@ struct Target {
     namespace: String,
 }
 
-pub fn fix_references(ra: &mut [Resource]) {
+pub fn fix_references(ra: &mut [Resource], warnings: &mut Vec<String>) {
     let targets: Vec<Target> = ra
         .iter()
         .map(|r| Target {
@@ -394,23 +393,27 @@ pub fn fix_references(ra: &mut [Resource]) {
                 Scope::Kind(..) => continue,
             };
             let fs: FieldSpec = spec(None, None, &path, false);
-            fs.visit(&mut r.obj, &mut |node| rewrite(node, rf, &targets, &ns));
+            let origin = r.origin.clone();
+            fs.visit(&mut r.obj, &mut |node| {
+                if let Some(w) = rewrite(node, rf, &targets, &ns) {
+                    warnings.push(format!("{origin}: {w}"));
+                }
+            });
         }
     }
 }
 
-fn rewrite(node: &mut Value, rf: &Ref, targets: &[Target], referrer_ns: &str) {
-    let Some(map) = node.as_object_mut() else {
-        return;
-    };
-    let Some(value) = map.get(rf.field).and_then(Value::as_str).map(String::from) else {
-        return;
-    };
+/// Rewrites one reference; returns a warning when kustomize's behaviour is surprising.
+fn rewrite(node: &mut Value, rf: &Ref, targets: &[Target], referrer_ns: &str) -> Option<String> {
+    let map = node.as_object_mut()?;
+    let value = map
+        .get(rf.field)
+        .and_then(Value::as_str)
+        .map(String::from)?;
     let map_kind = map.get("kind").and_then(Value::as_str).map(String::from);
     match rf.cond {
         Cond::None => {}
-        Cond::KindIsTarget if map_kind.as_deref() != Some(rf.target.1) => return,
-        Cond::ServiceAccountSubject if map_kind.as_deref() != Some("ServiceAccount") => return,
+        Cond::KindIsTarget if map_kind.as_deref() != Some(rf.target.1) => return None,
         _ => {}
     }
     let subject_ns = map
@@ -421,7 +424,7 @@ fn rewrite(node: &mut Value, rf: &Ref, targets: &[Target], referrer_ns: &str) {
         .iter()
         .filter(|t| t.group == rf.target.0 && t.kind == rf.target.1 && t.names.contains(&value))
         .filter(|t| match rf.cond {
-            Cond::ServiceAccountSubject => subject_ns.as_ref().is_none_or(|s| {
+            Cond::Subject => subject_ns.as_ref().is_none_or(|s| {
                 t.namespaces
                     .iter()
                     .any(|n| n == s || (n.is_empty() && s == "default"))
@@ -436,15 +439,22 @@ fn rewrite(node: &mut Value, rf: &Ref, targets: &[Target], referrer_ns: &str) {
         .collect();
     let chosen = match candidates.as_slice() {
         [one] => *one,
-        many if !many.is_empty() => match many.iter().find(|t| t.name == value) {
-            Some(t) => *t,
-            None => return,
-        },
-        _ => return,
+        many if !many.is_empty() => *many.iter().find(|t| t.name == value)?,
+        _ => return None,
     };
     map.insert(rf.field.to_string(), Value::String(chosen.name.clone()));
-    if matches!(rf.cond, Cond::ServiceAccountSubject) && !chosen.namespace.is_empty() {
+    if !matches!(rf.cond, Cond::Subject) {
+        return None;
+    }
+    if !chosen.namespace.is_empty() {
         map.insert("namespace".into(), Value::String(chosen.namespace.clone()));
+    }
+    match map_kind.as_deref() {
+        Some("ServiceAccount") | None => None,
+        Some(kind) => Some(format!(
+            "subject {kind} `{value}` was renamed to `{}` because a ServiceAccount has that name (kustomize does the same); check the binding grants what you mean",
+            chosen.name
+        )),
     }
 }
 
@@ -453,21 +463,21 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// Expected names come from the Kubernetes documentation's kustomize examples
-    /// ("Declarative Management of Kubernetes Objects Using Kustomize").
+    /// Expected suffixes are what `kubectl kustomize` (kustomize v5.5.0) printed for the same
+    /// generators, including Go's HTML escaping of `&`, `<` and `>`.
     #[test]
-    fn hashes_match_the_kubernetes_documentation() {
+    fn hashes_match_kustomize_v5() {
         let cm = |name: &str, data: Value| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data});
         assert_eq!(
-            content_hash(&cm(
-                "example-configmap-1",
-                json!({"application.properties": "FOO=Bar\n"})
-            )),
-            "8mbdf7882g"
+            content_hash(&cm("example-configmap-2", json!({"FOO": "Bar"}))),
+            "42cfbf598f"
         );
         assert_eq!(
-            content_hash(&cm("example-configmap-2", json!({"FOO": "Bar"}))),
-            "g2hdhfc6tk"
+            content_hash(&cm("web-config", json!({"LOG_LEVEL": "warn"}))),
+            "dfk4bdbtkk"
         );
+        assert_eq!(content_hash(&cm("c", json!({"K": "a&b<c>"}))), "tf48ft7fgk");
+        let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "kubernetes.io/tls", "data": {"a": "Yg=="}});
+        assert_eq!(content_hash(&secret), "92982c4m8f");
     }
 }

@@ -211,24 +211,38 @@ fn apply_json6902(
     origin: &str,
     allow_name_change: bool,
 ) -> Result<(), RenderError> {
-    let patch: json_patch::Patch = serde_json::from_value(ops.clone())
+    let ops: Vec<json_patch::PatchOperation> = serde_json::from_value(ops.clone())
         .map_err(|e| RenderError::invalid(origin, None, format!("not a JSON 6902 patch: {e}")))?;
     let before = r.name().to_string();
     let mut doc = r.obj.clone();
-    json_patch::patch(&mut doc, &patch).map_err(|e| {
-        // The error names the operation and path; never the values.
-        RenderError::invalid(
-            origin,
-            None,
-            format!(
-                "cannot patch {}: operation {} (`{}`) failed: {}",
-                r.key(),
-                e.operation,
-                e.path,
-                e.kind
-            ),
-        )
-    })?;
+    for (i, op) in ops.into_iter().enumerate() {
+        // kustomize's json-patch library lets `replace` set a key an object does not have yet
+        // (it behaves as `add`); kustomize output depends on it, so we do the same.
+        let op = match op {
+            json_patch::PatchOperation::Replace(rep)
+                if replaces_missing_key(&doc, rep.path.as_str()) =>
+            {
+                json_patch::PatchOperation::Add(json_patch::AddOperation {
+                    path: rep.path,
+                    value: rep.value,
+                })
+            }
+            op => op,
+        };
+        json_patch::patch(&mut doc, &json_patch::Patch(vec![op])).map_err(|e| {
+            // The error names the operation and path; never the values.
+            RenderError::invalid(
+                origin,
+                None,
+                format!(
+                    "cannot patch {}: operation {i} (`{}`) failed: {}",
+                    r.key(),
+                    e.path,
+                    e.kind
+                ),
+            )
+        })?;
+    }
     let after = object::name(&doc).unwrap_or_default().to_string();
     r.obj = doc;
     if after != before {
@@ -245,6 +259,17 @@ fn apply_json6902(
         r.names.push(after);
     }
     Ok(())
+}
+
+/// Whether `path` names a missing key of an existing object (not a list index).
+fn replaces_missing_key(doc: &Value, path: &str) -> bool {
+    let Some((parent, key)) = path.rsplit_once('/') else {
+        return false;
+    };
+    let key = key.replace("~1", "/").replace("~0", "~");
+    doc.pointer(parent)
+        .and_then(Value::as_object)
+        .is_some_and(|m| !m.contains_key(&key))
 }
 
 pub fn json6902(

