@@ -2,6 +2,7 @@
 //! are printed once, with their whole cause chain, and map to a non-zero exit code.
 
 mod render_cmd;
+mod sandbox_cmd;
 
 use std::process::ExitCode;
 
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// Render an application path into Kubernetes objects (no server needed).
     Render(Box<render_cmd::RenderArgs>),
+    /// Run the embedded sandbox Kubernetes API server and write a kubeconfig for it.
+    Sandbox(sandbox_cmd::SandboxArgs),
     /// Run the engine (API, controller, embedded store and sandbox cluster).
     Up {
         /// Start with a demo repository, sandbox cluster and three applications.
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Render(args) => render_cmd::run(*args),
+        Command::Sandbox(args) => sandbox_cmd::run(args),
         Command::Up { .. } => Err(anyhow::anyhow!(
             "the engine (`driftless up`) is not built yet: this release ships rendering (`driftless render`); \
              the controller, store, API and sandbox arrive with the engine work"

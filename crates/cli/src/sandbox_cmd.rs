@@ -1,0 +1,76 @@
+//! `driftless sandbox`: the embedded Kubernetes API stand-in on loopback, with a kubeconfig
+//! that kubectl and kube-rs use unchanged. Runs until Ctrl-C.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+
+#[derive(Args)]
+pub struct SandboxArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Where to write the kubeconfig (default: <data dir>/sandbox/kubeconfig).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Data directory (default: $DRIFTLESS_DATA_DIR, else ~/.driftless).
+    #[arg(long, env = "DRIFTLESS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
+    let kubeconfig = match (&args.kubeconfig, &args.data_dir) {
+        (Some(k), _) => k.clone(),
+        (None, Some(d)) => d.join("sandbox").join("kubeconfig"),
+        (None, None) => {
+            PathBuf::from(std::env::var("HOME").context("HOME is not set; pass --kubeconfig")?)
+                .join(".driftless/sandbox/kubeconfig")
+        }
+    };
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(async move {
+        let sandbox = driftless_sandbox::Sandbox::start(args.port)
+            .await
+            .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
+        if let Some(dir) = kubeconfig.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        write_private(&kubeconfig, &sandbox.kubeconfig())?;
+        println!("sandbox API server: {}", sandbox.url());
+        println!("kubeconfig: {}", kubeconfig.display());
+        println!(
+            "try: kubectl --kubeconfig {} get namespaces",
+            kubeconfig.display()
+        );
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+        println!("stopping the sandbox");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The kubeconfig holds the bearer token: readable by its owner only.
+fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    let mut f = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+    }
+    .with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(not(unix))]
+    let mut f =
+        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(contents.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,485 @@
+//! HTTP front of the sandbox: parses Kubernetes API paths, checks the bearer token, and turns
+//! store results into responses. Watches stream newline-delimited JSON events (the format
+//! kube-rs and kubectl read), replaying history from a resourceVersion, with bookmarks and
+//! `timeoutSeconds`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::Response;
+use driftless_core::selector::LabelSelector;
+use serde_json::{Value, json};
+
+use crate::registry::{Assets, ResourceType};
+use crate::status::ApiError;
+use crate::store::{ListOptions, Store, WatchEvent};
+
+pub struct App {
+    pub store: Mutex<Store>,
+    pub token: Option<String>,
+    /// Requests without credentials are accepted (only ever on a loopback bind: kubectl does
+    /// not send bearer tokens over plain HTTP). A wrong token is always refused.
+    pub allow_anonymous: bool,
+}
+
+/// A parsed resource path.
+struct Target {
+    t: ResourceType,
+    namespace: Option<String>,
+    name: Option<String>,
+    subresource: Option<String>,
+}
+
+fn json_response(code: u16, body: &Value) -> Response {
+    Response::builder()
+        .status(code)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            serde_json::to_vec(body).expect("JSON serializes"),
+        ))
+        .expect("valid response")
+}
+
+fn error_response(e: &ApiError) -> Response {
+    match e.body() {
+        Ok(body) => json_response(e.code(), &body),
+        Err(text) => Response::builder()
+            .status(404)
+            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .body(Body::from(text))
+            .expect("valid response"),
+    }
+}
+
+fn version() -> Value {
+    json!({"major": "1", "minor": "36", "emulationMajor": "1", "emulationMinor": "36", "minCompatibilityMajor": "1", "minCompatibilityMinor": "35",
+        "gitVersion": "v1.36.2-driftless-sandbox", "gitCommit": "", "gitTreeState": "clean", "buildDate": "2026-11-22T00:00:00Z",
+        "goVersion": "n/a", "compiler": "rustc", "platform": "linux/amd64"})
+}
+
+fn wants_aggregated(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("as=APIGroupDiscoveryList"))
+}
+
+fn aggregated_response(body: &Value) -> Response {
+    Response::builder()
+        .status(200)
+        .header(
+            header::CONTENT_TYPE,
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+        )
+        .body(Body::from(
+            serde_json::to_vec(body).expect("JSON serializes"),
+        ))
+        .expect("valid response")
+}
+
+/// Splits `/api/v1/...` or `/apis/G/V/...` into (group, version, rest).
+fn split_gv(path: &str) -> Option<(String, String, Vec<String>)> {
+    let segs: Vec<String> = path
+        .trim_matches('/')
+        .split('/')
+        .map(String::from)
+        .collect();
+    match segs.first().map(String::as_str) {
+        Some("api") if segs.len() >= 2 => {
+            Some((String::new(), segs[1].clone(), segs[2..].to_vec()))
+        }
+        Some("apis") if segs.len() >= 3 => {
+            Some((segs[1].clone(), segs[2].clone(), segs[3..].to_vec()))
+        }
+        _ => None,
+    }
+}
+
+fn parse_target(store: &Store, group: &str, version: &str, rest: &[String]) -> Option<Target> {
+    let reg = &store.registry;
+    // /namespaces/{ns}/{plural}[/{name}[/{sub}]] for namespaced types.
+    if rest.len() >= 3
+        && rest[0] == "namespaces"
+        && let Some(t) = reg.find(group, version, &rest[2]).filter(|t| t.namespaced)
+    {
+        return Some(Target {
+            t: t.clone(),
+            namespace: Some(rest[1].clone()),
+            name: rest.get(3).cloned(),
+            subresource: rest.get(4).cloned(),
+        });
+    }
+    let t = reg.find(group, version, rest.first()?)?;
+    Some(Target {
+        t: t.clone(),
+        namespace: None,
+        name: rest.get(1).cloned(),
+        subresource: rest.get(2).cloned(),
+    })
+}
+
+fn query(uri: &Uri) -> HashMap<String, String> {
+    uri.query()
+        .map(|q| {
+            q.split('&')
+                .filter_map(|kv| {
+                    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                    Some((decode(k)?, decode(v)?))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                out.push(
+                    u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?, 16).ok()?,
+                );
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
+    if body.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(body).or_else(|_| {
+        // kubectl sends JSON; YAML bodies are accepted too, through the project's one wrapper.
+        let text = std::str::from_utf8(body)
+            .map_err(|_| ApiError::BadRequest("request body is not UTF-8".into()))?;
+        driftless_core::yaml::parse_one(text, &Default::default())
+            .map_err(|e| ApiError::BadRequest(format!("cannot decode request body: {e}")))
+    })
+}
+
+pub async fn handle(
+    app: Arc<App>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(token) = &app.token {
+        let ok = match headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(sent) => sent == format!("Bearer {token}"),
+            None => app.allow_anonymous,
+        };
+        if !ok {
+            return error_response(&ApiError::Unauthorized);
+        }
+    }
+    let path = uri.path().to_string();
+    let q = query(&uri);
+    match path.trim_end_matches('/') {
+        "/version" => return json_response(200, &version()),
+        "/healthz" | "/readyz" | "/livez" => return Response::new(Body::from("ok")),
+        "/api" if wants_aggregated(&headers) => {
+            return aggregated_response(
+                &app.store.lock().expect("store").registry.aggregated(true),
+            );
+        }
+        "/apis" if wants_aggregated(&headers) => {
+            return aggregated_response(
+                &app.store.lock().expect("store").registry.aggregated(false),
+            );
+        }
+        "/api" => {
+            return json_response(
+                200,
+                &app.store.lock().expect("store").registry.api_versions(),
+            );
+        }
+        "/apis" => {
+            return json_response(
+                200,
+                &app.store.lock().expect("store").registry.api_group_list(),
+            );
+        }
+        "/openapi/v2" => return asset("v1.36/openapi-v2.json"),
+        "/openapi/v3" => return asset("v1.36/openapi-v3/index.json"),
+        p if p.starts_with("/openapi/v3/") => {
+            return asset(&format!(
+                "v1.36/openapi-v3/{}.json",
+                p.trim_start_matches("/openapi/v3/").replace('/', "_")
+            ));
+        }
+        _ => {}
+    }
+    let Some((group, version, rest)) = split_gv(&path) else {
+        return error_response(&ApiError::PageNotFound);
+    };
+    if rest.is_empty() {
+        return match app
+            .store
+            .lock()
+            .expect("store")
+            .registry
+            .api_resource_list(&group, &version)
+        {
+            Some(doc) => json_response(200, &doc),
+            None => error_response(&ApiError::PageNotFound),
+        };
+    }
+    let target = { parse_target(&app.store.lock().expect("store"), &group, &version, &rest) };
+    let Some(target) = target else {
+        return error_response(&ApiError::PageNotFound);
+    };
+    if method == Method::GET
+        && target.name.is_none()
+        && q.get("watch").is_some_and(|w| w == "true" || w == "1")
+    {
+        return watch(app, target, q).await;
+    }
+    // Kubernetes protobuf is not spoken here: 415 makes client-go fall back to JSON.
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with("application/vnd.kubernetes.protobuf") {
+        return error_response(&ApiError::UnsupportedMediaType(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type})"
+        )));
+    }
+    let result = dispatch(&app, &method, &headers, &target, &q, &body);
+    match result {
+        Ok((code, v)) => json_response(code, &v),
+        Err(e) => error_response(&e),
+    }
+}
+
+fn asset(path: &str) -> Response {
+    match Assets::get(path) {
+        Some(f) => Response::builder()
+            .status(200)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(f.data.into_owned()))
+            .expect("valid response"),
+        None => error_response(&ApiError::PageNotFound),
+    }
+}
+
+fn dispatch(
+    app: &App,
+    method: &Method,
+    headers: &HeaderMap,
+    target: &Target,
+    q: &HashMap<String, String>,
+    body: &Bytes,
+) -> Result<(u16, Value), ApiError> {
+    let mut store = app.store.lock().expect("store");
+    let t = &target.t;
+    let ns = target.namespace.as_deref().unwrap_or("");
+    if t.namespaced && target.name.is_some() && target.namespace.is_none() {
+        return Err(ApiError::PageNotFound);
+    }
+    let dry_run = q.get("dryRun").is_some_and(|d| d == "All");
+    match (
+        method.clone(),
+        target.name.as_deref(),
+        target.subresource.as_deref(),
+    ) {
+        (Method::GET, None, _) => {
+            let opts = ListOptions {
+                label_selector: q.get("labelSelector").cloned(),
+                field_selector: q.get("fieldSelector").cloned(),
+                limit: q.get("limit").and_then(|l| l.parse().ok()),
+                continue_token: q.get("continue").cloned().filter(|c| !c.is_empty()),
+            };
+            store
+                .list(t, target.namespace.as_deref(), &opts)
+                .map(|v| (200, v))
+        }
+        (Method::GET, Some(name), None | Some("status")) => {
+            store.get(t, ns, name).map(|v| (200, v))
+        }
+        (Method::POST, None, _) => {
+            if target.namespace.is_none() && t.namespaced {
+                return Err(ApiError::MethodNotAllowed(
+                    "POST needs a namespace in the path for namespaced resources".into(),
+                ));
+            }
+            store
+                .create(t, ns, parse_body(body)?, dry_run)
+                .map(|v| (201, v))
+        }
+        (Method::PUT, Some(name), None | Some("status")) => store
+            .update(t, ns, name, parse_body(body)?)
+            .map(|v| (200, v)),
+        (Method::PATCH, Some(name), None | Some("status")) => {
+            let ct = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            if ct == "application/apply-patch+yaml"
+                || ct == "application/strategic-merge-patch+json"
+            {
+                return Err(ApiError::UnsupportedMediaType(format!(
+                    "{ct} is not implemented by this sandbox build yet (server-side apply and strategic merge arrive next); use a merge or JSON patch"
+                )));
+            }
+            store
+                .patch(t, ns, name, &ct, &parse_body(body)?)
+                .map(|v| (200, v))
+        }
+        (Method::DELETE, Some(name), None) => {
+            let opts = parse_body(body)?;
+            let propagation = q
+                .get("propagationPolicy")
+                .cloned()
+                .or_else(|| opts["propagationPolicy"].as_str().map(String::from));
+            store
+                .delete(t, ns, name, propagation.as_deref())
+                .map(|v| (200, v))
+        }
+        (m, _, _) => Err(ApiError::MethodNotAllowed(format!(
+            "{m} is not supported on this path"
+        ))),
+    }
+}
+
+fn event_matches(
+    target: &Target,
+    labels: &LabelSelector,
+    name_field: Option<&str>,
+    e: &WatchEvent,
+) -> bool {
+    e.group == target.t.group
+        && e.plural == target.t.plural
+        && target
+            .namespace
+            .as_deref()
+            .is_none_or(|n| !target.t.namespaced || n == e.namespace)
+        && labels.matches(e.object["metadata"]["labels"].as_object())
+        && name_field.is_none_or(|n| e.object["metadata"]["name"] == n)
+}
+
+fn event_line(t: &ResourceType, e: &WatchEvent) -> Bytes {
+    let mut obj = e.object.clone();
+    obj["apiVersion"] = json!(t.api_version());
+    obj["kind"] = json!(t.kind);
+    let mut line =
+        serde_json::to_vec(&json!({"type": e.kind, "object": obj})).expect("JSON serializes");
+    line.push(b'\n');
+    Bytes::from(line)
+}
+
+async fn watch(app: Arc<App>, target: Target, q: HashMap<String, String>) -> Response {
+    let labels =
+        match LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or("")) {
+            Ok(l) => l,
+            Err(e) => return error_response(&ApiError::BadRequest(e.to_string())),
+        };
+    let name_field = q
+        .get("fieldSelector")
+        .and_then(|f| f.strip_prefix("metadata.name="))
+        .map(String::from);
+    let bookmarks = q.get("allowWatchBookmarks").is_some_and(|b| b == "true");
+    let timeout = q
+        .get("timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .unwrap_or(1800);
+    let rv = q.get("resourceVersion").cloned().unwrap_or_default();
+    let (initial, mut rx, mut last_rv) = {
+        let store = app.store.lock().expect("store");
+        let rx = store.events.subscribe();
+        let initial = if rv.is_empty() || rv == "0" {
+            Ok(store.snapshot(&target.t, target.namespace.as_deref()))
+        } else {
+            match rv.parse::<u64>() {
+                Ok(n) => store.events_since(n),
+                Err(_) => Err(ApiError::BadRequest(format!(
+                    "invalid resource version: {rv}"
+                ))),
+            }
+        };
+        (initial, rx, store.resource_version())
+    };
+    let initial = match initial {
+        Ok(i) => i,
+        // A watch that cannot start answers 200 with one ERROR event, as the real server does.
+        Err(e) => {
+            let body = e.body().unwrap_or_default();
+            let line = format!("{}\n", json!({"type": "ERROR", "object": body}));
+            return Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(line))
+                .expect("valid response");
+        }
+    };
+    let (tx, out) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(256);
+    tokio::spawn(async move {
+        for e in initial
+            .iter()
+            .filter(|e| event_matches(&target, &labels, name_field.as_deref(), e))
+        {
+            if tx.send(Ok(event_line(&target.t, e))).await.is_err() {
+                return;
+            }
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => return,
+                _ = tick.tick(), if bookmarks => {
+                    let mark = json!({"type": "BOOKMARK", "object": {"kind": target.t.kind, "apiVersion": target.t.api_version(), "metadata": {"resourceVersion": last_rv.to_string()}}});
+                    if tx.send(Ok(Bytes::from(format!("{mark}\n")))).await.is_err() {
+                        return;
+                    }
+                }
+                ev = rx.recv() => match ev {
+                    Ok(e) => {
+                        last_rv = e.rv;
+                        if event_matches(&target, &labels, name_field.as_deref(), &e) && tx.send(Ok(event_line(&target.t, &e))).await.is_err() {
+                            return;
+                        }
+                    }
+                    // Fell behind the broadcast buffer: end the watch; clients re-list.
+                    Err(_) => return,
+                }
+            }
+        }
+    });
+    let stream = tokio_stream(out);
+    Response::builder()
+        .status(200)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(stream))
+        .expect("valid response")
+}
+
+/// An mpsc receiver as a stream, without pulling in tokio-stream.
+fn tokio_stream(
+    mut rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}

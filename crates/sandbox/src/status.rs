@@ -1,0 +1,169 @@
+//! API errors in the exact shapes a v1.36 server answers with (see the recorded transcripts):
+//! a `Status` object with reason, message, details and code. One place maps each error to its
+//! HTTP status and body.
+
+use serde_json::{Value, json};
+
+use crate::registry::ResourceType;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {
+    /// `deployments.apps "nope" not found`.
+    NotFound {
+        qualified: String,
+        group: String,
+        plural: String,
+        name: String,
+    },
+    AlreadyExists {
+        qualified: String,
+        group: String,
+        plural: String,
+        name: String,
+    },
+    /// resourceVersion precondition failed on update.
+    Conflict {
+        qualified: String,
+        group: String,
+        plural: String,
+        name: String,
+    },
+    /// Creating in a namespace that is being deleted.
+    NamespaceTerminating {
+        namespace: String,
+        qualified: String,
+        group: String,
+        plural: String,
+        name: String,
+    },
+    BadRequest(String),
+    MethodNotAllowed(String),
+    UnsupportedMediaType(String),
+    /// `410 Gone` for a watch from a compacted resourceVersion.
+    Expired(String),
+    /// An unknown path: plain text `404 page not found`, as the real mux answers.
+    PageNotFound,
+    Unauthorized,
+}
+
+impl ApiError {
+    pub fn not_found(t: &ResourceType, name: &str) -> Self {
+        ApiError::NotFound {
+            qualified: t.qualified(),
+            group: t.group.clone(),
+            plural: t.plural.clone(),
+            name: name.into(),
+        }
+    }
+
+    pub fn already_exists(t: &ResourceType, name: &str) -> Self {
+        ApiError::AlreadyExists {
+            qualified: t.qualified(),
+            group: t.group.clone(),
+            plural: t.plural.clone(),
+            name: name.into(),
+        }
+    }
+
+    pub fn conflict(t: &ResourceType, name: &str) -> Self {
+        ApiError::Conflict {
+            qualified: t.qualified(),
+            group: t.group.clone(),
+            plural: t.plural.clone(),
+            name: name.into(),
+        }
+    }
+
+    pub fn namespace_not_found(ns: &str) -> Self {
+        ApiError::NotFound {
+            qualified: "namespaces".into(),
+            group: String::new(),
+            plural: "namespaces".into(),
+            name: ns.into(),
+        }
+    }
+
+    pub fn code(&self) -> u16 {
+        match self {
+            ApiError::NotFound { .. } | ApiError::PageNotFound => 404,
+            ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => 409,
+            ApiError::NamespaceTerminating { .. } => 403,
+            ApiError::BadRequest(_) => 400,
+            ApiError::MethodNotAllowed(_) => 405,
+            ApiError::UnsupportedMediaType(_) => 415,
+            ApiError::Expired(_) => 410,
+            ApiError::Unauthorized => 401,
+        }
+    }
+
+    /// The response body: a `Status`, or plain text for an unknown path.
+    pub fn body(&self) -> Result<Value, &'static str> {
+        let details = |name: &str, group: &str, kind: &str| {
+            let mut d = json!({"name": name});
+            if !group.is_empty() {
+                d["group"] = json!(group);
+            }
+            d["kind"] = json!(kind);
+            d
+        };
+        let (reason, message, details) = match self {
+            ApiError::PageNotFound => return Err("404 page not found\n"),
+            ApiError::NotFound {
+                qualified,
+                group,
+                plural,
+                name,
+            } => (
+                "NotFound",
+                format!("{qualified} \"{name}\" not found"),
+                Some(details(name, group, plural)),
+            ),
+            ApiError::AlreadyExists {
+                qualified,
+                group,
+                plural,
+                name,
+            } => (
+                "AlreadyExists",
+                format!("{qualified} \"{name}\" already exists"),
+                Some(details(name, group, plural)),
+            ),
+            ApiError::Conflict {
+                qualified,
+                group,
+                plural,
+                name,
+            } => (
+                "Conflict",
+                format!(
+                    "Operation cannot be fulfilled on {qualified} \"{name}\": the object has been modified; please apply your changes to the latest version and try again"
+                ),
+                Some(details(name, group, plural)),
+            ),
+            ApiError::NamespaceTerminating {
+                namespace,
+                qualified,
+                group,
+                plural,
+                name,
+            } => (
+                "Forbidden",
+                format!(
+                    "{qualified} \"{name}\" is forbidden: unable to create new content in namespace {namespace} because it is being terminated"
+                ),
+                Some(details(name, group, plural)),
+            ),
+            ApiError::BadRequest(m) => ("BadRequest", m.clone(), None),
+            ApiError::MethodNotAllowed(m) => ("MethodNotAllowed", m.clone(), None),
+            ApiError::UnsupportedMediaType(m) => ("UnsupportedMediaType", m.clone(), None),
+            ApiError::Expired(m) => ("Expired", m.clone(), None),
+            ApiError::Unauthorized => ("Unauthorized", "Unauthorized".to_string(), None),
+        };
+        let mut body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": reason});
+        if let Some(d) = details {
+            body["details"] = d;
+        }
+        body["code"] = json!(self.code());
+        Ok(body)
+    }
+}

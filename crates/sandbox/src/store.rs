@@ -1,0 +1,815 @@
+//! The sandbox's state: every object, the resource version counter, and the event history
+//! watches replay from. Operations mirror the API server's verbs and answer with the same
+//! objects and errors; the HTTP layer only translates.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use base64::Engine;
+use driftless_core::selector::LabelSelector;
+use serde_json::{Map, Value, json};
+use tokio::sync::broadcast;
+
+use crate::meta;
+use crate::registry::{Registry, ResourceType};
+use crate::status::ApiError;
+
+/// Events kept for watches to resume from; older resourceVersions get `410 Gone`.
+const HISTORY: usize = 20_000;
+
+/// One change, as a watch reports it.
+#[derive(Debug, Clone)]
+pub struct WatchEvent {
+    pub rv: u64,
+    /// `ADDED`, `MODIFIED` or `DELETED`.
+    pub kind: &'static str,
+    pub group: String,
+    pub plural: String,
+    pub namespace: String,
+    pub object: Value,
+}
+
+/// group, plural, namespace, name.
+type Key = (String, String, String, String);
+
+pub struct Store {
+    pub registry: Registry,
+    objects: BTreeMap<Key, Value>,
+    rv: u64,
+    history: VecDeque<WatchEvent>,
+    /// Events with rv <= this were dropped from `history`.
+    compacted: u64,
+    pub events: broadcast::Sender<WatchEvent>,
+}
+
+/// List filters.
+#[derive(Debug, Default, Clone)]
+pub struct ListOptions {
+    pub label_selector: Option<String>,
+    pub field_selector: Option<String>,
+    pub limit: Option<usize>,
+    pub continue_token: Option<String>,
+}
+
+fn key(t: &ResourceType, ns: &str, name: &str) -> Key {
+    (
+        t.group.clone(),
+        t.plural.clone(),
+        if t.namespaced {
+            ns.to_string()
+        } else {
+            String::new()
+        },
+        name.to_string(),
+    )
+}
+
+fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
+    obj["metadata"][field].as_str().unwrap_or_default()
+}
+
+/// `metadata.name=x,metadata.namespace!=y`: the field selectors every type supports.
+fn field_selector_matches(sel: &str, obj: &Value) -> Result<bool, ApiError> {
+    for term in sel.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        let (field, want, negate) = if let Some((f, v)) = term.split_once("!=") {
+            (f, v, true)
+        } else if let Some((f, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
+            (f, v, false)
+        } else {
+            return Err(ApiError::BadRequest(format!(
+                "invalid field selector: {term}"
+            )));
+        };
+        let have = match field.trim() {
+            "metadata.name" => meta_str(obj, "name"),
+            "metadata.namespace" => meta_str(obj, "namespace"),
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "field label not supported: {other}"
+                )));
+            }
+        };
+        if (have == want.trim()) == negate {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+impl Store {
+    /// A fresh cluster with the namespaces every cluster has.
+    pub fn new() -> Self {
+        let (events, _) = broadcast::channel(4096);
+        let mut s = Store {
+            registry: Registry::builtin(),
+            objects: BTreeMap::new(),
+            rv: 100,
+            history: VecDeque::new(),
+            compacted: 0,
+            events,
+        };
+        let ns = s
+            .registry
+            .find("", "v1", "namespaces")
+            .expect("namespaces are built in")
+            .clone();
+        for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            s.create(
+                &ns,
+                "",
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+                false,
+            )
+            .expect("fresh store");
+        }
+        s.compacted = s.rv;
+        s
+    }
+
+    pub fn resource_version(&self) -> u64 {
+        self.rv
+    }
+
+    fn record(&mut self, kind: &'static str, t: &ResourceType, obj: &Value) {
+        self.record_raw(kind, &t.group, &t.plural, obj);
+    }
+
+    /// Appends to the watch history (bounded) and notifies live watches.
+    fn record_raw(&mut self, kind: &'static str, group: &str, plural: &str, obj: &Value) {
+        let ev = WatchEvent {
+            rv: self.rv,
+            kind,
+            group: group.to_string(),
+            plural: plural.to_string(),
+            namespace: meta_str(obj, "namespace").to_string(),
+            object: obj.clone(),
+        };
+        self.history.push_back(ev.clone());
+        while self.history.len() > HISTORY {
+            if let Some(old) = self.history.pop_front() {
+                self.compacted = old.rv;
+            }
+        }
+        let _ = self.events.send(ev);
+    }
+
+    fn bump(&mut self) -> u64 {
+        self.rv += 1;
+        self.rv
+    }
+
+    /// The object as served for `t`'s version.
+    fn served(t: &ResourceType, obj: &Value) -> Value {
+        let mut o = obj.clone();
+        o["apiVersion"] = json!(t.api_version());
+        o["kind"] = json!(t.kind);
+        o
+    }
+
+    fn namespace_state(&self, ns: &str) -> Option<&Value> {
+        self.objects.get(&(
+            String::new(),
+            "namespaces".into(),
+            String::new(),
+            ns.to_string(),
+        ))
+    }
+
+    pub fn get(&self, t: &ResourceType, ns: &str, name: &str) -> Result<Value, ApiError> {
+        self.objects
+            .get(&key(t, ns, name))
+            .map(|o| Self::served(t, o))
+            .ok_or_else(|| ApiError::not_found(t, name))
+    }
+
+    pub fn list(
+        &self,
+        t: &ResourceType,
+        ns: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<Value, ApiError> {
+        let labels = LabelSelector::parse(opts.label_selector.as_deref().unwrap_or(""))
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let start = match &opts.continue_token {
+            Some(tok) => Some(
+                meta::continue_start(tok)
+                    .ok_or_else(|| ApiError::BadRequest("continue key is not valid".into()))?,
+            ),
+            None => None,
+        };
+        let mut items = Vec::new();
+        for ((g, p, ons, name), obj) in &self.objects {
+            if *g != t.group || *p != t.plural || ns.is_some_and(|n| t.namespaced && n != ons) {
+                continue;
+            }
+            if start
+                .as_ref()
+                .is_some_and(|s| format!("{ons}/{name}").as_str() <= s.as_str())
+            {
+                continue;
+            }
+            if !labels.matches(obj["metadata"]["labels"].as_object()) {
+                continue;
+            }
+            if let Some(fs) = &opts.field_selector
+                && !field_selector_matches(fs, obj)?
+            {
+                continue;
+            }
+            items.push(obj);
+        }
+        let mut metadata = json!({"resourceVersion": self.rv.to_string()});
+        if let Some(limit) = opts.limit.filter(|l| *l > 0 && items.len() > *l) {
+            let last = items[limit - 1];
+            metadata["continue"] = json!(meta::continue_token(
+                self.rv,
+                &format!("{}/{}", meta_str(last, "namespace"), meta_str(last, "name"))
+            ));
+            metadata["remainingItemCount"] = json!(items.len() - limit);
+            items.truncate(limit);
+        }
+        // List items carry no kind/apiVersion, as the real server writes them.
+        let items: Vec<Value> = items
+            .into_iter()
+            .map(|o| {
+                let mut o = o.clone();
+                if let Some(m) = o.as_object_mut() {
+                    m.remove("kind");
+                    m.remove("apiVersion");
+                }
+                o
+            })
+            .collect();
+        Ok(
+            json!({"kind": format!("{}List", t.kind), "apiVersion": t.api_version(), "metadata": metadata, "items": items}),
+        )
+    }
+
+    /// Checks the path namespace against the object and the namespace's state.
+    fn admit_namespace(
+        &self,
+        t: &ResourceType,
+        ns: &str,
+        obj: &mut Value,
+        name: &str,
+    ) -> Result<(), ApiError> {
+        if !t.namespaced {
+            if let Some(m) = obj["metadata"].as_object_mut() {
+                m.remove("namespace");
+            }
+            return Ok(());
+        }
+        match obj["metadata"]["namespace"].as_str() {
+            Some(n) if !n.is_empty() && n != ns => {
+                return Err(ApiError::BadRequest("the namespace of the provided object does not match the namespace sent on the request".into()));
+            }
+            _ => obj["metadata"]["namespace"] = json!(ns),
+        }
+        match self.namespace_state(ns) {
+            None => Err(ApiError::namespace_not_found(ns)),
+            Some(n) if n["status"]["phase"] == "Terminating" => {
+                Err(ApiError::NamespaceTerminating {
+                    namespace: ns.into(),
+                    qualified: t.qualified(),
+                    group: t.group.clone(),
+                    plural: t.plural.clone(),
+                    name: name.into(),
+                })
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn check_type(t: &ResourceType, obj: &Value) -> Result<(), ApiError> {
+        let av = obj["apiVersion"].as_str().unwrap_or_default();
+        if av != t.api_version() {
+            return Err(ApiError::BadRequest(format!(
+                "the API version in the data ({av}) does not match the expected API version ({})",
+                t.api_version()
+            )));
+        }
+        let kind = obj["kind"].as_str().unwrap_or_default();
+        if kind != t.kind {
+            return Err(ApiError::BadRequest(format!(
+                "the kind in the data ({kind}) does not match the expected kind ({})",
+                t.kind
+            )));
+        }
+        Ok(())
+    }
+
+    /// POST: creates an object (201). `dry_run` validates and returns without storing.
+    pub fn create(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
+        mut obj: Value,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        Self::check_type(t, &obj)?;
+        if !obj["metadata"].is_object() {
+            obj["metadata"] = json!({});
+        }
+        let mut name = meta_str(&obj, "name").to_string();
+        if name.is_empty() {
+            let prefix = meta_str(&obj, "generateName").to_string();
+            if prefix.is_empty() {
+                return Err(ApiError::BadRequest(
+                    "name or generateName is required".into(),
+                ));
+            }
+            name = format!("{prefix}{}", &meta::uid().replace('-', "")[..5]);
+            obj["metadata"]["name"] = json!(name);
+        }
+        self.admit_namespace(t, ns, &mut obj, &name)?;
+        let k = key(t, ns, &name);
+        if self.objects.contains_key(&k) {
+            return Err(ApiError::already_exists(t, &name));
+        }
+        defaults_on_create(t, &mut obj);
+        {
+            let m = obj["metadata"].as_object_mut().expect("metadata is a map");
+            m.insert("uid".into(), json!(meta::uid()));
+            m.insert("creationTimestamp".into(), json!(meta::now()));
+            for f in [
+                "resourceVersion",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "managedFields",
+                "selfLink",
+            ] {
+                m.remove(f);
+            }
+            if obj.get("spec").is_some()
+                && !matches!(
+                    (t.group.as_str(), t.kind.as_str()),
+                    (
+                        "",
+                        "Namespace" | "Service" | "PersistentVolumeClaim" | "PersistentVolume"
+                    )
+                )
+            {
+                obj["metadata"]["generation"] = json!(1);
+            }
+        }
+        if dry_run {
+            return Ok(Self::served(t, &obj));
+        }
+        let rv = self.bump();
+        obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+        let obj = Self::served(t, &obj);
+        self.objects.insert(k, obj.clone());
+        self.record("ADDED", t, &obj);
+        self.after_create(t, &obj);
+        Ok(obj)
+    }
+
+    /// What the cluster's controllers do right after some creations.
+    fn after_create(&mut self, t: &ResourceType, obj: &Value) {
+        match (t.group.as_str(), t.kind.as_str()) {
+            ("", "Namespace") => {
+                let ns = meta_str(obj, "name").to_string();
+                let cm = self
+                    .registry
+                    .find("", "v1", "configmaps")
+                    .expect("built in")
+                    .clone();
+                let sa = self
+                    .registry
+                    .find("", "v1", "serviceaccounts")
+                    .expect("built in")
+                    .clone();
+                let root_ca = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt", "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."}}, "data": {"ca.crt": "-----BEGIN CERTIFICATE-----\n(driftless sandbox)\n-----END CERTIFICATE-----\n"}});
+                let _ = self.create(&cm, &ns, root_ca, false);
+                let _ = self.create(&sa, &ns, json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}), false);
+            }
+            ("apiextensions.k8s.io", "CustomResourceDefinition") => self.registry.add_crd(obj),
+            _ => {}
+        }
+    }
+
+    /// PUT: replaces an object, with optimistic concurrency on `metadata.resourceVersion`.
+    pub fn update(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
+        name: &str,
+        mut obj: Value,
+    ) -> Result<Value, ApiError> {
+        Self::check_type(t, &obj)?;
+        let k = key(t, ns, name);
+        let old = self
+            .objects
+            .get(&k)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(t, name))?;
+        if meta_str(&obj, "name") != name {
+            return Err(ApiError::BadRequest(
+                "the name of the object does not match the name on the URL".into(),
+            ));
+        }
+        let sent_rv = meta_str(&obj, "resourceVersion");
+        if !sent_rv.is_empty() && sent_rv != meta_str(&old, "resourceVersion") {
+            return Err(ApiError::conflict(t, name));
+        }
+        self.admit_namespace_for_update(t, ns, &mut obj)?;
+        self.replace(t, k, &old, obj)
+    }
+
+    fn admit_namespace_for_update(
+        &self,
+        t: &ResourceType,
+        ns: &str,
+        obj: &mut Value,
+    ) -> Result<(), ApiError> {
+        if t.namespaced {
+            obj["metadata"]["namespace"] = json!(ns);
+        } else if let Some(m) = obj["metadata"].as_object_mut() {
+            m.remove("namespace");
+        }
+        Ok(())
+    }
+
+    /// Stores `new` in place of `old`, keeping server-owned fields, bumping generation when
+    /// the spec changed, keeping status when the type has a status subresource.
+    fn replace(
+        &mut self,
+        t: &ResourceType,
+        k: Key,
+        old: &Value,
+        mut new: Value,
+    ) -> Result<Value, ApiError> {
+        for f in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "managedFields",
+        ] {
+            match old["metadata"].get(f) {
+                Some(v) => new["metadata"][f] = v.clone(),
+                None => {
+                    if let Some(m) = new["metadata"].as_object_mut() {
+                        m.remove(f);
+                    }
+                }
+            }
+        }
+        if t.subresources.iter().any(|s| s == "status") {
+            match old.get("status") {
+                Some(s) => new["status"] = s.clone(),
+                None => {
+                    if let Some(m) = new.as_object_mut() {
+                        m.remove("status");
+                    }
+                }
+            }
+        }
+        if old.get("spec") != new.get("spec")
+            && let Some(g) = old["metadata"]["generation"].as_i64()
+        {
+            new["metadata"]["generation"] = json!(g + 1);
+        }
+        if new == *old {
+            return Ok(old.clone());
+        }
+        let rv = self.bump();
+        new["metadata"]["resourceVersion"] = json!(rv.to_string());
+        let new = Self::served(t, &new);
+        self.objects.insert(k, new.clone());
+        self.record("MODIFIED", t, &new);
+        if t.kind == "CustomResourceDefinition" {
+            self.registry.add_crd(&new);
+        }
+        Ok(new)
+    }
+
+    /// PATCH with a JSON merge patch or a JSON patch.
+    pub fn patch(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
+        name: &str,
+        content_type: &str,
+        body: &Value,
+    ) -> Result<Value, ApiError> {
+        let k = key(t, ns, name);
+        let old = self
+            .objects
+            .get(&k)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(t, name))?;
+        let mut new = old.clone();
+        match content_type {
+            "application/merge-patch+json" => json_patch::merge(&mut new, body),
+            "application/json-patch+json" => {
+                let p: json_patch::Patch = serde_json::from_value(body.clone())
+                    .map_err(|e| ApiError::BadRequest(format!("invalid JSON patch: {e}")))?;
+                json_patch::patch(&mut new, &p).map_err(|e| {
+                    ApiError::BadRequest(format!(
+                        "the server rejected our request due to an error in our request: {e}"
+                    ))
+                })?;
+            }
+            other => {
+                return Err(ApiError::UnsupportedMediaType(format!(
+                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json (got {other})"
+                )));
+            }
+        }
+        let sent_rv = meta_str(&new, "resourceVersion");
+        if !sent_rv.is_empty() && sent_rv != meta_str(&old, "resourceVersion") {
+            return Err(ApiError::conflict(t, name));
+        }
+        if meta_str(&new, "name") != name {
+            return Err(ApiError::BadRequest(
+                "metadata.name cannot be changed by a patch".into(),
+            ));
+        }
+        self.replace(t, k, &old, new)
+    }
+
+    /// DELETE. Objects with finalizers (or a foreground deletion) only get a deletion
+    /// timestamp; namespaces become Terminating and are emptied by [`Store::reconcile`].
+    pub fn delete(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
+        name: &str,
+        propagation: Option<&str>,
+    ) -> Result<Value, ApiError> {
+        let k = key(t, ns, name);
+        let mut obj = self
+            .objects
+            .get(&k)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(t, name))?;
+        let is_namespace = t.group.is_empty() && t.kind == "Namespace";
+        let mut finalizers: Vec<String> = obj["metadata"]["finalizers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str().map(String::from))
+            .collect();
+        if propagation == Some("Foreground")
+            && !finalizers.iter().any(|f| f == "foregroundDeletion")
+        {
+            finalizers.push("foregroundDeletion".into());
+        }
+        if propagation == Some("Orphan") {
+            self.orphan_dependents(meta_str(&obj, "uid"));
+        }
+        if finalizers.is_empty() && !is_namespace {
+            self.objects.remove(&k);
+            let rv = self.bump();
+            obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+            self.record("DELETED", t, &obj);
+            if t.kind == "CustomResourceDefinition" {
+                self.drop_crd(name);
+            }
+            return Ok(obj);
+        }
+        if obj["metadata"].get("deletionTimestamp").is_none() {
+            obj["metadata"]["deletionTimestamp"] = json!(meta::now());
+            if !is_namespace {
+                obj["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                obj["metadata"]["finalizers"] = json!(finalizers);
+            } else {
+                obj["status"]["phase"] = json!("Terminating");
+            }
+            let rv = self.bump();
+            obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+            self.objects.insert(k, obj.clone());
+            self.record("MODIFIED", t, &obj);
+        }
+        Ok(obj)
+    }
+
+    fn orphan_dependents(&mut self, owner_uid: &str) {
+        let keys: Vec<Key> = self
+            .objects
+            .iter()
+            .filter(|(_, o)| owned_by(o, owner_uid))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in keys {
+            let Some(t) = self.type_of(&k) else { continue };
+            let old = self.objects[&k].clone();
+            let mut new = old.clone();
+            if let Some(refs) = new["metadata"]["ownerReferences"].as_array_mut() {
+                refs.retain(|r| r["uid"] != owner_uid);
+            }
+            let _ = self.replace(&t, k, &old, new);
+        }
+    }
+
+    fn type_of(&self, k: &Key) -> Option<ResourceType> {
+        self.registry
+            .types()
+            .iter()
+            .find(|t| t.group == k.0 && t.plural == k.1)
+            .cloned()
+    }
+
+    /// One pass of the cluster's controllers: garbage collection (ownerReferences),
+    /// foreground deletion, namespace termination. Returns whether anything changed.
+    pub fn reconcile(&mut self) -> bool {
+        let mut changed = false;
+        let uids: std::collections::HashSet<String> = self
+            .objects
+            .values()
+            .map(|o| meta_str(o, "uid").to_string())
+            .collect();
+        let snapshot: Vec<(Key, Value)> = self
+            .objects
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (k, obj) in snapshot {
+            let Some(t) = self.type_of(&k) else { continue };
+            let deleting = obj["metadata"].get("deletionTimestamp").is_some();
+            // Background GC: every owner gone → the dependent goes too.
+            let owners: Vec<&str> = obj["metadata"]["ownerReferences"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["uid"].as_str())
+                .collect();
+            if !owners.is_empty() && owners.iter().all(|u| !uids.contains(*u)) && !deleting {
+                let _ = self.delete(&t, &k.2, &k.3, Some("Background"));
+                changed = true;
+                continue;
+            }
+            if !deleting {
+                continue;
+            }
+            let uid = meta_str(&obj, "uid").to_string();
+            if t.group.is_empty() && t.kind == "Namespace" {
+                let contents: Vec<Key> = self
+                    .objects
+                    .keys()
+                    .filter(|c| c.2 == k.3 && !c.2.is_empty())
+                    .cloned()
+                    .collect();
+                for c in &contents {
+                    if let Some(ct) = self.type_of(c) {
+                        let _ = self.force_remove(&ct, c.clone());
+                    }
+                }
+                let _ = self.force_remove(&t, k);
+                changed = true;
+                continue;
+            }
+            let finalizers: Vec<String> = obj["metadata"]["finalizers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f.as_str().map(String::from))
+                .collect();
+            if finalizers.iter().any(|f| f == "foregroundDeletion") {
+                let dependents: Vec<Key> = self
+                    .objects
+                    .iter()
+                    .filter(|(_, o)| owned_by(o, &uid))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                if dependents.is_empty() {
+                    let old = obj.clone();
+                    let mut new = obj.clone();
+                    new["metadata"]["finalizers"] = json!(
+                        finalizers
+                            .iter()
+                            .filter(|f| *f != "foregroundDeletion")
+                            .collect::<Vec<_>>()
+                    );
+                    let _ = self.replace(&t, k.clone(), &old, new);
+                    changed = true;
+                } else {
+                    for d in dependents {
+                        if let Some(dt) = self.type_of(&d) {
+                            let _ = self.delete(&dt, &d.2, &d.3, Some("Foreground"));
+                        }
+                    }
+                }
+                continue;
+            }
+            if finalizers.is_empty() {
+                let _ = self.force_remove(&t, k);
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    fn force_remove(&mut self, t: &ResourceType, k: Key) -> Option<Value> {
+        let mut obj = self.objects.remove(&k)?;
+        let rv = self.bump();
+        obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+        self.record("DELETED", t, &obj);
+        if t.kind == "CustomResourceDefinition" {
+            self.drop_crd(&k.3);
+        }
+        Some(obj)
+    }
+
+    /// A deleted CRD takes its custom resources with it, as on a real server.
+    fn drop_crd(&mut self, name: &str) {
+        for (group, plural) in self.registry.remove_crd(name) {
+            let keys: Vec<Key> = self
+                .objects
+                .keys()
+                .filter(|k| k.0 == group && k.1 == plural)
+                .cloned()
+                .collect();
+            for k in keys {
+                if let Some(mut obj) = self.objects.remove(&k) {
+                    let rv = self.bump();
+                    obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+                    self.record_raw("DELETED", &group, &plural, &obj);
+                }
+            }
+        }
+    }
+
+    /// Events after `rv` for a watch, or `410 Gone` when they were compacted away.
+    pub fn events_since(&self, rv: u64) -> Result<Vec<WatchEvent>, ApiError> {
+        if rv < self.compacted {
+            return Err(ApiError::Expired(format!(
+                "too old resource version: {rv} ({})",
+                self.compacted
+            )));
+        }
+        Ok(self.history.iter().filter(|e| e.rv > rv).cloned().collect())
+    }
+
+    /// Current objects of a type as ADDED events (a watch from resourceVersion 0 or unset).
+    pub fn snapshot(&self, t: &ResourceType, ns: Option<&str>) -> Vec<WatchEvent> {
+        self.objects
+            .iter()
+            .filter(|((g, p, ons, _), _)| {
+                *g == t.group && *p == t.plural && ns.is_none_or(|n| !t.namespaced || n == ons)
+            })
+            .map(|((g, p, ons, _), o)| WatchEvent {
+                rv: self.rv,
+                kind: "ADDED",
+                group: g.clone(),
+                plural: p.clone(),
+                namespace: ons.clone(),
+                object: o.clone(),
+            })
+            .collect()
+    }
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn owned_by(obj: &Value, uid: &str) -> bool {
+    obj["metadata"]["ownerReferences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|r| r["uid"] == uid)
+}
+
+/// Defaults the server applies on create, as recorded (Namespace, Secret `stringData`).
+fn defaults_on_create(t: &ResourceType, obj: &mut Value) {
+    match (t.group.as_str(), t.kind.as_str()) {
+        ("", "Namespace") => {
+            let name = meta_str(obj, "name").to_string();
+            if !obj["metadata"]["labels"].is_object() {
+                obj["metadata"]["labels"] = json!({});
+            }
+            obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = json!(name);
+            if !obj["spec"].is_object() {
+                obj["spec"] = json!({});
+            }
+            obj["spec"]["finalizers"] = json!(["kubernetes"]);
+            obj["status"] = json!({"phase": "Active"});
+        }
+        ("", "Secret") => {
+            if let Some(Value::Object(sd)) =
+                obj.as_object_mut().and_then(|m| m.remove("stringData"))
+            {
+                let data = obj
+                    .as_object_mut()
+                    .expect("object")
+                    .entry("data")
+                    .or_insert_with(|| Value::Object(Map::new()));
+                for (k, v) in sd {
+                    data[k] = json!(
+                        base64::engine::general_purpose::STANDARD
+                            .encode(v.as_str().unwrap_or_default())
+                    );
+                }
+            }
+            if obj.get("type").is_none() {
+                obj["type"] = json!("Opaque");
+            }
+        }
+        _ => {}
+    }
+}
