@@ -115,3 +115,68 @@ fn kubectl_works_against_the_sandbox_unchanged() {
     );
     assert!(!ok && out.contains("not found"), "{out}");
 }
+
+#[test]
+fn kubectl_apply_and_patch_use_strategic_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let _server = Running(
+        Command::new(env!("CARGO_BIN_EXE_driftless"))
+            .args(["sandbox", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !kubeconfig.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the sandbox never wrote its kubeconfig"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let deploy = |image: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: default}}\nspec:\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      containers:\n      - {{name: web, image: \"{image}\"}}\n      - {{name: sidecar, image: proxy:1}}\n"
+        )
+    };
+    let (ok, out) = kubectl(
+        &kubeconfig,
+        &["apply", "-f", "-"],
+        Some(&deploy("nginx:1.25")),
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = kubectl(
+        &kubeconfig,
+        &["apply", "-f", "-"],
+        Some(&deploy("nginx:1.27")),
+    );
+    assert!(ok && out.contains("configured"), "{out}");
+    // A strategic merge patch on one container, merged by name: the sidecar stays.
+    let (ok, out) = kubectl(
+        &kubeconfig,
+        &[
+            "patch",
+            "deployment",
+            "web",
+            "-p",
+            r#"{"spec":{"template":{"spec":{"containers":[{"name":"web","env":[{"name":"A","value":"1"}]}]}}}}"#,
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = kubectl(
+        &kubeconfig,
+        &[
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[*].name} {.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].env[0].value}",
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+    assert_eq!(out.trim(), "web sidecar nginx:1.27 1");
+}

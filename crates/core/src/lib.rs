@@ -13,6 +13,7 @@ pub mod object;
 pub mod schema;
 pub mod selector;
 pub mod source;
+pub mod strategic;
 pub mod yaml;
 
 pub use desired::{DesiredSet, DuplicateResource};

@@ -338,11 +338,9 @@ fn dispatch(
                 .unwrap_or("")
                 .trim()
                 .to_string();
-            if ct == "application/apply-patch+yaml"
-                || ct == "application/strategic-merge-patch+json"
-            {
+            if ct == "application/apply-patch+yaml" {
                 return Err(ApiError::UnsupportedMediaType(format!(
-                    "{ct} is not implemented by this sandbox build yet (server-side apply and strategic merge arrive next); use a merge or JSON patch"
+                    "{ct} is not implemented by this sandbox build yet (server-side apply arrives next); use a merge, JSON or strategic merge patch"
                 )));
             }
             store

@@ -502,6 +502,28 @@ impl Store {
         let mut new = old.clone();
         match content_type {
             "application/merge-patch+json" => json_patch::merge(&mut new, body),
+            "application/strategic-merge-patch+json" => {
+                // As on a real server: only built-in types have the schema strategic merge needs.
+                let def = t
+                    .crd
+                    .is_none()
+                    .then(|| driftless_core::strategic::definition_of(&old))
+                    .flatten();
+                if def.is_none() {
+                    return Err(ApiError::UnsupportedMediaType(format!(
+                        "strategic merge patch is not supported for {}; use a merge patch",
+                        t.qualified()
+                    )));
+                }
+                if driftless_core::strategic::apply(&mut new, body, def)
+                    .map_err(|e| ApiError::BadRequest(format!("{}: {}", e.field, e.message)))?
+                    == driftless_core::strategic::Outcome::Delete
+                {
+                    return Err(ApiError::BadRequest(
+                        "$patch: delete is not allowed on a whole object".into(),
+                    ));
+                }
+            }
             "application/json-patch+json" => {
                 let p: json_patch::Patch = serde_json::from_value(body.clone())
                     .map_err(|e| ApiError::BadRequest(format!("invalid JSON patch: {e}")))?;
@@ -513,7 +535,7 @@ impl Store {
             }
             other => {
                 return Err(ApiError::UnsupportedMediaType(format!(
-                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json (got {other})"
+                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {other})"
                 )));
             }
         }

@@ -631,6 +631,16 @@ async fn crds_serve_their_custom_resources() {
         c.get("/apis/example.com/v1").await.1["resources"][0]["name"],
         "widgets"
     );
+    // Custom resources have no strategic-merge schema: refused, as on a real server.
+    let (code, _) = c
+        .send(
+            "PATCH",
+            "/apis/example.com/v1/namespaces/shop/widgets/w1",
+            Some("application/strategic-merge-patch+json"),
+            Some(json!({"spec": {"size": 2}})),
+        )
+        .await;
+    assert_eq!(code, 415);
     assert_eq!(
         c.send(
             "DELETE",

@@ -18,7 +18,6 @@ mod patches;
 mod replacements;
 mod selector;
 mod spec;
-pub mod strategic;
 mod transforms;
 
 use driftless_core::source::{NodeKind, SourceError, Tree, join};

@@ -6,9 +6,9 @@ use serde_json::Value;
 
 use super::selector::Matcher;
 use super::spec::{PatchSpec, Selector};
-use super::strategic::{self, Outcome};
 use super::{Builder, Resource};
 use crate::RenderError;
+use driftless_core::strategic::{self, Outcome};
 
 /// A patch body loaded from `path` or inline `patch`, with its name for messages.
 fn content(

@@ -1,4 +1,5 @@
-//! Strategic merge patch, as kustomize applies it.
+//! Strategic merge patch, as kustomize applies it and as the API server accepts it
+//! (`application/strategic-merge-patch+json`).
 //!
 //! Lists merge or replace according to the real schema's `x-kubernetes-patch-strategy` and
 //! `x-kubernetes-patch-merge-key` ([`driftless_core::schema`]); types the schema does not know
@@ -6,7 +7,7 @@
 //! Directives: `$patch: replace|delete|merge` on maps and list items, `$retainKeys`,
 //! `$deleteFromPrimitiveList/<field>`, `$setElementOrder/<field>`; `null` deletes a field.
 
-use driftless_core::schema::{self, FieldMeta};
+use crate::schema::{self, FieldMeta};
 use serde_json::{Map, Value};
 
 /// Why a patch could not be applied.
@@ -56,7 +57,7 @@ pub fn apply(target: &mut Value, patch: &Value, def: Option<&str>) -> Result<Out
 
 /// The definition of a built-in object from its apiVersion and kind.
 pub fn definition_of(obj: &Value) -> Option<&'static str> {
-    let gvk = driftless_core::object::gvk(obj)?;
+    let gvk = crate::object::gvk(obj)?;
     schema::builtin().definition_name(&gvk)
 }
 
