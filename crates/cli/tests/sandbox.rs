@@ -180,3 +180,80 @@ fn kubectl_apply_and_patch_use_strategic_merge() {
     assert!(ok, "{out}");
     assert_eq!(out.trim(), "web sidecar nginx:1.27 1");
 }
+
+#[test]
+fn kubectl_server_side_apply_and_diff_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let _server = Running(
+        Command::new(env!("CARGO_BIN_EXE_driftless"))
+            .args(["sandbox", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !kubeconfig.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the sandbox never wrote its kubeconfig"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cm = |v: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: ssa, namespace: default}}\ndata: {{mode: {v}}}\n"
+        )
+    };
+    let (ok, out) = kubectl(
+        &kubeconfig,
+        &["apply", "--server-side", "-f", "-"],
+        Some(&cm("one")),
+    );
+    assert!(ok && out.contains("serverside-applied"), "{out}");
+    let (ok, out) = kubectl(
+        &kubeconfig,
+        &[
+            "get",
+            "configmap",
+            "ssa",
+            "-o",
+            "jsonpath={.metadata.managedFields[0].manager}={.data.mode}",
+        ],
+        None,
+    );
+    assert!(ok && out.trim() == "kubectl=one", "{out}");
+    // kubectl diff exits 1 when there are differences, 0 when none.
+    let diff = |v: &str| {
+        let mut c = Command::new("kubectl");
+        c.arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["diff", "--server-side", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(cm(v).as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (code, out) = diff("one");
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = diff("two");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("-  mode: one") && out.contains("+  mode: two"),
+        "{out}"
+    );
+}

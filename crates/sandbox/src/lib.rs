@@ -5,13 +5,17 @@
 //!
 //! Built so far: discovery (legacy and aggregated), OpenAPI, `/version`; GET, LIST (label and
 //! field selectors, `limit`/`continue`), CREATE (incl. `dryRun=All`, `generateName`), UPDATE
-//! with resourceVersion conflicts, PATCH (JSON merge and JSON patch), DELETE with finalizers,
+//! with resourceVersion conflicts, PATCH (JSON merge, JSON patch, strategic merge for built-in
+//! types, and server-side apply with managedFields, conflicts, force, dry run and pruning of
+//! fields an applier stops declaring), DELETE with finalizers,
 //! foreground/background/orphan propagation and namespace termination; WATCH with replay from a
 //! resourceVersion, bookmarks, `timeoutSeconds` and `410 Gone`; CRDs adding their types; a
 //! bearer token (checked whenever sent; anonymous requests accepted because it binds loopback
-//! only, over plain HTTP). Not yet: TLS (needed before any non-loopback bind), server-side apply and strategic merge patch, defaulting beyond
+//! only, over plain HTTP). Not yet: TLS (needed before any non-loopback bind), defaulting beyond
 //! Namespace/Secret, status simulation, persistence (they answer with a clear error or are absent).
 
+mod apply;
+mod fields;
 mod meta;
 pub mod registry;
 mod server;

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::registry::{Assets, ResourceType};
 use crate::status::ApiError;
-use crate::store::{ListOptions, Store, WatchEvent};
+use crate::store::{ApplyOptions, ListOptions, Store, WatchEvent};
 
 pub struct App {
     pub store: Mutex<Store>,
@@ -296,6 +296,17 @@ fn dispatch(
         return Err(ApiError::PageNotFound);
     }
     let dry_run = q.get("dryRun").is_some_and(|d| d == "All");
+    // Who writes: the fieldManager parameter, else the client's name from its User-Agent,
+    // as the API server defaults it.
+    let manager = q.get("fieldManager").cloned().unwrap_or_else(|| {
+        headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|ua| ua.split('/').next())
+            .filter(|m| !m.is_empty())
+            .unwrap_or("unknown")
+            .to_string()
+    });
     match (
         method.clone(),
         target.name.as_deref(),
@@ -322,11 +333,11 @@ fn dispatch(
                 ));
             }
             store
-                .create(t, ns, parse_body(body)?, dry_run)
+                .create_as(t, ns, parse_body(body)?, dry_run, &manager)
                 .map(|v| (201, v))
         }
         (Method::PUT, Some(name), None | Some("status")) => store
-            .update(t, ns, name, parse_body(body)?)
+            .update(t, ns, name, parse_body(body)?, &manager)
             .map(|v| (200, v)),
         (Method::PATCH, Some(name), None | Some("status")) => {
             let ct = headers
@@ -339,12 +350,17 @@ fn dispatch(
                 .trim()
                 .to_string();
             if ct == "application/apply-patch+yaml" {
-                return Err(ApiError::UnsupportedMediaType(format!(
-                    "{ct} is not implemented by this sandbox build yet (server-side apply arrives next); use a merge, JSON or strategic merge patch"
-                )));
+                let force = q.get("force").is_some_and(|f| f == "true");
+                let manager = q.get("fieldManager").cloned().unwrap_or_default();
+                let opts = ApplyOptions {
+                    manager,
+                    force,
+                    dry_run,
+                };
+                return store.apply(t, ns, name, parse_body(body)?, &opts);
             }
             store
-                .patch(t, ns, name, &ct, &parse_body(body)?)
+                .patch(t, ns, name, &ct, &parse_body(body)?, &manager)
                 .map(|v| (200, v))
         }
         (Method::DELETE, Some(name), None) => {

@@ -37,6 +37,11 @@ pub enum ApiError {
         name: String,
     },
     BadRequest(String),
+    /// Server-side apply conflicts: (cause message, field path) per conflict.
+    ApplyConflict {
+        message: String,
+        causes: Vec<(String, String)>,
+    },
     MethodNotAllowed(String),
     UnsupportedMediaType(String),
     /// `410 Gone` for a watch from a compacted resourceVersion.
@@ -86,7 +91,9 @@ impl ApiError {
     pub fn code(&self) -> u16 {
         match self {
             ApiError::NotFound { .. } | ApiError::PageNotFound => 404,
-            ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => 409,
+            ApiError::AlreadyExists { .. }
+            | ApiError::Conflict { .. }
+            | ApiError::ApplyConflict { .. } => 409,
             ApiError::NamespaceTerminating { .. } => 403,
             ApiError::BadRequest(_) => 400,
             ApiError::MethodNotAllowed(_) => 405,
@@ -154,6 +161,13 @@ impl ApiError {
                 Some(details(name, group, plural)),
             ),
             ApiError::BadRequest(m) => ("BadRequest", m.clone(), None),
+            ApiError::ApplyConflict { message, causes } => (
+                "Conflict",
+                message.clone(),
+                Some(
+                    json!({"causes": causes.iter().map(|(m, f)| json!({"reason": "FieldManagerConflict", "message": m, "field": f})).collect::<Vec<_>>()}),
+                ),
+            ),
             ApiError::MethodNotAllowed(m) => ("MethodNotAllowed", m.clone(), None),
             ApiError::UnsupportedMediaType(m) => ("UnsupportedMediaType", m.clone(), None),
             ApiError::Expired(m) => ("Expired", m.clone(), None),

@@ -9,6 +9,7 @@ use driftless_core::selector::LabelSelector;
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
+use crate::apply;
 use crate::meta;
 use crate::registry::{Registry, ResourceType};
 use crate::status::ApiError;
@@ -39,6 +40,17 @@ pub struct Store {
     /// Events with rv <= this were dropped from `history`.
     compacted: u64,
     pub events: broadcast::Sender<WatchEvent>,
+}
+
+/// How a server-side apply request was made.
+#[derive(Debug, Default, Clone)]
+pub struct ApplyOptions {
+    /// The `fieldManager` parameter (required).
+    pub manager: String,
+    /// `force=true`: take over conflicting fields.
+    pub force: bool,
+    /// `dryRun=All`: answer without storing.
+    pub dry_run: bool,
 }
 
 /// List filters.
@@ -302,8 +314,20 @@ impl Store {
         &mut self,
         t: &ResourceType,
         ns: &str,
+        obj: Value,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        self.create_as(t, ns, obj, dry_run, "")
+    }
+
+    /// POST on behalf of field manager `manager` (recorded as an Update; "" records nothing).
+    pub fn create_as(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
         mut obj: Value,
         dry_run: bool,
+        manager: &str,
     ) -> Result<Value, ApiError> {
         Self::check_type(t, &obj)?;
         if !obj["metadata"].is_object() {
@@ -351,6 +375,11 @@ impl Store {
                 obj["metadata"]["generation"] = json!(1);
             }
         }
+        if !manager.is_empty() {
+            let def = apply::definition(&obj, t.crd.is_some());
+            let managed = apply::record_update(None, &obj, manager, def);
+            apply::set_managed(&mut obj, &managed);
+        }
         if dry_run {
             return Ok(Self::served(t, &obj));
         }
@@ -379,7 +408,7 @@ impl Store {
                     .expect("built in")
                     .clone();
                 let root_ca = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt", "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."}}, "data": {"ca.crt": "-----BEGIN CERTIFICATE-----\n(driftless sandbox)\n-----END CERTIFICATE-----\n"}});
-                let _ = self.create(&cm, &ns, root_ca, false);
+                let _ = self.create_as(&cm, &ns, root_ca, false, "kube-controller-manager");
                 let _ = self.create(&sa, &ns, json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}), false);
             }
             ("apiextensions.k8s.io", "CustomResourceDefinition") => self.registry.add_crd(obj),
@@ -394,6 +423,7 @@ impl Store {
         ns: &str,
         name: &str,
         mut obj: Value,
+        manager: &str,
     ) -> Result<Value, ApiError> {
         Self::check_type(t, &obj)?;
         let k = key(t, ns, name);
@@ -412,7 +442,26 @@ impl Store {
             return Err(ApiError::conflict(t, name));
         }
         self.admit_namespace_for_update(t, ns, &mut obj)?;
-        self.replace(t, k, &old, obj)
+        let managed = self.updated_fields(t, &old, &obj, manager);
+        self.replace(t, k, &old, obj, managed)
+    }
+
+    /// Field ownership after an Update operation by `manager` ("" leaves it as it was).
+    fn updated_fields(
+        &self,
+        t: &ResourceType,
+        old: &Value,
+        new: &Value,
+        manager: &str,
+    ) -> Option<Vec<apply::Managed>> {
+        (!manager.is_empty()).then(|| {
+            apply::record_update(
+                Some(old),
+                new,
+                manager,
+                apply::definition(old, t.crd.is_some()),
+            )
+        })
     }
 
     fn admit_namespace_for_update(
@@ -437,6 +486,7 @@ impl Store {
         k: Key,
         old: &Value,
         mut new: Value,
+        managed: Option<Vec<apply::Managed>>,
     ) -> Result<Value, ApiError> {
         for f in [
             "uid",
@@ -454,6 +504,9 @@ impl Store {
                     }
                 }
             }
+        }
+        if let Some(managed) = managed {
+            apply::set_managed(&mut new, &managed);
         }
         if t.subresources.iter().any(|s| s == "status") {
             match old.get("status") {
@@ -492,6 +545,7 @@ impl Store {
         name: &str,
         content_type: &str,
         body: &Value,
+        manager: &str,
     ) -> Result<Value, ApiError> {
         let k = key(t, ns, name);
         let old = self
@@ -548,7 +602,74 @@ impl Store {
                 "metadata.name cannot be changed by a patch".into(),
             ));
         }
-        self.replace(t, k, &old, new)
+        let managed = self.updated_fields(t, &old, &new, manager);
+        self.replace(t, k, &old, new, managed)
+    }
+
+    /// PATCH `application/apply-patch+yaml`: server-side apply as `manager`. Creates the
+    /// object when absent (201), else merges (200); conflicts are a 409 unless `force`.
+    pub fn apply(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
+        name: &str,
+        applied: Value,
+        opts: &ApplyOptions,
+    ) -> Result<(u16, Value), ApiError> {
+        let (manager, force, dry_run) = (opts.manager.as_str(), opts.force, opts.dry_run);
+        Self::check_type(t, &applied)?;
+        if manager.is_empty() {
+            return Err(ApiError::BadRequest(
+                "PATCH, application/apply-patch+yaml requires fieldManager to be set".into(),
+            ));
+        }
+        let applied_name = meta_str(&applied, "name");
+        if applied_name != name {
+            return Err(ApiError::BadRequest(format!(
+                "the name of the object ({applied_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        let def = apply::definition(&applied, t.crd.is_some());
+        let k = key(t, ns, name);
+        let live = self.objects.get(&k).cloned();
+        let outcome =
+            apply::apply(live.as_ref(), &applied, manager, force, def).map_err(|conflicts| {
+                ApiError::ApplyConflict {
+                    message: apply::conflict_message(&conflicts),
+                    causes: conflicts
+                        .iter()
+                        .map(|c| {
+                            (
+                                format!("conflict with \"{}\" using {}", c.manager, c.api_version),
+                                c.path.clone(),
+                            )
+                        })
+                        .collect(),
+                }
+            })?;
+        let mut object = outcome.object;
+        apply::set_managed(&mut object, &outcome.managed);
+        match live {
+            None => {
+                let managed = outcome.managed.clone();
+                let created = self.create_as(t, ns, object, dry_run, "")?;
+                // create() starts ownership afresh; the applier owns what it applied.
+                let mut created = created;
+                apply::set_managed(&mut created, &managed);
+                if !dry_run {
+                    self.objects.insert(k, created.clone());
+                }
+                Ok((201, created))
+            }
+            Some(old) => {
+                if dry_run {
+                    return Ok((200, Self::served(t, &object)));
+                }
+                let managed = apply::parse_managed(&object);
+                self.replace(t, k, &old, object, Some(managed))
+                    .map(|v| (200, v))
+            }
+        }
     }
 
     /// DELETE. Objects with finalizers (or a foreground deletion) only get a deletion
@@ -621,7 +742,7 @@ impl Store {
             if let Some(refs) = new["metadata"]["ownerReferences"].as_array_mut() {
                 refs.retain(|r| r["uid"] != owner_uid);
             }
-            let _ = self.replace(&t, k, &old, new);
+            let _ = self.replace(&t, k, &old, new, None);
         }
     }
 
@@ -704,7 +825,7 @@ impl Store {
                             .filter(|f| *f != "foregroundDeletion")
                             .collect::<Vec<_>>()
                     );
-                    let _ = self.replace(&t, k.clone(), &old, new);
+                    let _ = self.replace(&t, k.clone(), &old, new, None);
                     changed = true;
                 } else {
                     for d in dependents {

@@ -346,7 +346,14 @@ async fn create_update_patch_conflicts_and_errors() {
             Some(json!({})),
         )
         .await;
-    assert_eq!(code, 415, "not yet supported, and said so: {apply}");
+    assert_eq!(
+        code, 400,
+        "an apply body without apiVersion is refused: {apply}"
+    );
+    assert_eq!(
+        apply["message"],
+        "the API version in the data () does not match the expected API version (v1)"
+    );
 
     let (code, dry) = c
         .post(

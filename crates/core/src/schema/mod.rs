@@ -133,6 +133,11 @@ impl Schema {
             .and_then(|k| k.def.as_deref())
     }
 
+    /// A definition by name (`None` for definitions without merge-relevant fields).
+    pub fn definition(&self, def: &str) -> Option<&Definition> {
+        self.defs.get(def)
+    }
+
     /// Merge metadata of `field` in definition `def`. `None` means a plain field.
     pub fn field(&self, def: &str, field: &str) -> Option<&FieldMeta> {
         self.defs.get(def)?.fields.get(field)
