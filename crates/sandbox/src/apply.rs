@@ -182,9 +182,12 @@ pub struct Applied {
     pub managed: Vec<Managed>,
 }
 
+/// `defaulted` is `applied` after the server's defaulting: it keys list items and is what gets
+/// compared and merged, while the applier owns only the fields of `applied`.
 pub fn apply(
     live: Option<&Value>,
     applied: &Value,
+    defaulted: &Value,
     manager: &str,
     force: bool,
     def: Option<&str>,
@@ -193,7 +196,8 @@ pub fn apply(
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let set = fields::field_set(applied, def);
+    let set = fields::field_set_keyed(applied, defaulted, def);
+    let applied = defaulted;
     let now = meta::now();
     let Some(live) = live else {
         let entry = Managed {

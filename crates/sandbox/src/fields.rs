@@ -64,6 +64,13 @@ pub fn item_key(item: &Value, keys: &[String]) -> Option<String> {
 /// Every path `obj` sets, for an object of definition `def` (None: schemaless, e.g. a CR,
 /// where maps are granular and lists atomic).
 pub fn field_set(obj: &Value, def: Option<&str>) -> FieldSet {
+    field_set_keyed(obj, obj, def)
+}
+
+/// Like [`field_set`], with list-map item keys read from `keyed` (the defaulted object): the
+/// server keys `ports` items by `containerPort` *and* the defaulted `protocol`, while the
+/// applier owns only what it wrote.
+pub fn field_set_keyed(obj: &Value, keyed: &Value, def: Option<&str>) -> FieldSet {
     let mut out = FieldSet::new();
     if let Value::Object(m) = obj {
         for (k, v) in m {
@@ -80,6 +87,7 @@ pub fn field_set(obj: &Value, def: Option<&str>) -> FieldSet {
                         let mdef = Some("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta");
                         walk(
                             mv,
+                            &keyed["metadata"][mk],
                             meta(mdef, mk),
                             vec![Pe::F("metadata".into()), Pe::F(mk.clone())],
                             &mut out,
@@ -88,13 +96,13 @@ pub fn field_set(obj: &Value, def: Option<&str>) -> FieldSet {
                 }
                 continue;
             }
-            walk(v, child, vec![Pe::F(k.clone())], &mut out);
+            walk(v, &keyed[k], child, vec![Pe::F(k.clone())], &mut out);
         }
     }
     out
 }
 
-fn walk(v: &Value, fm: Option<&FieldMeta>, path: Path, out: &mut FieldSet) {
+fn walk(v: &Value, keyed: &Value, fm: Option<&FieldMeta>, path: Path, out: &mut FieldSet) {
     let child_def = fm.and_then(FieldMeta::child_def);
     match v {
         Value::Object(m)
@@ -106,14 +114,15 @@ fn walk(v: &Value, fm: Option<&FieldMeta>, path: Path, out: &mut FieldSet) {
                 let mut p = path.clone();
                 p.push(Pe::F(k.clone()));
                 // Maps of scalars (labels, data) have no definition: their children are leaves.
-                walk(cv, meta(child_def, k), p, out);
+                walk(cv, &keyed[k], meta(child_def, k), p, out);
             }
         }
         Value::Array(items) if !items.is_empty() => match fm.and_then(|f| f.list_type.as_deref()) {
             Some("map") => {
                 let keys = &fm.expect("list type implies meta").list_keys;
-                for item in items {
-                    let Some(k) = item_key(item, keys) else {
+                for (i, item) in items.iter().enumerate() {
+                    let keyed_item = keyed.get(i).filter(|x| x.is_object()).unwrap_or(item);
+                    let Some(k) = item_key(keyed_item, keys) else {
                         continue;
                     };
                     let mut p = path.clone();
@@ -123,7 +132,13 @@ fn walk(v: &Value, fm: Option<&FieldMeta>, path: Path, out: &mut FieldSet) {
                         for (ik, iv) in im {
                             let mut ip = p.clone();
                             ip.push(Pe::F(ik.clone()));
-                            walk(iv, meta(fm.and_then(|f| f.items.as_deref()), ik), ip, out);
+                            walk(
+                                iv,
+                                &keyed_item[ik],
+                                meta(fm.and_then(|f| f.items.as_deref()), ik),
+                                ip,
+                                out,
+                            );
                         }
                     }
                 }

@@ -11,10 +11,11 @@
 //! foreground/background/orphan propagation and namespace termination; WATCH with replay from a
 //! resourceVersion, bookmarks, `timeoutSeconds` and `410 Gone`; CRDs adding their types; a
 //! bearer token (checked whenever sent; anonymous requests accepted because it binds loopback
-//! only, over plain HTTP). Not yet: TLS (needed before any non-loopback bind), defaulting beyond
-//! Namespace/Secret, status simulation, persistence (they answer with a clear error or are absent).
+//! only, over plain HTTP). Not yet: TLS (needed before any non-loopback bind), validation errors, status
+//! simulation, persistence (they answer with a clear error or are absent).
 
 mod apply;
+mod defaults;
 mod fields;
 mod meta;
 pub mod registry;

@@ -325,9 +325,23 @@ impl Store {
         &mut self,
         t: &ResourceType,
         ns: &str,
+        obj: Value,
+        dry_run: bool,
+        manager: &str,
+    ) -> Result<Value, ApiError> {
+        self.create_with_uid(t, ns, obj, dry_run, manager, meta::uid())
+    }
+
+    /// Creation with the uid chosen by the caller (server-side apply defaults before creating,
+    /// and a Job's defaults contain its uid).
+    fn create_with_uid(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
         mut obj: Value,
         dry_run: bool,
         manager: &str,
+        uid: String,
     ) -> Result<Value, ApiError> {
         Self::check_type(t, &obj)?;
         if !obj["metadata"].is_object() {
@@ -350,9 +364,10 @@ impl Store {
             return Err(ApiError::already_exists(t, &name));
         }
         defaults_on_create(t, &mut obj);
+        self.default(t, &mut obj, &uid);
         {
             let m = obj["metadata"].as_object_mut().expect("metadata is a map");
-            m.insert("uid".into(), json!(meta::uid()));
+            m.insert("uid".into(), json!(uid));
             m.insert("creationTimestamp".into(), json!(meta::now()));
             for f in [
                 "resourceVersion",
@@ -390,6 +405,32 @@ impl Store {
         self.record("ADDED", t, &obj);
         self.after_create(t, &obj);
         Ok(obj)
+    }
+
+    /// The server's defaults for `t`: built-in kinds by kind, custom resources from their CRD's
+    /// schema `default`s.
+    fn default(&self, t: &ResourceType, obj: &mut Value, uid: &str) {
+        match &t.crd {
+            None => crate::defaults::apply(&t.group, &t.kind, obj, uid),
+            Some(crd) => {
+                let crd_key = (
+                    "apiextensions.k8s.io".to_string(),
+                    "customresourcedefinitions".to_string(),
+                    String::new(),
+                    crd.clone(),
+                );
+                let schema = self.objects.get(&crd_key).and_then(|c| {
+                    c["spec"]["versions"]
+                        .as_array()?
+                        .iter()
+                        .find(|v| v["name"] == t.version.as_str())
+                        .map(|v| v["schema"]["openAPIV3Schema"].clone())
+                });
+                if let Some(schema) = schema {
+                    crate::defaults::schema_defaults(&schema, obj);
+                }
+            }
+        }
     }
 
     /// What the cluster's controllers do right after some creations.
@@ -508,6 +549,8 @@ impl Store {
         if let Some(managed) = managed {
             apply::set_managed(&mut new, &managed);
         }
+        let uid = meta_str(old, "uid").to_string();
+        self.default(t, &mut new, &uid);
         if t.subresources.iter().any(|s| s == "status") {
             match old.get("status") {
                 Some(s) => new["status"] = s.clone(),
@@ -632,27 +675,31 @@ impl Store {
         let def = apply::definition(&applied, t.crd.is_some());
         let k = key(t, ns, name);
         let live = self.objects.get(&k).cloned();
-        let outcome =
-            apply::apply(live.as_ref(), &applied, manager, force, def).map_err(|conflicts| {
-                ApiError::ApplyConflict {
-                    message: apply::conflict_message(&conflicts),
-                    causes: conflicts
-                        .iter()
-                        .map(|c| {
-                            (
-                                format!("conflict with \"{}\" using {}", c.manager, c.api_version),
-                                c.path.clone(),
-                            )
-                        })
-                        .collect(),
-                }
+        let mut defaulted = applied.clone();
+        let uid = live
+            .as_ref()
+            .map(|l| meta_str(l, "uid").to_string())
+            .unwrap_or_else(meta::uid);
+        self.default(t, &mut defaulted, &uid);
+        let outcome = apply::apply(live.as_ref(), &applied, &defaulted, manager, force, def)
+            .map_err(|conflicts| ApiError::ApplyConflict {
+                message: apply::conflict_message(&conflicts),
+                causes: conflicts
+                    .iter()
+                    .map(|c| {
+                        (
+                            format!("conflict with \"{}\" using {}", c.manager, c.api_version),
+                            c.path.clone(),
+                        )
+                    })
+                    .collect(),
             })?;
         let mut object = outcome.object;
         apply::set_managed(&mut object, &outcome.managed);
         match live {
             None => {
                 let managed = outcome.managed.clone();
-                let created = self.create_as(t, ns, object, dry_run, "")?;
+                let created = self.create_with_uid(t, ns, object, dry_run, "", uid)?;
                 // create() starts ownership afresh; the applier owns what it applied.
                 let mut created = created;
                 apply::set_managed(&mut created, &managed);
