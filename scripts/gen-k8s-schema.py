@@ -32,6 +32,9 @@ for name, d in sorted(defs.items()):
             v = ref_name(p['additionalProperties'])
             if v:
                 e['values'] = v
+        # Scalar types, for type checks (server-side apply's "failed to create typed patch object").
+        if p.get('type') in ('integer', 'number', 'string', 'boolean'):
+            e['type'] = p['type']
         for src, dst in (('x-kubernetes-patch-merge-key', 'key'), ('x-kubernetes-patch-strategy', 'strategy'),
                          ('x-kubernetes-list-type', 'listType'), ('x-kubernetes-list-map-keys', 'listKeys'),
                          ('x-kubernetes-map-type', 'mapType')):

@@ -11,8 +11,9 @@
 //! foreground/background/orphan propagation and namespace termination; WATCH with replay from a
 //! resourceVersion, bookmarks, `timeoutSeconds` and `410 Gone`; CRDs adding their types; a
 //! bearer token (checked whenever sent; anonymous requests accepted because it binds loopback
-//! only, over plain HTTP). Not yet: TLS (needed before any non-loopback bind), validation errors, status
-//! simulation, persistence (they answer with a clear error or are absent).
+//! only, over plain HTTP). Validation: scalar types against the schema (500 typed-patch on apply,
+//! 400 otherwise) and workload semantics (422 with causes). Not yet: TLS (needed before any
+//! non-loopback bind), status simulation, persistence (they answer with a clear error or are absent).
 
 mod apply;
 mod defaults;
@@ -22,6 +23,7 @@ pub mod registry;
 mod server;
 mod status;
 pub mod store;
+mod validate;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

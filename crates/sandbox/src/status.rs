@@ -37,6 +37,15 @@ pub enum ApiError {
         name: String,
     },
     BadRequest(String),
+    /// 422: the object is invalid; `kind` is the Kind (as the server names it here).
+    Invalid {
+        kind: String,
+        group: String,
+        name: String,
+        causes: Vec<(String, String, String)>,
+    },
+    /// 500 without reason or details, as the server answers a typed-patch failure.
+    Internal(String),
     /// Server-side apply conflicts: (cause message, field path) per conflict.
     ApplyConflict {
         message: String,
@@ -96,6 +105,8 @@ impl ApiError {
             | ApiError::ApplyConflict { .. } => 409,
             ApiError::NamespaceTerminating { .. } => 403,
             ApiError::BadRequest(_) => 400,
+            ApiError::Invalid { .. } => 422,
+            ApiError::Internal(_) => 500,
             ApiError::MethodNotAllowed(_) => 405,
             ApiError::UnsupportedMediaType(_) => 415,
             ApiError::Expired(_) => 410,
@@ -161,6 +172,42 @@ impl ApiError {
                 Some(details(name, group, plural)),
             ),
             ApiError::BadRequest(m) => ("BadRequest", m.clone(), None),
+            ApiError::Internal(m) => {
+                return Ok(
+                    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": m, "code": 500}),
+                );
+            }
+            ApiError::Invalid {
+                kind,
+                group,
+                name,
+                causes,
+            } => {
+                let parts: Vec<String> =
+                    causes.iter().map(|(_, f, m)| format!("{f}: {m}")).collect();
+                let list = if parts.len() == 1 {
+                    parts[0].clone()
+                } else {
+                    format!("[{}]", parts.join(", "))
+                };
+                let qualified = if group.is_empty() {
+                    kind.clone()
+                } else {
+                    format!("{kind}.{group}")
+                };
+                let mut d = details(name, group, kind);
+                d["causes"] = json!(
+                    causes
+                        .iter()
+                        .map(|(r, f, m)| json!({"reason": r, "message": m, "field": f}))
+                        .collect::<Vec<_>>()
+                );
+                (
+                    "Invalid",
+                    format!("{qualified} \"{name}\" is invalid: {list}"),
+                    Some(d),
+                )
+            }
             ApiError::ApplyConflict { message, causes } => (
                 "Conflict",
                 message.clone(),

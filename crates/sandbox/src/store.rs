@@ -13,6 +13,7 @@ use crate::apply;
 use crate::meta;
 use crate::registry::{Registry, ResourceType};
 use crate::status::ApiError;
+use crate::validate;
 
 /// Events kept for watches to resume from; older resourceVersions get `410 Gone`.
 const HISTORY: usize = 20_000;
@@ -363,8 +364,10 @@ impl Store {
         if self.objects.contains_key(&k) {
             return Err(ApiError::already_exists(t, &name));
         }
+        Self::check_types(t, &obj)?;
         defaults_on_create(t, &mut obj);
         self.default(t, &mut obj, &uid);
+        Self::check_valid(t, &obj)?;
         {
             let m = obj["metadata"].as_object_mut().expect("metadata is a map");
             m.insert("uid".into(), json!(uid));
@@ -405,6 +408,32 @@ impl Store {
         self.record("ADDED", t, &obj);
         self.after_create(t, &obj);
         Ok(obj)
+    }
+
+    /// A body whose scalars contradict the schema cannot be decoded (400, like the server's
+    /// "cannot be handled as a ..." answer).
+    fn check_types(t: &ResourceType, obj: &Value) -> Result<(), ApiError> {
+        match validate::type_error(obj, apply::definition(obj, t.crd.is_some())) {
+            Some(e) => Err(ApiError::BadRequest(format!(
+                "{} in version \"{}\" cannot be handled as a {}: {e}",
+                t.kind, t.version, t.kind
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The semantic checks of the kind (422 with causes).
+    fn check_valid(t: &ResourceType, obj: &Value) -> Result<(), ApiError> {
+        let causes = validate::causes(&t.group, &t.kind, obj);
+        if causes.is_empty() {
+            return Ok(());
+        }
+        Err(ApiError::Invalid {
+            kind: t.kind.clone(),
+            group: t.group.clone(),
+            name: meta_str(obj, "name").to_string(),
+            causes,
+        })
     }
 
     /// The server's defaults for `t`: built-in kinds by kind, custom resources from their CRD's
@@ -550,7 +579,9 @@ impl Store {
             apply::set_managed(&mut new, &managed);
         }
         let uid = meta_str(old, "uid").to_string();
+        Self::check_types(t, &new)?;
         self.default(t, &mut new, &uid);
+        Self::check_valid(t, &new)?;
         if t.subresources.iter().any(|s| s == "status") {
             match old.get("status") {
                 Some(s) => new["status"] = s.clone(),
@@ -673,6 +704,18 @@ impl Store {
             )));
         }
         let def = apply::definition(&applied, t.crd.is_some());
+        if let Some(e) = validate::type_error(&applied, def) {
+            let who = if t.namespaced {
+                format!("{ns}/{name}")
+            } else {
+                name.to_string()
+            };
+            return Err(ApiError::Internal(format!(
+                "failed to create typed patch object ({who}; {}, Kind={}): {e}",
+                t.api_version(),
+                t.kind
+            )));
+        }
         let k = key(t, ns, name);
         let live = self.objects.get(&k).cloned();
         let mut defaulted = applied.clone();

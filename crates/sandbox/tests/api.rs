@@ -370,7 +370,7 @@ async fn create_update_patch_conflicts_and_errors() {
         404,
         "dry run stores nothing"
     );
-    let (code, deploy) = c.post("/apis/apps/v1/namespaces/shop/deployments", json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 1}})).await;
+    let (code, deploy) = c.post("/apis/apps/v1/namespaces/shop/deployments", json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}})).await;
     assert_eq!(
         (code, deploy["metadata"]["generation"].as_i64()),
         (201, Some(1))

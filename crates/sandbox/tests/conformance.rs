@@ -42,7 +42,7 @@ fn normalize(v: &Value) -> Value {
 }
 
 #[tokio::test]
-async fn creation_transcripts_replay_with_identical_bodies() {
+async fn creation_and_validation_transcripts_replay_with_identical_bodies() {
     let sb = Sandbox::start(0).await.unwrap();
     let http = reqwest::Client::new();
     let mut failures = Vec::new();
@@ -55,6 +55,8 @@ async fn creation_transcripts_replay_with_identical_bodies() {
         "11-ssa-apply-job",
         "16-ssa-apply-crd",
         "17-ssa-apply-custom-resource",
+        "12-ssa-apply-invalid-type",
+        "13-ssa-apply-invalid-semantics",
     ] {
         let t = transcript(name);
         let req = &t["request"];

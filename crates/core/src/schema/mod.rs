@@ -58,6 +58,9 @@ pub struct FieldMeta {
     pub list_keys: Vec<String>,
     /// `x-kubernetes-map-type`: `atomic` or `granular`.
     pub map_type: Option<String>,
+    /// Scalar type: `integer`, `number`, `string` or `boolean`.
+    #[serde(rename = "type")]
+    pub scalar: Option<String>,
 }
 
 impl FieldMeta {
