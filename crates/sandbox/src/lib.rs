@@ -12,8 +12,9 @@
 //! resourceVersion, bookmarks, `timeoutSeconds` and `410 Gone`; CRDs adding their types; a
 //! bearer token (checked whenever sent; anonymous requests accepted because it binds loopback
 //! only, over plain HTTP). Validation: scalar types against the schema (500 typed-patch on apply,
-//! 400 otherwise) and workload semantics (422 with causes). Not yet: TLS (needed before any
-//! non-loopback bind), status simulation, persistence (they answer with a clear error or are absent).
+//! 400 otherwise) and workload semantics (422 with causes). Simulated status: rollouts after a delay
+//! (`:broken` images fail), Jobs, LoadBalancer IPs, PVC binding, CRD Established. Not yet: TLS
+//! (needed before any non-loopback bind), persistence (they answer with a clear error or are absent).
 
 mod apply;
 mod defaults;
@@ -21,6 +22,7 @@ mod fields;
 mod meta;
 pub mod registry;
 mod server;
+mod simulate;
 mod status;
 pub mod store;
 mod validate;

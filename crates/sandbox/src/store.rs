@@ -35,6 +35,10 @@ type Key = (String, String, String, String);
 
 pub struct Store {
     pub registry: Registry,
+    /// How long a workload exists before its simulated rollout completes.
+    pub rollout_delay: std::time::Duration,
+    /// When each object (by uid) was first seen at its current generation.
+    seen: std::collections::HashMap<String, (Value, std::time::Instant)>,
     objects: BTreeMap<Key, Value>,
     rv: u64,
     history: VecDeque<WatchEvent>,
@@ -113,6 +117,8 @@ impl Store {
     pub fn new() -> Self {
         let (events, _) = broadcast::channel(4096);
         let mut s = Store {
+            rollout_delay: std::time::Duration::from_millis(300),
+            seen: Default::default(),
             registry: Registry::builtin(),
             objects: BTreeMap::new(),
             rv: 100,
@@ -844,10 +850,78 @@ impl Store {
             .cloned()
     }
 
+    /// Simulated controller status for objects that have waited out the rollout delay.
+    fn simulate_status(&mut self) -> bool {
+        let now_text = meta::now();
+        let now = std::time::Instant::now();
+        let mut updates = Vec::new();
+        for (k, obj) in &self.objects {
+            let uid = meta_str(obj, "uid").to_string();
+            let generation = obj["metadata"]["generation"].clone();
+            let since = match self.seen.get(&uid) {
+                Some((g, t)) if *g == generation => *t,
+                _ => {
+                    updates.push((k.clone(), None, Some((uid, generation))));
+                    continue;
+                }
+            };
+            if now.duration_since(since) < self.rollout_delay && k.1 != "customresourcedefinitions"
+            {
+                continue;
+            }
+            let kind = self.type_of(k).map(|t| t.kind).unwrap_or_default();
+            if let Some(status) = crate::simulate::status(&k.0, &kind, obj, &now_text) {
+                updates.push((k.clone(), Some(status), None));
+            }
+        }
+        if self.seen.len() > self.objects.len() {
+            // Forget objects that are gone, so a long-running sandbox does not grow.
+            let live: std::collections::HashSet<String> = self
+                .objects
+                .values()
+                .map(|o| meta_str(o, "uid").to_string())
+                .collect();
+            self.seen.retain(|uid, _| live.contains(uid));
+        }
+        let mut changed = false;
+        for (k, status, seen) in updates {
+            if let Some((uid, generation)) = seen {
+                self.seen.insert(uid, (generation, now));
+                continue;
+            }
+            let (Some(status), Some(t)) = (status, self.type_of(&k)) else {
+                continue;
+            };
+            let Some(old) = self.objects.get(&k).cloned() else {
+                continue;
+            };
+            let mut new = old.clone();
+            new["status"] = status;
+            if t.kind == "Deployment" && t.group == "apps" {
+                let revision = old["metadata"]["generation"]
+                    .as_i64()
+                    .unwrap_or(1)
+                    .to_string();
+                if let Some(a) =
+                    driftless_core::object::ensure_map(&mut new, &["metadata", "annotations"])
+                {
+                    a.insert("deployment.kubernetes.io/revision".into(), json!(revision));
+                }
+            }
+            // Status is the controllers' to write: stored as is (no status-subresource guard).
+            let rv = self.bump();
+            new["metadata"]["resourceVersion"] = json!(rv.to_string());
+            self.objects.insert(k, new.clone());
+            self.record("MODIFIED", &t, &new);
+            changed = true;
+        }
+        changed
+    }
+
     /// One pass of the cluster's controllers: garbage collection (ownerReferences),
     /// foreground deletion, namespace termination. Returns whether anything changed.
     pub fn reconcile(&mut self) -> bool {
-        let mut changed = false;
+        let mut changed = self.simulate_status();
         let uids: std::collections::HashSet<String> = self
             .objects
             .values()

@@ -678,3 +678,97 @@ async fn crds_serve_their_custom_resources() {
         404
     );
 }
+
+/// Polls `path` until `check` holds (5 s at most); returns the last body.
+async fn eventually(c: &Client, path: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, body) = c.get(path).await;
+        if check(&body) || tokio::time::Instant::now() > deadline {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn simulated_status_makes_health_meaningful() {
+    let sb = Sandbox::start(0).await.unwrap();
+    let c = Client::new(&sb);
+    c.post("/api/v1/namespaces", ns("shop")).await;
+    let deploy = |name: &str, image: &str| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": name}}, "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "c", "image": image}]}}}})
+    };
+    assert_eq!(
+        c.post(
+            "/apis/apps/v1/namespaces/shop/deployments",
+            deploy("good", "nginx:1.27")
+        )
+        .await
+        .0,
+        201
+    );
+    assert_eq!(
+        c.post(
+            "/apis/apps/v1/namespaces/shop/deployments",
+            deploy("bad", "nginx:broken")
+        )
+        .await
+        .0,
+        201
+    );
+    let good = eventually(&c, "/apis/apps/v1/namespaces/shop/deployments/good", |d| {
+        d["status"]["availableReplicas"] == 3
+    })
+    .await;
+    assert_eq!(
+        good["status"]["observedGeneration"],
+        good["metadata"]["generation"]
+    );
+    assert_eq!(good["status"]["conditions"][0]["type"], "Available");
+    assert_eq!(good["status"]["conditions"][0]["status"], "True");
+    let bad = eventually(&c, "/apis/apps/v1/namespaces/shop/deployments/bad", |d| {
+        d["status"]["conditions"].is_array()
+    })
+    .await;
+    assert_eq!(
+        bad["status"]["conditions"][1]["reason"],
+        "ProgressDeadlineExceeded"
+    );
+    assert!(bad["status"].get("availableReplicas").is_none());
+
+    let job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate"}, "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "busybox"}]}}}});
+    assert_eq!(
+        c.post("/apis/batch/v1/namespaces/shop/jobs", job).await.0,
+        201
+    );
+    let job = eventually(&c, "/apis/batch/v1/namespaces/shop/jobs/migrate", |j| {
+        j["status"]["succeeded"] == 1
+    })
+    .await;
+    assert!(
+        job["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["type"] == "Complete" && c["status"] == "True")
+    );
+
+    let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "lb"}, "spec": {"type": "LoadBalancer", "selector": {"app": "good"}, "ports": [{"port": 80}]}});
+    assert_eq!(c.post("/api/v1/namespaces/shop/services", svc).await.0, 201);
+    let svc = eventually(&c, "/api/v1/namespaces/shop/services/lb", |s| {
+        s["status"]["loadBalancer"]["ingress"].is_array()
+    })
+    .await;
+    assert!(
+        svc["status"]["loadBalancer"]["ingress"][0]["ip"]
+            .as_str()
+            .unwrap()
+            .starts_with("172.18.255.")
+    );
+    assert_eq!(
+        svc["spec"]["ports"][0]["targetPort"], 80,
+        "defaulted from port"
+    );
+}
