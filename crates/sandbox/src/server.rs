@@ -396,7 +396,7 @@ fn event_matches(
 }
 
 fn event_line(t: &ResourceType, e: &WatchEvent) -> Bytes {
-    let mut obj = e.object.clone();
+    let mut obj = (*e.object).clone();
     obj["apiVersion"] = json!(t.api_version());
     obj["kind"] = json!(t.kind);
     let mut line =

@@ -16,7 +16,7 @@ use crate::status::ApiError;
 use crate::validate;
 
 /// Events kept for watches to resume from; older resourceVersions get `410 Gone`.
-const HISTORY: usize = 20_000;
+const HISTORY: usize = 10_000;
 
 /// One change, as a watch reports it.
 #[derive(Debug, Clone)]
@@ -27,7 +27,8 @@ pub struct WatchEvent {
     pub group: String,
     pub plural: String,
     pub namespace: String,
-    pub object: Value,
+    /// Shared: the history, the broadcast ring and every watcher hold the same payload.
+    pub object: std::sync::Arc<Value>,
 }
 
 /// group, plural, namespace, name.
@@ -37,8 +38,8 @@ pub struct Store {
     pub registry: Registry,
     /// How long a workload exists before its simulated rollout completes.
     pub rollout_delay: std::time::Duration,
-    /// When each object (by uid) was first seen at its current generation.
-    seen: std::collections::HashMap<String, (Value, std::time::Instant)>,
+    /// Objects written since the status simulator last looked at them, and when.
+    pending: BTreeMap<Key, std::time::Instant>,
     objects: BTreeMap<Key, Value>,
     rv: u64,
     history: VecDeque<WatchEvent>,
@@ -115,10 +116,11 @@ fn field_selector_matches(sel: &str, obj: &Value) -> Result<bool, ApiError> {
 impl Store {
     /// A fresh cluster with the namespaces every cluster has.
     pub fn new() -> Self {
-        let (events, _) = broadcast::channel(4096);
+        // Deep enough for a watcher to keep up with bursts of thousands of writes.
+        let (events, _) = broadcast::channel(65_536);
         let mut s = Store {
             rollout_delay: std::time::Duration::from_millis(300),
-            seen: Default::default(),
+            pending: BTreeMap::new(),
             registry: Registry::builtin(),
             objects: BTreeMap::new(),
             rv: 100,
@@ -154,13 +156,24 @@ impl Store {
 
     /// Appends to the watch history (bounded) and notifies live watches.
     fn record_raw(&mut self, kind: &'static str, group: &str, plural: &str, obj: &Value) {
+        let key = (
+            group.to_string(),
+            plural.to_string(),
+            meta_str(obj, "namespace").to_string(),
+            meta_str(obj, "name").to_string(),
+        );
+        if kind == "DELETED" {
+            self.pending.remove(&key);
+        } else {
+            self.pending.insert(key, std::time::Instant::now());
+        }
         let ev = WatchEvent {
             rv: self.rv,
             kind,
             group: group.to_string(),
             plural: plural.to_string(),
             namespace: meta_str(obj, "namespace").to_string(),
-            object: obj.clone(),
+            object: std::sync::Arc::new(obj.clone()),
         };
         self.history.push_back(ev.clone());
         while self.history.len() > HISTORY {
@@ -850,55 +863,33 @@ impl Store {
             .cloned()
     }
 
-    /// Simulated controller status for objects that have waited out the rollout delay.
+    /// Simulated controller status for objects written at least the rollout delay ago. Only
+    /// `pending` objects (written since last looked at) are examined, so a settled cluster of
+    /// thousands of objects costs nothing per tick.
     fn simulate_status(&mut self) -> bool {
-        let now_text = meta::now();
         let now = std::time::Instant::now();
-        let mut updates = Vec::new();
-        for (k, obj) in &self.objects {
-            let uid = meta_str(obj, "uid").to_string();
-            let generation = obj["metadata"]["generation"].clone();
-            let since = match self.seen.get(&uid) {
-                Some((g, t)) if *g == generation => *t,
-                _ => {
-                    updates.push((k.clone(), None, Some((uid, generation))));
-                    continue;
-                }
-            };
-            if now.duration_since(since) < self.rollout_delay && k.1 != "customresourcedefinitions"
-            {
-                continue;
-            }
-            let kind = self.type_of(k).map(|t| t.kind).unwrap_or_default();
-            if let Some(status) = crate::simulate::status(&k.0, &kind, obj, &now_text) {
-                updates.push((k.clone(), Some(status), None));
-            }
-        }
-        if self.seen.len() > self.objects.len() {
-            // Forget objects that are gone, so a long-running sandbox does not grow.
-            let live: std::collections::HashSet<String> = self
-                .objects
-                .values()
-                .map(|o| meta_str(o, "uid").to_string())
-                .collect();
-            self.seen.retain(|uid, _| live.contains(uid));
-        }
+        let now_text = meta::now();
+        let due: Vec<Key> = self
+            .pending
+            .iter()
+            .filter(|(k, at)| {
+                now.duration_since(**at) >= self.rollout_delay || k.1 == "customresourcedefinitions"
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
         let mut changed = false;
-        for (k, status, seen) in updates {
-            if let Some((uid, generation)) = seen {
-                self.seen.insert(uid, (generation, now));
-                continue;
-            }
-            let (Some(status), Some(t)) = (status, self.type_of(&k)) else {
+        for k in due {
+            self.pending.remove(&k);
+            let (Some(t), Some(old)) = (self.type_of(&k), self.objects.get(&k)) else {
                 continue;
             };
-            let Some(old) = self.objects.get(&k).cloned() else {
+            let Some(status) = crate::simulate::status(&t.group, &t.kind, old, &now_text) else {
                 continue;
             };
             let mut new = old.clone();
             new["status"] = status;
             if t.kind == "Deployment" && t.group == "apps" {
-                let revision = old["metadata"]["generation"]
+                let revision = new["metadata"]["generation"]
                     .as_i64()
                     .unwrap_or(1)
                     .to_string();
@@ -911,8 +902,10 @@ impl Store {
             // Status is the controllers' to write: stored as is (no status-subresource guard).
             let rv = self.bump();
             new["metadata"]["resourceVersion"] = json!(rv.to_string());
-            self.objects.insert(k, new.clone());
+            self.objects.insert(k.clone(), new.clone());
             self.record("MODIFIED", &t, &new);
+            // Our own write needs no second look.
+            self.pending.remove(&k);
             changed = true;
         }
         changed
@@ -922,15 +915,26 @@ impl Store {
     /// foreground deletion, namespace termination. Returns whether anything changed.
     pub fn reconcile(&mut self) -> bool {
         let mut changed = self.simulate_status();
+        // Only objects being deleted or owned by others need the controllers; cloning the
+        // rest every tick would dominate at thousands of objects.
+        let snapshot: Vec<(Key, Value)> = self
+            .objects
+            .iter()
+            .filter(|(_, o)| {
+                o["metadata"].get("deletionTimestamp").is_some()
+                    || o["metadata"]["ownerReferences"]
+                        .as_array()
+                        .is_some_and(|r| !r.is_empty())
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if snapshot.is_empty() {
+            return changed;
+        }
         let uids: std::collections::HashSet<String> = self
             .objects
             .values()
             .map(|o| meta_str(o, "uid").to_string())
-            .collect();
-        let snapshot: Vec<(Key, Value)> = self
-            .objects
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         for (k, obj) in snapshot {
             let Some(t) = self.type_of(&k) else { continue };
@@ -1062,7 +1066,7 @@ impl Store {
                 group: g.clone(),
                 plural: p.clone(),
                 namespace: ons.clone(),
-                object: o.clone(),
+                object: std::sync::Arc::new(o.clone()),
             })
             .collect()
     }
