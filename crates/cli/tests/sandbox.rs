@@ -44,11 +44,11 @@ fn kubectl(kubeconfig: &std::path::Path, args: &[&str], stdin: Option<&str>) -> 
     )
 }
 
-#[test]
-fn kubectl_works_against_the_sandbox_unchanged() {
+/// Starts `driftless sandbox` and waits for its kubeconfig.
+fn start() -> (tempfile::TempDir, std::path::PathBuf, Running) {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
-    let _server = Running(
+    let server = Running(
         Command::new(env!("CARGO_BIN_EXE_driftless"))
             .args(["sandbox", "--kubeconfig"])
             .arg(&kubeconfig)
@@ -64,6 +64,12 @@ fn kubectl_works_against_the_sandbox_unchanged() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    (dir, kubeconfig, server)
+}
+
+#[test]
+fn kubectl_works_against_the_sandbox_unchanged() {
+    let (_dir, kubeconfig, _server) = start();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&kubeconfig).unwrap().permissions().mode() & 0o777,
@@ -118,24 +124,7 @@ fn kubectl_works_against_the_sandbox_unchanged() {
 
 #[test]
 fn kubectl_apply_and_patch_use_strategic_merge() {
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    let _server = Running(
-        Command::new(env!("CARGO_BIN_EXE_driftless"))
-            .args(["sandbox", "--kubeconfig"])
-            .arg(&kubeconfig)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !kubeconfig.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the sandbox never wrote its kubeconfig"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (_dir, kubeconfig, _server) = start();
     let deploy = |image: &str| {
         format!(
             "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: default}}\nspec:\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      containers:\n      - {{name: web, image: \"{image}\"}}\n      - {{name: sidecar, image: proxy:1}}\n"
@@ -183,24 +172,7 @@ fn kubectl_apply_and_patch_use_strategic_merge() {
 
 #[test]
 fn kubectl_server_side_apply_and_diff_work() {
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    let _server = Running(
-        Command::new(env!("CARGO_BIN_EXE_driftless"))
-            .args(["sandbox", "--kubeconfig"])
-            .arg(&kubeconfig)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !kubeconfig.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the sandbox never wrote its kubeconfig"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (_dir, kubeconfig, _server) = start();
     let cm = |v: &str| {
         format!(
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: ssa, namespace: default}}\ndata: {{mode: {v}}}\n"

@@ -1,0 +1,208 @@
+//! The cluster's controllers, run by [`Store::reconcile`] on a short tick: garbage collection
+//! by ownerReferences (background, foreground, orphan), namespace termination, CRD removal
+//! taking its custom resources, and simulated status (see `crate::simulate`).
+
+use serde_json::{Value, json};
+
+use super::{Key, Store, meta_str, owned_by};
+use crate::meta;
+use crate::registry::ResourceType;
+
+impl Store {
+    pub(super) fn orphan_dependents(&mut self, owner_uid: &str) {
+        let keys: Vec<Key> = self
+            .objects
+            .iter()
+            .filter(|(_, o)| owned_by(o, owner_uid))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in keys {
+            let Some(t) = self.type_of(&k) else { continue };
+            let old = self.objects[&k].clone();
+            let mut new = old.clone();
+            if let Some(refs) = new["metadata"]["ownerReferences"].as_array_mut() {
+                refs.retain(|r| r["uid"] != owner_uid);
+            }
+            let _ = self.replace(&t, k, &old, new, None);
+        }
+    }
+
+    /// Simulated controller status for objects written at least the rollout delay ago. Only
+    /// `pending` objects (written since last looked at) are examined, so a settled cluster of
+    /// thousands of objects costs nothing per tick.
+    fn simulate_status(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        let now_text = meta::now();
+        let due: Vec<Key> = self
+            .pending
+            .iter()
+            .filter(|(k, at)| {
+                now.duration_since(**at) >= self.rollout_delay || k.1 == "customresourcedefinitions"
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut changed = false;
+        for k in due {
+            self.pending.remove(&k);
+            let (Some(t), Some(old)) = (self.type_of(&k), self.objects.get(&k)) else {
+                continue;
+            };
+            let Some(status) = crate::simulate::status(&t.group, &t.kind, old, &now_text) else {
+                continue;
+            };
+            let mut new = old.clone();
+            new["status"] = status;
+            if t.kind == "Deployment" && t.group == "apps" {
+                let revision = new["metadata"]["generation"]
+                    .as_i64()
+                    .unwrap_or(1)
+                    .to_string();
+                if let Some(a) =
+                    driftless_core::object::ensure_map(&mut new, &["metadata", "annotations"])
+                {
+                    a.insert("deployment.kubernetes.io/revision".into(), json!(revision));
+                }
+            }
+            // Status is the controllers' to write: stored as is (no status-subresource guard).
+            let rv = self.bump();
+            new["metadata"]["resourceVersion"] = json!(rv.to_string());
+            self.objects.insert(k.clone(), new.clone());
+            self.record("MODIFIED", &t, &new);
+            // Our own write needs no second look.
+            self.pending.remove(&k);
+            changed = true;
+        }
+        changed
+    }
+
+    /// One pass of the cluster's controllers: garbage collection (ownerReferences),
+    /// foreground deletion, namespace termination. Returns whether anything changed.
+    pub fn reconcile(&mut self) -> bool {
+        let mut changed = self.simulate_status();
+        // Only objects being deleted or owned by others need the controllers; cloning the
+        // rest every tick would dominate at thousands of objects.
+        let snapshot: Vec<(Key, Value)> = self
+            .objects
+            .iter()
+            .filter(|(_, o)| {
+                o["metadata"].get("deletionTimestamp").is_some()
+                    || o["metadata"]["ownerReferences"]
+                        .as_array()
+                        .is_some_and(|r| !r.is_empty())
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if snapshot.is_empty() {
+            return changed;
+        }
+        let uids: std::collections::HashSet<String> = self
+            .objects
+            .values()
+            .map(|o| meta_str(o, "uid").to_string())
+            .collect();
+        for (k, obj) in snapshot {
+            let Some(t) = self.type_of(&k) else { continue };
+            let deleting = obj["metadata"].get("deletionTimestamp").is_some();
+            // Background GC: every owner gone → the dependent goes too.
+            let owners: Vec<&str> = obj["metadata"]["ownerReferences"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["uid"].as_str())
+                .collect();
+            if !owners.is_empty() && owners.iter().all(|u| !uids.contains(*u)) && !deleting {
+                let _ = self.delete(&t, &k.2, &k.3, Some("Background"));
+                changed = true;
+                continue;
+            }
+            if !deleting {
+                continue;
+            }
+            let uid = meta_str(&obj, "uid").to_string();
+            if t.group.is_empty() && t.kind == "Namespace" {
+                let contents: Vec<Key> = self
+                    .objects
+                    .keys()
+                    .filter(|c| c.2 == k.3 && !c.2.is_empty())
+                    .cloned()
+                    .collect();
+                for c in &contents {
+                    if let Some(ct) = self.type_of(c) {
+                        let _ = self.force_remove(&ct, c.clone());
+                    }
+                }
+                let _ = self.force_remove(&t, k);
+                changed = true;
+                continue;
+            }
+            let finalizers: Vec<String> = obj["metadata"]["finalizers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f.as_str().map(String::from))
+                .collect();
+            if finalizers.iter().any(|f| f == "foregroundDeletion") {
+                let dependents: Vec<Key> = self
+                    .objects
+                    .iter()
+                    .filter(|(_, o)| owned_by(o, &uid))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                if dependents.is_empty() {
+                    let old = obj.clone();
+                    let mut new = obj.clone();
+                    new["metadata"]["finalizers"] = json!(
+                        finalizers
+                            .iter()
+                            .filter(|f| *f != "foregroundDeletion")
+                            .collect::<Vec<_>>()
+                    );
+                    let _ = self.replace(&t, k.clone(), &old, new, None);
+                    changed = true;
+                } else {
+                    for d in dependents {
+                        if let Some(dt) = self.type_of(&d) {
+                            let _ = self.delete(&dt, &d.2, &d.3, Some("Foreground"));
+                        }
+                    }
+                }
+                continue;
+            }
+            if finalizers.is_empty() {
+                let _ = self.force_remove(&t, k);
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    pub(super) fn force_remove(&mut self, t: &ResourceType, k: Key) -> Option<Value> {
+        let mut obj = self.objects.remove(&k)?;
+        let rv = self.bump();
+        obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+        self.record("DELETED", t, &obj);
+        if t.kind == "CustomResourceDefinition" {
+            self.drop_crd(&k.3);
+        }
+        Some(obj)
+    }
+
+    /// A deleted CRD takes its custom resources with it, as on a real server.
+    pub(super) fn drop_crd(&mut self, name: &str) {
+        for (group, plural) in self.registry.remove_crd(name) {
+            let keys: Vec<Key> = self
+                .objects
+                .keys()
+                .filter(|k| k.0 == group && k.1 == plural)
+                .cloned()
+                .collect();
+            for k in keys {
+                if let Some(mut obj) = self.objects.remove(&k) {
+                    let rv = self.bump();
+                    obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+                    self.record_raw("DELETED", &group, &plural, &obj);
+                }
+            }
+        }
+    }
+}
