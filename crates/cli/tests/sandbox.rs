@@ -229,3 +229,44 @@ fn kubectl_server_side_apply_and_diff_work() {
         "{out}"
     );
 }
+
+#[test]
+fn kubectl_get_watch_sees_changes_as_they_happen() {
+    let (_dir, kubeconfig, _server) = start();
+    let mut watch = Running(
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["get", "configmaps", "-n", "default", "-w", "-o", "name"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = watch.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    // The initial list (the namespace's seed ConfigMap), then a live creation.
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "configmap/kube-root-ca.crt"
+    );
+    let (ok, out) = kubectl(
+        &kubeconfig,
+        &["create", "-f", "-"],
+        Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: live, namespace: default}\n"),
+    );
+    assert!(ok, "{out}");
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "configmap/live"
+    );
+}
