@@ -12,18 +12,19 @@ pub struct SandboxArgs {
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 0)]
     port: u16,
-    /// Where to write the kubeconfig (default: <data dir>/sandbox/kubeconfig).
+    /// Where to write the kubeconfig (default: DIR/kubeconfig with --data, else
+    /// ~/.driftless/sandbox/kubeconfig).
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
-    /// Data directory (default: $DRIFTLESS_DATA_DIR, else ~/.driftless).
-    #[arg(long, env = "DRIFTLESS_DATA_DIR")]
-    data_dir: Option<PathBuf>,
+    /// Keep the cluster in this directory so it survives restarts (default: in memory).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
 }
 
 pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
-    let kubeconfig = match (&args.kubeconfig, &args.data_dir) {
+    let kubeconfig = match (&args.kubeconfig, &args.data) {
         (Some(k), _) => k.clone(),
-        (None, Some(d)) => d.join("sandbox").join("kubeconfig"),
+        (None, Some(d)) => d.join("kubeconfig"),
         (None, None) => {
             PathBuf::from(std::env::var("HOME").context("HOME is not set; pass --kubeconfig")?)
                 .join(".driftless/sandbox/kubeconfig")
@@ -31,9 +32,13 @@ pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
     };
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {
-        let sandbox = driftless_sandbox::Sandbox::start(args.port)
+        let opts = driftless_sandbox::SandboxOptions {
+            port: args.port,
+            data_dir: args.data.clone(),
+        };
+        let sandbox = driftless_sandbox::Sandbox::start_with(opts)
             .await
-            .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
+            .with_context(|| format!("cannot start the sandbox on 127.0.0.1:{}", args.port))?;
         if let Some(dir) = kubeconfig.parent() {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -49,6 +54,8 @@ pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("waiting for Ctrl-C")?;
         println!("stopping the sandbox");
+        // Dropping the sandbox writes its final state when --data is set.
+        drop(sandbox);
         Ok(ExitCode::SUCCESS)
     })
 }

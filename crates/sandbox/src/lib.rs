@@ -11,10 +11,11 @@
 //! foreground/background/orphan propagation and namespace termination; WATCH with replay from a
 //! resourceVersion, bookmarks, `timeoutSeconds` and `410 Gone`; CRDs adding their types; a
 //! bearer token (checked whenever sent; anonymous requests accepted because it binds loopback
-//! only, over plain HTTP). Validation: scalar types against the schema (500 typed-patch on apply,
-//! 400 otherwise) and workload semantics (422 with causes). Simulated status: rollouts after a delay
-//! (`:broken` images fail), Jobs, LoadBalancer IPs, PVC binding, CRD Established. Not yet: TLS
-//! (needed before any non-loopback bind), persistence (they answer with a clear error or are absent).
+//! only, over plain HTTP). Validation: scalar types against the schema (500 typed-patch on
+//! apply, 400 otherwise) and workload semantics (422 with causes). Simulated status: rollouts
+//! after a delay (`:broken` images fail), Jobs, LoadBalancer IPs, PVC binding, CRD Established.
+//! Optional persistence (`SandboxOptions::data_dir`, atomic snapshots). Not yet: TLS (needed
+//! before any non-loopback bind), Kubernetes protobuf bodies (a clear 415).
 
 mod apply;
 mod defaults;
@@ -40,19 +41,65 @@ pub struct Sandbox {
     pub token: String,
     app: Arc<server::App>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    data_dir: Option<std::path::PathBuf>,
+}
+
+/// How to start a sandbox.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxOptions {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Keep the cluster in `<dir>/sandbox-state.json` (written atomically twice a second when
+    /// something changed, and on drop) and resume from it; in memory only when `None`.
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+const STATE_FILE: &str = "sandbox-state.json";
+
+fn save_state(dir: &std::path::Path, state: &serde_json::Value) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!("{STATE_FILE}.tmp"));
+    std::fs::write(&tmp, serde_json::to_vec(state).expect("JSON serializes"))?;
+    // rename is atomic: a crash leaves the previous state, never half a file.
+    std::fs::rename(tmp, dir.join(STATE_FILE))
 }
 
 impl Sandbox {
-    /// Serves a fresh cluster on `127.0.0.1:port` (0 picks a free port) on the current tokio
-    /// runtime, with a random bearer token.
+    /// Serves a fresh in-memory cluster on `127.0.0.1:port` (0 picks a free port).
     pub async fn start(port: u16) -> std::io::Result<Self> {
+        Self::start_with(SandboxOptions {
+            port,
+            data_dir: None,
+        })
+        .await
+    }
+
+    /// Serves a cluster on the current tokio runtime, with a random bearer token, resuming
+    /// from `data_dir` when it holds a saved state.
+    pub async fn start_with(opts: SandboxOptions) -> std::io::Result<Self> {
+        let port = opts.port;
+        let store = match opts
+            .data_dir
+            .as_ref()
+            .map(|d| d.join(STATE_FILE))
+            .filter(|p| p.exists())
+        {
+            Some(path) => {
+                let bytes = std::fs::read(&path)?;
+                let state: serde_json::Value = serde_json::from_slice(&bytes)
+                    .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
+                Store::from_state(&state)
+                    .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?
+            }
+            None => Store::new(),
+        };
         let token = uuid::Uuid::new_v4().simple().to_string();
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let addr = listener.local_addr()?;
         // Plain HTTP on loopback only: clients that do not send the token over HTTP (kubectl)
         // are let in; any request carrying a token must carry the right one.
         let app = Arc::new(server::App {
-            store: Mutex::new(Store::new()),
+            store: Mutex::new(store),
             token: Some(token.clone()),
             allow_anonymous: addr.ip().is_loopback(),
         });
@@ -86,11 +133,34 @@ impl Sandbox {
                 }
             }
         });
+        if let Some(dir) = opts.data_dir.clone() {
+            let weak = Arc::downgrade(&app);
+            tokio::spawn(async move {
+                let mut saved = 0;
+                let mut tick = tokio::time::interval(Duration::from_millis(500));
+                loop {
+                    tick.tick().await;
+                    let Some(app) = weak.upgrade() else { return };
+                    let state = {
+                        let store = app.store.lock().expect("store");
+                        if store.resource_version() == saved {
+                            continue;
+                        }
+                        saved = store.resource_version();
+                        store.snapshot_state()
+                    };
+                    if let Err(e) = save_state(&dir, &state) {
+                        tracing::warn!(dir = %dir.display(), error = %e, "cannot save the sandbox state");
+                    }
+                }
+            });
+        }
         Ok(Sandbox {
             addr,
             token,
             app,
             shutdown: Some(tx),
+            data_dir: opts.data_dir,
         })
     }
 
@@ -115,6 +185,12 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        if let Some(dir) = &self.data_dir {
+            let state = self.app.store.lock().expect("store").snapshot_state();
+            if let Err(e) = save_state(dir, &state) {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot save the sandbox state");
+            }
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

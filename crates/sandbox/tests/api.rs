@@ -772,3 +772,63 @@ async fn simulated_status_makes_health_meaningful() {
         "defaulted from port"
     );
 }
+
+#[tokio::test]
+async fn a_cluster_with_a_data_dir_survives_a_restart() {
+    use driftless_sandbox::SandboxOptions;
+    let data = tempfile::tempdir().unwrap();
+    let opts = SandboxOptions {
+        port: 0,
+        data_dir: Some(data.path().to_path_buf()),
+    };
+    let rv_before = {
+        let sb = Sandbox::start_with(opts.clone()).await.unwrap();
+        let c = Client::new(&sb);
+        c.post("/api/v1/namespaces", ns("shop")).await;
+        c.post(
+            "/api/v1/namespaces/shop/configmaps",
+            cm("kept", json!({"app": "web"})),
+        )
+        .await;
+        let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "widgets.example.com"},
+            "spec": {"group": "example.com", "scope": "Namespaced", "names": {"kind": "Widget", "plural": "widgets"}, "versions": [{"name": "v1", "served": true, "storage": true}]}});
+        c.post(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            crd,
+        )
+        .await;
+        let (code, _) = c.post("/apis/example.com/v1/namespaces/shop/widgets", json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}})).await;
+        assert_eq!(code, 201);
+        c.get("/api/v1/namespaces/shop/configmaps/kept").await.1["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let sb = Sandbox::start_with(opts).await.unwrap();
+    let c = Client::new(&sb);
+    let (code, kept) = c.get("/api/v1/namespaces/shop/configmaps/kept").await;
+    assert_eq!(
+        (code, kept["metadata"]["labels"]["app"].as_str()),
+        (200, Some("web"))
+    );
+    assert_eq!(
+        c.get("/apis/example.com/v1/namespaces/shop/widgets/w")
+            .await
+            .0,
+        200,
+        "CRD types come back with their objects"
+    );
+    let (_, fresh) = c
+        .post("/api/v1/namespaces/shop/configmaps", cm("new", json!({})))
+        .await;
+    assert!(
+        fresh["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > rv_before,
+        "resourceVersions keep growing"
+    );
+}
