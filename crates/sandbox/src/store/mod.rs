@@ -208,6 +208,17 @@ impl Store {
         ))
     }
 
+    /// The stored object and its key, or the server's NotFound.
+    fn existing(&self, t: &ResourceType, ns: &str, name: &str) -> Result<(Key, Value), ApiError> {
+        let k = key(t, ns, name);
+        let obj = self
+            .objects
+            .get(&k)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(t, name))?;
+        Ok((k, obj))
+    }
+
     pub fn get(&self, t: &ResourceType, ns: &str, name: &str) -> Result<Value, ApiError> {
         self.objects
             .get(&key(t, ns, name))
@@ -517,12 +528,7 @@ impl Store {
         manager: &str,
     ) -> Result<Value, ApiError> {
         Self::check_type(t, &obj)?;
-        let k = key(t, ns, name);
-        let old = self
-            .objects
-            .get(&k)
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(t, name))?;
+        let (k, old) = self.existing(t, ns, name)?;
         if meta_str(&obj, "name") != name {
             return Err(ApiError::BadRequest(
                 "the name of the object does not match the name on the URL".into(),
@@ -642,12 +648,7 @@ impl Store {
         body: &Value,
         manager: &str,
     ) -> Result<Value, ApiError> {
-        let k = key(t, ns, name);
-        let old = self
-            .objects
-            .get(&k)
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(t, name))?;
+        let (k, old) = self.existing(t, ns, name)?;
         let mut new = old.clone();
         match content_type {
             "application/merge-patch+json" => json_patch::merge(&mut new, body),
@@ -792,12 +793,7 @@ impl Store {
         name: &str,
         propagation: Option<&str>,
     ) -> Result<Value, ApiError> {
-        let k = key(t, ns, name);
-        let mut obj = self
-            .objects
-            .get(&k)
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(t, name))?;
+        let (k, mut obj) = self.existing(t, ns, name)?;
         let is_namespace = t.group.is_empty() && t.kind == "Namespace";
         let mut finalizers: Vec<String> = obj["metadata"]["finalizers"]
             .as_array()
