@@ -2,16 +2,11 @@
 //! recorded status and body, ignoring only what differs between any two servers: uids,
 //! resourceVersions, timestamps, and the allocated ClusterIP.
 
+mod common;
+
+use common::{Client, transcript};
 use driftless_sandbox::Sandbox;
 use serde_json::Value;
-
-fn transcript(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/transcripts/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
 
 /// Replaces server-chosen values with placeholders, everywhere in the body.
 fn normalize(v: &Value) -> Value {
@@ -44,7 +39,7 @@ fn normalize(v: &Value) -> Value {
 #[tokio::test]
 async fn creation_and_validation_transcripts_replay_with_identical_bodies() {
     let sb = Sandbox::start(0).await.unwrap();
-    let http = reqwest::Client::new();
+    let client = Client::new(&sb);
     let mut failures = Vec::new();
     for name in [
         "01-create-namespace",
@@ -59,23 +54,7 @@ async fn creation_and_validation_transcripts_replay_with_identical_bodies() {
         "13-ssa-apply-invalid-semantics",
     ] {
         let t = transcript(name);
-        let req = &t["request"];
-        let body = match &req["body"] {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        let resp = http
-            .request(
-                req["method"].as_str().unwrap().parse().unwrap(),
-                format!("{}{}", sb.url(), req["path"].as_str().unwrap()),
-            )
-            .header("content-type", req["contentType"].as_str().unwrap())
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        let code = resp.status().as_u16();
-        let got: Value = resp.json().await.unwrap();
+        let (code, got) = client.replay(name).await;
         let want = &t["response"];
         if code != want["status"].as_u64().unwrap() as u16
             || normalize(&got) != normalize(&want["body"])

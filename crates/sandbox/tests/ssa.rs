@@ -2,40 +2,14 @@
 //! manager's merge patch takes `.spec.replicas` (05), a plain re-apply conflicts with the exact
 //! recorded 409 (06), a forced apply takes it back (07), a dry run changes nothing (03).
 
+mod common;
+
+use common::transcript;
 use driftless_sandbox::Sandbox;
 use serde_json::{Value, json};
 
-fn transcript(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/transcripts/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 async fn replay(sb: &Sandbox, name: &str) -> (u16, Value) {
-    let t = transcript(name);
-    let req = &t["request"];
-    let mut r = reqwest::Client::new()
-        .request(
-            req["method"].as_str().unwrap().parse().unwrap(),
-            format!("{}{}", sb.url(), req["path"].as_str().unwrap()),
-        )
-        .bearer_auth(&sb.token);
-    // Bodies are recorded as a string (apply) or as JSON (patches).
-    let body = match &req["body"] {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
-    };
-    if let Some(body) = body {
-        r = r
-            .header("content-type", req["contentType"].as_str().unwrap())
-            .body(body);
-    }
-    let resp = r.send().await.unwrap();
-    let code = resp.status().as_u16();
-    (code, resp.json().await.unwrap())
+    common::Client::new(sb).replay(name).await
 }
 
 fn managers(obj: &Value) -> Vec<(String, String, Value)> {

@@ -4,9 +4,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use base64::Engine;
-use driftless_core::selector::LabelSelector;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use crate::apply;
@@ -15,7 +13,11 @@ use crate::registry::{Registry, ResourceType};
 use crate::status::ApiError;
 use crate::validate;
 
+mod admission;
+use admission::defaults_on_create;
 mod controllers;
+mod persist;
+mod read;
 
 /// Events kept for watches to resume from; older resourceVersions get `410 Gone`.
 const HISTORY: usize = 10_000;
@@ -85,34 +87,6 @@ fn key(t: &ResourceType, ns: &str, name: &str) -> Key {
 
 fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
     obj["metadata"][field].as_str().unwrap_or_default()
-}
-
-/// `metadata.name=x,metadata.namespace!=y`: the field selectors every type supports.
-fn field_selector_matches(sel: &str, obj: &Value) -> Result<bool, ApiError> {
-    for term in sel.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-        let (field, want, negate) = if let Some((f, v)) = term.split_once("!=") {
-            (f, v, true)
-        } else if let Some((f, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
-            (f, v, false)
-        } else {
-            return Err(ApiError::BadRequest(format!(
-                "invalid field selector: {term}"
-            )));
-        };
-        let have = match field.trim() {
-            "metadata.name" => meta_str(obj, "name"),
-            "metadata.namespace" => meta_str(obj, "namespace"),
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "field label not supported: {other}"
-                )));
-            }
-        };
-        if (have == want.trim()) == negate {
-            return Ok(false);
-        }
-    }
-    Ok(true)
 }
 
 impl Store {
@@ -219,129 +193,6 @@ impl Store {
         Ok((k, obj))
     }
 
-    pub fn get(&self, t: &ResourceType, ns: &str, name: &str) -> Result<Value, ApiError> {
-        self.objects
-            .get(&key(t, ns, name))
-            .map(|o| Self::served(t, o))
-            .ok_or_else(|| ApiError::not_found(t, name))
-    }
-
-    pub fn list(
-        &self,
-        t: &ResourceType,
-        ns: Option<&str>,
-        opts: &ListOptions,
-    ) -> Result<Value, ApiError> {
-        let labels = LabelSelector::parse(opts.label_selector.as_deref().unwrap_or(""))
-            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        let start = match &opts.continue_token {
-            Some(tok) => Some(
-                meta::continue_start(tok)
-                    .ok_or_else(|| ApiError::BadRequest("continue key is not valid".into()))?,
-            ),
-            None => None,
-        };
-        let mut items = Vec::new();
-        for ((g, p, ons, name), obj) in &self.objects {
-            if *g != t.group || *p != t.plural || ns.is_some_and(|n| t.namespaced && n != ons) {
-                continue;
-            }
-            if start
-                .as_ref()
-                .is_some_and(|s| format!("{ons}/{name}").as_str() <= s.as_str())
-            {
-                continue;
-            }
-            if !labels.matches(obj["metadata"]["labels"].as_object()) {
-                continue;
-            }
-            if let Some(fs) = &opts.field_selector
-                && !field_selector_matches(fs, obj)?
-            {
-                continue;
-            }
-            items.push(obj);
-        }
-        let mut metadata = json!({"resourceVersion": self.rv.to_string()});
-        if let Some(limit) = opts.limit.filter(|l| *l > 0 && items.len() > *l) {
-            let last = items[limit - 1];
-            metadata["continue"] = json!(meta::continue_token(
-                self.rv,
-                &format!("{}/{}", meta_str(last, "namespace"), meta_str(last, "name"))
-            ));
-            metadata["remainingItemCount"] = json!(items.len() - limit);
-            items.truncate(limit);
-        }
-        // List items carry no kind/apiVersion, as the real server writes them.
-        let items: Vec<Value> = items
-            .into_iter()
-            .map(|o| {
-                let mut o = o.clone();
-                if let Some(m) = o.as_object_mut() {
-                    m.remove("kind");
-                    m.remove("apiVersion");
-                }
-                o
-            })
-            .collect();
-        Ok(
-            json!({"kind": format!("{}List", t.kind), "apiVersion": t.api_version(), "metadata": metadata, "items": items}),
-        )
-    }
-
-    /// Checks the path namespace against the object and the namespace's state.
-    fn admit_namespace(
-        &self,
-        t: &ResourceType,
-        ns: &str,
-        obj: &mut Value,
-        name: &str,
-    ) -> Result<(), ApiError> {
-        if !t.namespaced {
-            if let Some(m) = obj["metadata"].as_object_mut() {
-                m.remove("namespace");
-            }
-            return Ok(());
-        }
-        match obj["metadata"]["namespace"].as_str() {
-            Some(n) if !n.is_empty() && n != ns => {
-                return Err(ApiError::BadRequest("the namespace of the provided object does not match the namespace sent on the request".into()));
-            }
-            _ => obj["metadata"]["namespace"] = json!(ns),
-        }
-        match self.namespace_state(ns) {
-            None => Err(ApiError::namespace_not_found(ns)),
-            Some(n) if n["status"]["phase"] == "Terminating" => {
-                Err(ApiError::NamespaceTerminating {
-                    namespace: ns.into(),
-                    qualified: t.qualified(),
-                    group: t.group.clone(),
-                    plural: t.plural.clone(),
-                    name: name.into(),
-                })
-            }
-            Some(_) => Ok(()),
-        }
-    }
-
-    fn check_type(t: &ResourceType, obj: &Value) -> Result<(), ApiError> {
-        let av = obj["apiVersion"].as_str().unwrap_or_default();
-        if av != t.api_version() {
-            return Err(ApiError::BadRequest(format!(
-                "the API version in the data ({av}) does not match the expected API version ({})",
-                t.api_version()
-            )));
-        }
-        let kind = obj["kind"].as_str().unwrap_or_default();
-        if kind != t.kind {
-            return Err(ApiError::BadRequest(format!(
-                "the kind in the data ({kind}) does not match the expected kind ({})",
-                t.kind
-            )));
-        }
-        Ok(())
-    }
-
     /// POST: creates an object (201). `dry_run` validates and returns without storing.
     pub fn create(
         &mut self,
@@ -442,58 +293,6 @@ impl Store {
         Ok(obj)
     }
 
-    /// A body whose scalars contradict the schema cannot be decoded (400, like the server's
-    /// "cannot be handled as a ..." answer).
-    fn check_types(t: &ResourceType, obj: &Value) -> Result<(), ApiError> {
-        match validate::type_error(obj, apply::definition(obj, t.crd.is_some())) {
-            Some(e) => Err(ApiError::BadRequest(format!(
-                "{} in version \"{}\" cannot be handled as a {}: {e}",
-                t.kind, t.version, t.kind
-            ))),
-            None => Ok(()),
-        }
-    }
-
-    /// The semantic checks of the kind (422 with causes).
-    fn check_valid(t: &ResourceType, obj: &Value) -> Result<(), ApiError> {
-        let causes = validate::causes(&t.group, &t.kind, obj);
-        if causes.is_empty() {
-            return Ok(());
-        }
-        Err(ApiError::Invalid {
-            kind: t.kind.clone(),
-            group: t.group.clone(),
-            name: meta_str(obj, "name").to_string(),
-            causes,
-        })
-    }
-
-    /// The server's defaults for `t`: built-in kinds by kind, custom resources from their CRD's
-    /// schema `default`s.
-    fn default(&self, t: &ResourceType, obj: &mut Value, uid: &str) {
-        match &t.crd {
-            None => crate::defaults::apply(&t.group, &t.kind, obj, uid),
-            Some(crd) => {
-                let crd_key = (
-                    "apiextensions.k8s.io".to_string(),
-                    "customresourcedefinitions".to_string(),
-                    String::new(),
-                    crd.clone(),
-                );
-                let schema = self.objects.get(&crd_key).and_then(|c| {
-                    c["spec"]["versions"]
-                        .as_array()?
-                        .iter()
-                        .find(|v| v["name"] == t.version.as_str())
-                        .map(|v| v["schema"]["openAPIV3Schema"].clone())
-                });
-                if let Some(schema) = schema {
-                    crate::defaults::schema_defaults(&schema, obj);
-                }
-            }
-        }
-    }
-
     /// What the cluster's controllers do right after some creations.
     fn after_create(&mut self, t: &ResourceType, obj: &Value) {
         match (t.group.as_str(), t.kind.as_str()) {
@@ -559,20 +358,6 @@ impl Store {
                 apply::definition(old, t.crd.is_some()),
             )
         })
-    }
-
-    fn admit_namespace_for_update(
-        &self,
-        t: &ResourceType,
-        ns: &str,
-        obj: &mut Value,
-    ) -> Result<(), ApiError> {
-        if t.namespaced {
-            obj["metadata"]["namespace"] = json!(ns);
-        } else if let Some(m) = obj["metadata"].as_object_mut() {
-            m.remove("namespace");
-        }
-        Ok(())
     }
 
     /// Stores `new` in place of `old`, keeping server-owned fields, bumping generation when
@@ -842,88 +627,6 @@ impl Store {
             .find(|t| t.group == k.0 && t.plural == k.1)
             .cloned()
     }
-
-    /// Everything needed to resume this cluster: the resourceVersion and every object.
-    pub fn snapshot_state(&self) -> Value {
-        json!({"version": 1, "resourceVersion": self.rv, "objects": self.objects.values().collect::<Vec<_>>()})
-    }
-
-    /// A store resumed from [`Store::snapshot_state`]: objects and resourceVersion restored,
-    /// CRD types re-registered; watches can resume only from the restored version on.
-    pub fn from_state(state: &Value) -> Result<Self, String> {
-        if state["version"] != 1 {
-            return Err("unknown sandbox state version".into());
-        }
-        let mut s = Store::new();
-        s.objects.clear();
-        s.history.clear();
-        s.pending.clear();
-        let crd = s
-            .registry
-            .find("apiextensions.k8s.io", "v1", "customresourcedefinitions")
-            .cloned();
-        let objects = state["objects"].as_array().ok_or("state has no objects")?;
-        // CRDs first, so their custom resources find their types.
-        let mut ordered: Vec<&Value> = objects
-            .iter()
-            .filter(|o| o["kind"] == "CustomResourceDefinition")
-            .collect();
-        ordered.extend(
-            objects
-                .iter()
-                .filter(|o| o["kind"] != "CustomResourceDefinition"),
-        );
-        for obj in ordered {
-            let gvk =
-                driftless_core::object::gvk(obj).ok_or("an object without apiVersion/kind")?;
-            let t = s
-                .registry
-                .find_kind(&gvk.group, &gvk.version, &gvk.kind)
-                .cloned()
-                .ok_or_else(|| format!("no type serves {gvk}"))?;
-            if Some(&t) == crd.as_ref() {
-                s.registry.add_crd(obj);
-            }
-            s.objects.insert(
-                key(&t, meta_str(obj, "namespace"), meta_str(obj, "name")),
-                obj.clone(),
-            );
-        }
-        s.rv = state["resourceVersion"]
-            .as_u64()
-            .ok_or("state has no resourceVersion")?;
-        s.compacted = s.rv;
-        Ok(s)
-    }
-
-    /// Events after `rv` for a watch, or `410 Gone` when they were compacted away.
-    pub fn events_since(&self, rv: u64) -> Result<Vec<WatchEvent>, ApiError> {
-        if rv < self.compacted {
-            return Err(ApiError::Expired(format!(
-                "too old resource version: {rv} ({})",
-                self.compacted
-            )));
-        }
-        Ok(self.history.iter().filter(|e| e.rv > rv).cloned().collect())
-    }
-
-    /// Current objects of a type as ADDED events (a watch from resourceVersion 0 or unset).
-    pub fn snapshot(&self, t: &ResourceType, ns: Option<&str>) -> Vec<WatchEvent> {
-        self.objects
-            .iter()
-            .filter(|((g, p, ons, _), _)| {
-                *g == t.group && *p == t.plural && ns.is_none_or(|n| !t.namespaced || n == ons)
-            })
-            .map(|((g, p, ons, _), o)| WatchEvent {
-                rv: self.rv,
-                kind: "ADDED",
-                group: g.clone(),
-                plural: p.clone(),
-                namespace: ons.clone(),
-                object: std::sync::Arc::new(o.clone()),
-            })
-            .collect()
-    }
 }
 
 impl Default for Store {
@@ -938,43 +641,4 @@ fn owned_by(obj: &Value, uid: &str) -> bool {
         .into_iter()
         .flatten()
         .any(|r| r["uid"] == uid)
-}
-
-/// Defaults the server applies on create, as recorded (Namespace, Secret `stringData`).
-fn defaults_on_create(t: &ResourceType, obj: &mut Value) {
-    match (t.group.as_str(), t.kind.as_str()) {
-        ("", "Namespace") => {
-            let name = meta_str(obj, "name").to_string();
-            if !obj["metadata"]["labels"].is_object() {
-                obj["metadata"]["labels"] = json!({});
-            }
-            obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = json!(name);
-            if !obj["spec"].is_object() {
-                obj["spec"] = json!({});
-            }
-            obj["spec"]["finalizers"] = json!(["kubernetes"]);
-            obj["status"] = json!({"phase": "Active"});
-        }
-        ("", "Secret") => {
-            if let Some(Value::Object(sd)) =
-                obj.as_object_mut().and_then(|m| m.remove("stringData"))
-            {
-                let data = obj
-                    .as_object_mut()
-                    .expect("object")
-                    .entry("data")
-                    .or_insert_with(|| Value::Object(Map::new()));
-                for (k, v) in sd {
-                    data[k] = json!(
-                        base64::engine::general_purpose::STANDARD
-                            .encode(v.as_str().unwrap_or_default())
-                    );
-                }
-            }
-            if obj.get("type").is_none() {
-                obj["type"] = json!("Opaque");
-            }
-        }
-        _ => {}
-    }
 }
