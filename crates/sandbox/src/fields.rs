@@ -160,7 +160,7 @@ fn walk(v: &Value, keyed: &Value, fm: Option<&FieldMeta>, path: Path, out: &mut 
     }
 }
 
-/// `fieldsV1` JSON for a set (list-map items get their `"."` entry).
+/// `fieldsV1` JSON for a set (list-map items get their `"."` entry), keys in sorted order.
 pub fn to_fields_v1(set: &FieldSet) -> Value {
     let mut root = Map::new();
     for path in set {
@@ -178,18 +178,10 @@ pub fn to_fields_v1(set: &FieldSet) -> Value {
             }
         }
     }
-    sort(Value::Object(root))
-}
-
-fn sort(v: Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut e: Vec<(String, Value)> = m.into_iter().collect();
-            e.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(e.into_iter().map(|(k, v)| (k, sort(v))).collect())
-        }
-        o => o,
-    }
+    // No sorting needed: the set iterates paths in order, and `Pe`'s order (F < K < V, then
+    // by text) is the order of their `f:`/`k:`/`v:` keys; a `"."` is inserted as its node is
+    // created, before any longer path, so it comes first as it should.
+    Value::Object(root)
 }
 
 /// Parses `fieldsV1` back into a set.

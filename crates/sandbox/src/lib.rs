@@ -56,10 +56,10 @@ pub struct SandboxOptions {
 
 const STATE_FILE: &str = "sandbox-state.json";
 
-fn save_state(dir: &std::path::Path, state: &serde_json::Value) -> std::io::Result<()> {
+fn save_state(dir: &std::path::Path, state: &store::State) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!("{STATE_FILE}.tmp"));
-    std::fs::write(&tmp, serde_json::to_vec(state).expect("JSON serializes"))?;
+    std::fs::write(&tmp, state.encode())?;
     // rename is atomic: a crash leaves the previous state, never half a file.
     std::fs::rename(tmp, dir.join(STATE_FILE))
 }
@@ -111,6 +111,11 @@ impl Sandbox {
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
+            // No Nagle: watch events are small writes that must leave at once, not wait for
+            // the client's delayed ACK (a 40 ms stall otherwise).
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let _ = axum::serve(listener, router)
                 .with_graceful_shutdown(async {
                     let _ = rx.await;
@@ -125,11 +130,12 @@ impl Sandbox {
             loop {
                 tick.tick().await;
                 let Some(app) = weak.upgrade() else { return };
-                let mut store = app.store.lock().expect("store");
-                for _ in 0..16 {
-                    if !store.reconcile() {
+                // One pass per lock hold, so requests interleave with a long catch-up.
+                for _ in 0..64 {
+                    if !app.store.lock().expect("store").reconcile() {
                         break;
                     }
+                    tokio::task::yield_now().await;
                 }
             }
         });

@@ -391,17 +391,31 @@ fn event_matches(
             .namespace
             .as_deref()
             .is_none_or(|n| !target.t.namespaced || n == e.namespace)
-        && labels.matches(e.object["metadata"]["labels"].as_object())
-        && name_field.is_none_or(|n| e.object["metadata"]["name"] == n)
+        && name_field.is_none_or(|n| e.name == n)
+        // Only a label selector needs the object itself.
+        && (labels.0.is_empty() || {
+            let obj: Value = serde_json::from_slice(&e.object).unwrap_or_default();
+            labels.matches(obj["metadata"]["labels"].as_object())
+        })
 }
 
+/// One line of a watch stream. The stored JSON is spliced in as is when it was written in the
+/// version the watch asked for (nearly always); only other versions are re-encoded.
 fn event_line(t: &ResourceType, e: &WatchEvent) -> Bytes {
-    let mut obj = (*e.object).clone();
-    obj["apiVersion"] = json!(t.api_version());
-    obj["kind"] = json!(t.kind);
-    let mut line =
-        serde_json::to_vec(&json!({"type": e.kind, "object": obj})).expect("JSON serializes");
-    line.push(b'\n');
+    let api_version = t.api_version();
+    let mut line = Vec::with_capacity(e.object.len() + 40);
+    line.extend_from_slice(b"{\"type\":\"");
+    line.extend_from_slice(e.kind.as_bytes());
+    line.extend_from_slice(b"\",\"object\":");
+    if e.api_version == api_version {
+        line.extend_from_slice(&e.object);
+    } else {
+        let mut obj: Value = serde_json::from_slice(&e.object).unwrap_or_default();
+        obj["apiVersion"] = json!(api_version);
+        obj["kind"] = json!(t.kind);
+        serde_json::to_writer(&mut line, &obj).expect("JSON serializes");
+    }
+    line.extend_from_slice(b"}\n");
     Bytes::from(line)
 }
 
@@ -423,7 +437,7 @@ async fn watch(app: Arc<App>, target: Target, q: HashMap<String, String>) -> Res
     let rv = q.get("resourceVersion").cloned().unwrap_or_default();
     let (initial, mut rx, mut last_rv) = {
         let store = app.store.lock().expect("store");
-        let rx = store.events.subscribe();
+        let rx = store.latest.subscribe();
         let initial = if rv.is_empty() || rv == "0" {
             Ok(store.snapshot(&target.t, target.namespace.as_deref()))
         } else {
@@ -470,15 +484,27 @@ async fn watch(app: Arc<App>, target: Target, q: HashMap<String, String>) -> Res
                         return;
                     }
                 }
-                ev = rx.recv() => match ev {
-                    Ok(e) => {
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let news = app.store.lock().expect("store").events_since(last_rv);
+                    let news = match news {
+                        Ok(n) => n,
+                        // Fell further behind than the history keeps: tell the client, which
+                        // re-lists, as a real server does with a too-old resourceVersion.
+                        Err(e) => {
+                            let line = format!("{}\n", json!({"type": "ERROR", "object": e.body().unwrap_or_default()}));
+                            let _ = tx.send(Ok(Bytes::from(line))).await;
+                            return;
+                        }
+                    };
+                    for e in &news {
                         last_rv = e.rv;
-                        if event_matches(&target, &labels, name_field.as_deref(), &e) && tx.send(Ok(event_line(&target.t, &e))).await.is_err() {
+                        if event_matches(&target, &labels, name_field.as_deref(), e) && tx.send(Ok(event_line(&target.t, e))).await.is_err() {
                             return;
                         }
                     }
-                    // Fell behind the broadcast buffer: end the watch; clients re-list.
-                    Err(_) => return,
                 }
             }
         }

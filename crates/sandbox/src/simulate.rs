@@ -19,6 +19,19 @@ fn condition(kind: &str, status: &str, reason: &str, message: &str, now: &str) -
     json!({"type": kind, "status": status, "lastUpdateTime": now, "lastTransitionTime": now, "reason": reason, "message": message})
 }
 
+/// Whether objects of this kind get a simulated status at all.
+pub fn simulates(group: &str, kind: &str) -> bool {
+    matches!(
+        (group, kind),
+        (
+            "apps",
+            "Deployment" | "StatefulSet" | "ReplicaSet" | "DaemonSet"
+        ) | ("batch", "Job")
+            | ("", "Service" | "PersistentVolumeClaim")
+            | ("apiextensions.k8s.io", "CustomResourceDefinition")
+    )
+}
+
 /// The status `obj` should have now, if it differs from the current one.
 pub fn status(group: &str, kind: &str, obj: &Value, now: &str) -> Option<Value> {
     let name = obj["metadata"]["name"].as_str().unwrap_or_default();

@@ -4,21 +4,21 @@
 
 use serde_json::{Value, json};
 
-use super::{Key, Store, meta_str, owned_by};
+use super::{Key, Store, meta_str};
 use crate::meta;
 use crate::registry::ResourceType;
 
+/// Objects the status simulator updates per pass: each pass holds the store lock, so a big
+/// burst of writes is worked off in slices that let API requests in between.
+const SIMULATE_BATCH: usize = 64;
+
 impl Store {
     pub(super) fn orphan_dependents(&mut self, owner_uid: &str) {
-        let keys: Vec<Key> = self
-            .objects
-            .iter()
-            .filter(|(_, o)| owned_by(o, owner_uid))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in keys {
+        for k in self.objects.dependents_of(owner_uid) {
             let Some(t) = self.type_of(&k) else { continue };
-            let old = self.objects[&k].clone();
+            let Some(old) = self.objects.get(&k) else {
+                continue;
+            };
             let mut new = old.clone();
             if let Some(refs) = new["metadata"]["ownerReferences"].as_array_mut() {
                 refs.retain(|r| r["uid"] != owner_uid);
@@ -40,17 +40,23 @@ impl Store {
                 now.duration_since(**at) >= self.rollout_delay || k.1 == "customresourcedefinitions"
             })
             .map(|(k, _)| k.clone())
+            .take(SIMULATE_BATCH)
             .collect();
         let mut changed = false;
         for k in due {
             self.pending.remove(&k);
-            let (Some(t), Some(old)) = (self.type_of(&k), self.objects.get(&k)) else {
+            let Some(t) = self.type_of(&k) else { continue };
+            // Only kinds with a simulated status are worth parsing.
+            if !crate::simulate::simulates(&t.group, &t.kind) {
+                continue;
+            }
+            let Some(old) = self.objects.get(&k) else {
                 continue;
             };
-            let Some(status) = crate::simulate::status(&t.group, &t.kind, old, &now_text) else {
+            let Some(status) = crate::simulate::status(&t.group, &t.kind, &old, &now_text) else {
                 continue;
             };
-            let mut new = old.clone();
+            let mut new = old;
             new["status"] = status;
             if t.kind == "Deployment" && t.group == "apps" {
                 let revision = new["metadata"]["generation"]
@@ -66,8 +72,7 @@ impl Store {
             // Status is the controllers' to write: stored as is (no status-subresource guard).
             let rv = self.bump();
             new["metadata"]["resourceVersion"] = json!(rv.to_string());
-            self.objects.insert(k.clone(), new.clone());
-            self.record("MODIFIED", &t, &new);
+            self.put("MODIFIED", &t, k.clone(), &new);
             // Our own write needs no second look.
             self.pending.remove(&k);
             changed = true;
@@ -79,54 +84,29 @@ impl Store {
     /// foreground deletion, namespace termination. Returns whether anything changed.
     pub fn reconcile(&mut self) -> bool {
         let mut changed = self.simulate_status();
-        // Only objects being deleted or owned by others need the controllers; cloning the
-        // rest every tick would dominate at thousands of objects.
-        let snapshot: Vec<(Key, Value)> = self
-            .objects
-            .iter()
-            .filter(|(_, o)| {
-                o["metadata"].get("deletionTimestamp").is_some()
-                    || o["metadata"]["ownerReferences"]
-                        .as_array()
-                        .is_some_and(|r| !r.is_empty())
-            })
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        if snapshot.is_empty() {
-            return changed;
-        }
-        let uids: std::collections::HashSet<String> = self
-            .objects
-            .values()
-            .map(|o| meta_str(o, "uid").to_string())
-            .collect();
-        for (k, obj) in snapshot {
+        // Only objects being deleted or owned by others need the controllers; the store
+        // keeps them indexed, so a settled cluster costs nothing here.
+        for (k, control) in self.objects.controlled() {
             let Some(t) = self.type_of(&k) else { continue };
-            let deleting = obj["metadata"].get("deletionTimestamp").is_some();
             // Background GC: every owner gone → the dependent goes too.
-            let owners: Vec<&str> = obj["metadata"]["ownerReferences"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|r| r["uid"].as_str())
-                .collect();
-            if !owners.is_empty() && owners.iter().all(|u| !uids.contains(*u)) && !deleting {
+            if !control.owners.is_empty()
+                && !control.deleting
+                && control.owners.iter().all(|u| !self.objects.has_uid(u))
+            {
                 let _ = self.delete(&t, &k.2, &k.3, Some("Background"));
                 changed = true;
                 continue;
             }
-            if !deleting {
+            if !control.deleting {
                 continue;
             }
+            // An earlier step of this pass may have removed it.
+            let Some(obj) = self.objects.get(&k) else {
+                continue;
+            };
             let uid = meta_str(&obj, "uid").to_string();
             if t.group.is_empty() && t.kind == "Namespace" {
-                let contents: Vec<Key> = self
-                    .objects
-                    .keys()
-                    .filter(|c| c.2 == k.3 && !c.2.is_empty())
-                    .cloned()
-                    .collect();
-                for c in &contents {
+                for c in &self.objects.in_namespace(&k.3) {
                     if let Some(ct) = self.type_of(c) {
                         let _ = self.force_remove(&ct, c.clone());
                     }
@@ -142,12 +122,7 @@ impl Store {
                 .filter_map(|f| f.as_str().map(String::from))
                 .collect();
             if finalizers.iter().any(|f| f == "foregroundDeletion") {
-                let dependents: Vec<Key> = self
-                    .objects
-                    .iter()
-                    .filter(|(_, o)| owned_by(o, &uid))
-                    .map(|(k, _)| k.clone())
-                    .collect();
+                let dependents = self.objects.dependents_of(&uid);
                 if dependents.is_empty() {
                     let old = obj.clone();
                     let mut new = obj.clone();
@@ -180,7 +155,7 @@ impl Store {
         let mut obj = self.objects.remove(&k)?;
         let rv = self.bump();
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-        self.record("DELETED", t, &obj);
+        self.record_deleted(&t.group, &t.plural, &obj);
         if t.kind == "CustomResourceDefinition" {
             self.drop_crd(&k.3);
         }
@@ -192,15 +167,14 @@ impl Store {
         for (group, plural) in self.registry.remove_crd(name) {
             let keys: Vec<Key> = self
                 .objects
-                .keys()
-                .filter(|k| k.0 == group && k.1 == plural)
-                .cloned()
+                .of_type(&group, &plural)
+                .map(|(k, _)| k.clone())
                 .collect();
             for k in keys {
                 if let Some(mut obj) = self.objects.remove(&k) {
                     let rv = self.bump();
                     obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-                    self.record_raw("DELETED", &group, &plural, &obj);
+                    self.record_deleted(&group, &plural, &obj);
                 }
             }
         }

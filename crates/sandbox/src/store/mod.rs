@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use axum::body::Bytes;
 use serde_json::{Value, json};
-use tokio::sync::broadcast;
 
 use crate::apply;
 use crate::meta;
@@ -16,7 +16,10 @@ use crate::validate;
 mod admission;
 use admission::defaults_on_create;
 mod controllers;
+mod objects;
+use objects::Objects;
 mod persist;
+pub use persist::State;
 mod read;
 
 /// Events kept for watches to resume from; older resourceVersions get `410 Gone`.
@@ -31,8 +34,11 @@ pub struct WatchEvent {
     pub group: String,
     pub plural: String,
     pub namespace: String,
-    /// Shared: the history, the broadcast ring and every watcher hold the same payload.
-    pub object: std::sync::Arc<Value>,
+    pub name: String,
+    /// The `apiVersion` the object was written as (the one in `object`).
+    pub api_version: String,
+    /// The object's JSON, shared with the store and every watcher: serialized once.
+    pub object: Bytes,
 }
 
 /// group, plural, namespace, name.
@@ -44,12 +50,14 @@ pub struct Store {
     pub rollout_delay: std::time::Duration,
     /// Objects written since the status simulator last looked at them, and when.
     pending: BTreeMap<Key, std::time::Instant>,
-    objects: BTreeMap<Key, Value>,
+    objects: Objects,
     rv: u64,
-    history: VecDeque<WatchEvent>,
+    history: VecDeque<std::sync::Arc<WatchEvent>>,
     /// Events with rv <= this were dropped from `history`.
     compacted: u64,
-    pub events: broadcast::Sender<WatchEvent>,
+    /// The newest resourceVersion: watches wake on it and read `history` themselves, so a
+    /// burst of writes holds no second copy of its events in a channel.
+    pub latest: tokio::sync::watch::Sender<u64>,
 }
 
 /// How a server-side apply request was made.
@@ -61,6 +69,14 @@ pub struct ApplyOptions {
     pub force: bool,
     /// `dryRun=All`: answer without storing.
     pub dry_run: bool,
+}
+
+/// Who owns the fields of a newly created object.
+enum Ownership<'a> {
+    /// An Update operation by this manager ("" records no ownership).
+    Update(&'a str),
+    /// A server-side apply that computed these managed fields.
+    Applied(&'a [apply::Managed]),
 }
 
 /// List filters.
@@ -92,17 +108,16 @@ fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
 impl Store {
     /// A fresh cluster with the namespaces every cluster has.
     pub fn new() -> Self {
-        // Deep enough for a watcher to keep up with bursts of thousands of writes.
-        let (events, _) = broadcast::channel(65_536);
+        let (latest, _) = tokio::sync::watch::channel(0);
         let mut s = Store {
             rollout_delay: std::time::Duration::from_millis(300),
             pending: BTreeMap::new(),
             registry: Registry::builtin(),
-            objects: BTreeMap::new(),
+            objects: Objects::default(),
             rv: 100,
             history: VecDeque::new(),
             compacted: 0,
-            events,
+            latest,
         };
         let ns = s
             .registry
@@ -126,12 +141,27 @@ impl Store {
         self.rv
     }
 
-    fn record(&mut self, kind: &'static str, t: &ResourceType, obj: &Value) {
-        self.record_raw(kind, &t.group, &t.plural, obj);
+    /// Stores `obj` (as served) under `k` and tells watches.
+    fn put(&mut self, kind: &'static str, t: &ResourceType, k: Key, obj: &Value) {
+        let bytes = self.objects.insert(k, obj);
+        self.record_bytes(kind, &t.group, &t.plural, obj, bytes);
     }
 
-    /// Appends to the watch history (bounded) and notifies live watches.
-    fn record_raw(&mut self, kind: &'static str, group: &str, plural: &str, obj: &Value) {
+    /// Tells watches that `obj` (no longer stored) was deleted.
+    fn record_deleted(&mut self, group: &str, plural: &str, obj: &Value) {
+        let bytes = Bytes::from(serde_json::to_vec(obj).expect("JSON serializes"));
+        self.record_bytes("DELETED", group, plural, obj, bytes);
+    }
+
+    /// Appends to the watch history (bounded) and wakes live watches.
+    fn record_bytes(
+        &mut self,
+        kind: &'static str,
+        group: &str,
+        plural: &str,
+        obj: &Value,
+        object: Bytes,
+    ) {
         let key = (
             group.to_string(),
             plural.to_string(),
@@ -141,23 +171,25 @@ impl Store {
         if kind == "DELETED" {
             self.pending.remove(&key);
         } else {
-            self.pending.insert(key, std::time::Instant::now());
+            self.pending.insert(key.clone(), std::time::Instant::now());
         }
-        let ev = WatchEvent {
+        let (group, plural, namespace, name) = key;
+        self.history.push_back(std::sync::Arc::new(WatchEvent {
             rv: self.rv,
             kind,
-            group: group.to_string(),
-            plural: plural.to_string(),
-            namespace: meta_str(obj, "namespace").to_string(),
-            object: std::sync::Arc::new(obj.clone()),
-        };
-        self.history.push_back(ev.clone());
+            group,
+            plural,
+            namespace,
+            name,
+            api_version: obj["apiVersion"].as_str().unwrap_or_default().to_string(),
+            object,
+        }));
         while self.history.len() > HISTORY {
             if let Some(old) = self.history.pop_front() {
                 self.compacted = old.rv;
             }
         }
-        let _ = self.events.send(ev);
+        self.latest.send_replace(self.rv);
     }
 
     fn bump(&mut self) -> u64 {
@@ -166,14 +198,13 @@ impl Store {
     }
 
     /// The object as served for `t`'s version.
-    fn served(t: &ResourceType, obj: &Value) -> Value {
-        let mut o = obj.clone();
-        o["apiVersion"] = json!(t.api_version());
-        o["kind"] = json!(t.kind);
-        o
+    fn served(t: &ResourceType, mut obj: Value) -> Value {
+        obj["apiVersion"] = json!(t.api_version());
+        obj["kind"] = json!(t.kind);
+        obj
     }
 
-    fn namespace_state(&self, ns: &str) -> Option<&Value> {
+    fn namespace_state(&self, ns: &str) -> Option<Value> {
         self.objects.get(&(
             String::new(),
             "namespaces".into(),
@@ -188,7 +219,6 @@ impl Store {
         let obj = self
             .objects
             .get(&k)
-            .cloned()
             .ok_or_else(|| ApiError::not_found(t, name))?;
         Ok((k, obj))
     }
@@ -213,7 +243,7 @@ impl Store {
         dry_run: bool,
         manager: &str,
     ) -> Result<Value, ApiError> {
-        self.create_with_uid(t, ns, obj, dry_run, manager, meta::uid())
+        self.create_with_uid(t, ns, obj, dry_run, Ownership::Update(manager), meta::uid())
     }
 
     /// Creation with the uid chosen by the caller (server-side apply defaults before creating,
@@ -224,7 +254,7 @@ impl Store {
         ns: &str,
         mut obj: Value,
         dry_run: bool,
-        manager: &str,
+        ownership: Ownership,
         uid: String,
     ) -> Result<Value, ApiError> {
         Self::check_type(t, &obj)?;
@@ -244,7 +274,7 @@ impl Store {
         }
         self.admit_namespace(t, ns, &mut obj, &name)?;
         let k = key(t, ns, &name);
-        if self.objects.contains_key(&k) {
+        if self.objects.contains(&k) {
             return Err(ApiError::already_exists(t, &name));
         }
         Self::check_types(t, &obj)?;
@@ -276,19 +306,22 @@ impl Store {
                 obj["metadata"]["generation"] = json!(1);
             }
         }
-        if !manager.is_empty() {
-            let def = apply::definition(&obj, t.crd.is_some());
-            let managed = apply::record_update(None, &obj, manager, def);
-            apply::set_managed(&mut obj, &managed);
+        match ownership {
+            Ownership::Update("") => {}
+            Ownership::Update(manager) => {
+                let def = apply::definition(&obj, t.crd.is_some());
+                let managed = apply::record_update(None, &obj, manager, def);
+                apply::set_managed(&mut obj, &managed);
+            }
+            Ownership::Applied(managed) => apply::set_managed(&mut obj, managed),
         }
         if dry_run {
-            return Ok(Self::served(t, &obj));
+            return Ok(Self::served(t, obj));
         }
         let rv = self.bump();
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-        let obj = Self::served(t, &obj);
-        self.objects.insert(k, obj.clone());
-        self.record("ADDED", t, &obj);
+        let obj = Self::served(t, obj);
+        self.put("ADDED", t, k, &obj);
         self.after_create(t, &obj);
         Ok(obj)
     }
@@ -414,9 +447,8 @@ impl Store {
         }
         let rv = self.bump();
         new["metadata"]["resourceVersion"] = json!(rv.to_string());
-        let new = Self::served(t, &new);
-        self.objects.insert(k, new.clone());
-        self.record("MODIFIED", t, &new);
+        let new = Self::served(t, new);
+        self.put("MODIFIED", t, k, &new);
         if t.kind == "CustomResourceDefinition" {
             self.registry.add_crd(&new);
         }
@@ -524,7 +556,7 @@ impl Store {
             )));
         }
         let k = key(t, ns, name);
-        let live = self.objects.get(&k).cloned();
+        let live = self.objects.get(&k);
         let mut defaulted = applied.clone();
         let uid = live
             .as_ref()
@@ -545,25 +577,24 @@ impl Store {
                     .collect(),
             })?;
         let mut object = outcome.object;
-        apply::set_managed(&mut object, &outcome.managed);
         match live {
             None => {
-                let managed = outcome.managed.clone();
-                let created = self.create_with_uid(t, ns, object, dry_run, "", uid)?;
-                // create() starts ownership afresh; the applier owns what it applied.
-                let mut created = created;
-                apply::set_managed(&mut created, &managed);
-                if !dry_run {
-                    self.objects.insert(k, created.clone());
-                }
+                let created = self.create_with_uid(
+                    t,
+                    ns,
+                    object,
+                    dry_run,
+                    Ownership::Applied(&outcome.managed),
+                    uid,
+                )?;
                 Ok((201, created))
             }
             Some(old) => {
                 if dry_run {
-                    return Ok((200, Self::served(t, &object)));
+                    apply::set_managed(&mut object, &outcome.managed);
+                    return Ok((200, Self::served(t, object)));
                 }
-                let managed = apply::parse_managed(&object);
-                self.replace(t, k, &old, object, Some(managed))
+                self.replace(t, k, &old, object, Some(outcome.managed))
                     .map(|v| (200, v))
             }
         }
@@ -598,7 +629,7 @@ impl Store {
             self.objects.remove(&k);
             let rv = self.bump();
             obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-            self.record("DELETED", t, &obj);
+            self.record_deleted(&t.group, &t.plural, &obj);
             if t.kind == "CustomResourceDefinition" {
                 self.drop_crd(name);
             }
@@ -614,8 +645,7 @@ impl Store {
             }
             let rv = self.bump();
             obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-            self.objects.insert(k, obj.clone());
-            self.record("MODIFIED", t, &obj);
+            self.put("MODIFIED", t, k, &obj);
         }
         Ok(obj)
     }
@@ -627,18 +657,19 @@ impl Store {
             .find(|t| t.group == k.0 && t.plural == k.1)
             .cloned()
     }
+
+    /// How many objects the cluster holds.
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.len() == 0
+    }
 }
 
 impl Default for Store {
     fn default() -> Self {
         Self::new()
     }
-}
-
-fn owned_by(obj: &Value, uid: &str) -> bool {
-    obj["metadata"]["ownerReferences"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|r| r["uid"] == uid)
 }

@@ -1,13 +1,43 @@
 //! Saving and resuming a sandbox cluster (`--data DIR`): the resourceVersion and every object.
 
-use serde_json::{Value, json};
+use axum::body::Bytes;
+use serde_json::Value;
 
 use super::{Store, key, meta_str};
 
+/// A point-in-time copy of the cluster, encoded outside the store lock.
+pub struct State {
+    rv: u64,
+    objects: Vec<Bytes>,
+}
+
+impl State {
+    /// The state file's JSON: `{"version":1,"resourceVersion":N,"objects":[...]}`.
+    pub fn encode(&self) -> Vec<u8> {
+        let size: usize = self.objects.iter().map(|o| o.len() + 1).sum();
+        let mut out = Vec::with_capacity(size + 64);
+        out.extend_from_slice(
+            format!(r#"{{"version":1,"resourceVersion":{},"objects":["#, self.rv).as_bytes(),
+        );
+        for (i, o) in self.objects.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(o);
+        }
+        out.extend_from_slice(b"]}");
+        out
+    }
+}
+
 impl Store {
-    /// Everything needed to resume this cluster: the resourceVersion and every object.
-    pub fn snapshot_state(&self) -> Value {
-        json!({"version": 1, "resourceVersion": self.rv, "objects": self.objects.values().collect::<Vec<_>>()})
+    /// Everything needed to resume this cluster: the resourceVersion and every object. Cheap
+    /// (shared bytes), so the store lock is held only for the copy of the index.
+    pub fn snapshot_state(&self) -> State {
+        State {
+            rv: self.rv,
+            objects: self.objects.iter().map(|(_, b)| b.clone()).collect(),
+        }
     }
 
     /// A store resumed from [`Store::snapshot_state`]: objects and resourceVersion restored,
@@ -48,7 +78,7 @@ impl Store {
             }
             s.objects.insert(
                 key(&t, meta_str(obj, "namespace"), meta_str(obj, "name")),
-                obj.clone(),
+                obj,
             );
         }
         s.rv = state["resourceVersion"]

@@ -1,9 +1,12 @@
 //! The read side of the store: GET, LIST (label and field selectors, pagination with the
 //! server's continue tokens) and what watches start from (history replay or a snapshot).
 
+use std::sync::Arc;
+
 use driftless_core::selector::LabelSelector;
 use serde_json::{Value, json};
 
+use super::objects::parse;
 use super::{ListOptions, Store, WatchEvent, key, meta_str};
 use crate::meta;
 use crate::registry::ResourceType;
@@ -61,8 +64,8 @@ impl Store {
             None => None,
         };
         let mut items = Vec::new();
-        for ((g, p, ons, name), obj) in &self.objects {
-            if *g != t.group || *p != t.plural || ns.is_some_and(|n| t.namespaced && n != ons) {
+        for ((_, _, ons, name), bytes) in self.objects.of_type(&t.group, &t.plural) {
+            if ns.is_some_and(|n| t.namespaced && n != ons) {
                 continue;
             }
             if start
@@ -71,11 +74,12 @@ impl Store {
             {
                 continue;
             }
+            let obj = parse(bytes);
             if !labels.matches(obj["metadata"]["labels"].as_object()) {
                 continue;
             }
             if let Some(fs) = &opts.field_selector
-                && !field_selector_matches(fs, obj)?
+                && !field_selector_matches(fs, &obj)?
             {
                 continue;
             }
@@ -83,7 +87,7 @@ impl Store {
         }
         let mut metadata = json!({"resourceVersion": self.rv.to_string()});
         if let Some(limit) = opts.limit.filter(|l| *l > 0 && items.len() > *l) {
-            let last = items[limit - 1];
+            let last = &items[limit - 1];
             metadata["continue"] = json!(meta::continue_token(
                 self.rv,
                 &format!("{}/{}", meta_str(last, "namespace"), meta_str(last, "name"))
@@ -94,8 +98,7 @@ impl Store {
         // List items carry no kind/apiVersion, as the real server writes them.
         let items: Vec<Value> = items
             .into_iter()
-            .map(|o| {
-                let mut o = o.clone();
+            .map(|mut o| {
                 if let Some(m) = o.as_object_mut() {
                     m.remove("kind");
                     m.remove("apiVersion");
@@ -109,30 +112,37 @@ impl Store {
     }
 
     /// Events after `rv` for a watch, or `410 Gone` when they were compacted away.
-    pub fn events_since(&self, rv: u64) -> Result<Vec<WatchEvent>, ApiError> {
+    pub fn events_since(&self, rv: u64) -> Result<Vec<Arc<WatchEvent>>, ApiError> {
         if rv < self.compacted {
             return Err(ApiError::Expired(format!(
                 "too old resource version: {rv} ({})",
                 self.compacted
             )));
         }
-        Ok(self.history.iter().filter(|e| e.rv > rv).cloned().collect())
+        // History is in resourceVersion order.
+        let from = self.history.partition_point(|e| e.rv <= rv);
+        Ok(self.history.range(from..).cloned().collect())
     }
 
     /// Current objects of a type as ADDED events (a watch from resourceVersion 0 or unset).
-    pub fn snapshot(&self, t: &ResourceType, ns: Option<&str>) -> Vec<WatchEvent> {
+    pub fn snapshot(&self, t: &ResourceType, ns: Option<&str>) -> Vec<Arc<WatchEvent>> {
         self.objects
-            .iter()
-            .filter(|((g, p, ons, _), _)| {
-                *g == t.group && *p == t.plural && ns.is_none_or(|n| !t.namespaced || n == ons)
-            })
-            .map(|((g, p, ons, _), o)| WatchEvent {
-                rv: self.rv,
-                kind: "ADDED",
-                group: g.clone(),
-                plural: p.clone(),
-                namespace: ons.clone(),
-                object: std::sync::Arc::new(o.clone()),
+            .of_type(&t.group, &t.plural)
+            .filter(|((_, _, ons, _), _)| ns.is_none_or(|n| !t.namespaced || n == ons))
+            .map(|((g, p, ons, name), o)| {
+                Arc::new(WatchEvent {
+                    rv: self.rv,
+                    kind: "ADDED",
+                    group: g.clone(),
+                    plural: p.clone(),
+                    namespace: ons.clone(),
+                    name: name.clone(),
+                    api_version: parse(o)["apiVersion"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    object: o.clone(),
+                })
             })
             .collect()
     }
