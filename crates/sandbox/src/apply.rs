@@ -21,6 +21,8 @@ pub struct Managed {
     pub api_version: String,
     pub time: String,
     pub set: FieldSet,
+    /// `status` for a write through the status subresource (a controller's), else None.
+    pub subresource: Option<String>,
 }
 
 pub fn parse_managed(obj: &Value) -> Vec<Managed> {
@@ -34,6 +36,7 @@ pub fn parse_managed(obj: &Value) -> Vec<Managed> {
             api_version: e["apiVersion"].as_str().unwrap_or_default().into(),
             time: e["time"].as_str().unwrap_or_default().into(),
             set: fields::from_fields_v1(&e["fieldsV1"]),
+            subresource: e["subresource"].as_str().map(String::from),
         })
         .collect()
 }
@@ -43,7 +46,13 @@ pub fn render_managed(entries: &[Managed]) -> Value {
         entries
             .iter()
             .filter(|e| !e.set.is_empty())
-            .map(|e| json!({"manager": e.manager, "operation": e.operation, "apiVersion": e.api_version, "time": e.time, "fieldsType": "FieldsV1", "fieldsV1": fields::to_fields_v1(&e.set)}))
+            .map(|e| {
+                let mut entry = json!({"manager": e.manager, "operation": e.operation, "apiVersion": e.api_version, "time": e.time, "fieldsType": "FieldsV1", "fieldsV1": fields::to_fields_v1(&e.set)});
+                if let Some(sub) = &e.subresource {
+                    entry["subresource"] = json!(sub);
+                }
+                entry
+            })
             .collect(),
     )
 }
@@ -206,6 +215,7 @@ pub fn apply(
             api_version,
             time: now,
             set,
+            subresource: None,
         };
         return Ok(Applied {
             object: applied.clone(),
@@ -283,6 +293,7 @@ pub fn apply(
             api_version,
             time: now,
             set,
+            subresource: None,
         }),
     }
     Ok(Applied { object, managed })
@@ -296,23 +307,24 @@ pub fn record_update(
     def: Option<&str>,
 ) -> Vec<Managed> {
     let mut managed = old.map(parse_managed).unwrap_or_default();
-    let took = match old {
+    let mut took = match old {
         Some(o) => changed(o, new, def),
         None => fields::field_set(new, def),
     };
+    took.extend(fields::added_containers(old, new, &took, def));
     if took.is_empty() {
         return managed;
     }
     for m in managed
         .iter_mut()
-        .filter(|m| !(m.manager == manager && m.operation == "Update"))
+        .filter(|m| !(m.manager == manager && m.operation == "Update" && m.subresource.is_none()))
     {
         m.set = m.set.difference(&took).cloned().collect();
     }
     let api_version = new["apiVersion"].as_str().unwrap_or_default().to_string();
     match managed
         .iter_mut()
-        .find(|m| m.manager == manager && m.operation == "Update")
+        .find(|m| m.manager == manager && m.operation == "Update" && m.subresource.is_none())
     {
         Some(m) => {
             m.set.extend(took);
@@ -324,9 +336,40 @@ pub fn record_update(
             api_version,
             time: meta::now(),
             set: took,
+            subresource: None,
         }),
     }
     managed.retain(|m| !m.set.is_empty());
+    managed
+}
+
+/// Records a controller's write of `new`'s status through the status subresource: `manager`
+/// owns every status field, plus `extra` paths (e.g. the Deployment revision annotation).
+/// `managed` is the object's entries before the write, `before` its status and annotations.
+pub fn record_status_update(
+    mut managed: Vec<Managed>,
+    before: &Value,
+    new: &Value,
+    manager: &str,
+    def: Option<&str>,
+    extra: &[fields::Path],
+) -> Vec<Managed> {
+    let mut set = fields::status_field_set(new, def);
+    set.extend(extra.iter().cloned());
+    set.extend(fields::added_containers(Some(before), new, &set, def));
+    managed.retain(|m| {
+        !(m.manager == manager
+            && m.operation == "Update"
+            && m.subresource.as_deref() == Some("status"))
+    });
+    managed.push(Managed {
+        manager: manager.into(),
+        operation: "Update".into(),
+        api_version: new["apiVersion"].as_str().unwrap_or_default().to_string(),
+        time: meta::now(),
+        set,
+        subresource: Some("status".into()),
+    });
     managed
 }
 

@@ -173,7 +173,7 @@ pub fn to_fields_v1(set: &FieldSet) -> Value {
             };
             let child = node.entry(key).or_insert_with(|| Value::Object(Map::new()));
             node = child.as_object_mut().expect("nodes are maps");
-            if i == path.len() - 1 && matches!(pe, Pe::K(_)) {
+            if i == path.len() - 1 {
                 node.insert(".".into(), Value::Object(Map::new()));
             }
         }
@@ -181,7 +181,101 @@ pub fn to_fields_v1(set: &FieldSet) -> Value {
     // No sorting needed: the set iterates paths in order, and `Pe`'s order (F < K < V, then
     // by text) is the order of their `f:`/`k:`/`v:` keys; a `"."` is inserted as its node is
     // created, before any longer path, so it comes first as it should.
+    drop_lone_dots(&mut root);
     Value::Object(root)
+}
+
+/// A member with nothing below it is written `{}`; only list-map items keep a lone `"."`.
+fn drop_lone_dots(node: &mut Map<String, Value>) {
+    for (k, v) in node.iter_mut() {
+        let Some(child) = v.as_object_mut() else {
+            continue;
+        };
+        drop_lone_dots(child);
+        if !k.starts_with("k:") && child.len() == 1 && child.contains_key(".") {
+            child.clear();
+        }
+    }
+}
+
+/// The path of one annotation.
+pub fn annotation_path(name: &str) -> Path {
+    vec![
+        Pe::F("metadata".into()),
+        Pe::F("annotations".into()),
+        Pe::F(name.into()),
+    ]
+}
+
+/// Every path under `obj.status`: what a controller writing the status subresource owns.
+pub fn status_field_set(obj: &Value, def: Option<&str>) -> FieldSet {
+    let mut out = FieldSet::new();
+    if let Some(status) = obj.get("status") {
+        walk(
+            status,
+            status,
+            meta(def, "status"),
+            vec![Pe::F("status".into())],
+            &mut out,
+        );
+    }
+    out
+}
+
+/// The containers an Update operation added: lists and free-form maps (labels, data) that
+/// `old` lacked. The server makes them members of the manager's set, which `fieldsV1` shows
+/// as `".": {}` (the controllers' entries in transcripts 18–22). Structs never are: Go
+/// serializes an empty struct, so the server never sees one appear.
+pub fn added_containers(
+    old: Option<&Value>,
+    new: &Value,
+    set: &FieldSet,
+    def: Option<&str>,
+) -> FieldSet {
+    let mut out = FieldSet::new();
+    for path in set {
+        for n in 1..path.len() {
+            let prefix = &path[..n];
+            if out.contains(prefix) || prefix == [Pe::F("metadata".into())] {
+                continue;
+            }
+            if old.is_some_and(|o| value_at(o, prefix).is_some()) {
+                continue;
+            }
+            let container = match value_at(new, prefix) {
+                Some(Value::Array(_)) => true,
+                Some(Value::Object(_)) => is_free_form(prefix, def),
+                _ => false,
+            };
+            if container {
+                out.insert(prefix.to_vec());
+            }
+        }
+    }
+    out
+}
+
+/// Whether the object-valued field at `path` is a map of scalars (no definition of its own),
+/// e.g. labels or a ConfigMap's data. Only known for built-in kinds.
+fn is_free_form(path: &[Pe], def: Option<&str>) -> bool {
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    let mut cur = def;
+    for (i, pe) in parents.iter().enumerate() {
+        cur = match pe {
+            Pe::F(f) if f == "metadata" && i == 0 => {
+                Some("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
+            }
+            Pe::F(f) => meta(cur, f).and_then(FieldMeta::child_def),
+            // A list item's definition is the list's `items`, already in `cur`.
+            Pe::K(_) | Pe::V(_) => cur,
+        };
+    }
+    let Pe::F(f) = last else { return false };
+    // The schema table lists only fields with structure; a field it does not list in a known
+    // definition holds plain values.
+    cur.is_some() && meta(cur, f).is_none_or(|fm| fm.child_def().is_none())
 }
 
 /// Parses `fieldsV1` back into a set.

@@ -76,8 +76,13 @@ async fn watches_replay_from_a_version_and_stream_changes() {
 #[tokio::test]
 async fn too_old_resource_versions_end_the_watch_with_410() {
     let sb = Sandbox::start(0).await.unwrap();
+    sb.with_store(|s| s.history_limit = 3);
     let c = Client::new(&sb);
-    // The initial namespaces were compacted away: resuming from before them is too old.
+    for name in ["a", "b", "c", "d"] {
+        c.post("/api/v1/namespaces/default/configmaps", cm(name, json!({})))
+            .await;
+    }
+    // Only the last three events are kept: resuming from before them is too old.
     let events = c
         .watch("/api/v1/namespaces?watch=true&resourceVersion=1", 1)
         .await;

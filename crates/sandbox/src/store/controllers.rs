@@ -53,21 +53,47 @@ impl Store {
             let Some(old) = self.objects.get(&k) else {
                 continue;
             };
-            let Some(status) = crate::simulate::status(&t.group, &t.kind, &old, &now_text) else {
+            let deployment = t.kind == "Deployment" && t.group == "apps";
+            let replica_set = deployment.then(|| self.rollout_revision(&k, &old));
+            let cluster = crate::simulate::Cluster {
+                schedulable: self.schedulable,
+                replica_set: replica_set.as_ref().map(|(name, _)| name.clone()),
+            };
+            let Some(status) =
+                crate::simulate::status(&t.group, &t.kind, &old, &now_text, &cluster)
+            else {
                 continue;
             };
+            // What the controller's managedFields entry needs of the object before its write.
+            let before = json!({"status": old["status"], "metadata": {"annotations": old["metadata"]["annotations"]}});
+            let managed = crate::apply::parse_managed(&old);
             let mut new = old;
             new["status"] = status;
-            if t.kind == "Deployment" && t.group == "apps" {
-                let revision = new["metadata"]["generation"]
-                    .as_i64()
-                    .unwrap_or(1)
-                    .to_string();
+            let mut extra = Vec::new();
+            if let Some((_, revision)) = replica_set {
                 if let Some(a) =
                     driftless_core::object::ensure_map(&mut new, &["metadata", "annotations"])
                 {
-                    a.insert("deployment.kubernetes.io/revision".into(), json!(revision));
+                    a.insert(
+                        "deployment.kubernetes.io/revision".into(),
+                        json!(revision.to_string()),
+                    );
                 }
+                extra.push(crate::fields::annotation_path(
+                    "deployment.kubernetes.io/revision",
+                ));
+            }
+            if crate::simulate::written_by_controller_manager(&t.group, &t.kind) {
+                let def = crate::apply::definition(&new, t.crd.is_some());
+                let managed = crate::apply::record_status_update(
+                    managed,
+                    &before,
+                    &new,
+                    "kube-controller-manager",
+                    def,
+                    &extra,
+                );
+                crate::apply::set_managed(&mut new, &managed);
             }
             // Status is the controllers' to write: stored as is (no status-subresource guard).
             let rv = self.bump();
@@ -78,6 +104,23 @@ impl Store {
             changed = true;
         }
         changed
+    }
+
+    /// The ReplicaSet name and revision a Deployment's current pod template rolls out as: the
+    /// revision goes up only when the template changes, as the real controller's does.
+    fn rollout_revision(&mut self, k: &Key, obj: &Value) -> (String, u64) {
+        let template = serde_json::to_vec(&obj["spec"]["template"]).unwrap_or_default();
+        let hash = crate::simulate::pod_template_hash(&template);
+        let revision = match self.revisions.get(k) {
+            Some((h, r)) if *h == hash => *r,
+            Some((_, r)) => r + 1,
+            None => obj["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+                .as_str()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(1),
+        };
+        self.revisions.insert(k.clone(), (hash.clone(), revision));
+        (format!("{}-{hash}", k.3), revision)
     }
 
     /// One pass of the cluster's controllers: garbage collection (ownerReferences),

@@ -22,8 +22,13 @@ mod persist;
 pub use persist::State;
 mod read;
 
-/// Events kept for watches to resume from; older resourceVersions get `410 Gone`.
+/// Events kept for watches to resume from by default; older resourceVersions get `410 Gone`.
 const HISTORY: usize = 10_000;
+
+/// What the sandbox publishes where a cluster publishes its CA bundle (it has no CA of its
+/// own to hand out; clients trust it through their kubeconfig).
+const SANDBOX_CA: &str =
+    "-----BEGIN CERTIFICATE-----\n(driftless sandbox)\n-----END CERTIFICATE-----\n";
 
 /// One change, as a watch reports it.
 #[derive(Debug, Clone)]
@@ -48,11 +53,18 @@ pub struct Store {
     pub registry: Registry,
     /// How long a workload exists before its simulated rollout completes.
     pub rollout_delay: std::time::Duration,
+    /// Whether pods can run. False models a cluster without nodes (the recorded one):
+    /// rollouts stay Progressing with every replica unavailable; Jobs never finish.
+    pub schedulable: bool,
+    /// Per Deployment: the pod template hash last rolled out, and its revision.
+    revisions: std::collections::HashMap<Key, (String, u64)>,
     /// Objects written since the status simulator last looked at them, and when.
     pending: BTreeMap<Key, std::time::Instant>,
     objects: Objects,
     rv: u64,
     history: VecDeque<std::sync::Arc<WatchEvent>>,
+    /// How many events `history` keeps (like etcd's compaction window).
+    pub history_limit: usize,
     /// Events with rv <= this were dropped from `history`.
     compacted: u64,
     /// The newest resourceVersion: watches wake on it and read `history` themselves, so a
@@ -111,11 +123,14 @@ impl Store {
         let (latest, _) = tokio::sync::watch::channel(0);
         let mut s = Store {
             rollout_delay: std::time::Duration::from_millis(300),
+            schedulable: true,
+            revisions: std::collections::HashMap::new(),
             pending: BTreeMap::new(),
             registry: Registry::builtin(),
             objects: Objects::default(),
             rv: 100,
             history: VecDeque::new(),
+            history_limit: HISTORY,
             compacted: 0,
             latest,
         };
@@ -133,7 +148,34 @@ impl Store {
             )
             .expect("fresh store");
         }
-        s.compacted = s.rv;
+        // What the API server itself publishes in kube-system (a list of all ConfigMaps
+        // counts them: transcript 19).
+        let cm = s
+            .registry
+            .find("", "v1", "configmaps")
+            .expect("configmaps are built in")
+            .clone();
+        for (name, data) in [
+            (
+                "extension-apiserver-authentication",
+                json!({"client-ca-file": SANDBOX_CA, "requestheader-allowed-names": "[\"front-proxy-client\"]", "requestheader-client-ca-file": SANDBOX_CA, "requestheader-extra-headers-prefix": "[\"X-Remote-Extra-\"]", "requestheader-group-headers": "[\"X-Remote-Group\"]", "requestheader-username-headers": "[\"X-Remote-User\"]"}),
+            ),
+            (
+                "kube-apiserver-legacy-service-account-token-tracking",
+                json!({"since": meta::now()[..10].to_string()}),
+            ),
+        ] {
+            s.create_as(
+                &cm,
+                "kube-system",
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}),
+                false,
+                "kube-apiserver",
+            )
+            .expect("fresh store");
+        }
+        // Nothing is compacted yet: as on a fresh real cluster (transcript 21), a watch from
+        // resourceVersion 1 replays everything since the cluster began.
         s
     }
 
@@ -184,7 +226,7 @@ impl Store {
             api_version: obj["apiVersion"].as_str().unwrap_or_default().to_string(),
             object,
         }));
-        while self.history.len() > HISTORY {
+        while self.history.len() > self.history_limit {
             if let Some(old) = self.history.pop_front() {
                 self.compacted = old.rv;
             }
@@ -341,7 +383,7 @@ impl Store {
                     .find("", "v1", "serviceaccounts")
                     .expect("built in")
                     .clone();
-                let root_ca = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt", "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."}}, "data": {"ca.crt": "-----BEGIN CERTIFICATE-----\n(driftless sandbox)\n-----END CERTIFICATE-----\n"}});
+                let root_ca = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt", "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."}}, "data": {"ca.crt": SANDBOX_CA}});
                 let _ = self.create_as(&cm, &ns, root_ca, false, "kube-controller-manager");
                 let _ = self.create(&sa, &ns, json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}), false);
             }
@@ -400,8 +442,22 @@ impl Store {
         t: &ResourceType,
         k: Key,
         old: &Value,
+        new: Value,
+        managed: Option<Vec<apply::Managed>>,
+    ) -> Result<Value, ApiError> {
+        self.replace_or_try(t, k, old, new, managed, false)
+    }
+
+    /// [`Store::replace`], or with `dry_run` everything it would answer without storing
+    /// (a dry run's answer shows the new generation too, as in transcript 03).
+    fn replace_or_try(
+        &mut self,
+        t: &ResourceType,
+        k: Key,
+        old: &Value,
         mut new: Value,
         managed: Option<Vec<apply::Managed>>,
+        dry_run: bool,
     ) -> Result<Value, ApiError> {
         for f in [
             "uid",
@@ -444,6 +500,9 @@ impl Store {
         }
         if new == *old {
             return Ok(old.clone());
+        }
+        if dry_run {
+            return Ok(Self::served(t, new));
         }
         let rv = self.bump();
         new["metadata"]["resourceVersion"] = json!(rv.to_string());
@@ -576,7 +635,7 @@ impl Store {
                     })
                     .collect(),
             })?;
-        let mut object = outcome.object;
+        let object = outcome.object;
         match live {
             None => {
                 let created = self.create_with_uid(
@@ -589,14 +648,9 @@ impl Store {
                 )?;
                 Ok((201, created))
             }
-            Some(old) => {
-                if dry_run {
-                    apply::set_managed(&mut object, &outcome.managed);
-                    return Ok((200, Self::served(t, object)));
-                }
-                self.replace(t, k, &old, object, Some(outcome.managed))
-                    .map(|v| (200, v))
-            }
+            Some(old) => self
+                .replace_or_try(t, k, &old, object, Some(outcome.managed), dry_run)
+                .map(|v| (200, v)),
         }
     }
 
@@ -640,6 +694,11 @@ impl Store {
             if !is_namespace {
                 obj["metadata"]["deletionGracePeriodSeconds"] = json!(0);
                 obj["metadata"]["finalizers"] = json!(finalizers);
+                // A graceful deletion is a change of intent: the server bumps generation
+                // (transcript 22).
+                if let Some(g) = obj["metadata"]["generation"].as_i64() {
+                    obj["metadata"]["generation"] = json!(g + 1);
+                }
             } else {
                 obj["status"]["phase"] = json!("Terminating");
             }
