@@ -1,0 +1,17 @@
+//! Cluster access for Driftless, on kube-rs: the only crate that knows kube-rs.
+//!
+//! - [`connect`]: a client from a kubeconfig (context selectable) or the pod's in-cluster
+//!   service account. Kubeconfig `exec` credential plugins run arbitrary commands, so they are
+//!   refused unless the caller allows them explicitly.
+//!
+//! Everything here behaves the same against a real API server and the Driftless sandbox:
+//! there are no sandbox-only paths.
+
+mod connect;
+mod error;
+
+pub use connect::{ClusterSource, connect};
+pub use error::KubeError;
+
+/// kube-rs's client, re-exported so callers need not depend on kube-rs themselves.
+pub use kube::Client;
