@@ -345,32 +345,31 @@ pub fn record_update(
 
 /// Records a controller's write of `new`'s status through the status subresource: `manager`
 /// owns every status field, plus `extra` paths (e.g. the Deployment revision annotation).
-/// `managed` is the object's entries before the write, `before` its status and annotations.
+/// `before` holds the object's status and annotations before the write. Only this entry is
+/// built; the others stay as they are (the simulator writes thousands of these).
 pub fn record_status_update(
-    mut managed: Vec<Managed>,
+    new: &mut Value,
     before: &Value,
-    new: &Value,
     manager: &str,
     def: Option<&str>,
     extra: &[fields::Path],
-) -> Vec<Managed> {
+) {
     let mut set = fields::status_field_set(new, def);
     set.extend(extra.iter().cloned());
     set.extend(fields::added_containers(Some(before), new, &set, def));
-    managed.retain(|m| {
-        !(m.manager == manager
-            && m.operation == "Update"
-            && m.subresource.as_deref() == Some("status"))
-    });
-    managed.push(Managed {
-        manager: manager.into(),
-        operation: "Update".into(),
-        api_version: new["apiVersion"].as_str().unwrap_or_default().to_string(),
-        time: meta::now(),
-        set,
-        subresource: Some("status".into()),
-    });
-    managed
+    let entry = json!({"manager": manager, "operation": "Update", "apiVersion": new["apiVersion"], "time": meta::now(), "fieldsType": "FieldsV1", "fieldsV1": fields::to_fields_v1(&set), "subresource": "status"});
+    let Some(m) = new["metadata"].as_object_mut() else {
+        return;
+    };
+    let entries = m
+        .entry("managedFields")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if let Some(list) = entries.as_array_mut() {
+        list.retain(|e| {
+            !(e["manager"] == manager && e["operation"] == "Update" && e["subresource"] == "status")
+        });
+        list.push(entry);
+    }
 }
 
 /// Sets `metadata.managedFields` (or removes it when empty).

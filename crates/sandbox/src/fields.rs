@@ -163,7 +163,13 @@ fn walk(v: &Value, keyed: &Value, fm: Option<&FieldMeta>, path: Path, out: &mut 
 /// `fieldsV1` JSON for a set (list-map items get their `"."` entry), keys in sorted order.
 pub fn to_fields_v1(set: &FieldSet) -> Value {
     let mut root = Map::new();
-    for path in set {
+    let mut paths = set.iter().peekable();
+    while let Some(path) = paths.next() {
+        // A member with members below it is written with a `"."`; list-map items always are.
+        // Paths iterate in order, so any below this one come right after it.
+        let has_children = paths
+            .peek()
+            .is_some_and(|next| next.len() > path.len() && next.starts_with(path));
         let mut node = &mut root;
         for (i, pe) in path.iter().enumerate() {
             let key = match pe {
@@ -173,7 +179,7 @@ pub fn to_fields_v1(set: &FieldSet) -> Value {
             };
             let child = node.entry(key).or_insert_with(|| Value::Object(Map::new()));
             node = child.as_object_mut().expect("nodes are maps");
-            if i == path.len() - 1 {
+            if i == path.len() - 1 && (has_children || matches!(pe, Pe::K(_))) {
                 node.insert(".".into(), Value::Object(Map::new()));
             }
         }
@@ -181,21 +187,7 @@ pub fn to_fields_v1(set: &FieldSet) -> Value {
     // No sorting needed: the set iterates paths in order, and `Pe`'s order (F < K < V, then
     // by text) is the order of their `f:`/`k:`/`v:` keys; a `"."` is inserted as its node is
     // created, before any longer path, so it comes first as it should.
-    drop_lone_dots(&mut root);
     Value::Object(root)
-}
-
-/// A member with nothing below it is written `{}`; only list-map items keep a lone `"."`.
-fn drop_lone_dots(node: &mut Map<String, Value>) {
-    for (k, v) in node.iter_mut() {
-        let Some(child) = v.as_object_mut() else {
-            continue;
-        };
-        drop_lone_dots(child);
-        if !k.starts_with("k:") && child.len() == 1 && child.contains_key(".") {
-            child.clear();
-        }
-    }
 }
 
 /// The path of one annotation.

@@ -10,7 +10,7 @@ use crate::registry::ResourceType;
 
 /// Objects the status simulator updates per pass: each pass holds the store lock, so a big
 /// burst of writes is worked off in slices that let API requests in between.
-const SIMULATE_BATCH: usize = 64;
+const SIMULATE_BATCH: usize = 32;
 
 impl Store {
     pub(super) fn orphan_dependents(&mut self, owner_uid: &str) {
@@ -66,7 +66,6 @@ impl Store {
             };
             // What the controller's managedFields entry needs of the object before its write.
             let before = json!({"status": old["status"], "metadata": {"annotations": old["metadata"]["annotations"]}});
-            let managed = crate::apply::parse_managed(&old);
             let mut new = old;
             new["status"] = status;
             let mut extra = Vec::new();
@@ -85,15 +84,13 @@ impl Store {
             }
             if crate::simulate::written_by_controller_manager(&t.group, &t.kind) {
                 let def = crate::apply::definition(&new, t.crd.is_some());
-                let managed = crate::apply::record_status_update(
-                    managed,
+                crate::apply::record_status_update(
+                    &mut new,
                     &before,
-                    &new,
                     "kube-controller-manager",
                     def,
                     &extra,
                 );
-                crate::apply::set_managed(&mut new, &managed);
             }
             // Status is the controllers' to write: stored as is (no status-subresource guard).
             let rv = self.bump();
