@@ -82,6 +82,17 @@ impl Target {
         Api::namespaced_with(self.client.clone(), &self.ns, &ar)
     }
 
+    /// Applies `deployment(name, image)` as `driftless`; the Deployments API and the params.
+    async fn apply_deployment(&self, name: &str, image: &str) -> (Api<DynamicObject>, PatchParams) {
+        let deploys = self.api("apps", "v1", "Deployment", "deployments");
+        let pp = PatchParams::apply("driftless").force();
+        deploys
+            .patch(name, &pp, &Patch::Apply(deployment(name, image)))
+            .await
+            .unwrap();
+        (deploys, pp)
+    }
+
     fn configmaps(&self) -> Api<DynamicObject> {
         self.api("", "v1", "ConfigMap", "configmaps")
     }
@@ -129,12 +140,7 @@ async fn eventually<T>(mut f: impl AsyncFnMut() -> Option<T>) -> Option<T> {
 #[tokio::test]
 async fn server_side_apply_get_list_and_delete_work_through_kube_rs() {
     let t = target().await;
-    let deploys = t.api("apps", "v1", "Deployment", "deployments");
-    let pp = PatchParams::apply("driftless").force();
-    deploys
-        .patch("web", &pp, &Patch::Apply(deployment("web", "nginx:1.27")))
-        .await
-        .unwrap();
+    let (deploys, pp) = t.apply_deployment("web", "nginx:1.27").await;
     deploys
         .patch("api", &pp, &Patch::Apply(deployment("api", "nginx:1.27")))
         .await
@@ -247,12 +253,7 @@ async fn apply_conflicts_are_409_and_force_takes_ownership() {
 #[tokio::test]
 async fn dry_run_apply_answers_without_storing() {
     let t = target().await;
-    let deploys = t.api("apps", "v1", "Deployment", "deployments");
-    let pp = PatchParams::apply("driftless").force();
-    deploys
-        .patch("web", &pp, &Patch::Apply(deployment("web", "nginx:1.27")))
-        .await
-        .unwrap();
+    let (deploys, pp) = t.apply_deployment("web", "nginx:1.27").await;
     let dry = deploys
         .patch(
             "web",

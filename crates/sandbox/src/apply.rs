@@ -25,6 +25,20 @@ pub struct Managed {
     pub subresource: Option<String>,
 }
 
+impl Managed {
+    /// The entry of a server-side apply by `manager`.
+    fn applied(manager: &str, api_version: String, time: String, set: FieldSet) -> Self {
+        Managed {
+            manager: manager.into(),
+            operation: "Apply".into(),
+            api_version,
+            time,
+            set,
+            subresource: None,
+        }
+    }
+}
+
 pub fn parse_managed(obj: &Value) -> Vec<Managed> {
     obj["metadata"]["managedFields"]
         .as_array()
@@ -209,14 +223,7 @@ pub fn apply(
     let applied = defaulted;
     let now = meta::now();
     let Some(live) = live else {
-        let entry = Managed {
-            manager: manager.into(),
-            operation: "Apply".into(),
-            api_version,
-            time: now,
-            set,
-            subresource: None,
-        };
+        let entry = Managed::applied(manager, api_version, now, set);
         return Ok(Applied {
             object: applied.clone(),
             managed: vec![entry],
@@ -287,14 +294,7 @@ pub fn apply(
             m.time = now;
             m.api_version = api_version;
         }
-        None => managed.push(Managed {
-            manager: manager.into(),
-            operation: "Apply".into(),
-            api_version,
-            time: now,
-            set,
-            subresource: None,
-        }),
+        None => managed.push(Managed::applied(manager, api_version, now, set)),
     }
     Ok(Applied { object, managed })
 }
