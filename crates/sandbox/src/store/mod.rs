@@ -716,15 +716,6 @@ impl Store {
             .find(|t| t.group == k.0 && t.plural == k.1)
             .cloned()
     }
-
-    /// How many objects the cluster holds.
-    pub fn len(&self) -> usize {
-        self.objects.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.objects.len() == 0
-    }
 }
 
 impl Default for Store {

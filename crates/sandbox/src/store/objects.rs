@@ -45,6 +45,18 @@ fn control_of(obj: &Value) -> Option<Control> {
     (deleting || !owners.is_empty()).then_some(Control { owners, deleting })
 }
 
+/// The `apiVersion` of stored bytes, read without building the whole object.
+pub(super) fn api_version_of(bytes: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(rename = "apiVersion", default)]
+        api_version: String,
+    }
+    serde_json::from_slice::<Head>(bytes)
+        .map(|h| h.api_version)
+        .unwrap_or_default()
+}
+
 /// Parses stored bytes; they were written by [`Objects::insert`], so they are valid JSON.
 pub(super) fn parse(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).expect("stored objects are valid JSON")
@@ -139,9 +151,5 @@ impl Objects {
             .filter(|k| k.2 == ns && !ns.is_empty())
             .cloned()
             .collect()
-    }
-
-    pub fn len(&self) -> usize {
-        self.map.len()
     }
 }

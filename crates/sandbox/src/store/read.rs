@@ -6,7 +6,7 @@ use std::sync::Arc;
 use driftless_core::selector::LabelSelector;
 use serde_json::{Value, json};
 
-use super::objects::parse;
+use super::objects::{api_version_of, parse};
 use super::{ListOptions, Store, WatchEvent, key, meta_str};
 use crate::meta;
 use crate::registry::ResourceType;
@@ -137,10 +137,7 @@ impl Store {
                     plural: p.clone(),
                     namespace: ons.clone(),
                     name: name.clone(),
-                    api_version: parse(o)["apiVersion"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string(),
+                    api_version: api_version_of(o),
                     object: o.clone(),
                 })
             })
