@@ -5,8 +5,11 @@
 //!   stable digest.
 //! - [`yaml`] is the one YAML wrapper of the project (kubectl-compatible scalars, bounded parsing).
 //! - [`schema`] holds facts recorded from a real v1.36 API server (merge keys, list types, scope).
+//! - [`tracking`] marks the objects an application owns; [`cluster`] is the I/O trait over a
+//!   Kubernetes API.
 //! - [`source`] is the read-only file tree a renderer works on (a Git commit or a local directory).
 
+pub mod cluster;
 pub mod desired;
 pub mod key;
 pub mod object;
@@ -14,6 +17,7 @@ pub mod schema;
 pub mod selector;
 pub mod source;
 pub mod strategic;
+pub mod tracking;
 pub mod yaml;
 
 pub use desired::{DesiredSet, DuplicateResource};
