@@ -19,7 +19,7 @@ pub struct KindScope {
 }
 
 /// How deletes propagate to dependents (Kubernetes `propagationPolicy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Propagation {
     #[default]
     Foreground,
