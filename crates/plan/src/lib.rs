@@ -123,7 +123,7 @@ pub enum PlanError {
     #[error("application {app}: {key}: {message}")]
     Annotation {
         app: String,
-        key: ResourceKey,
+        key: Box<ResourceKey>,
         message: String,
     },
     #[error(
@@ -180,7 +180,7 @@ pub fn plan(
     let app = &opts.app;
     let annotation_err = |key: &ResourceKey, message: String| PlanError::Annotation {
         app: app.clone(),
-        key: key.clone(),
+        key: Box::new(key.clone()),
         message,
     };
     let conflicts: Vec<ResourceKey> = comparison
