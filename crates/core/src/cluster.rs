@@ -54,19 +54,25 @@ pub struct ApplyOptions {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClusterError {
     #[error("{key}: apply conflict: {message}")]
-    Conflict { key: ResourceKey, message: String },
+    Conflict {
+        key: Box<ResourceKey>,
+        message: String,
+    },
     #[error("{key}: rejected by the API server ({code}): {message}")]
     Rejected {
-        key: ResourceKey,
+        key: Box<ResourceKey>,
         code: u16,
         message: String,
     },
     #[error(
         "{key}: the API server does not serve {kind}; is its CustomResourceDefinition installed?"
     )]
-    UnknownKind { key: ResourceKey, kind: String },
+    UnknownKind { key: Box<ResourceKey>, kind: String },
     #[error("{key}: dry-run refused ({message}); falling back to a client-side comparison")]
-    DryRunRefused { key: ResourceKey, message: String },
+    DryRunRefused {
+        key: Box<ResourceKey>,
+        message: String,
+    },
     #[error("{what}: the API server is unavailable or overloaded (retrying may help): {message}")]
     Transient { what: String, message: String },
     #[error("{what}: timed out after {after:?}")]

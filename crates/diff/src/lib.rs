@@ -119,7 +119,7 @@ pub fn compare_resource(
     match (desired, live) {
         (None, None) => {}
         (Some(d), None) => {
-            let mut want = prepare(d, key, opts);
+            let mut want = normalize::as_stored(prepare(d, key, opts));
             for r in &rules {
                 r.strip(&mut want);
             }
@@ -143,9 +143,9 @@ pub fn compare_resource(
                 );
                 return out;
             }
-            let want = prepare(d, key, opts);
+            let want = normalize::as_stored(prepare(d, key, opts));
             let mut pred = match predicted {
-                Some(p) => p.clone(),
+                Some(p) => normalize::as_stored(p.clone()),
                 None => predict::predict(l, &want),
             };
             for r in &rules {
@@ -179,6 +179,8 @@ fn text_diff(
     mut live: Option<&mut Value>,
     mut want: Option<&mut Value>,
 ) -> String {
+    // Keys sorted (as Go's YAML does for Argo CD's diffs): the text shows content changes,
+    // never the order in which a server or a renderer wrote the keys.
     {
         let mut both: Vec<&mut Value> = Vec::new();
         both.extend(live.as_deref_mut());
@@ -186,16 +188,32 @@ fn text_diff(
         mask::mask_secrets(&mut both);
     }
     let a = live
-        .map(|v| driftless_core::yaml::to_yaml(v))
+        .map(|v| driftless_core::yaml::to_yaml(&sorted(v)))
         .unwrap_or_default();
     let b = want
-        .map(|v| driftless_core::yaml::to_yaml(v))
+        .map(|v| driftless_core::yaml::to_yaml(&sorted(v)))
         .unwrap_or_default();
     similar::TextDiff::from_lines(&a, &b)
         .unified_diff()
         .context_radius(3)
         .header(&format!("live/{key}"), &format!("desired/{key}"))
         .to_string()
+}
+
+fn sorted(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted(&m[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
 }
 
 /// Compares an application: every desired resource against its live object, and every live

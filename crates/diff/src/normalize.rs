@@ -60,15 +60,21 @@ pub fn strip_server_fields(obj: &mut Value) {
     }
 }
 
-/// A desired object as the server would read it: nulls dropped, status dropped, Secret
-/// `stringData` folded into base64 `data`.
+/// A desired object as it is applied: nulls dropped (no opinion under server-side apply),
+/// status and server metadata dropped. Secret `stringData` stays as written (the server
+/// records the applier's ownership of it); [`as_stored`] folds it for comparisons.
 pub fn desired(obj: &Value) -> Value {
     let mut out = drop_nulls(obj);
     strip_server_fields(&mut out);
-    if is_secret(&out) {
-        fold_string_data(&mut out);
-    }
     out
+}
+
+/// An applied object as the server stores it: Secret `stringData` folded into `data`.
+pub fn as_stored(mut obj: Value) -> Value {
+    if is_secret(&obj) {
+        fold_string_data(&mut obj);
+    }
+    obj
 }
 
 pub fn is_secret(obj: &Value) -> bool {
@@ -121,8 +127,8 @@ mod tests {
 
     #[test]
     fn string_data_becomes_base64_data() {
-        let s = desired(
-            &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+        let s = as_stored(
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
             "data": {"a": "eA=="}, "stringData": {"b": "hello", "a": "y"}}),
         );
         assert_eq!(s["data"], json!({"a": "eQ==", "b": "aGVsbG8="}));

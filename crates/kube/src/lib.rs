@@ -4,12 +4,17 @@
 //!   service account. Kubeconfig `exec` credential plugins run arbitrary commands, so they are
 //!   refused unless the caller allows them explicitly.
 //!
+//! - [`KubeCluster`]: the `Cluster` trait (discovery, get, list tracked, server-side apply,
+//!   dry-run, create, replace, delete, watch-until) on kube-rs.
+//!
 //! Everything here behaves the same against a real API server and the Driftless sandbox:
 //! there are no sandbox-only paths.
 
+mod cluster;
 mod connect;
 mod error;
 
+pub use cluster::{FIELD_MANAGER, KubeCluster};
 pub use connect::{ClusterSource, connect};
 pub use error::KubeError;
 

@@ -147,26 +147,30 @@ pub(super) fn defaults_on_create(t: &ResourceType, obj: &mut Value) {
             obj["spec"]["finalizers"] = json!(["kubernetes"]);
             obj["status"] = json!({"phase": "Active"});
         }
-        ("", "Secret") => {
-            if let Some(Value::Object(sd)) =
-                obj.as_object_mut().and_then(|m| m.remove("stringData"))
-            {
-                let data = obj
-                    .as_object_mut()
-                    .expect("object")
-                    .entry("data")
-                    .or_insert_with(|| Value::Object(Map::new()));
-                for (k, v) in sd {
-                    data[k] = json!(
-                        base64::engine::general_purpose::STANDARD
-                            .encode(v.as_str().unwrap_or_default())
-                    );
-                }
-            }
-            if obj.get("type").is_none() {
-                obj["type"] = json!("Opaque");
-            }
-        }
+        ("", "Secret") => convert_on_write(t, obj),
         _ => {}
+    }
+}
+
+/// What the API server's conversion does on every write, create or update, dry-run or not:
+/// a Secret's `stringData` is folded into base64 `data` and never stored.
+pub(super) fn convert_on_write(t: &ResourceType, obj: &mut Value) {
+    if (t.group.as_str(), t.kind.as_str()) != ("", "Secret") {
+        return;
+    }
+    if let Some(Value::Object(sd)) = obj.as_object_mut().and_then(|m| m.remove("stringData")) {
+        let data = obj
+            .as_object_mut()
+            .expect("object")
+            .entry("data")
+            .or_insert_with(|| Value::Object(Map::new()));
+        for (k, v) in sd {
+            data[k] = json!(
+                base64::engine::general_purpose::STANDARD.encode(v.as_str().unwrap_or_default())
+            );
+        }
+    }
+    if obj.get("type").is_none() {
+        obj["type"] = json!("Opaque");
     }
 }

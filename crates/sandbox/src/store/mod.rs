@@ -14,7 +14,7 @@ use crate::status::ApiError;
 use crate::validate;
 
 mod admission;
-use admission::defaults_on_create;
+use admission::{convert_on_write, defaults_on_create};
 mod controllers;
 mod objects;
 use objects::Objects;
@@ -481,6 +481,7 @@ impl Store {
         }
         let uid = meta_str(old, "uid").to_string();
         Self::check_types(t, &new)?;
+        convert_on_write(t, &mut new);
         self.default(t, &mut new, &uid);
         Self::check_valid(t, &new)?;
         if t.subresources.iter().any(|s| s == "status") {

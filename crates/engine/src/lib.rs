@@ -1,0 +1,44 @@
+//! The Driftless controller's core steps over a [`Cluster`](driftless_core::cluster::Cluster):
+//!
+//! - [`load`]: namespaces defaulted by the kinds' scopes, hooks split off, live objects read;
+//! - [`compare`]: server-side (dry-run) or client-side prediction, then the pure comparison;
+//! - [`sync`]: the executor — plan, then apply wave by wave, wait for health, prune, run
+//!   hooks, and roll back to the last good desired set when asked.
+//!
+//! The long-running parts (work queue, drift watches, store) arrive with `driftless up`.
+
+pub mod compare;
+pub mod load;
+pub mod sync;
+
+use driftless_core::cluster::ClusterError;
+
+pub use compare::{DryRunCache, compare_with_cluster};
+pub use load::{Loaded, load};
+pub use sync::{
+    OperationPhase, Outcome, ResourceResult, RetryPolicy, SyncEvent, SyncRequest, SyncResult, sync,
+    sync_with_rollback,
+};
+
+/// A sync or comparison that could not start. Failures after the first change to the
+/// cluster are reported in a [`SyncResult`] instead, with every object already touched.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("application {app}: {source}")]
+    Cluster {
+        app: String,
+        #[source]
+        source: ClusterError,
+    },
+    #[error("application {app}: {message}")]
+    Invalid { app: String, message: String },
+}
+
+impl SyncError {
+    pub(crate) fn cluster(app: &str, source: ClusterError) -> Self {
+        SyncError::Cluster {
+            app: app.to_string(),
+            source,
+        }
+    }
+}

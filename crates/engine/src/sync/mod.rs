@@ -1,0 +1,227 @@
+//! The sync executor: load → compare → plan → execute, step by step.
+//!
+//! Each step (a phase and wave) applies its objects in kind order, then waits for all of
+//! them to be healthy (applies), complete (hooks) or gone (prunes) before the next step.
+//! The first failure stops the sync: SyncFail hooks run, and the result lists every object
+//! already applied — nothing is deleted that this sync did not plan to prune.
+
+mod execute;
+mod wait;
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use driftless_core::{DesiredSet, Gvk, ResourceKey};
+use driftless_diff::{CompareOptions, Impact, Summary};
+use driftless_health::{Assessor, Health};
+use driftless_plan::{Phase, PlanOptions, plan};
+
+use crate::SyncError;
+use crate::compare::{DryRunCache, compare_with_cluster};
+use crate::load::load;
+use driftless_core::cluster::Cluster;
+
+/// Retries of transient API errors (5xx, 429, connection): exponential backoff.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetryPolicy {
+    pub limit: u32,
+    pub backoff: Duration,
+    pub factor: u32,
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            limit: 5,
+            backoff: Duration::from_millis(200),
+            factor: 2,
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything one sync needs.
+#[derive(Debug, Clone)]
+pub struct SyncRequest {
+    pub rendered: DesiredSet,
+    pub destination_namespace: Option<String>,
+    pub plan: PlanOptions,
+    pub compare: CompareOptions,
+    /// Plan and report only; change nothing.
+    pub dry_run: bool,
+    /// Take over fields other field managers changed (server-side apply `force`, as Argo CD
+    /// does); when false such a sync fails with the conflict and changes nothing of it.
+    pub force_conflicts: bool,
+    /// Predict with the server's dry-run apply (falls back per object).
+    pub server_side_diff: bool,
+    pub health_timeout: Duration,
+    pub retry: RetryPolicy,
+    /// Kinds the app used before (custom kinds), searched for objects to prune.
+    pub extra_kinds: Vec<Gvk>,
+}
+
+impl SyncRequest {
+    pub fn app(&self) -> &str {
+        &self.plan.app
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum OperationPhase {
+    Succeeded,
+    Failed,
+    /// A guard refused the sync; nothing was changed.
+    Refused,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Outcome {
+    Applied,
+    Replaced,
+    Created,
+    Pruned,
+    HookSucceeded,
+    HookFailed,
+    /// Dry-run: would be done.
+    Planned,
+    Skipped,
+    Failed,
+}
+
+/// What happened to one object.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceResult {
+    pub key: ResourceKey,
+    pub phase: Phase,
+    pub wave: i32,
+    pub outcome: Outcome,
+    pub message: String,
+    pub health: Option<Health>,
+    pub impact: Impact,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncResult {
+    pub app: String,
+    pub phase: OperationPhase,
+    pub message: String,
+    /// The comparison before the sync.
+    pub summary: Summary,
+    pub resources: Vec<ResourceResult>,
+    /// The rollback run after a failure, when one was asked for.
+    pub rollback: Option<Box<SyncResult>>,
+}
+
+/// Progress, for a display or an operation record.
+#[derive(Debug)]
+pub enum SyncEvent<'a> {
+    Step {
+        phase: Phase,
+        wave: i32,
+        prune: bool,
+        tasks: usize,
+    },
+    Resource(&'a ResourceResult),
+}
+
+/// Runs one sync.
+pub async fn sync<C: Cluster>(
+    cluster: &C,
+    req: &SyncRequest,
+    assessor: &Assessor,
+    cache: Option<&DryRunCache>,
+    on_event: &(dyn Fn(&SyncEvent) + Sync),
+) -> Result<SyncResult, SyncError> {
+    let app = req.app().to_string();
+    let loaded = load(
+        cluster,
+        &app,
+        &req.rendered,
+        req.destination_namespace.as_deref(),
+        &req.extra_kinds,
+    )
+    .await?;
+    let comparison =
+        compare_with_cluster(cluster, &loaded, &req.compare, req.server_side_diff, cache).await;
+    let mut result = SyncResult {
+        app: app.clone(),
+        phase: OperationPhase::Succeeded,
+        message: String::new(),
+        summary: comparison.summary.clone(),
+        resources: Vec::new(),
+        rollback: None,
+    };
+    let planned = match plan(
+        &loaded.resources,
+        &loaded.hooks,
+        &comparison,
+        &loaded.live,
+        &req.plan,
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            result.phase = OperationPhase::Refused;
+            result.message = e.to_string();
+            return Ok(result);
+        }
+    };
+    for s in &planned.skipped {
+        let r = ResourceResult {
+            key: s.key.clone(),
+            phase: Phase::Sync,
+            wave: 0,
+            outcome: Outcome::Skipped,
+            message: s.reason.clone(),
+            health: None,
+            impact: Impact::default(),
+        };
+        on_event(&SyncEvent::Resource(&r));
+        result.resources.push(r);
+    }
+    let exec = execute::Executor {
+        cluster,
+        req,
+        assessor,
+        live: &loaded.live,
+        pending: &loaded.pending_kinds,
+    };
+    exec.run(&planned, &mut result, on_event).await;
+    Ok(result)
+}
+
+/// Runs a sync and, when it fails after changing the cluster, re-applies `previous` (the
+/// last desired set that synced and became healthy).
+pub async fn sync_with_rollback<C: Cluster>(
+    cluster: &C,
+    req: &SyncRequest,
+    previous: Option<&DesiredSet>,
+    assessor: &Assessor,
+    cache: Option<&DryRunCache>,
+    on_event: &(dyn Fn(&SyncEvent) + Sync),
+) -> Result<SyncResult, SyncError> {
+    let mut result = sync(cluster, req, assessor, cache, on_event).await?;
+    let changed = result.resources.iter().any(|r| {
+        matches!(
+            r.outcome,
+            Outcome::Applied | Outcome::Replaced | Outcome::Created | Outcome::Pruned
+        )
+    });
+    if result.phase == OperationPhase::Failed
+        && changed
+        && !req.dry_run
+        && let Some(previous) = previous
+    {
+        let mut back = req.clone();
+        back.rendered = previous.clone();
+        back.plan.prune = true;
+        let rb = sync(cluster, &back, assessor, cache, on_event).await?;
+        result.message = format!(
+            "{}; rolled back to the last healthy desired set: {:?}",
+            result.message, rb.phase
+        );
+        result.rollback = Some(Box::new(rb));
+    }
+    Ok(result)
+}

@@ -1,0 +1,116 @@
+//! A fresh sandbox cluster per test, reached through kube-rs exactly as a real cluster is.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use driftless_core::yaml::{Limits, parse_stream};
+use driftless_core::{DesiredSet, Gvk, ResourceKey};
+use driftless_diff::CompareOptions;
+use driftless_engine::{RetryPolicy, SyncRequest};
+use driftless_kube::{ClusterSource, KubeCluster, connect};
+use driftless_plan::PlanOptions;
+use serde_json::Value;
+
+pub struct Env {
+    pub cluster: KubeCluster,
+    pub sandbox: driftless_sandbox::Sandbox,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn env() -> Env {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let sandbox = driftless_sandbox::Sandbox::start(0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubeconfig");
+    std::fs::write(&path, sandbox.kubeconfig()).unwrap();
+    let client = connect(&ClusterSource::Kubeconfig {
+        path,
+        context: None,
+        allow_exec: false,
+    })
+    .await
+    .unwrap();
+    Env {
+        cluster: KubeCluster::new(client, "sandbox"),
+        sandbox,
+        _dir: dir,
+    }
+}
+
+/// A desired set from a YAML stream.
+pub fn set(yaml: &str) -> DesiredSet {
+    let docs = parse_stream(yaml, &Limits::default()).unwrap();
+    DesiredSet::from_objects(
+        docs.into_iter()
+            .map(|d| (d.value, format!("test.yaml#{}", d.index))),
+    )
+    .unwrap()
+}
+
+pub fn request(app: &str, rendered: DesiredSet) -> SyncRequest {
+    SyncRequest {
+        rendered,
+        destination_namespace: Some("shop".into()),
+        plan: PlanOptions {
+            app: app.into(),
+            prune: true,
+            sync_options: driftless_plan::SyncOptions::parse(["CreateNamespace=true"]).unwrap(),
+            destination_namespace: Some("shop".into()),
+            ..Default::default()
+        },
+        compare: CompareOptions {
+            app: app.into(),
+            ..Default::default()
+        },
+        dry_run: false,
+        force_conflicts: true,
+        server_side_diff: true,
+        health_timeout: Duration::from_secs(20),
+        retry: RetryPolicy {
+            limit: 3,
+            backoff: Duration::from_millis(100),
+            factor: 2,
+            max_backoff: Duration::from_secs(1),
+        },
+        extra_kinds: Vec::new(),
+    }
+}
+
+/// Reads an object back from the cluster.
+pub async fn get(env: &Env, api_version: &str, kind: &str, ns: &str, name: &str) -> Option<Value> {
+    use driftless_core::cluster::Cluster;
+    let gvk = Gvk::from_api_version(api_version, kind);
+    env.cluster
+        .get(&gvk, &ResourceKey::new(&gvk.group, kind, ns, name))
+        .await
+        .unwrap()
+}
+
+pub const APP_V1: &str = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, annotations: {driftless.dev/sync-wave: "-1"}}
+data: {mode: fast}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+        ports: [{containerPort: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 80}]
+"#;
