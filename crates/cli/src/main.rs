@@ -1,8 +1,12 @@
 //! `driftless`: the command-line entry point. Each subcommand lives in its own module; errors
 //! are printed once, with their whole cause chain, and map to a non-zero exit code.
 
+mod app_args;
+mod diff_cmd;
 mod render_cmd;
 mod sandbox_cmd;
+mod status_cmd;
+mod sync_cmd;
 
 use std::process::ExitCode;
 
@@ -28,6 +32,12 @@ struct Cli {
 enum Command {
     /// Render an application path into Kubernetes objects (no server needed).
     Render(Box<render_cmd::RenderArgs>),
+    /// Show what a sync would change: per resource status, impact and a unified diff.
+    Diff(Box<diff_cmd::DiffArgs>),
+    /// Make the cluster match Git: waves, hooks, prune, health checks.
+    Sync(Box<sync_cmd::SyncArgs>),
+    /// Sync status and health of every resource of an application.
+    Status(Box<status_cmd::StatusArgs>),
     /// Run the embedded sandbox Kubernetes API server and write a kubeconfig for it.
     Sandbox(sandbox_cmd::SandboxArgs),
     /// Run the engine (API, controller, embedded store and sandbox cluster).
@@ -39,9 +49,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // One TLS backend for the whole process (kube-rs and Git over HTTPS); installing it
+    // before anything connects avoids rustls picking (and panicking over) two.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Render(args) => render_cmd::run(*args),
+        Command::Diff(args) => diff_cmd::run(*args),
+        Command::Sync(args) => sync_cmd::run(*args),
+        Command::Status(args) => status_cmd::run(*args),
         Command::Sandbox(args) => sandbox_cmd::run(args),
         Command::Up { .. } => Err(anyhow::anyhow!(
             "the engine (`driftless up`) is not built yet: this release ships rendering (`driftless render`); \

@@ -46,7 +46,7 @@ pub struct RenderArgs {
 
 /// How to reach a Git source. Secrets come from the environment, never from arguments.
 #[derive(Args)]
-struct GitArgs {
+pub struct GitArgs {
     /// Where bare mirrors are kept (default: $DRIFTLESS_DATA_DIR, else ~/.driftless).
     #[arg(long, env = "DRIFTLESS_DATA_DIR")]
     data_dir: Option<std::path::PathBuf>,
@@ -139,13 +139,41 @@ fn git_tree(source: &str, revision: &str, git: &GitArgs) -> anyhow::Result<GitTr
     Ok(mirror.tree_at(&commit)?)
 }
 
+/// Renders `path` of `source` (a Git URL, or a local directory: as on disk unless a
+/// revision is given, then through Git).
+pub(crate) fn render_source(
+    source: &str,
+    revision: Option<&str>,
+    path: &str,
+    spec: &RendererSpec,
+    git: &GitArgs,
+) -> anyhow::Result<driftless_render::Rendered> {
+    let is_url = source.contains("://")
+        || driftless_git::url::parse(source)
+            .is_ok_and(|u| u.scheme != driftless_git::url::Scheme::File);
+    let tree: Box<dyn SourceTree> = if is_url || revision.is_some() {
+        let revision = revision.unwrap_or("HEAD");
+        Box::new(git_tree(source, revision, git).with_context(|| {
+            format!(
+                "fetching `{revision}` of {}",
+                driftless_git::url::redact(source)
+            )
+        })?)
+    } else {
+        Box::new(LocalTree::new(source).with_context(|| format!("cannot open `{source}`"))?)
+    };
+    let shown_path = if path.is_empty() { "." } else { path };
+    render(tree.as_ref(), path, spec, &RenderLimits::default())
+        .with_context(|| format!("rendering `{shown_path}` in {}", tree.describe()))
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Output {
     Yaml,
     Json,
 }
 
-fn preset(name: &str) -> anyhow::Result<PluginSpec> {
+pub(crate) fn preset(name: &str) -> anyhow::Result<PluginSpec> {
     let command: Vec<&str> = match name {
         "helm" => vec!["helm", "template", "release", "."],
         "kustomize" => vec!["kustomize", "build", "."],
@@ -183,32 +211,13 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     } else {
         RendererSpec::Auto
     };
-    let is_url = args.source.contains("://")
-        || driftless_git::url::parse(&args.source)
-            .is_ok_and(|u| u.scheme != driftless_git::url::Scheme::File);
-    let tree: Box<dyn SourceTree> = if is_url || args.revision.is_some() {
-        let revision = args.revision.as_deref().unwrap_or("HEAD");
-        Box::new(
-            git_tree(&args.source, revision, &args.git).with_context(|| {
-                format!(
-                    "fetching `{revision}` of {}",
-                    driftless_git::url::redact(&args.source)
-                )
-            })?,
-        )
-    } else {
-        Box::new(
-            LocalTree::new(&args.source)
-                .with_context(|| format!("cannot open `{}`", args.source))?,
-        )
-    };
-    let shown_path = if args.path.is_empty() {
-        "."
-    } else {
-        &args.path
-    };
-    let rendered = render(tree.as_ref(), &args.path, &spec, &RenderLimits::default())
-        .with_context(|| format!("rendering `{shown_path}` in {}", tree.describe()))?;
+    let rendered = render_source(
+        &args.source,
+        args.revision.as_deref(),
+        &args.path,
+        &spec,
+        &args.git,
+    )?;
     for w in &rendered.warnings {
         eprintln!("warning: {w}");
     }

@@ -9,6 +9,7 @@
 //!   Kubernetes API.
 //! - [`source`] is the read-only file tree a renderer works on (a Git commit or a local directory).
 
+pub mod app;
 pub mod cluster;
 pub mod desired;
 pub mod key;

@@ -1,0 +1,300 @@
+//! What `diff`, `sync` and `status` share: which application (an Application file in
+//! Driftless or Argo CD format, or `--repo/--path/--dest-namespace`), rendering it, reaching
+//! the cluster, and turning the application's policy into a comparison and a sync request.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use driftless_core::app::{self, Application};
+use driftless_diff::{CompareOptions, IgnoreRule};
+use driftless_engine::{RetryPolicy, SyncRequest};
+use driftless_kube::{ClusterSource, KubeCluster, connect};
+use driftless_plan::{PlanOptions, SyncOptions};
+use driftless_render::RendererSpec;
+use driftless_render::directory::DirectoryOptions;
+
+use crate::render_cmd::{GitArgs, preset, render_source};
+
+#[derive(Args)]
+pub struct AppArgs {
+    /// An Application YAML file (driftless.dev/v1alpha1 or Argo CD's argoproj.io/v1alpha1).
+    /// A local repoURL is relative to the file and rendered as on disk unless --revision.
+    app_file: Option<PathBuf>,
+    /// With several Applications in the file: which one.
+    #[arg(long)]
+    app: Option<String>,
+    /// Instead of a file: the repository (Git URL or local directory)...
+    #[arg(long, conflicts_with = "app_file")]
+    repo: Option<String>,
+    /// ...the path inside it...
+    #[arg(long, default_value = "")]
+    path: String,
+    /// ...and the destination namespace of namespaced objects without one.
+    #[arg(long)]
+    dest_namespace: Option<String>,
+    /// Application name used for tracking (default: the file's, or the path's last part).
+    #[arg(long)]
+    name: Option<String>,
+    /// Branch, tag or commit (overrides the file's targetRevision).
+    #[arg(long)]
+    revision: Option<String>,
+    #[command(flatten)]
+    git: GitArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Compare client-side only (no dry-run requests to the API server).
+    #[arg(long)]
+    client_side: bool,
+    #[arg(short, long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+#[derive(Args)]
+pub struct ClusterArgs {
+    /// kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
+    #[arg(long, env = "KUBECONFIG")]
+    kubeconfig: Option<PathBuf>,
+    /// kubeconfig context (default: the current one).
+    #[arg(long)]
+    context: Option<String>,
+    /// Use the pod's service account (running inside a cluster).
+    #[arg(long, conflicts_with_all = ["kubeconfig", "context"])]
+    in_cluster: bool,
+    /// Let kubeconfig `exec` credential plugins run (refused by default).
+    #[arg(long)]
+    allow_exec_credentials: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+impl ClusterArgs {
+    pub async fn connect(&self) -> anyhow::Result<KubeCluster> {
+        let source = if self.in_cluster {
+            ClusterSource::InCluster
+        } else {
+            let path = match &self.kubeconfig {
+                Some(p) => p.clone(),
+                None => PathBuf::from(
+                    std::env::var("HOME").context("HOME is not set; pass --kubeconfig")?,
+                )
+                .join(".kube/config"),
+            };
+            ClusterSource::Kubeconfig {
+                path,
+                context: self.context.clone(),
+                allow_exec: self.allow_exec_credentials,
+            }
+        };
+        let name = self.context.clone().unwrap_or_else(|| {
+            if self.in_cluster {
+                "in-cluster".into()
+            } else {
+                "current context".into()
+            }
+        });
+        Ok(KubeCluster::new(connect(&source).await?, name))
+    }
+}
+
+/// The application a command works on, rendered.
+pub struct Target {
+    pub app: Application,
+    pub rendered: driftless_core::DesiredSet,
+    pub ignore: Vec<IgnoreRule>,
+    pub sync_options: SyncOptions,
+}
+
+impl AppArgs {
+    pub fn server_side(&self) -> bool {
+        !self.client_side
+    }
+
+    fn application(&self) -> anyhow::Result<(Application, Option<PathBuf>)> {
+        if let Some(file) = &self.app_file {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let parsed = app::parse(&text, &file.display().to_string())?;
+            for p in &parsed {
+                for w in &p.warnings {
+                    eprintln!("warning: {w}");
+                }
+            }
+            let names: Vec<&str> = parsed.iter().map(|p| p.app.name.as_str()).collect();
+            let chosen = match (&self.app, parsed.len()) {
+                (None, 1) => parsed[0].app.clone(),
+                (None, _) => bail!(
+                    "{} holds {} applications ({}); choose one with --app",
+                    file.display(),
+                    parsed.len(),
+                    names.join(", ")
+                ),
+                (Some(n), _) => parsed
+                    .iter()
+                    .find(|p| &p.app.name == n)
+                    .map(|p| p.app.clone())
+                    .with_context(|| {
+                        format!(
+                            "{} has no application {n} (it has {})",
+                            file.display(),
+                            names.join(", ")
+                        )
+                    })?,
+            };
+            return Ok((chosen, file.parent().map(Path::to_path_buf)));
+        }
+        let Some(repo) = &self.repo else {
+            bail!("give an Application file, or --repo with --path and --dest-namespace");
+        };
+        let name = self.name.clone().unwrap_or_else(|| {
+            let p = self.path.trim_end_matches('/');
+            let last = p.rsplit('/').next().unwrap_or_default();
+            if last.is_empty() {
+                "app".to_string()
+            } else {
+                last.to_string()
+            }
+        });
+        let mut a = Application {
+            name,
+            ..Default::default()
+        };
+        a.source.repo_url = repo.clone();
+        a.source.path = self.path.clone();
+        a.destination.namespace = self.dest_namespace.clone().unwrap_or_default();
+        Ok((a, None))
+    }
+
+    /// Reads the application and renders its source.
+    pub fn target(&self) -> anyhow::Result<Target> {
+        let (mut app, base) = self.application()?;
+        if let Some(n) = &self.name {
+            app.name = n.clone();
+        }
+        if let Some(ns) = &self.dest_namespace {
+            app.destination.namespace = ns.clone();
+        }
+        let mut source = app.source.repo_url.clone();
+        let local = !source.contains("://") && !source.contains('@');
+        if local
+            && let Some(base) = &base
+            && Path::new(&source).is_relative()
+        {
+            source = base.join(&source).display().to_string();
+        }
+        // A local source renders as on disk; a remote one at its targetRevision.
+        let revision = self.revision.clone().or_else(|| {
+            (!local && !app.source.target_revision.is_empty())
+                .then(|| app.source.target_revision.clone())
+        });
+        let spec = if let Some(d) = &app.source.directory {
+            let split = |s: &str| {
+                s.trim_matches(|c| c == '{' || c == '}')
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(String::from)
+                    .collect()
+            };
+            RendererSpec::Directory(DirectoryOptions {
+                recurse: d.recurse,
+                include: split(&d.include),
+                exclude: split(&d.exclude),
+            })
+        } else if app.source.kustomize.is_some() {
+            RendererSpec::Kustomize
+        } else if app.source.helm.is_some() {
+            RendererSpec::Plugin(preset("helm")?)
+        } else if let Some(p) = &app.source.plugin {
+            RendererSpec::Plugin(preset(&p.name)?)
+        } else {
+            RendererSpec::Auto
+        };
+        let rendered = render_source(
+            &source,
+            revision.as_deref(),
+            &app.source.path,
+            &spec,
+            &self.git,
+        )
+        .with_context(|| format!("application {}", app.name))?;
+        for w in &rendered.warnings {
+            eprintln!("warning: {w}");
+        }
+        let ignore = app
+            .ignore_differences
+            .iter()
+            .map(|v| {
+                let rule: IgnoreRule = serde_json::from_value(v.clone()).with_context(|| {
+                    format!("application {}: ignoreDifferences entry {v}", app.name)
+                })?;
+                rule.validate()
+                    .map_err(|e| anyhow::anyhow!("application {}: {e}", app.name))?;
+                Ok(rule)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let sync_options = SyncOptions::parse(
+            app.sync_policy.sync_options.iter().map(String::as_str),
+        )
+        .map_err(|e| anyhow::anyhow!("application {}: syncPolicy.syncOptions: {e}", app.name))?;
+        Ok(Target {
+            app,
+            rendered: rendered.set,
+            ignore,
+            sync_options,
+        })
+    }
+}
+
+impl Target {
+    pub fn destination_namespace(&self) -> Option<String> {
+        Some(self.app.destination.namespace.clone()).filter(|n| !n.is_empty())
+    }
+
+    pub fn compare_options(&self) -> CompareOptions {
+        CompareOptions {
+            app: self.app.name.clone(),
+            ignore: self.ignore.clone(),
+            instance_label: false,
+        }
+    }
+
+    /// A sync request from the application's policy; flags add to it.
+    pub fn request(&self, server_side: bool) -> SyncRequest {
+        let automated = self.app.sync_policy.automated.clone().unwrap_or_default();
+        let mut retry = RetryPolicy::default();
+        if let Some(r) = &self.app.sync_policy.retry {
+            retry.limit = r.limit.max(0) as u32;
+            if let Some(b) = &r.backoff {
+                retry.backoff = app::parse_duration(&b.duration).unwrap_or(retry.backoff);
+                retry.factor = b.factor.unwrap_or(2).max(1) as u32;
+                retry.max_backoff =
+                    app::parse_duration(&b.max_duration).unwrap_or(retry.max_backoff);
+            }
+        }
+        SyncRequest {
+            rendered: self.rendered.clone(),
+            destination_namespace: self.destination_namespace(),
+            plan: PlanOptions {
+                app: self.app.name.clone(),
+                prune: automated.prune,
+                allow_empty: automated.allow_empty,
+                sync_options: self.sync_options.clone(),
+                destination_namespace: self.destination_namespace(),
+                ..Default::default()
+            },
+            compare: self.compare_options(),
+            dry_run: false,
+            force_conflicts: true,
+            server_side_diff: server_side,
+            health_timeout: Duration::from_secs(300),
+            retry,
+            extra_kinds: Vec::new(),
+        }
+    }
+}
