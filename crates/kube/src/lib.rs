@@ -7,13 +7,17 @@
 //! - [`KubeCluster`]: the `Cluster` trait (discovery, get, list tracked, server-side apply,
 //!   dry-run, create, replace, delete, watch-until) on kube-rs.
 //!
+//! - [`LiveCache`]: watches on the kinds applications use, holding tracked objects only.
+//!
 //! Everything here behaves the same against a real API server and the Driftless sandbox:
 //! there are no sandbox-only paths.
 
+mod cache;
 mod cluster;
 mod connect;
 mod error;
 
+pub use cache::{KindState, LiveCache, LiveChange};
 pub use cluster::{FIELD_MANAGER, KubeCluster};
 pub use connect::{ClusterSource, connect};
 pub use error::KubeError;
