@@ -1,0 +1,343 @@
+//! The executor's fallbacks, on a real sandbox behind a thin decorator that makes it act
+//! like a cluster with admission webhooks that refuse dry-run, or an API server that is
+//! briefly unavailable.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::*;
+use driftless_core::cluster::{ApplyOptions, Cluster, ClusterError, KindScope, Propagation};
+use driftless_core::{Gvk, ResourceKey, object};
+use driftless_diff::{IgnoreRule, SyncStatus};
+use driftless_engine::{OperationPhase, compare_with_cluster, load, sync};
+use driftless_health::Assessor;
+use driftless_kube::KubeCluster;
+use serde_json::Value;
+
+/// The sandbox, with dry-runs refused and the first `unavailable` applies answered 503.
+struct Flaky<'a> {
+    inner: &'a KubeCluster,
+    refuse_dry_run: bool,
+    unavailable: AtomicUsize,
+    applies: AtomicUsize,
+}
+
+impl Cluster for Flaky<'_> {
+    async fn resolve(&self, gvk: &Gvk) -> Result<Option<KindScope>, ClusterError> {
+        self.inner.resolve(gvk).await
+    }
+    async fn get(&self, gvk: &Gvk, key: &ResourceKey) -> Result<Option<Value>, ClusterError> {
+        self.inner.get(gvk, key).await
+    }
+    async fn list_tracked(
+        &self,
+        scope: &KindScope,
+        ns: Option<&str>,
+    ) -> Result<Vec<Value>, ClusterError> {
+        self.inner.list_tracked(scope, ns).await
+    }
+    async fn apply(&self, obj: &Value, opts: &ApplyOptions) -> Result<Value, ClusterError> {
+        let key = Box::new(object::key(obj).unwrap());
+        if opts.dry_run && self.refuse_dry_run {
+            return Err(ClusterError::DryRunRefused {
+                key,
+                message: "admission webhook \"audit.example.com\" does not support dry run".into(),
+            });
+        }
+        self.applies.fetch_add(1, Ordering::SeqCst);
+        if !opts.dry_run && self.unavailable.load(Ordering::SeqCst) > 0 {
+            self.unavailable.fetch_sub(1, Ordering::SeqCst);
+            return Err(ClusterError::Transient {
+                what: key.to_string(),
+                message: "503 Service Unavailable".into(),
+            });
+        }
+        self.inner.apply(obj, opts).await
+    }
+    async fn create(&self, obj: &Value) -> Result<Value, ClusterError> {
+        self.inner.create(obj).await
+    }
+    async fn replace(&self, obj: &Value) -> Result<Value, ClusterError> {
+        self.inner.replace(obj).await
+    }
+    async fn delete(
+        &self,
+        gvk: &Gvk,
+        key: &ResourceKey,
+        p: Propagation,
+    ) -> Result<bool, ClusterError> {
+        self.inner.delete(gvk, key, p).await
+    }
+    async fn wait_until(
+        &self,
+        gvk: &Gvk,
+        key: &ResourceKey,
+        timeout: Duration,
+        done: &(dyn Fn(Option<&Value>) -> bool + Send + Sync),
+    ) -> Result<Option<Value>, ClusterError> {
+        self.inner.wait_until(gvk, key, timeout, done).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_dry_run_falls_back_to_the_client_side_comparison_with_a_warning() {
+    let env = env().await;
+    let a = Assessor::default();
+    sync(
+        &env.cluster,
+        &request("shop", set(APP_V1)),
+        &a,
+        None,
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    let flaky = Flaky {
+        inner: &env.cluster,
+        refuse_dry_run: true,
+        unavailable: AtomicUsize::new(0),
+        applies: AtomicUsize::new(0),
+    };
+    let v2 = set(&APP_V1.replace("nginx:1.27", "nginx:1.28"));
+    let loaded = load(&flaky, "shop", &v2, Some("shop"), &[]).await.unwrap();
+    let cmp = compare_with_cluster(
+        &flaky,
+        &loaded,
+        &request("shop", v2.clone()).compare,
+        true,
+        None,
+    )
+    .await;
+    let web = cmp
+        .resources
+        .iter()
+        .find(|r| r.key.kind == "Deployment")
+        .unwrap();
+    assert_eq!(web.status, SyncStatus::OutOfSync);
+    assert_eq!(
+        web.changes[0].path,
+        "spec.template.spec.containers[name=web].image"
+    );
+    assert!(
+        web.warnings[0].contains("dry-run refused"),
+        "{:?}",
+        web.warnings
+    );
+    let others: Vec<_> = cmp
+        .resources
+        .iter()
+        .filter(|r| r.key.kind != "Deployment")
+        .collect();
+    assert!(
+        others.iter().all(|r| r.status == SyncStatus::Synced),
+        "no noise client-side either: {others:?}"
+    );
+    assert_eq!(cmp.summary.warnings, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_api_errors_are_retried_with_backoff() {
+    let env = env().await;
+    let flaky = Flaky {
+        inner: &env.cluster,
+        refuse_dry_run: false,
+        unavailable: AtomicUsize::new(2),
+        applies: AtomicUsize::new(0),
+    };
+    let r = sync(
+        &flaky,
+        &request("shop", set(APP_V1)),
+        &Assessor::default(),
+        None,
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.phase, OperationPhase::Succeeded, "{}", r.message);
+    assert_eq!(
+        flaky.applies.load(Ordering::SeqCst),
+        3 + 2,
+        "three objects, two retried 503s"
+    );
+    assert!(
+        get(&env, "v1", "ConfigMap", "shop", "settings")
+            .await
+            .is_some()
+    );
+
+    // More failures than the retry limit: the sync fails naming the object, nothing after it runs.
+    let env = common::env().await;
+    let flaky = Flaky {
+        inner: &env.cluster,
+        refuse_dry_run: false,
+        unavailable: AtomicUsize::new(100),
+        applies: AtomicUsize::new(0),
+    };
+    let r = sync(
+        &flaky,
+        &request("shop", set(APP_V1)),
+        &Assessor::default(),
+        None,
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.phase, OperationPhase::Failed);
+    assert!(
+        r.message.contains("ConfigMap shop/settings") && r.message.contains("503"),
+        "{}",
+        r.message
+    );
+    assert!(
+        get(&env, "apps/v1", "Deployment", "shop", "web")
+            .await
+            .is_none(),
+        "later waves never ran"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ignore_differences_hide_a_field_another_controller_owns() {
+    use kube::api::{Api, DynamicObject, Patch, PatchParams};
+    let env = env().await;
+    sync(
+        &env.cluster,
+        &request("shop", set(APP_V1)),
+        &Assessor::default(),
+        None,
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    let ar = kube::discovery::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+        "apps",
+        "v1",
+        "Deployment",
+    ));
+    let api: Api<DynamicObject> = Api::namespaced_with(env.cluster.client().clone(), "shop", &ar);
+    api.patch(
+        "web",
+        &PatchParams {
+            field_manager: Some("autoscaler".into()),
+            ..Default::default()
+        },
+        &Patch::Merge(serde_json::json!({"spec": {"replicas": 4}})),
+    )
+    .await
+    .unwrap();
+    let desired = set(APP_V1);
+    let loaded = load(&env.cluster, "shop", &desired, Some("shop"), &[])
+        .await
+        .unwrap();
+    let mut opts = request("shop", desired.clone()).compare;
+    for server_side in [true, false] {
+        let cmp = compare_with_cluster(&env.cluster, &loaded, &opts, server_side, None).await;
+        assert_eq!(cmp.summary.update, 1, "the edit shows without rules");
+    }
+    for rule in [
+        IgnoreRule {
+            group: "apps".into(),
+            kind: "Deployment".into(),
+            managed_fields_managers: vec!["autoscaler".into()],
+            ..Default::default()
+        },
+        IgnoreRule {
+            group: "apps".into(),
+            kind: "Deployment".into(),
+            json_pointers: vec!["/spec/replicas".into()],
+            ..Default::default()
+        },
+        IgnoreRule {
+            group: "apps".into(),
+            kind: "*".into(),
+            jq_path_expressions: vec![".spec.replicas".into()],
+            ..Default::default()
+        },
+    ] {
+        opts.ignore = vec![rule.clone()];
+        for server_side in [true, false] {
+            let cmp = compare_with_cluster(&env.cluster, &loaded, &opts, server_side, None).await;
+            assert!(
+                cmp.summary.in_sync(),
+                "{rule:?} server_side={server_side}: {:?}",
+                cmp.resources.iter().map(|r| &r.diff).collect::<Vec<_>>()
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replace_and_prune_propagation_options_are_honoured() {
+    let env = env().await;
+    let a = Assessor::default();
+    let yaml = APP_V1.replace(
+        "metadata: {name: settings, annotations: {driftless.dev/sync-wave: \"-1\"}}",
+        "metadata: {name: settings, annotations: {driftless.dev/sync-options: \"Replace=true\"}}",
+    );
+    let r = sync(
+        &env.cluster,
+        &request("shop", set(&yaml)),
+        &a,
+        None,
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.phase, OperationPhase::Succeeded, "{}", r.message);
+    let settings = r
+        .resources
+        .iter()
+        .find(|x| x.key.name == "settings")
+        .unwrap();
+    assert_eq!(settings.outcome, driftless_engine::Outcome::Replaced);
+    let cm = get(&env, "v1", "ConfigMap", "shop", "settings")
+        .await
+        .unwrap();
+    assert!(
+        cm["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["operation"] != "Apply"),
+        "replaced, not applied"
+    );
+    assert_eq!(
+        cm["metadata"]["annotations"]["driftless.dev/tracking-id"],
+        "shop:/ConfigMap:shop/settings"
+    );
+
+    // Orphan propagation: pruning the Deployment leaves what it owns.
+    let web = get(&env, "apps/v1", "Deployment", "shop", "web")
+        .await
+        .unwrap();
+    let owned = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web-owned", "namespace": "shop",
+        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": web["metadata"]["uid"], "controller": true}]}});
+    env.cluster.create(&owned).await.unwrap();
+    let mut req = request(
+        "shop",
+        set(&yaml
+            .split("---")
+            .filter(|d| !d.contains("kind: Deployment"))
+            .collect::<Vec<_>>()
+            .join("---")),
+    );
+    req.plan.sync_options.prune_propagation = driftless_core::cluster::Propagation::parse("orphan");
+    let r = sync(&env.cluster, &req, &a, None, &|_| {}).await.unwrap();
+    assert_eq!(r.phase, OperationPhase::Succeeded, "{}", r.message);
+    assert!(
+        get(&env, "apps/v1", "Deployment", "shop", "web")
+            .await
+            .is_none()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let orphan = get(&env, "v1", "ConfigMap", "shop", "web-owned")
+        .await
+        .expect("orphaned, not collected");
+    assert!(
+        orphan["metadata"]
+            .get("ownerReferences")
+            .is_none_or(|o| o.as_array().unwrap().is_empty())
+    );
+}
