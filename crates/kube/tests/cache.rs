@@ -123,3 +123,60 @@ async fn the_cache_holds_tracked_objects_only_and_follows_every_change() {
     assert_eq!((change.key.name.as_str(), change.exists), ("again", false));
     assert!(cache.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_410_the_cache_relists_and_forgets_what_was_deleted_meanwhile() {
+    let (c, sb, _dir) = cluster().await;
+    let apply = ApplyOptions::default();
+    c.apply(&cm("gone", Some("shop"), "1"), &apply)
+        .await
+        .unwrap();
+    c.apply(&cm("kept", Some("shop"), "1"), &apply)
+        .await
+        .unwrap();
+    let scope = c
+        .resolve(&Gvk::from_api_version("v1", "ConfigMap"))
+        .await
+        .unwrap()
+        .unwrap();
+    let cache = LiveCache::new(c.client().clone());
+    cache.watch(&scope, None);
+    assert!(cache.wait_synced(Duration::from_secs(5)).await);
+    assert_eq!(cache.len(), 2);
+    let mut changes = cache.subscribe();
+    // Under one store lock (the watch cannot read in between): a tiny history, a delete and
+    // more writes, so the open watch falls off the history and gets 410 Gone.
+    sb.with_store(|s| {
+        s.history_limit = 1;
+        let t = s.registry.find_kind("", "v1", "ConfigMap").unwrap().clone();
+        s.delete(&t, "default", "gone", Some("Background")).unwrap();
+        for i in 0..5 {
+            s.create(
+                &t,
+                "default",
+                cm(&format!("new{i}"), Some("shop"), "1"),
+                false,
+            )
+            .unwrap();
+        }
+    });
+    let mut deleted = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while cache.len() != 6 || !deleted {
+        match tokio::time::timeout_at(deadline, changes.recv()).await {
+            Ok(Ok(ch)) => deleted |= ch.key.name == "gone" && !ch.exists,
+            other => panic!("cache did not relist: {other:?}, {} objects", cache.len()),
+        }
+    }
+    assert!(
+        cache
+            .get(&ResourceKey::new("", "ConfigMap", "default", "gone"))
+            .is_none()
+    );
+    assert!(
+        cache
+            .get(&ResourceKey::new("", "ConfigMap", "default", "new4"))
+            .is_some()
+    );
+    assert!(cache.is_synced());
+}
