@@ -47,6 +47,13 @@ pub struct AppArgs {
     /// Compare client-side only (no dry-run requests to the API server).
     #[arg(long)]
     client_side: bool,
+    /// A custom health check in Lua (Argo CD's contract) for a `group/Kind` selector with
+    /// `*` wildcards: `--health-check 'example.com/Widget=widget.lua'`. Repeatable.
+    #[arg(long = "health-check", value_name = "GROUP/KIND=FILE")]
+    health_checks: Vec<String>,
+    /// Also label applied objects `app.kubernetes.io/instance: <app>`.
+    #[arg(long)]
+    instance_label: bool,
     #[arg(short, long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
 }
@@ -108,11 +115,30 @@ pub struct Target {
     pub rendered: driftless_core::DesiredSet,
     pub ignore: Vec<IgnoreRule>,
     pub sync_options: SyncOptions,
+    pub instance_label: bool,
 }
 
 impl AppArgs {
     pub fn server_side(&self) -> bool {
         !self.client_side
+    }
+
+    /// Built-in health checks plus the `--health-check` scripts (compiled now, so a syntax
+    /// error stops the command before it touches the cluster).
+    pub fn assessor(&self) -> anyhow::Result<driftless_health::Assessor> {
+        let mut checks = Vec::new();
+        for spec in &self.health_checks {
+            let (selector, file) = spec
+                .split_once('=')
+                .with_context(|| format!("--health-check `{spec}` is not GROUP/KIND=FILE"))?;
+            let script = std::fs::read_to_string(file)
+                .with_context(|| format!("--health-check {selector}: cannot read {file}"))?;
+            checks.push(
+                driftless_health::LuaCheck::new(selector, &script)
+                    .with_context(|| format!("--health-check {file}"))?,
+            );
+        }
+        Ok(driftless_health::Assessor::new(checks))
     }
 
     fn application(&self) -> anyhow::Result<(Application, Option<PathBuf>)> {
@@ -226,6 +252,7 @@ impl AppArgs {
         for w in &rendered.warnings {
             eprintln!("warning: {w}");
         }
+        let instance_label = self.instance_label;
         let ignore = app
             .ignore_differences
             .iter()
@@ -247,6 +274,7 @@ impl AppArgs {
             rendered: rendered.set,
             ignore,
             sync_options,
+            instance_label,
         })
     }
 }
@@ -260,7 +288,7 @@ impl Target {
         CompareOptions {
             app: self.app.name.clone(),
             ignore: self.ignore.clone(),
-            instance_label: false,
+            instance_label: self.instance_label,
         }
     }
 

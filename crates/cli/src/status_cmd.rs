@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use driftless_diff::SyncStatus;
 use driftless_engine::{compare_with_cluster, load};
-use driftless_health::{Assessor, Health, worst};
+use driftless_health::{Health, worst};
 use serde::Serialize;
 
 use crate::app_args::{AppArgs, Output};
@@ -38,6 +38,7 @@ struct Status {
 
 pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let target = args.app.target()?;
+    let assessor = args.app.assessor()?;
     let rt = tokio::runtime::Runtime::new()?;
     let (cmp, loaded) = rt.block_on(async {
         let cluster = args.app.cluster.connect().await?;
@@ -59,7 +60,6 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
         .await;
         anyhow::Ok((cmp, loaded))
     })?;
-    let assessor = Assessor::default();
     let rows: Vec<Row> = cmp
         .resources
         .iter()

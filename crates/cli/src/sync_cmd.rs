@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use clap::Args;
 use driftless_engine::{OperationPhase, Outcome, SyncEvent, sync};
-use driftless_health::Assessor;
 
 use crate::app_args::{AppArgs, Output};
 
@@ -46,6 +45,7 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
 
 pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let target = args.app.target()?;
+    let assessor = args.app.assessor()?;
     let mut req = target.request(args.app.server_side());
     req.plan.prune |= args.prune;
     req.plan.force = args.force;
@@ -100,7 +100,7 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new()?;
     let result = rt.block_on(async {
         let cluster = args.app.cluster.connect().await?;
-        anyhow::Ok(sync(&cluster, &req, &Assessor::default(), None, &progress).await?)
+        anyhow::Ok(sync(&cluster, &req, &assessor, None, &progress).await?)
     })?;
     if json {
         println!("{}", serde_json::to_string_pretty(&result)?);

@@ -113,6 +113,29 @@ async fn diff_sync_and_status_work_on_an_argo_cd_application_file() {
         (Some("Synced"), Some("Healthy"))
     );
     assert_eq!(status["resources"].as_array().unwrap().len(), 2);
+    std::fs::write(
+        d.join("cm.lua"),
+        r#"return { status = "Degraded", message = "mode is " .. obj.data.mode }"#,
+    )
+    .unwrap();
+    let out = driftless(
+        &kc,
+        d,
+        &[
+            "status",
+            "app.yaml",
+            "-o",
+            "json",
+            "--health-check",
+            "/ConfigMap=cm.lua",
+        ],
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        status["health"]["status"], "Degraded",
+        "the Lua check decides ConfigMaps' health"
+    );
+    assert_eq!(status["health"]["message"], "mode is fast");
 
     // A new image in Git: the diff grades it, the sync rolls it out.
     std::fs::write(
@@ -144,6 +167,19 @@ async fn diff_sync_and_status_work_on_an_argo_cd_application_file() {
     assert_eq!(
         web["spec"]["template"]["spec"]["containers"][0]["image"],
         "nginx:1.28"
+    );
+
+    // Label tracking on request: the instance label joins the annotation.
+    let out = driftless(&kc, d, &["sync", "app.yaml", "--instance-label"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let web = kubectl_json(&kc, &["get", "deployment", "web", "-n", "shop"]).unwrap();
+    assert_eq!(
+        web["metadata"]["labels"]["app.kubernetes.io/instance"],
+        "shop"
     );
 
     // Everything removed from Git: refused whole, nothing deleted.
