@@ -354,10 +354,8 @@ pub fn record_status_update(
     def: Option<&str>,
     extra: &[fields::Path],
 ) {
-    let mut set = fields::status_field_set(new, def);
-    set.extend(extra.iter().cloned());
-    set.extend(fields::added_containers(Some(before), new, &set, def));
-    let entry = json!({"manager": manager, "operation": "Update", "apiVersion": new["apiVersion"], "time": meta::now(), "fieldsType": "FieldsV1", "fieldsV1": fields::to_fields_v1(&set), "subresource": "status"});
+    let fields_v1 = status_fields_v1(new, before, manager, def, extra);
+    let entry = json!({"manager": manager, "operation": "Update", "apiVersion": new["apiVersion"], "time": meta::now(), "fieldsType": "FieldsV1", "fieldsV1": fields_v1, "subresource": "status"});
     let Some(m) = new["metadata"].as_object_mut() else {
         return;
     };
@@ -369,6 +367,100 @@ pub fn record_status_update(
             !(e["manager"] == manager && e["operation"] == "Update" && e["subresource"] == "status")
         });
         list.push(entry);
+    }
+}
+
+/// Status writes of one kind repeat the same few shapes (every rolled-out Deployment has
+/// the same condition types), and building a field set costs far more than recognizing its
+/// shape; so `fieldsV1` is cached by shape. Bounded: emptied when full.
+static STATUS_FIELDS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, Value>>,
+> = std::sync::LazyLock::new(Default::default);
+const STATUS_FIELDS_LIMIT: usize = 1024;
+
+fn status_fields_v1(
+    new: &Value,
+    before: &Value,
+    manager: &str,
+    def: Option<&str>,
+    extra: &[fields::Path],
+) -> Value {
+    let mut shape = format!("{manager}|{def:?}|{extra:?}|");
+    skeleton(&new["status"], &mut shape);
+    shape.push('|');
+    skeleton(&before["status"], &mut shape);
+    for v in [
+        &new["metadata"]["annotations"],
+        &before["metadata"]["annotations"],
+    ] {
+        shape.push(if v.is_object() { 'a' } else { '-' });
+    }
+    let cache = &STATUS_FIELDS;
+    if let Some(hit) = cache.lock().expect("cache lock").get(&shape) {
+        return hit.clone();
+    }
+    let mut set = fields::status_field_set(new, def);
+    set.extend(extra.iter().cloned());
+    set.extend(fields::added_containers(Some(before), new, &set, def));
+    let v = fields::to_fields_v1(&set);
+    let mut c = cache.lock().expect("cache lock");
+    if c.len() >= STATUS_FIELDS_LIMIT {
+        c.clear();
+    }
+    c.insert(shape, v.clone());
+    v
+}
+
+/// Condition fields whose values never appear in `fieldsV1` (conditions are keyed by type).
+const VOLATILE: &[&str] = &[
+    "lastTransitionTime",
+    "lastUpdateTime",
+    "lastProbeTime",
+    "message",
+    "reason",
+    "status",
+];
+
+/// What decides a status write's field set: the keys present, and inside lists every value
+/// that can be part of an item's key (all but the volatile condition fields).
+fn skeleton(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            out.push('{');
+            for (k, c) in m {
+                out.push_str(k);
+                out.push(':');
+                skeleton(c, out);
+                out.push(',');
+            }
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for item in a {
+                match item {
+                    Value::Object(m) => {
+                        out.push('{');
+                        for (k, c) in m {
+                            out.push_str(k);
+                            if c.is_object() || c.is_array() {
+                                skeleton(c, out);
+                            } else if !VOLATILE.contains(&k.as_str()) {
+                                out.push('=');
+                                out.push_str(&c.to_string());
+                            }
+                            out.push(',');
+                        }
+                        out.push('}');
+                    }
+                    other => out.push_str(&other.to_string()),
+                }
+                out.push(',');
+            }
+            out.push(']');
+        }
+        Value::Null => out.push('~'),
+        _ => out.push('.'),
     }
 }
 
