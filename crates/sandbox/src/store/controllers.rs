@@ -146,6 +146,14 @@ impl Store {
             };
             let uid = meta_str(&obj, "uid").to_string();
             if t.group.is_empty() && t.kind == "Namespace" {
+                let since = *self
+                    .terminating
+                    .entry(k.3.clone())
+                    .or_insert_with(std::time::Instant::now);
+                if since.elapsed() < self.rollout_delay {
+                    continue;
+                }
+                self.terminating.remove(&k.3);
                 for c in &self.objects.in_namespace(&k.3) {
                     if let Some(ct) = self.type_of(c) {
                         let _ = self.force_remove(&ct, c.clone());

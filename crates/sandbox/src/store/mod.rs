@@ -60,6 +60,9 @@ pub struct Store {
     revisions: std::collections::HashMap<Key, (String, u64)>,
     /// Objects written since the status simulator last looked at them, and when.
     pending: BTreeMap<Key, std::time::Instant>,
+    /// Namespaces being deleted, and since when: a real namespace stays Terminating while
+    /// its controller empties it, so the sandbox keeps it for at least the rollout delay.
+    terminating: std::collections::HashMap<String, std::time::Instant>,
     objects: Objects,
     rv: u64,
     history: VecDeque<std::sync::Arc<WatchEvent>>,
@@ -126,6 +129,7 @@ impl Store {
             schedulable: true,
             revisions: std::collections::HashMap::new(),
             pending: BTreeMap::new(),
+            terminating: std::collections::HashMap::new(),
             registry: Registry::builtin(),
             objects: Objects::default(),
             rv: 100,
