@@ -4,9 +4,11 @@
 //!   every Git behaviour is checked against.
 //! - [`http::GitHttpServer`]: `git http-backend` behind a small HTTP/1.1 server with basic or
 //!   bearer auth, and fault modes (drop mid-response, redirect elsewhere).
+//! - [`postgres::PgServer`]: a throwaway PostgreSQL server (the HA store's tests).
 //! - [`ssh::SshServer`]: OpenSSH `sshd` on a free port with a key-only login and its own host key.
 
 pub mod http;
+pub mod postgres;
 pub mod repo;
 pub mod ssh;
 
