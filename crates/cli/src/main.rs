@@ -2,6 +2,7 @@
 //! are printed once, with their whole cause chain, and map to a non-zero exit code.
 
 mod app_args;
+mod audit_cmd;
 mod diff_cmd;
 mod render_cmd;
 mod sandbox_cmd;
@@ -38,6 +39,8 @@ enum Command {
     Sync(Box<sync_cmd::SyncArgs>),
     /// Sync status and health of every resource of an application.
     Status(Box<status_cmd::StatusArgs>),
+    /// Audit log tools: `verify` checks its hash chain.
+    Audit(audit_cmd::AuditArgs),
     /// Run the embedded sandbox Kubernetes API server and write a kubeconfig for it.
     Sandbox(sandbox_cmd::SandboxArgs),
     /// Run the engine (API, controller, embedded store and sandbox cluster).
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Render(args) => render_cmd::run(*args),
         Command::Diff(args) => diff_cmd::run(*args),
+        Command::Audit(args) => audit_cmd::run(args),
         Command::Sync(args) => sync_cmd::run(*args),
         Command::Status(args) => status_cmd::run(*args),
         Command::Sandbox(args) => sandbox_cmd::run(args),

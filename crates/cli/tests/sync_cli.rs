@@ -213,3 +213,48 @@ async fn bad_input_names_the_file_and_field() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_reports_an_intact_chain_and_names_a_tampered_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = driftless_store::Store::sqlite(&dir.path().join("data/driftless.db"))
+        .await
+        .unwrap();
+    for i in 0..3 {
+        store
+            .audit(
+                "alice",
+                "app.sync",
+                "app/shop",
+                &serde_json::json!({"n": i}),
+            )
+            .await
+            .unwrap();
+    }
+    let out = driftless(Path::new("/nonexistent"), dir.path(), &["audit", "verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "audit log intact: 3 entries, hash chain verified"
+    );
+    store
+        .execute_raw("DROP TRIGGER audit_no_update")
+        .await
+        .unwrap();
+    store
+        .execute_raw("UPDATE audit SET actor = 'mallory' WHERE seq = 2")
+        .await
+        .unwrap();
+    store.close().await;
+    let out = driftless(Path::new("/nonexistent"), dir.path(), &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("audit log tampered with at entry 2"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
