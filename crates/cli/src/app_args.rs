@@ -3,19 +3,15 @@
 //! the cluster, and turning the application's policy into a comparison and a sync request.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use driftless_core::app::{self, Application};
-use driftless_diff::{CompareOptions, IgnoreRule};
-use driftless_engine::{RetryPolicy, SyncRequest};
+use driftless_diff::CompareOptions;
+use driftless_engine::SyncRequest;
 use driftless_kube::{ClusterSource, KubeCluster, connect};
-use driftless_plan::{PlanOptions, SyncOptions};
-use driftless_render::RendererSpec;
-use driftless_render::directory::DirectoryOptions;
 
-use crate::render_cmd::{GitArgs, preset, render_source};
+use crate::render_cmd::{GitArgs, render_source};
 
 #[derive(Args)]
 pub struct AppArgs {
@@ -113,9 +109,7 @@ impl ClusterArgs {
 pub struct Target {
     pub app: Application,
     pub rendered: driftless_core::DesiredSet,
-    pub ignore: Vec<IgnoreRule>,
-    pub sync_options: SyncOptions,
-    pub instance_label: bool,
+    pub policy: driftless_engine::AppPolicy,
 }
 
 impl AppArgs {
@@ -218,29 +212,8 @@ impl AppArgs {
             (!local && !app.source.target_revision.is_empty())
                 .then(|| app.source.target_revision.clone())
         });
-        let spec = if let Some(d) = &app.source.directory {
-            let split = |s: &str| {
-                s.trim_matches(|c| c == '{' || c == '}')
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty())
-                    .map(String::from)
-                    .collect()
-            };
-            RendererSpec::Directory(DirectoryOptions {
-                recurse: d.recurse,
-                include: split(&d.include),
-                exclude: split(&d.exclude),
-            })
-        } else if app.source.kustomize.is_some() {
-            RendererSpec::Kustomize
-        } else if app.source.helm.is_some() {
-            RendererSpec::Plugin(preset("helm")?)
-        } else if let Some(p) = &app.source.plugin {
-            RendererSpec::Plugin(preset(&p.name)?)
-        } else {
-            RendererSpec::Auto
-        };
+        let spec = driftless_render::spec_for(&app.source)
+            .map_err(|e| anyhow::anyhow!("application {}: {e}", app.name))?;
         let rendered = render_source(
             &source,
             revision.as_deref(),
@@ -252,29 +225,12 @@ impl AppArgs {
         for w in &rendered.warnings {
             eprintln!("warning: {w}");
         }
-        let instance_label = self.instance_label;
-        let ignore = app
-            .ignore_differences
-            .iter()
-            .map(|v| {
-                let rule: IgnoreRule = serde_json::from_value(v.clone()).with_context(|| {
-                    format!("application {}: ignoreDifferences entry {v}", app.name)
-                })?;
-                rule.validate()
-                    .map_err(|e| anyhow::anyhow!("application {}: {e}", app.name))?;
-                Ok(rule)
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let sync_options = SyncOptions::parse(
-            app.sync_policy.sync_options.iter().map(String::as_str),
-        )
-        .map_err(|e| anyhow::anyhow!("application {}: syncPolicy.syncOptions: {e}", app.name))?;
+        let policy = driftless_engine::AppPolicy::of(&app, self.instance_label)
+            .map_err(anyhow::Error::msg)?;
         Ok(Target {
             app,
             rendered: rendered.set,
-            ignore,
-            sync_options,
-            instance_label,
+            policy,
         })
     }
 }
@@ -285,44 +241,12 @@ impl Target {
     }
 
     pub fn compare_options(&self) -> CompareOptions {
-        CompareOptions {
-            app: self.app.name.clone(),
-            ignore: self.ignore.clone(),
-            instance_label: self.instance_label,
-        }
+        self.policy.compare.clone()
     }
 
     /// A sync request from the application's policy; flags add to it.
     pub fn request(&self, server_side: bool) -> SyncRequest {
-        let automated = self.app.sync_policy.automated.clone().unwrap_or_default();
-        let mut retry = RetryPolicy::default();
-        if let Some(r) = &self.app.sync_policy.retry {
-            retry.limit = r.limit.max(0) as u32;
-            if let Some(b) = &r.backoff {
-                retry.backoff = app::parse_duration(&b.duration).unwrap_or(retry.backoff);
-                retry.factor = b.factor.unwrap_or(2).max(1) as u32;
-                retry.max_backoff =
-                    app::parse_duration(&b.max_duration).unwrap_or(retry.max_backoff);
-            }
-        }
-        SyncRequest {
-            rendered: self.rendered.clone(),
-            destination_namespace: self.destination_namespace(),
-            plan: PlanOptions {
-                app: self.app.name.clone(),
-                prune: automated.prune,
-                allow_empty: automated.allow_empty,
-                sync_options: self.sync_options.clone(),
-                destination_namespace: self.destination_namespace(),
-                ..Default::default()
-            },
-            compare: self.compare_options(),
-            dry_run: false,
-            force_conflicts: true,
-            server_side_diff: server_side,
-            health_timeout: Duration::from_secs(300),
-            retry,
-            extra_kinds: Vec::new(),
-        }
+        self.policy
+            .request(&self.app, self.rendered.clone(), server_side)
     }
 }

@@ -173,19 +173,9 @@ enum Output {
     Json,
 }
 
-pub(crate) fn preset(name: &str) -> anyhow::Result<PluginSpec> {
-    let command: Vec<&str> = match name {
-        "helm" => vec!["helm", "template", "release", "."],
-        "kustomize" => vec!["kustomize", "build", "."],
-        other => bail!("unknown plugin `{other}`: use helm, kustomize, or --plugin-command"),
-    };
-    Ok(PluginSpec {
-        name: name.to_string(),
-        command: command.into_iter().map(String::from).collect(),
-        env: Default::default(),
-        env_allow: Vec::new(),
-        timeout_seconds: 90,
-        max_output_bytes: None,
+fn preset(name: &str) -> anyhow::Result<PluginSpec> {
+    driftless_render::plugin::preset(name).with_context(|| {
+        format!("unknown plugin `{name}`: use helm, kustomize, or --plugin-command")
     })
 }
 

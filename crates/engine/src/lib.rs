@@ -9,12 +9,14 @@
 
 pub mod compare;
 pub mod load;
+pub mod policy;
 pub mod sync;
 
 use driftless_core::cluster::ClusterError;
 
 pub use compare::{DryRunCache, compare_with_cluster};
 pub use load::{Loaded, load};
+pub use policy::AppPolicy;
 pub use sync::{
     OperationPhase, Outcome, ResourceResult, RetryPolicy, SyncEvent, SyncRequest, SyncResult, sync,
     sync_with_rollback,

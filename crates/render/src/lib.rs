@@ -41,6 +41,38 @@ pub enum RendererSpec {
     Plugin(plugin::PluginSpec),
 }
 
+/// The renderer an Application's source asks for: `directory` (recurse, include/exclude
+/// globs in Argo CD's `{a,b}` form), `kustomize`, `helm` or a named `plugin`; otherwise
+/// [`RendererSpec::Auto`].
+pub fn spec_for(source: &driftless_core::app::AppSource) -> Result<RendererSpec, String> {
+    if let Some(d) = &source.directory {
+        let split = |s: &str| -> Vec<String> {
+            s.trim_matches(|c| c == '{' || c == '}')
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(String::from)
+                .collect()
+        };
+        return Ok(RendererSpec::Directory(directory::DirectoryOptions {
+            recurse: d.recurse,
+            include: split(&d.include),
+            exclude: split(&d.exclude),
+        }));
+    }
+    if source.kustomize.is_some() {
+        return Ok(RendererSpec::Kustomize);
+    }
+    let plugin = match (&source.helm, &source.plugin) {
+        (Some(_), _) => "helm",
+        (None, Some(p)) => p.name.as_str(),
+        (None, None) => return Ok(RendererSpec::Auto),
+    };
+    plugin::preset(plugin)
+        .map(RendererSpec::Plugin)
+        .ok_or_else(|| format!("unknown plugin `{plugin}` (known: helm, kustomize)"))
+}
+
 /// Paths (files or directories) a render depended on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Inputs(BTreeSet<String>);

@@ -233,3 +233,21 @@ fn finish(
     let origin = format!("{app} ({} output)", spec.name);
     Ok(parse_objects(&origin, &text, limits)?.0)
 }
+
+/// The built-in plugin presets: `helm` (`helm template release .`) and `kustomize` (the
+/// kustomize binary, for features the native one does not cover).
+pub fn preset(name: &str) -> Option<PluginSpec> {
+    let command: Vec<&str> = match name {
+        "helm" => vec!["helm", "template", "release", "."],
+        "kustomize" => vec!["kustomize", "build", "."],
+        _ => return None,
+    };
+    Some(PluginSpec {
+        name: name.to_string(),
+        command: command.into_iter().map(String::from).collect(),
+        env: Default::default(),
+        env_allow: Vec::new(),
+        timeout_seconds: 90,
+        max_output_bytes: None,
+    })
+}
