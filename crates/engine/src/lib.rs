@@ -8,6 +8,7 @@
 //! The long-running parts (work queue, drift watches, store) arrive with `driftless up`.
 
 pub mod compare;
+pub mod controller;
 pub mod load;
 pub mod policy;
 pub mod sync;

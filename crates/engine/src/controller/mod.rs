@@ -1,0 +1,285 @@
+//! The controller: keeps every application in the state its Git source declares.
+//!
+//! A work queue of application names is fed by definition changes, user requests, the
+//! live cache's watches (drift, the moment a tracked object changes) and a jittered
+//! periodic resync; a fixed number of workers reconcile (see [`reconcile`]). Everything an
+//! operation does is written to the store before and after it acts; on start, operations a
+//! previous process left running are closed as Interrupted, never resumed blindly.
+
+mod queue;
+mod reconcile;
+pub mod source;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::{Mutex, watch};
+
+use driftless_core::app::Application;
+use driftless_health::Assessor;
+use driftless_kube::{KubeCluster, LiveCache};
+use driftless_store::{OperationPhase, Store};
+
+use crate::compare::DryRunCache;
+use crate::policy::AppPolicy;
+
+pub use queue::{Reason, WorkQueue};
+pub use source::Sources;
+
+/// Controller settings.
+#[derive(Debug, Clone)]
+pub struct ControllerConfig {
+    /// Safety-net resync of every app (jittered by up to 10%).
+    pub resync: Duration,
+    /// How long a drifted app waits before self-heal (an operator's edit gets a moment).
+    pub self_heal_grace: Duration,
+    pub workers: usize,
+    pub server_side_diff: bool,
+    /// How long a sync waits for each wave to become healthy.
+    pub health_timeout: Duration,
+    pub history_limit: i64,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        ControllerConfig {
+            resync: Duration::from_secs(180),
+            self_heal_grace: Duration::from_secs(5),
+            workers: 4,
+            server_side_diff: true,
+            health_timeout: Duration::from_secs(300),
+            history_limit: 10,
+        }
+    }
+}
+
+/// What the controller remembers about an application between reconciles.
+#[derive(Debug, Clone)]
+pub(crate) struct AppState {
+    pub app: Application,
+    pub policy: AppPolicy,
+    /// `revision:digest` of the last sync attempted (a failed one is not retried in a loop).
+    pub last_attempt: Option<String>,
+    /// `revision:digest` of the last sync that succeeded.
+    pub last_good: Option<String>,
+    /// When drift was first seen since the last sync (self-heal waits for the grace).
+    pub drift_since: Option<tokio::time::Instant>,
+    /// Fingerprint of the last drift recorded (one event per distinct drift).
+    pub last_drift: Option<String>,
+    pub last_error: Option<String>,
+}
+
+pub struct Controller {
+    pub store: Store,
+    pub(crate) cluster: Arc<KubeCluster>,
+    pub(crate) cache: LiveCache,
+    pub(crate) sources: Arc<Sources>,
+    pub(crate) apps: Mutex<BTreeMap<String, AppState>>,
+    pub(crate) queue: Arc<WorkQueue>,
+    pub(crate) assessor: Assessor,
+    pub(crate) dry_runs: DryRunCache,
+    pub(crate) config: ControllerConfig,
+}
+
+impl Controller {
+    /// A controller over `cluster`; closes operations a previous process left running.
+    pub async fn new(
+        store: Store,
+        cluster: Arc<KubeCluster>,
+        sources: Arc<Sources>,
+        assessor: Assessor,
+        config: ControllerConfig,
+    ) -> Result<Arc<Controller>, String> {
+        for op in store
+            .running_operations()
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            let message = format!(
+                "the engine stopped during this {} (revision {}); it was not resumed — the next reconcile compares again and syncs what is still out of sync",
+                op.kind, op.revision
+            );
+            store
+                .finish_operation(
+                    op.id,
+                    OperationPhase::Interrupted,
+                    &json!({"message": message}),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            store
+                .add_event(
+                    &op.app,
+                    "OperationInterrupted",
+                    "warning",
+                    &message,
+                    &json!({"operation": op.id}),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let cache = LiveCache::new(cluster.client().clone());
+        Ok(Arc::new(Controller {
+            store,
+            cluster,
+            cache,
+            sources,
+            apps: Mutex::new(BTreeMap::new()),
+            queue: Arc::new(WorkQueue::default()),
+            assessor,
+            dry_runs: DryRunCache::default(),
+            config,
+        }))
+    }
+
+    /// Adds or replaces an application; an invalid one is refused with the reason, and
+    /// never affects the others.
+    pub async fn set_app(&self, app: Application, actor: &str) -> Result<(), String> {
+        let policy = AppPolicy::of(&app, false)?;
+        let spec = serde_json::to_value(&app).map_err(|e| e.to_string())?;
+        let existed = self
+            .store
+            .get_app(&app.name)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.store
+            .put_app(&app.name, &spec)
+            .await
+            .map_err(|e| e.to_string())?;
+        let changed = existed.as_ref().is_none_or(|r| r.spec != spec);
+        if changed {
+            let action = if existed.is_some() {
+                "app.update"
+            } else {
+                "app.create"
+            };
+            self.store
+                .audit(
+                    actor,
+                    action,
+                    &format!("application/{}", app.name),
+                    &json!({"source": spec["source"], "destination": spec["destination"]}),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        // What the last process attempted survives a restart: no retry loop across restarts.
+        let last = existed
+            .as_ref()
+            .map(|r| r.status.clone())
+            .unwrap_or_default();
+        let text = |k: &str| last["operation"][k].as_str().map(String::from);
+        let name = app.name.clone();
+        let mut apps = self.apps.lock().await;
+        let state = apps.entry(name.clone()).or_insert_with(|| AppState {
+            app: app.clone(),
+            policy: policy.clone(),
+            last_attempt: text("attempt"),
+            last_good: text("good"),
+            drift_since: None,
+            last_drift: None,
+            last_error: None,
+        });
+        state.app = app;
+        state.policy = policy;
+        drop(apps);
+        self.queue.enqueue(&name, Reason::Definition);
+        Ok(())
+    }
+
+    /// Removes an application from management (its objects stay in the cluster).
+    pub async fn remove_app(&self, name: &str, actor: &str) -> Result<bool, String> {
+        let had = self.apps.lock().await.remove(name).is_some();
+        if had {
+            self.store
+                .delete_app(name)
+                .await
+                .map_err(|e| e.to_string())?;
+            self.store
+                .audit(
+                    actor,
+                    "app.delete",
+                    &format!("application/{name}"),
+                    &json!({}),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(had)
+    }
+
+    /// Asks for a reconcile (a user's refresh, a webhook).
+    pub fn enqueue(&self, name: &str, reason: Reason) {
+        self.queue.enqueue(name, reason);
+    }
+
+    pub fn queue_depth(&self) -> usize {
+        self.queue.len()
+    }
+
+    pub fn live_cache(&self) -> &LiveCache {
+        &self.cache
+    }
+
+    /// Runs until `shutdown` turns true: workers, the drift listener, the periodic resync.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut tasks = Vec::new();
+        for _ in 0..self.config.workers.max(1) {
+            let c = self.clone();
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let (name, reason) = c.queue.next().await;
+                    if let Err(e) = c.reconcile(&name, reason).await {
+                        tracing::warn!(app = %name, error = %e, "reconcile failed");
+                    }
+                    c.queue.done(&name);
+                }
+            }));
+        }
+        let c = self.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut changes = c.cache.subscribe();
+            loop {
+                match changes.recv().await {
+                    Ok(ch) => {
+                        if c.apps.lock().await.contains_key(&ch.app) {
+                            c.queue.enqueue(&ch.app, Reason::Drift);
+                        }
+                    }
+                    // Missed changes: look at every app again.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        for name in c.apps.lock().await.keys() {
+                            c.queue.enqueue(name, Reason::Drift);
+                        }
+                    }
+                    Err(_) => return,
+                }
+            }
+        }));
+        let c = self.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let jitter = c.config.resync.mul_f64(rand_fraction() * 0.1);
+                tokio::time::sleep(c.config.resync + jitter).await;
+                for name in c.apps.lock().await.keys() {
+                    c.queue.enqueue(name, Reason::Periodic);
+                }
+            }
+        }));
+        let _ = shutdown.wait_for(|stop| *stop).await;
+        for t in tasks {
+            t.abort();
+        }
+    }
+}
+
+/// A fraction in [0, 1) from the clock (jitter needs no cryptographic randomness).
+fn rand_fraction() -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    f64::from(nanos % 1000) / 1000.0
+}

@@ -1,0 +1,420 @@
+//! One reconcile of one application: render → load → compare → health → status, then what
+//! its policy asks for: auto-sync a new revision (once: a failed revision is not retried in a
+//! loop), self-heal drift after a grace period, or record the drift as an alert.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use driftless_core::cluster::Cluster;
+use driftless_core::object;
+use driftless_diff::{Comparison, SyncStatus, mask};
+use driftless_health::{Health, worst};
+use driftless_store::{HistoryEntry, OperationPhase};
+
+use super::{Controller, Reason};
+use crate::sync::{OperationPhase as Phase, SyncEvent, SyncResult, sync};
+use crate::{compare_with_cluster, load};
+
+/// Why a sync starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    NewRevision,
+    SelfHeal,
+}
+
+impl Controller {
+    pub(crate) async fn reconcile(&self, name: &str, reason: Reason) -> Result<(), String> {
+        let Some(state) = self.apps.lock().await.get(name).cloned() else {
+            return Ok(());
+        };
+        let app = state.app.clone();
+        let sources = self.sources.clone();
+        let fetch = matches!(reason, Reason::User | Reason::SourceChanged);
+        let render_app = app.clone();
+        let rendered = tokio::task::spawn_blocking(move || sources.render(&render_app, fetch))
+            .await
+            .map_err(|e| e.to_string())?;
+        let rendered = match rendered {
+            Ok(r) => r,
+            Err(e) => return self.record_error(name, "ComparisonError", &e).await,
+        };
+        let attempt = format!("{}:{}", rendered.revision, rendered.set.digest());
+        let mut req =
+            state
+                .policy
+                .request(&app, rendered.set.clone(), self.config.server_side_diff);
+        req.health_timeout = self.config.health_timeout;
+        let ns = req.destination_namespace.clone();
+        let loaded = match load(
+            self.cluster.as_ref(),
+            name,
+            &rendered.set,
+            ns.as_deref(),
+            &[],
+        )
+        .await
+        {
+            Ok(l) => l,
+            Err(e) => {
+                return self
+                    .record_error(name, "ComparisonError", &e.to_string())
+                    .await;
+            }
+        };
+        self.watch_kinds(loaded.resources.values().chain(loaded.live.values()))
+            .await;
+        let cmp = compare_with_cluster(
+            self.cluster.as_ref(),
+            &loaded,
+            &req.compare,
+            req.server_side_diff,
+            Some(&self.dry_runs),
+        )
+        .await;
+        let healths: Vec<Health> = loaded
+            .resources
+            .iter()
+            .filter_map(|d| self.assessor.assess(loaded.live.get(&d.key)).ok().flatten())
+            .collect();
+        let health = worst(&healths);
+        let automated = app.sync_policy.automated.clone();
+        let drifted =
+            !cmp.summary.in_sync() && state.last_good.as_deref() == Some(attempt.as_str());
+
+        let mut trigger = None;
+        if cmp.summary.in_sync() {
+            self.update(name, |s| {
+                s.drift_since = None;
+                s.last_drift = None;
+            })
+            .await;
+        } else if drifted {
+            self.record_drift(name, &cmp, &rendered.revision).await?;
+            if automated.as_ref().is_some_and(|a| a.self_heal) {
+                let since = self
+                    .update(name, |s| {
+                        Some(*s.drift_since.get_or_insert_with(tokio::time::Instant::now))
+                    })
+                    .await
+                    .unwrap_or_else(tokio::time::Instant::now);
+                if since.elapsed() >= self.config.self_heal_grace {
+                    trigger = Some(Trigger::SelfHeal);
+                } else {
+                    self.enqueue_after(name, self.config.self_heal_grace - since.elapsed());
+                }
+            }
+        } else if automated.is_some() && state.last_attempt.as_deref() != Some(attempt.as_str()) {
+            trigger = Some(Trigger::NewRevision);
+        }
+        self.save_status(name, &cmp, &health, &rendered.revision)
+            .await?;
+        let Some(trigger) = trigger else {
+            return Ok(());
+        };
+
+        let result = self
+            .run_sync(name, &req, &rendered.revision, &attempt, trigger)
+            .await?;
+        self.update(name, |s| {
+            s.last_attempt = Some(attempt.clone());
+            s.drift_since = None;
+            if result.phase == Phase::Succeeded {
+                s.last_good = Some(attempt.clone());
+                s.last_drift = None;
+            }
+        })
+        .await;
+        // The status after the sync, from a fresh comparison.
+        self.queue.enqueue(name, Reason::AfterSync);
+        Ok(())
+    }
+
+    async fn update<T>(&self, name: &str, f: impl FnOnce(&mut super::AppState) -> T) -> T
+    where
+        T: Default,
+    {
+        match self.apps.lock().await.get_mut(name) {
+            Some(s) => f(s),
+            None => T::default(),
+        }
+    }
+
+    /// Re-queues the app after `wait` (self-heal grace).
+    fn enqueue_after(&self, name: &str, wait: std::time::Duration) {
+        let name = name.to_string();
+        let queue = self.queue.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            queue.enqueue(&name, Reason::Drift);
+        });
+    }
+
+    async fn watch_kinds<'a>(&self, objects: impl Iterator<Item = &'a Value>) {
+        let kinds: BTreeSet<_> = objects.filter_map(object::gvk).collect();
+        for gvk in kinds {
+            if let Ok(Some(scope)) = self.cluster.resolve(&gvk).await {
+                self.cache.watch(&scope, None);
+            }
+        }
+    }
+
+    async fn record_error(&self, name: &str, kind: &str, message: &str) -> Result<(), String> {
+        let new = self
+            .update(name, |s| {
+                let new = s.last_error.as_deref() != Some(message);
+                s.last_error = Some(message.to_string());
+                new
+            })
+            .await;
+        if new {
+            self.store
+                .add_event(name, kind, "warning", message, &json!({}))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let mut status = self
+            .store
+            .get_app(name)
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|r| r.status)
+            .unwrap_or_else(|| json!({}));
+        status["error"] = json!(message);
+        status["sync"]["status"] = json!("Unknown");
+        self.store
+            .set_app_status(name, &status)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    async fn record_drift(
+        &self,
+        name: &str,
+        cmp: &Comparison,
+        revision: &str,
+    ) -> Result<(), String> {
+        let drifted: Vec<&driftless_diff::ResourceDiff> = cmp
+            .resources
+            .iter()
+            .filter(|r| r.status != SyncStatus::Synced)
+            .collect();
+        let mut h = Sha256::new();
+        for r in &drifted {
+            h.update(r.key.to_string());
+            h.update(&r.diff);
+        }
+        let fingerprint = hex::encode(h.finalize());
+        let new = self
+            .update(name, |s| {
+                let new = s.last_drift.as_deref() != Some(fingerprint.as_str());
+                s.last_drift = Some(fingerprint.clone());
+                new
+            })
+            .await;
+        if !new {
+            return Ok(());
+        }
+        let grade = cmp.summary.max_impact;
+        let changed: usize = drifted.iter().map(|r| r.changes.len().max(1)).sum();
+        let message = format!(
+            "live state drifted from revision {}: {} resource(s), {changed} change(s), impact {grade}",
+            short(revision),
+            drifted.len()
+        );
+        let data = json!({
+            "revision": revision,
+            "impact": grade,
+            "resources": drifted.iter().map(|r| json!({"key": r.key.to_string(), "status": r.status, "changes": r.changes, "impact": r.impact, "diff": r.diff})).collect::<Vec<_>>(),
+        });
+        self.store
+            .add_event(name, "DriftDetected", &grade.to_string(), &message, &data)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    async fn save_status(
+        &self,
+        name: &str,
+        cmp: &Comparison,
+        health: &Health,
+        revision: &str,
+    ) -> Result<(), String> {
+        let state = self.apps.lock().await.get(name).cloned();
+        let status = json!({
+            "sync": {"status": if cmp.summary.in_sync() { "Synced" } else { "OutOfSync" }, "revision": revision, "summary": cmp.summary},
+            "health": health,
+            "resources": cmp.resources.iter().map(|r| json!({
+                "group": r.key.group, "kind": r.key.kind, "namespace": r.key.namespace, "name": r.key.name,
+                "status": r.status, "impact": r.impact,
+            })).collect::<Vec<_>>(),
+            "operation": {
+                "attempt": state.as_ref().and_then(|s| s.last_attempt.clone()),
+                "good": state.as_ref().and_then(|s| s.last_good.clone()),
+            },
+            "reconciledAtMs": now_ms(),
+        });
+        self.update(name, |s| s.last_error = None).await;
+        self.store
+            .set_app_status(name, &status)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    async fn run_sync(
+        &self,
+        name: &str,
+        req: &crate::SyncRequest,
+        revision: &str,
+        attempt: &str,
+        trigger: Trigger,
+    ) -> Result<SyncResult, String> {
+        let why = match trigger {
+            Trigger::NewRevision => "automated sync of a new revision",
+            Trigger::SelfHeal => "self-heal of drift",
+        };
+        let request = json!({"reason": why, "revision": revision, "attempt": attempt, "prune": req.plan.prune});
+        let op = self
+            .store
+            .begin_operation(name, "sync", revision, &request)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.store
+            .audit(
+                "driftless",
+                "app.sync",
+                &format!("application/{name}"),
+                &json!({"operation": op, "reason": why, "revision": revision}),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        // Steps are recorded as they happen, from a task of their own (the executor's
+        // progress callback cannot wait on the database).
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+        let store = self.store.clone();
+        let recorder = tokio::spawn(async move {
+            while let Some(step) = rx.recv().await {
+                let _ = store.record_step(op, &step).await;
+            }
+        });
+        let on_event = move |e: &SyncEvent| {
+            let step = match e {
+                SyncEvent::Step {
+                    phase,
+                    wave,
+                    prune,
+                    tasks,
+                } => {
+                    json!({"step": {"phase": phase, "wave": wave, "prune": prune, "tasks": tasks}})
+                }
+                SyncEvent::Resource(r) => json!({"resource": r}),
+            };
+            let _ = tx.send(step);
+        };
+        let result = sync(
+            self.cluster.as_ref(),
+            req,
+            &self.assessor,
+            Some(&self.dry_runs),
+            &on_event,
+        )
+        .await;
+        drop(on_event);
+        let _ = recorder.await;
+        let result = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let message = e.to_string();
+                self.store
+                    .finish_operation(op, OperationPhase::Failed, &json!({"message": message}))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                self.store
+                    .add_event(
+                        name,
+                        "SyncFailed",
+                        "warning",
+                        &message,
+                        &json!({"operation": op}),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                return Err(message);
+            }
+        };
+        let phase = if result.phase == Phase::Succeeded {
+            OperationPhase::Succeeded
+        } else {
+            OperationPhase::Failed
+        };
+        let result_json = serde_json::to_value(&result).unwrap_or_default();
+        self.store
+            .finish_operation(op, phase, &result_json)
+            .await
+            .map_err(|e| e.to_string())?;
+        if result.phase == Phase::Succeeded {
+            let live = self.snapshot(name).await;
+            let desired: Vec<Value> = req.rendered.values().map(mask::masked).collect();
+            let entry = HistoryEntry {
+                id: 0,
+                app: name.to_string(),
+                revision: revision.to_string(),
+                digest: req.rendered.digest(),
+                operation_id: op,
+                deployed_ms: now_ms(),
+                desired: Value::Array(desired),
+                live_snapshot: Value::Array(live),
+            };
+            self.store
+                .add_history(&entry, self.config.history_limit)
+                .await
+                .map_err(|e| e.to_string())?;
+            self.store
+                .add_event(
+                    name,
+                    "SyncSucceeded",
+                    "info",
+                    &format!("{why}: {}", result.message),
+                    &json!({"operation": op, "revision": revision}),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+        } else {
+            self.store
+                .add_event(
+                    name,
+                    "SyncFailed",
+                    "warning",
+                    &format!("{why} failed: {}", result.message),
+                    &json!({"operation": op, "revision": revision}),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(result)
+    }
+
+    /// The app's tracked live objects, Secret values masked (kept with the history).
+    async fn snapshot(&self, name: &str) -> Vec<Value> {
+        self.cache
+            .tracked_by(name)
+            .into_iter()
+            .map(|(_, v)| mask::masked(&driftless_diff::normalize::live(&v)))
+            .collect()
+    }
+}
+
+fn short(revision: &str) -> &str {
+    &revision[..revision.len().min(12)]
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}

@@ -1,0 +1,144 @@
+//! Sources: an application's repository at its target revision, rendered. Git repositories
+//! are mirrored (fetched at most once per poll interval unless a webhook or a user asks);
+//! a local directory without a revision is rendered as on disk, its "revision" the content
+//! id of the path. Renders go through the render cache, so an unchanged input costs nothing.
+//! Everything here blocks (gix, renderers): the controller calls it on the blocking pool.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use driftless_core::DesiredSet;
+use driftless_core::app::Application;
+use driftless_core::source::{SourceTree, Tree};
+use driftless_git::{Credentials, FetchOptions, Mirror, UrlPolicy};
+use driftless_render::cache::RenderCache;
+use driftless_render::local::LocalTree;
+use driftless_render::{RenderLimits, spec_for};
+
+/// A rendered source.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// A commit SHA, or `local:<content id>` for a directory on disk.
+    pub revision: String,
+    pub set: DesiredSet,
+    pub warnings: Vec<String>,
+}
+
+/// A mirror and when it was last fetched; one lock per repository, so two apps of one
+/// repository never fetch it at once.
+type SharedMirror = Arc<Mutex<(Mirror, Option<Instant>)>>;
+
+pub struct Sources {
+    data_dir: PathBuf,
+    policy: UrlPolicy,
+    poll_interval: Duration,
+    cache: RenderCache,
+    mirrors: Mutex<HashMap<String, SharedMirror>>,
+}
+
+impl Sources {
+    pub fn new(data_dir: &Path, policy: UrlPolicy, poll_interval: Duration) -> Self {
+        Sources {
+            data_dir: data_dir.to_path_buf(),
+            policy,
+            poll_interval,
+            cache: RenderCache::new(),
+            mirrors: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn is_local_dir(url: &str) -> bool {
+        !url.contains("://") && !url.contains('@') && Path::new(url).is_dir()
+    }
+
+    /// Renders `app` at its target revision; `fetch` forces a fetch (webhook, refresh).
+    pub fn render(&self, app: &Application, fetch: bool) -> Result<Rendered, String> {
+        let spec = spec_for(&app.source).map_err(|e| format!("application {}: {e}", app.name))?;
+        let url = &app.source.repo_url;
+        let rev = app.source.target_revision.as_str();
+        if Self::is_local_dir(url)
+            && (rev.is_empty() || rev == "HEAD")
+            && !Path::new(url).join(".git").exists()
+        {
+            let tree = LocalTree::new(url).map_err(|e| format!("application {}: {e}", app.name))?;
+            let id = Tree::new(&tree)
+                .content_id(&app.source.path)
+                .map_err(|e| format!("application {}: {e}", app.name))?;
+            return self.render_tree(
+                app,
+                &tree,
+                format!("local:{}", &id[..id.len().min(12)]),
+                &spec,
+            );
+        }
+        let mirror = {
+            let mut mirrors = self.mirrors.lock().expect("mirrors lock");
+            match mirrors.get(url) {
+                Some(m) => m.clone(),
+                None => {
+                    let m = Mirror::open(&self.data_dir.join("repos"), url, self.policy)
+                        .map_err(|e| format!("application {}: {e}", app.name))?;
+                    let entry = Arc::new(Mutex::new((m, None)));
+                    mirrors.insert(url.clone(), entry.clone());
+                    entry
+                }
+            }
+        };
+        let mut guard = mirror.lock().expect("mirror lock");
+        let due = guard.1.is_none_or(|at| at.elapsed() >= self.poll_interval);
+        if fetch || due {
+            guard
+                .0
+                .fetch(&Credentials::None, &FetchOptions::default())
+                .map_err(|e| {
+                    format!(
+                        "application {}: fetching {}: {e}",
+                        app.name,
+                        driftless_git::url::redact(url)
+                    )
+                })?;
+            guard.1 = Some(Instant::now());
+        }
+        let commit = guard
+            .0
+            .resolve(if rev.is_empty() { "HEAD" } else { rev })
+            .map_err(|e| format!("application {}: {e}", app.name))?;
+        let tree = guard
+            .0
+            .tree_at(&commit)
+            .map_err(|e| format!("application {}: {e}", app.name))?;
+        drop(guard);
+        self.render_tree(app, &tree, commit, &spec)
+    }
+
+    fn render_tree(
+        &self,
+        app: &Application,
+        tree: &dyn SourceTree,
+        revision: String,
+        spec: &driftless_render::RendererSpec,
+    ) -> Result<Rendered, String> {
+        let (rendered, _) = self
+            .cache
+            .render(
+                &app.name,
+                tree,
+                &app.source.path,
+                spec,
+                &RenderLimits::default(),
+            )
+            .map_err(|e| {
+                format!(
+                    "application {}: rendering {} at {revision}: {e}",
+                    app.name, app.source.path
+                )
+            })?;
+        Ok(Rendered {
+            revision,
+            set: rendered.set.clone(),
+            warnings: rendered.warnings.clone(),
+        })
+    }
+}

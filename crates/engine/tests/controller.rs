@@ -1,0 +1,276 @@
+//! The controller on a sandbox cluster and a SQLite store: automated sync of an application
+//! whose source is a local directory, drift detected from the watch and healed, a failed
+//! revision not retried in a loop, and operations left running by a dead process closed.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use driftless_core::app;
+use driftless_engine::controller::{Controller, ControllerConfig, Sources};
+use driftless_health::Assessor;
+use driftless_store::{OperationPhase, Store};
+use serde_json::Value;
+
+struct Running {
+    ctl: Arc<Controller>,
+    stop: tokio::sync::watch::Sender<bool>,
+    _dir: tempfile::TempDir,
+    repo: std::path::PathBuf,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+fn config() -> ControllerConfig {
+    ControllerConfig {
+        resync: Duration::from_millis(300),
+        self_heal_grace: Duration::from_millis(300),
+        workers: 2,
+        server_side_diff: true,
+        health_timeout: Duration::from_secs(5),
+        history_limit: 10,
+    }
+}
+
+async fn start(env: &Env, store: Option<Store>, manifests: &str) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("config");
+    std::fs::create_dir_all(repo.join("shop")).unwrap();
+    std::fs::write(repo.join("shop/all.yaml"), manifests).unwrap();
+    let store = match store {
+        Some(s) => s,
+        None => Store::sqlite(&dir.path().join("driftless.db"))
+            .await
+            .unwrap(),
+    };
+    let sources = Arc::new(Sources::new(
+        dir.path(),
+        Default::default(),
+        Duration::from_secs(60),
+    ));
+    let cluster = Arc::new(driftless_kube::KubeCluster::new(
+        env.cluster.client().clone(),
+        "sandbox",
+    ));
+    let ctl = Controller::new(store, cluster, sources, Assessor::default(), config())
+        .await
+        .unwrap();
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(ctl.clone().run(rx));
+    Running {
+        ctl,
+        stop,
+        _dir: dir,
+        repo,
+    }
+}
+
+fn shop(repo: &std::path::Path, self_heal: bool) -> app::Application {
+    let yaml = format!(
+        "apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: {}, path: shop}}\n  destination: {{namespace: shop}}\n  syncPolicy:\n    automated: {{prune: true, selfHeal: {self_heal}}}\n    syncOptions: [CreateNamespace=true]\n",
+        repo.display()
+    );
+    app::parse(&yaml, "shop.yaml").unwrap().remove(0).app
+}
+
+/// Waits (watching the store, bounded) until `check` holds for the app's status.
+async fn until(store: &Store, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(a) = store.get_app("shop").await.unwrap()
+            && check(&a.status)
+        {
+            return a.status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {:?}",
+            store.get_app("shop").await.unwrap().map(|a| a.status)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn synced_healthy(s: &Value) -> bool {
+    s["sync"]["status"] == "Synced" && s["health"]["status"] == "Healthy"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_automated_app_is_synced_recorded_and_audited() {
+    let env = env().await;
+    let r = start(&env, None, APP_V1).await;
+    r.ctl.set_app(shop(&r.repo, false), "alice").await.unwrap();
+    let status = until(&r.ctl.store, "Synced and Healthy", synced_healthy).await;
+    assert!(
+        status["sync"]["revision"]
+            .as_str()
+            .unwrap()
+            .starts_with("local:")
+    );
+    assert_eq!(
+        get(&env, "apps/v1", "Deployment", "shop", "web")
+            .await
+            .unwrap()["spec"]["replicas"],
+        2
+    );
+    let ops = r.ctl.store.list_operations("shop", 10).await.unwrap();
+    assert_eq!(ops.len(), 1, "one sync for one revision");
+    assert_eq!(ops[0].phase, OperationPhase::Succeeded);
+    assert!(
+        ops[0].progress.as_array().unwrap().len() >= 4,
+        "steps recorded: {}",
+        ops[0].progress
+    );
+    let history = r.ctl.store.list_history("shop").await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].operation_id, ops[0].id);
+    let audit = r.ctl.store.list_audit(&Default::default()).await.unwrap();
+    assert_eq!(
+        audit
+            .iter()
+            .map(|e| (e.actor.as_str(), e.action.as_str()))
+            .collect::<Vec<_>>(),
+        [("alice", "app.create"), ("driftless", "app.sync")]
+    );
+    assert_eq!(r.ctl.store.verify_audit().await.unwrap(), 2);
+
+    // A new commit (here: a change on disk) is synced; an unchanged source is not re-synced.
+    std::fs::write(
+        r.repo.join("shop/all.yaml"),
+        APP_V1.replace("nginx:1.27", "nginx:1.28"),
+    )
+    .unwrap();
+    r.ctl
+        .enqueue("shop", driftless_engine::controller::Reason::SourceChanged);
+    until(&r.ctl.store, "the new revision", |s| {
+        synced_healthy(s) && s["sync"]["revision"] != status["sync"]["revision"]
+    })
+    .await;
+    let d = get(&env, "apps/v1", "Deployment", "shop", "web")
+        .await
+        .unwrap();
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.28"
+    );
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(
+        r.ctl.store.list_operations("shop", 10).await.unwrap().len(),
+        2,
+        "periodic resyncs of an in-sync app sync nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_edit_is_detected_within_a_second_and_healed() {
+    use kube::api::{Api, DynamicObject, PatchParams};
+    let env = env().await;
+    let r = start(&env, None, APP_V1).await;
+    r.ctl.set_app(shop(&r.repo, true), "alice").await.unwrap();
+    until(&r.ctl.store, "Synced", synced_healthy).await;
+    let ar = kube::discovery::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+        "apps",
+        "v1",
+        "Deployment",
+    ));
+    let api: Api<DynamicObject> = Api::namespaced_with(env.cluster.client().clone(), "shop", &ar);
+    let edited = Instant::now();
+    api.patch(
+        "web",
+        &PatchParams {
+            field_manager: Some("kubectl-edit".into()),
+            ..Default::default()
+        },
+        &kube::api::Patch::Merge(serde_json::json!({"spec": {"replicas": 7}})),
+    )
+    .await
+    .unwrap();
+    let event = loop {
+        let events = r.ctl.store.list_events("shop", 0, 100).await.unwrap();
+        if let Some(e) = events.into_iter().find(|e| e.kind == "DriftDetected") {
+            break e;
+        }
+        assert!(edited.elapsed() < Duration::from_secs(5), "no drift event");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let seen = edited.elapsed();
+    assert!(
+        seen < Duration::from_secs(1),
+        "drift recorded after {seen:?}"
+    );
+    assert_eq!(
+        event.data["resources"][0]["changes"][0]["path"],
+        "spec.replicas"
+    );
+    assert_eq!(event.severity, "medium");
+    // Self-heal after the grace: back to Git's 2 replicas, by a recorded operation.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get(&env, "apps/v1", "Deployment", "shop", "web")
+        .await
+        .unwrap()["spec"]["replicas"]
+        != 2
+    {
+        assert!(Instant::now() < deadline, "not healed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ops = r.ctl.store.list_operations("shop", 10).await.unwrap();
+    assert_eq!(ops.len(), 2);
+    assert_eq!(ops[0].request["reason"], "self-heal of drift");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_revision_is_not_retried_in_a_loop() {
+    let env = env().await;
+    let r = start(&env, None, &APP_V1.replace("nginx:1.27", "nginx:broken")).await;
+    r.ctl.set_app(shop(&r.repo, false), "alice").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ops = r.ctl.store.list_operations("shop", 10).await.unwrap();
+        if ops
+            .first()
+            .is_some_and(|o| o.phase == OperationPhase::Failed)
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no failed operation: {ops:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Several resync periods later: still one attempt.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let ops = r.ctl.store.list_operations("shop", 10).await.unwrap();
+    assert_eq!(ops.len(), 1, "{ops:?}");
+    let events = r.ctl.store.list_events("shop", 0, 100).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "SyncFailed" && e.message.contains("Degraded")),
+        "{events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_left_running_by_a_dead_process_are_closed_on_start() {
+    let env = env().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::sqlite(&dir.path().join("d.db")).await.unwrap();
+    let op = store
+        .begin_operation("shop", "sync", "abc", &serde_json::json!({}))
+        .await
+        .unwrap();
+    store
+        .record_step(op, &serde_json::json!({"step": 1}))
+        .await
+        .unwrap();
+    let r = start(&env, Some(store), APP_V1).await;
+    let closed = r.ctl.store.get_operation(op).await.unwrap().unwrap();
+    assert_eq!(closed.phase, OperationPhase::Interrupted);
+    assert!(r.ctl.store.running_operations().await.unwrap().is_empty());
+    let events = r.ctl.store.list_events("shop", 0, 10).await.unwrap();
+    assert_eq!(events[0].kind, "OperationInterrupted");
+}
