@@ -3,11 +3,13 @@
 
 mod app_args;
 mod audit_cmd;
+mod demo;
 mod diff_cmd;
 mod render_cmd;
 mod sandbox_cmd;
 mod status_cmd;
 mod sync_cmd;
+mod up_cmd;
 
 use std::process::ExitCode;
 
@@ -43,12 +45,8 @@ enum Command {
     Audit(audit_cmd::AuditArgs),
     /// Run the embedded sandbox Kubernetes API server and write a kubeconfig for it.
     Sandbox(sandbox_cmd::SandboxArgs),
-    /// Run the engine (API, controller, embedded store and sandbox cluster).
-    Up {
-        /// Start with a demo repository, sandbox cluster and three applications.
-        #[arg(long)]
-        demo: bool,
-    },
+    /// Run the engine: controller, store and API (--demo: with a sandbox cluster and demo apps).
+    Up(Box<up_cmd::UpArgs>),
 }
 
 fn main() -> ExitCode {
@@ -63,10 +61,7 @@ fn main() -> ExitCode {
         Command::Sync(args) => sync_cmd::run(*args),
         Command::Status(args) => status_cmd::run(*args),
         Command::Sandbox(args) => sandbox_cmd::run(args),
-        Command::Up { .. } => Err(anyhow::anyhow!(
-            "the engine (`driftless up`) is not built yet: this release ships rendering (`driftless render`); \
-             the controller, store, API and sandbox arrive with the engine work"
-        )),
+        Command::Up(args) => up_cmd::run(*args),
     };
     match result {
         Ok(code) => code,

@@ -61,7 +61,7 @@ pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The kubeconfig holds the bearer token: readable by its owner only.
-fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
     use std::io::Write;
     #[cfg(unix)]
     let mut f = {

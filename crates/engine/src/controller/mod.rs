@@ -69,6 +69,8 @@ pub(crate) struct AppState {
     /// Fingerprint of the last drift recorded (one event per distinct drift).
     pub last_drift: Option<String>,
     pub last_error: Option<String>,
+    /// A user asked for a sync (API or CLI): the next reconcile syncs whatever the status.
+    pub sync_requested: Option<String>,
 }
 
 pub struct Controller {
@@ -181,6 +183,7 @@ impl Controller {
             drift_since: None,
             last_drift: None,
             last_error: None,
+            sync_requested: None,
         });
         state.app = app;
         state.policy = policy;
@@ -208,6 +211,36 @@ impl Controller {
                 .map_err(|e| e.to_string())?;
         }
         Ok(had)
+    }
+
+    /// Asks for a sync now (a user's request, audited with who asked); `false` when the app
+    /// is unknown.
+    pub async fn request_sync(&self, name: &str, actor: &str) -> Result<bool, String> {
+        let known = match self.apps.lock().await.get_mut(name) {
+            Some(s) => {
+                s.sync_requested = Some(actor.to_string());
+                true
+            }
+            None => false,
+        };
+        if known {
+            self.store
+                .audit(
+                    actor,
+                    "app.sync.request",
+                    &format!("application/{name}"),
+                    &json!({}),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            self.queue.enqueue(name, Reason::User);
+        }
+        Ok(known)
+    }
+
+    /// The names of the managed applications.
+    pub async fn app_names(&self) -> Vec<String> {
+        self.apps.lock().await.keys().cloned().collect()
     }
 
     /// Asks for a reconcile (a user's refresh, a webhook).

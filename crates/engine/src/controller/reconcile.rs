@@ -22,6 +22,7 @@ use crate::{compare_with_cluster, load};
 enum Trigger {
     NewRevision,
     SelfHeal,
+    Manual,
 }
 
 impl Controller {
@@ -84,7 +85,10 @@ impl Controller {
             !cmp.summary.in_sync() && state.last_good.as_deref() == Some(attempt.as_str());
 
         let mut trigger = None;
-        if cmp.summary.in_sync() {
+        let requested = self.update(name, |s| s.sync_requested.take()).await;
+        if requested.is_some() {
+            trigger = Some(Trigger::Manual);
+        } else if cmp.summary.in_sync() {
             self.update(name, |s| {
                 s.drift_since = None;
                 s.last_drift = None;
@@ -276,6 +280,7 @@ impl Controller {
         let why = match trigger {
             Trigger::NewRevision => "automated sync of a new revision",
             Trigger::SelfHeal => "self-heal of drift",
+            Trigger::Manual => "sync requested by a user",
         };
         let request = json!({"reason": why, "revision": revision, "attempt": attempt, "prune": req.plan.prune});
         let op = self

@@ -1,0 +1,230 @@
+//! The HTTP API: JSON over axum, bearer-token auth on `/api/*` (compared in constant time),
+//! unauthenticated `/healthz` and `/readyz`. Only this crate knows HTTP and its DTOs.
+//!
+//! - `GET /api/v1/applications?after=NAME&limit=N` (keyset pagination; `next` in the answer)
+//! - `GET /api/v1/applications/{name}`
+//! - `POST /api/v1/applications/{name}/sync` (queued; audited with the caller)
+//! - `POST /api/v1/applications/{name}/refresh`
+//! - `GET /api/v1/applications/{name}/history|operations|events?after=ID`
+//! - `GET /api/v1/audit?actor=&action=&after=` and `GET /api/v1/audit/verify`
+//! - `GET /api/v1/openapi.json`
+
+mod error;
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use driftless_engine::controller::{Controller, Reason};
+use driftless_store::AuditQuery;
+
+pub use error::ApiError;
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub controller: Arc<Controller>,
+    pub token: Arc<String>,
+}
+
+/// The whole API.
+pub fn router(state: ApiState) -> Router {
+    let api = Router::new()
+        .route("/applications", get(list_apps))
+        .route("/applications/{name}", get(get_app))
+        .route("/applications/{name}/sync", post(sync_app))
+        .route("/applications/{name}/refresh", post(refresh_app))
+        .route("/applications/{name}/history", get(history))
+        .route("/applications/{name}/operations", get(operations))
+        .route("/applications/{name}/events", get(events))
+        .route("/audit", get(audit))
+        .route("/audit/verify", get(audit_verify))
+        .route("/openapi.json", get(openapi))
+        .layer(middleware::from_fn_with_state(state.clone(), auth));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .with_state(state)
+}
+
+async fn auth(State(s): State<ApiState>, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if given.as_bytes().ct_eq(s.token.as_bytes()).into() {
+        next.run(req).await
+    } else {
+        ApiError::Unauthorized.into_response()
+    }
+}
+
+async fn ready(State(s): State<ApiState>) -> Response {
+    if s.controller.live_cache().is_synced() {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the live cache has not listed every watched kind yet",
+        )
+            .into_response()
+    }
+}
+
+#[derive(Deserialize)]
+struct Page {
+    #[serde(default)]
+    after: String,
+    limit: Option<i64>,
+}
+
+async fn list_apps(
+    State(s): State<ApiState>,
+    Query(p): Query<Page>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    let items = s.controller.store.list_apps(&p.after, limit).await?;
+    let next = (items.len() as i64 == limit)
+        .then(|| items.last().map(|a| a.name.clone()))
+        .flatten();
+    Ok(Json(json!({"items": items, "next": next})))
+}
+
+async fn get_app(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let app = s
+        .controller
+        .store
+        .get_app(&name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("application {name}")))?;
+    Ok(Json(
+        serde_json::to_value(app).map_err(|e| ApiError::Internal(e.to_string()))?,
+    ))
+}
+
+async fn sync_app(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    // One token, one actor for now; per-user tokens arrive with roles.
+    if !s
+        .controller
+        .request_sync(&name, "api")
+        .await
+        .map_err(ApiError::Internal)?
+    {
+        return Err(ApiError::NotFound(format!("application {name}")));
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"application": name, "queued": true})),
+    ))
+}
+
+async fn refresh_app(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if !s.controller.app_names().await.contains(&name) {
+        return Err(ApiError::NotFound(format!("application {name}")));
+    }
+    s.controller.enqueue(&name, Reason::SourceChanged);
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"application": name, "queued": true})),
+    ))
+}
+
+async fn history(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let h = s.controller.store.list_history(&name).await?;
+    Ok(Json(json!({"items": h})))
+}
+
+async fn operations(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let ops = s.controller.store.list_operations(&name, 50).await?;
+    Ok(Json(json!({"items": ops})))
+}
+
+#[derive(Deserialize)]
+struct After {
+    #[serde(default)]
+    after: i64,
+    limit: Option<i64>,
+}
+
+async fn events(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    Query(q): Query<After>,
+) -> Result<Json<Value>, ApiError> {
+    let ev = s
+        .controller
+        .store
+        .list_events(&name, q.after, q.limit.unwrap_or(100).clamp(1, 1000))
+        .await?;
+    Ok(Json(json!({"items": ev})))
+}
+
+#[derive(Deserialize)]
+struct AuditParams {
+    actor: Option<String>,
+    action: Option<String>,
+    target: Option<String>,
+    #[serde(default)]
+    after: i64,
+    limit: Option<i64>,
+}
+
+async fn audit(
+    State(s): State<ApiState>,
+    Query(q): Query<AuditParams>,
+) -> Result<Json<Value>, ApiError> {
+    let entries = s
+        .controller
+        .store
+        .list_audit(&AuditQuery {
+            actor: q.actor,
+            action: q.action,
+            target_prefix: q.target,
+            after_seq: q.after,
+            limit: q.limit.unwrap_or(100).clamp(1, 1000),
+        })
+        .await?;
+    Ok(Json(json!({"items": entries})))
+}
+
+async fn audit_verify(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    match s.controller.store.verify_audit().await {
+        Ok(n) => Ok(Json(json!({"intact": true, "entries": n}))),
+        Err(e @ driftless_store::StoreError::Tampered { .. }) => {
+            Ok(Json(json!({"intact": false, "error": e.to_string()})))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn openapi() -> Json<Value> {
+    Json(
+        serde_json::from_str(include_str!("openapi.json"))
+            .expect("embedded OpenAPI document is JSON"),
+    )
+}

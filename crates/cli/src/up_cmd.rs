@@ -1,0 +1,216 @@
+//! `driftless up`: the long-running engine — store, controller, API — against a cluster
+//! (kubeconfig, in-cluster, or the embedded sandbox). `--demo` adds a sandbox cluster and
+//! three applications, so a newcomer sees Driftless work with nothing installed.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use driftless_core::app;
+use driftless_engine::controller::{Controller, ControllerConfig, Sources};
+use driftless_git::UrlPolicy;
+use driftless_health::Assessor;
+use driftless_kube::{ClusterSource, KubeCluster, connect};
+use driftless_store::Store;
+
+use crate::app_args::ClusterArgs;
+use crate::sandbox_cmd::write_private;
+
+#[derive(Args)]
+pub struct UpArgs {
+    /// Start with an embedded sandbox cluster and three demo applications.
+    #[arg(long)]
+    demo: bool,
+    /// Use the embedded sandbox cluster (implied by --demo).
+    #[arg(long)]
+    sandbox: bool,
+    /// Data directory: store, mirrors, sandbox state, API token (default: $DRIFTLESS_DATA_DIR,
+    /// else ~/.driftless).
+    #[arg(long, env = "DRIFTLESS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// A directory of Application YAML files (Driftless or Argo CD format).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The store (default: SQLite in the data directory); `postgres://...` for HA.
+    #[arg(long, env = "DRIFTLESS_STORE")]
+    store: Option<String>,
+    /// API address (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+fn data_dir(arg: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    Ok(match arg {
+        Some(d) => d.clone(),
+        None => PathBuf::from(std::env::var("HOME").context("HOME is not set; pass --data-dir")?)
+            .join(".driftless"),
+    })
+}
+
+/// The API token: kept in the data directory (owner-only), created on first start.
+fn api_token(dir: &Path) -> anyhow::Result<String> {
+    let path = dir.join("api-token");
+    if let Ok(t) = std::fs::read_to_string(&path)
+        && !t.trim().is_empty()
+    {
+        return Ok(t.trim().to_string());
+    }
+    let mut bytes = [0u8; 24];
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("cannot read /dev/urandom for the API token")?;
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    write_private(&path, &token)?;
+    Ok(token)
+}
+
+/// Every Application in `dir`; a bad file is reported and skipped, never fatal.
+fn load_apps(dir: &Path) -> Vec<app::Application> {
+    let mut out = Vec::new();
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(e) => e
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+            .collect(),
+        Err(e) => {
+            eprintln!(
+                "error: cannot read application directory {}: {e}",
+                dir.display()
+            );
+            return out;
+        }
+    };
+    files.sort();
+    for f in files {
+        let parsed = std::fs::read_to_string(&f)
+            .map_err(|e| e.to_string())
+            .and_then(|t| app::parse(&t, &f.display().to_string()).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(apps) => {
+                for p in apps {
+                    for w in &p.warnings {
+                        eprintln!("warning: {w}");
+                    }
+                    out.push(p.app);
+                }
+            }
+            Err(e) => eprintln!("error: {e} (skipped; the other applications are loaded)"),
+        }
+    }
+    out
+}
+
+pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
+    let dir = data_dir(&args.data_dir)?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let store = match &args.store {
+            Some(url) => Store::open(url).await?,
+            None => Store::sqlite(&dir.join("driftless.db")).await?,
+        };
+        let mut _sandbox = None;
+        let client = if args.demo || args.sandbox {
+            let sb = driftless_sandbox::Sandbox::start_with(driftless_sandbox::SandboxOptions {
+                port: 0,
+                data_dir: Some(dir.join("sandbox")),
+            })
+            .await
+            .context("starting the sandbox cluster")?;
+            let kc = dir.join("sandbox/kubeconfig");
+            std::fs::create_dir_all(dir.join("sandbox"))?;
+            write_private(&kc, &sb.kubeconfig())?;
+            println!(
+                "sandbox cluster: {} (kubectl --kubeconfig {})",
+                sb.url(),
+                kc.display()
+            );
+            let c = connect(&ClusterSource::Kubeconfig {
+                path: kc,
+                context: None,
+                allow_exec: false,
+            })
+            .await?;
+            _sandbox = Some(sb);
+            c
+        } else {
+            args.cluster.connect().await?.client().clone()
+        };
+        let cluster = Arc::new(KubeCluster::new(
+            client,
+            if _sandbox.is_some() {
+                "sandbox"
+            } else {
+                "cluster"
+            },
+        ));
+        let sources = Arc::new(Sources::new(
+            &dir,
+            UrlPolicy {
+                allow_local: true,
+                allow_insecure: false,
+            },
+            Duration::from_secs(60),
+        ));
+        let controller = Controller::new(
+            store,
+            cluster,
+            sources,
+            Assessor::default(),
+            ControllerConfig::default(),
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
+        let mut app_dirs = Vec::new();
+        if args.demo {
+            app_dirs.push(crate::demo::prepare(&dir)?);
+        }
+        app_dirs.extend(args.config.clone());
+        for d in &app_dirs {
+            for a in load_apps(d) {
+                let name = a.name.clone();
+                match controller.set_app(a, "config").await {
+                    Ok(()) => println!("application {name}: loaded from {}", d.display()),
+                    Err(e) => eprintln!("error: {e} (skipped)"),
+                }
+            }
+        }
+        let token = api_token(&dir)?;
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} (another engine running? choose --listen 127.0.0.1:0)",
+                    args.listen
+                )
+            })?;
+        println!(
+            "api: http://{} (bearer token in {})",
+            listener.local_addr()?,
+            dir.join("api-token").display()
+        );
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let ctl = controller.clone();
+        let engine = tokio::spawn(ctl.run(stopped));
+        let app = driftless_api::router(driftless_api::ApiState {
+            controller,
+            token: Arc::new(token),
+        });
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        let _ = stop.send(true);
+        let _ = engine.await;
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
+}

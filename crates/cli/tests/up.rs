@@ -1,0 +1,173 @@
+//! The README's first command: `driftless up --demo` brings up a sandbox cluster, the store,
+//! the controller and the API, and its three demo applications become Synced and Healthy.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_demo_syncs_three_applications_behind_an_authenticated_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_driftless"))
+        .args(["up", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _guard = Killed(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let api = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("`up` printed its API address");
+        if let Some(rest) = line.strip_prefix("api: ") {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let token = std::fs::read_to_string(dir.path().join("api-token")).unwrap();
+    let http = reqwest::Client::new();
+    assert_eq!(
+        http.get(format!("{api}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ok"
+    );
+    let anonymous = http
+        .get(format!("{api}/api/v1/applications"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let apps = loop {
+        let list: serde_json::Value = http
+            .get(format!("{api}/api/v1/applications"))
+            .bearer_auth(token.trim())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let items = list["items"].as_array().unwrap().clone();
+        let ready = items.len() == 3
+            && items.iter().all(|a| {
+                a["status"]["sync"]["status"] == "Synced"
+                    && a["status"]["health"]["status"] == "Healthy"
+            });
+        if ready {
+            break items;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "demo apps not Synced+Healthy: {list}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let names: Vec<&str> = apps.iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["guestbook-dev", "guestbook-prod", "guestbook-staging"]
+    );
+
+    // The cluster holds what Git declares: prod runs 3 replicas of the base image.
+    let kubeconfig = dir.path().join("sandbox/kubeconfig");
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([
+            "get",
+            "deployment",
+            "guestbook",
+            "-n",
+            "demo-prod",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(d["spec"]["replicas"], 3);
+    assert_eq!(
+        d["metadata"]["annotations"]["driftless.dev/tracking-id"],
+        "guestbook-prod:apps/Deployment:demo-prod/guestbook"
+    );
+
+    // A sync through the API is queued, run, recorded and audited.
+    let r = http
+        .post(format!("{api}/api/v1/applications/guestbook-dev/sync"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ops: serde_json::Value = http
+            .get(format!(
+                "{api}/api/v1/applications/guestbook-dev/operations"
+            ))
+            .bearer_auth(token.trim())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if ops["items"].as_array().unwrap().iter().any(|o| {
+            o["request"]["reason"] == "sync requested by a user" && o["phase"] == "Succeeded"
+        }) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "manual sync not run: {ops}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let audit: serde_json::Value = http
+        .get(format!("{api}/api/v1/audit?action=app.sync.request"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(audit["items"][0]["target"], "application/guestbook-dev");
+    let verify: serde_json::Value = http
+        .get(format!("{api}/api/v1/audit/verify"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verify["intact"], true);
+    let missing = http
+        .post(format!("{api}/api/v1/applications/nope/sync"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}
