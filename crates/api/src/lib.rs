@@ -1,5 +1,5 @@
 //! The HTTP API: JSON over axum, bearer-token auth on `/api/*` (compared in constant time),
-//! unauthenticated `/healthz` and `/readyz`. Only this crate knows HTTP and its DTOs.
+//! unauthenticated `/healthz`, `/readyz` and `/metrics` (Prometheus). Only this crate knows HTTP and its DTOs.
 //!
 //! - `GET /api/v1/applications?after=NAME&limit=N` (keyset pagination; `next` in the answer)
 //! - `GET /api/v1/applications/{name}`
@@ -52,6 +52,7 @@ pub fn router(state: ApiState) -> Router {
         .nest("/api/v1", api)
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
         .with_state(state)
 }
 
@@ -67,6 +68,17 @@ async fn auth(State(s): State<ApiState>, req: Request, next: Next) -> Response {
     } else {
         ApiError::Unauthorized.into_response()
     }
+}
+
+async fn metrics(State(s): State<ApiState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.controller.metrics_text(),
+    )
+        .into_response()
 }
 
 async fn ready(State(s): State<ApiState>) -> Response {

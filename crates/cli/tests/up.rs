@@ -114,6 +114,19 @@ async fn up_demo_syncs_three_applications_behind_an_authenticated_api() {
         "guestbook-prod:apps/Deployment:demo-prod/guestbook"
     );
 
+    // Prometheus metrics, without a token.
+    let metrics = http.get(format!("{api}/metrics")).send().await.unwrap().text().await.unwrap();
+    for series in [
+        r#"driftless_syncs_total{app="guestbook-prod",trigger="new-revision",result="Succeeded"} 1"#,
+        r#"driftless_app_info{app="guestbook-prod",sync="Synced",health="Healthy"} 1"#,
+        "driftless_reconcile_duration_seconds_count{app=\"guestbook-dev\"}",
+        "driftless_render_duration_seconds_count{app=\"guestbook-dev\"}",
+        "driftless_queue_depth ",
+        "driftless_live_cache_objects ",
+    ] {
+        assert!(metrics.contains(series), "{series} missing from:\n{metrics}");
+    }
+
     // A sync through the API is queued, run, recorded and audited.
     let r = http
         .post(format!("{api}/api/v1/applications/guestbook-dev/sync"))

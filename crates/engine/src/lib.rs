@@ -10,6 +10,7 @@
 pub mod compare;
 pub mod controller;
 pub mod load;
+pub mod metrics;
 pub mod policy;
 pub mod sync;
 

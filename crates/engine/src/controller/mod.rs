@@ -83,6 +83,7 @@ pub struct Controller {
     pub(crate) assessor: Assessor,
     pub(crate) dry_runs: DryRunCache,
     pub(crate) config: ControllerConfig,
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Controller {
@@ -133,6 +134,7 @@ impl Controller {
             assessor,
             dry_runs: DryRunCache::default(),
             config,
+            metrics: Default::default(),
         }))
     }
 
@@ -254,6 +256,15 @@ impl Controller {
 
     pub fn live_cache(&self) -> &LiveCache {
         &self.cache
+    }
+
+    /// The Prometheus text exposition of the engine's metrics.
+    pub fn metrics_text(&self) -> String {
+        self.metrics.encode(
+            self.queue.len(),
+            self.cache.age().map(|a| a.as_secs_f64()),
+            self.cache.len(),
+        )
     }
 
     /// Runs until `shutdown` turns true: workers, the drift listener, the periodic resync.

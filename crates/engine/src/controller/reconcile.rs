@@ -27,6 +27,14 @@ enum Trigger {
 
 impl Controller {
     pub(crate) async fn reconcile(&self, name: &str, reason: Reason) -> Result<(), String> {
+        let started = std::time::Instant::now();
+        let r = self.reconcile_once(name, reason).await;
+        self.metrics
+            .reconciled(name, started.elapsed().as_secs_f64());
+        r
+    }
+
+    async fn reconcile_once(&self, name: &str, reason: Reason) -> Result<(), String> {
         let Some(state) = self.apps.lock().await.get(name).cloned() else {
             return Ok(());
         };
@@ -41,6 +49,10 @@ impl Controller {
             Ok(r) => r,
             Err(e) => return self.record_error(name, "ComparisonError", &e).await,
         };
+        self.metrics
+            .sourced(name, rendered.fetch_seconds, rendered.render_seconds);
+        self.metrics
+            .sourced(name, rendered.fetch_seconds, rendered.render_seconds);
         let attempt = format!("{}:{}", rendered.revision, rendered.set.digest());
         let mut req =
             state
@@ -237,6 +249,7 @@ impl Controller {
             .add_event(name, "DriftDetected", &grade.to_string(), &message, &data)
             .await
             .map_err(|e| e.to_string())?;
+        self.metrics.drifted(name, &grade.to_string());
         Ok(())
     }
 
@@ -262,6 +275,11 @@ impl Controller {
             "reconciledAtMs": now_ms(),
         });
         self.update(name, |s| s.last_error = None).await;
+        self.metrics.app_status(
+            name,
+            status["sync"]["status"].as_str().unwrap_or_default(),
+            health.status.as_str(),
+        );
         self.store
             .set_app_status(name, &status)
             .await
@@ -356,6 +374,13 @@ impl Controller {
         } else {
             OperationPhase::Failed
         };
+        let trigger_name = match trigger {
+            Trigger::NewRevision => "new-revision",
+            Trigger::SelfHeal => "self-heal",
+            Trigger::Manual => "manual",
+        };
+        self.metrics
+            .synced(name, trigger_name, &format!("{:?}", result.phase));
         let result_json = serde_json::to_value(&result).unwrap_or_default();
         self.store
             .finish_operation(op, phase, &result_json)

@@ -24,6 +24,9 @@ pub struct Rendered {
     pub revision: String,
     pub set: DesiredSet,
     pub warnings: Vec<String>,
+    /// Seconds spent fetching (None when no fetch was due) and rendering.
+    pub fetch_seconds: Option<f64>,
+    pub render_seconds: f64,
 }
 
 /// A mirror and when it was last fetched; one lock per repository, so two apps of one
@@ -88,6 +91,8 @@ impl Sources {
         };
         let mut guard = mirror.lock().expect("mirror lock");
         let due = guard.1.is_none_or(|at| at.elapsed() >= self.poll_interval);
+        let started = Instant::now();
+        let mut fetched = None;
         if fetch || due {
             guard
                 .0
@@ -100,6 +105,7 @@ impl Sources {
                     )
                 })?;
             guard.1 = Some(Instant::now());
+            fetched = Some(started.elapsed().as_secs_f64());
         }
         let commit = guard
             .0
@@ -110,7 +116,9 @@ impl Sources {
             .tree_at(&commit)
             .map_err(|e| format!("application {}: {e}", app.name))?;
         drop(guard);
-        self.render_tree(app, &tree, commit, &spec)
+        let mut r = self.render_tree(app, &tree, commit, &spec)?;
+        r.fetch_seconds = fetched;
+        Ok(r)
     }
 
     fn render_tree(
@@ -120,6 +128,7 @@ impl Sources {
         revision: String,
         spec: &driftless_render::RendererSpec,
     ) -> Result<Rendered, String> {
+        let started = Instant::now();
         let (rendered, _) = self
             .cache
             .render(
@@ -139,6 +148,8 @@ impl Sources {
             revision,
             set: rendered.set.clone(),
             warnings: rendered.warnings.clone(),
+            fetch_seconds: None,
+            render_seconds: started.elapsed().as_secs_f64(),
         })
     }
 }
