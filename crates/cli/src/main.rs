@@ -2,7 +2,9 @@
 //! are printed once, with their whole cause chain, and map to a non-zero exit code.
 
 mod app_args;
+mod app_cmd;
 mod audit_cmd;
+mod client;
 mod demo;
 mod diff_cmd;
 mod render_cmd;
@@ -41,6 +43,8 @@ enum Command {
     Sync(Box<sync_cmd::SyncArgs>),
     /// Sync status and health of every resource of an application.
     Status(Box<status_cmd::StatusArgs>),
+    /// Applications of a running engine (`driftless up`), through its API.
+    App(app_cmd::AppCmdArgs),
     /// Audit log tools: `verify` checks its hash chain.
     Audit(audit_cmd::AuditArgs),
     /// Run the embedded sandbox Kubernetes API server and write a kubeconfig for it.
@@ -58,6 +62,7 @@ fn main() -> ExitCode {
         Command::Render(args) => render_cmd::run(*args),
         Command::Diff(args) => diff_cmd::run(*args),
         Command::Audit(args) => audit_cmd::run(args),
+        Command::App(args) => app_cmd::run(args),
         Command::Sync(args) => sync_cmd::run(*args),
         Command::Status(args) => status_cmd::run(*args),
         Command::Sandbox(args) => sandbox_cmd::run(args),

@@ -115,7 +115,14 @@ async fn up_demo_syncs_three_applications_behind_an_authenticated_api() {
     );
 
     // Prometheus metrics, without a token.
-    let metrics = http.get(format!("{api}/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = http
+        .get(format!("{api}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     for series in [
         r#"driftless_syncs_total{app="guestbook-prod",trigger="new-revision",result="Succeeded"} 1"#,
         r#"driftless_app_info{app="guestbook-prod",sync="Synced",health="Healthy"} 1"#,
@@ -124,7 +131,10 @@ async fn up_demo_syncs_three_applications_behind_an_authenticated_api() {
         "driftless_queue_depth ",
         "driftless_live_cache_objects ",
     ] {
-        assert!(metrics.contains(series), "{series} missing from:\n{metrics}");
+        assert!(
+            metrics.contains(series),
+            "{series} missing from:\n{metrics}"
+        );
     }
 
     // A sync through the API is queued, run, recorded and audited.
@@ -176,6 +186,46 @@ async fn up_demo_syncs_three_applications_behind_an_authenticated_api() {
         .await
         .unwrap();
     assert_eq!(verify["intact"], true);
+    // The CLI client: list and a waited sync.
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_driftless"))
+            .args(args)
+            .env("DRIFTLESS_SERVER", &api)
+            .env("DRIFTLESS_DATA_DIR", dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = cli(&["app", "list", "-o", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+    let out = cli(&[
+        "app",
+        "sync",
+        "guestbook-staging",
+        "--wait",
+        "--timeout",
+        "30s",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("guestbook-staging: Succeeded"));
+    let out = cli(&["app", "get", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("application nope not found"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     let missing = http
         .post(format!("{api}/api/v1/applications/nope/sync"))
         .bearer_auth(token.trim())

@@ -1,0 +1,201 @@
+//! `driftless app list|get|sync|history|events`: the engine's applications, through its API.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+use crate::app_args::Output;
+use crate::client::ServerArgs;
+
+#[derive(Args)]
+pub struct AppCmdArgs {
+    #[command(subcommand)]
+    command: AppCommand,
+    #[command(flatten)]
+    server: ServerArgs,
+    #[arg(short, long, value_enum, default_value_t = Output::Text, global = true)]
+    output: Output,
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    /// Every application with its sync and health status.
+    List,
+    /// One application: source, destination, status per resource.
+    Get { name: String },
+    /// Queue a sync; with --wait, wait for it and exit 1 when it fails.
+    Sync {
+        name: String,
+        #[arg(long)]
+        wait: bool,
+        /// How long --wait waits (`90s`, `5m`).
+        #[arg(long, default_value = "5m", value_parser = |s: &str| driftless_core::app::parse_duration(s).ok_or(format!("`{s}` is not a duration")))]
+        timeout: Duration,
+    },
+    /// Deployed revisions, newest first.
+    History { name: String },
+    /// Events (drift, syncs, errors), oldest first.
+    Events { name: String },
+}
+
+fn status_line(a: &Value) -> String {
+    let s = &a["status"];
+    format!(
+        "{:<32} {:<10} {:<12} {:<16} {}",
+        a["name"].as_str().unwrap_or_default(),
+        s["sync"]["status"].as_str().unwrap_or("Unknown"),
+        s["health"]["status"].as_str().unwrap_or("Unknown"),
+        s["sync"]["revision"]
+            .as_str()
+            .map(|r| &r[..r.len().min(14)])
+            .unwrap_or(""),
+        s["error"].as_str().unwrap_or_default()
+    )
+}
+
+pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
+    let client = args.server.client()?;
+    let json = args.output == Output::Json;
+    let print = |v: &Value| println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        match args.command {
+            AppCommand::List => {
+                let mut after = String::new();
+                let mut all = Vec::new();
+                loop {
+                    let page = client
+                        .get(&format!("/api/v1/applications?limit=500&after={after}"))
+                        .await?;
+                    all.extend(page["items"].as_array().cloned().unwrap_or_default());
+                    match page["next"].as_str() {
+                        Some(n) => after = n.to_string(),
+                        None => break,
+                    }
+                }
+                if json {
+                    print(&Value::Array(all));
+                } else {
+                    println!(
+                        "{:<32} {:<10} {:<12} {:<16} ERROR",
+                        "NAME", "SYNC", "HEALTH", "REVISION"
+                    );
+                    for a in &all {
+                        println!("{}", status_line(a));
+                    }
+                }
+            }
+            AppCommand::Get { name } => {
+                let a = client.get(&format!("/api/v1/applications/{name}")).await?;
+                if json {
+                    print(&a);
+                } else {
+                    println!("{}", status_line(&a));
+                    println!(
+                        "source: {} {}",
+                        a["spec"]["source"]["repoURL"].as_str().unwrap_or_default(),
+                        a["spec"]["source"]["path"].as_str().unwrap_or_default()
+                    );
+                    for r in a["status"]["resources"].as_array().into_iter().flatten() {
+                        println!(
+                            "  {:<24} {:<14} {:<28} {}",
+                            r["kind"].as_str().unwrap_or_default(),
+                            r["namespace"].as_str().unwrap_or_default(),
+                            r["name"].as_str().unwrap_or_default(),
+                            r["status"].as_str().unwrap_or_default()
+                        );
+                    }
+                }
+            }
+            AppCommand::Sync {
+                name,
+                wait,
+                timeout,
+            } => {
+                let before = client
+                    .get(&format!("/api/v1/applications/{name}/operations"))
+                    .await?;
+                let last_id = before["items"][0]["id"].as_i64().unwrap_or(0);
+                client
+                    .post(&format!("/api/v1/applications/{name}/sync"))
+                    .await?;
+                if !wait {
+                    println!("{name}: sync queued");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                let deadline = Instant::now() + timeout;
+                loop {
+                    let ops = client
+                        .get(&format!("/api/v1/applications/{name}/operations"))
+                        .await?;
+                    let done = ops["items"].as_array().into_iter().flatten().find(|o| {
+                        o["id"].as_i64().unwrap_or(0) > last_id && o["phase"] != "Running"
+                    });
+                    if let Some(op) = done {
+                        if json {
+                            print(op);
+                        } else {
+                            println!(
+                                "{name}: {} — {}",
+                                op["phase"].as_str().unwrap_or_default(),
+                                op["result"]["message"].as_str().unwrap_or_default()
+                            );
+                        }
+                        return Ok(if op["phase"] == "Succeeded" {
+                            ExitCode::SUCCESS
+                        } else {
+                            ExitCode::from(1)
+                        });
+                    }
+                    if Instant::now() > deadline {
+                        bail!("{name}: the sync did not finish within {timeout:?}");
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+            AppCommand::History { name } => {
+                let h = client
+                    .get(&format!("/api/v1/applications/{name}/history"))
+                    .await?;
+                if json {
+                    print(&h["items"]);
+                } else {
+                    println!(
+                        "{:<6} {:<44} {:<10} OPERATION",
+                        "ID", "REVISION", "DEPLOYED"
+                    );
+                    for e in h["items"].as_array().into_iter().flatten() {
+                        println!(
+                            "{:<6} {:<44} {:<10} {}",
+                            e["id"],
+                            e["revision"].as_str().unwrap_or_default(),
+                            e["deployed_ms"],
+                            e["operation_id"]
+                        );
+                    }
+                }
+            }
+            AppCommand::Events { name } => {
+                let ev = client
+                    .get(&format!("/api/v1/applications/{name}/events"))
+                    .await?;
+                if json {
+                    print(&ev["items"]);
+                } else {
+                    for e in ev["items"].as_array().into_iter().flatten() {
+                        println!(
+                            "{:<20} {:<8} {}",
+                            e["kind"].as_str().unwrap_or_default(),
+                            e["severity"].as_str().unwrap_or_default(),
+                            e["message"].as_str().unwrap_or_default()
+                        );
+                    }
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
