@@ -270,3 +270,46 @@ fn kubectl_get_watch_sees_changes_as_they_happen() {
         "configmap/live"
     );
 }
+
+#[test]
+fn kubectl_scale_goes_through_the_scale_subresource() {
+    let (_dir, kc, _server) = start();
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: default}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: nginx}]}\n";
+    let (ok, out) = kubectl(&kc, &["apply", "-f", "-"], Some(deploy));
+    assert!(ok, "{out}");
+    let (ok, out) = kubectl(&kc, &["scale", "deployment/web", "--replicas=4"], None);
+    assert!(ok, "{out}");
+    assert!(out.contains("deployment.apps/web scaled"), "{out}");
+    let (ok, out) = kubectl(
+        &kc,
+        &[
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+    assert_eq!(out.trim(), "4");
+    let (ok, out) = kubectl(
+        &kc,
+        &[
+            "get",
+            "--raw",
+            "/apis/apps/v1/namespaces/default/deployments/web/scale",
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+    let scale: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (
+            scale["kind"].as_str(),
+            scale["spec"]["replicas"].as_i64(),
+            scale["status"]["selector"].as_str()
+        ),
+        (Some("Scale"), Some(4), Some("app=web"))
+    );
+}

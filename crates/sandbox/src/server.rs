@@ -363,6 +363,29 @@ fn dispatch(
                 .patch(t, ns, name, &ct, &parse_body(body)?, &manager)
                 .map(|v| (200, v))
         }
+        (Method::GET, Some(name), Some("scale")) if t.subresources.iter().any(|s| s == "scale") => {
+            store.get(t, ns, name).map(|v| (200, scale_of(&v)))
+        }
+        // `kubectl scale`: the replicas of the parent, written as an update by the caller.
+        (Method::PATCH | Method::PUT, Some(name), Some("scale"))
+            if t.subresources.iter().any(|s| s == "scale") =>
+        {
+            let replicas = parse_body(body)?["spec"]["replicas"]
+                .as_i64()
+                .ok_or_else(|| {
+                    ApiError::BadRequest("a scale update needs spec.replicas (an integer)".into())
+                })?;
+            store
+                .patch(
+                    t,
+                    ns,
+                    name,
+                    "application/merge-patch+json",
+                    &serde_json::json!({"spec": {"replicas": replicas}}),
+                    &manager,
+                )
+                .map(|v| (200, scale_of(&v)))
+        }
         (Method::DELETE, Some(name), None) => {
             let opts = parse_body(body)?;
             let propagation = q
@@ -522,4 +545,26 @@ fn tokio_stream(
     mut rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// The `autoscaling/v1` Scale of a Deployment, StatefulSet or ReplicaSet.
+fn scale_of(obj: &serde_json::Value) -> serde_json::Value {
+    let m = &obj["metadata"];
+    let selector = obj["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .map(|l| {
+            l.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    serde_json::json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {"name": m["name"], "namespace": m["namespace"], "uid": m["uid"],
+            "resourceVersion": m["resourceVersion"], "creationTimestamp": m["creationTimestamp"]},
+        "spec": {"replicas": obj["spec"]["replicas"].as_i64().unwrap_or(1)},
+        "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector},
+    })
 }
