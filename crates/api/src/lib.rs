@@ -5,6 +5,7 @@
 //! - `GET /api/v1/applications/{name}`
 //! - `POST /api/v1/applications/{name}/sync` (queued; audited with the caller)
 //! - `POST /api/v1/applications/{name}/refresh`
+//! - `POST /api/v1/applications/{name}/pause-heal` `{"duration": "30m", "reason": "..."}`
 //! - `GET /api/v1/applications/{name}/history|operations|events?after=ID`
 //! - `GET /api/v1/audit?actor=&action=&after=` and `GET /api/v1/audit/verify`
 //! - `GET /api/v1/openapi.json`
@@ -41,6 +42,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/applications/{name}", get(get_app))
         .route("/applications/{name}/sync", post(sync_app))
         .route("/applications/{name}/refresh", post(refresh_app))
+        .route("/applications/{name}/pause-heal", post(pause_heal))
         .route("/applications/{name}/history", get(history))
         .route("/applications/{name}/operations", get(operations))
         .route("/applications/{name}/events", get(events))
@@ -158,6 +160,30 @@ async fn refresh_app(
         StatusCode::ACCEPTED,
         Json(json!({"application": name, "queued": true})),
     ))
+}
+
+#[derive(Deserialize)]
+struct PauseHeal {
+    /// `30m`, `2h`; `0s` resumes.
+    duration: String,
+    reason: String,
+}
+
+async fn pause_heal(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    Json(p): Json<PauseHeal>,
+) -> Result<Json<Value>, ApiError> {
+    let d = driftless_engine::parse_duration(&p.duration).ok_or_else(|| {
+        ApiError::BadRequest(format!("duration `{}` is not like 30m or 2h", p.duration))
+    })?;
+    match s.controller.pause_heal(&name, d, &p.reason, "api").await {
+        Ok(true) => Ok(Json(
+            json!({"application": name, "pausedSeconds": d.as_secs(), "reason": p.reason}),
+        )),
+        Ok(false) => Err(ApiError::NotFound(format!("application {name}"))),
+        Err(e) => Err(ApiError::BadRequest(e)),
+    }
 }
 
 async fn history(

@@ -35,6 +35,16 @@ enum AppCommand {
         #[arg(long, default_value = "5m", value_parser = |s: &str| driftless_core::app::parse_duration(s).ok_or(format!("`{s}` is not a duration")))]
         timeout: Duration,
     },
+    /// Pause self-heal during an incident (audited); drift is still recorded.
+    PauseHeal {
+        name: String,
+        /// For how long (`30m`, `2h`; `0s` resumes now).
+        #[arg(long = "for")]
+        duration: String,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
     /// Deployed revisions, newest first.
     History { name: String },
     /// Events (drift, syncs, errors), oldest first.
@@ -154,6 +164,24 @@ pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
                         bail!("{name}: the sync did not finish within {timeout:?}");
                     }
                     tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+            AppCommand::PauseHeal {
+                name,
+                duration,
+                reason,
+            } => {
+                let body = serde_json::json!({"duration": duration, "reason": reason});
+                let r = client
+                    .post_json(&format!("/api/v1/applications/{name}/pause-heal"), &body)
+                    .await?;
+                if json {
+                    print(&r);
+                } else {
+                    println!(
+                        "{name}: self-heal paused for {}s ({reason})",
+                        r["pausedSeconds"]
+                    );
                 }
             }
             AppCommand::History { name } => {

@@ -87,6 +87,17 @@ impl Client {
         self.answer(&format!("GET {path}"), r).await
     }
 
+    pub async fn post_json(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await;
+        self.answer(&format!("POST {path}"), r).await
+    }
+
     pub async fn post(&self, path: &str) -> anyhow::Result<Value> {
         let r = self
             .http

@@ -27,6 +27,10 @@ pub struct Application {
     /// Kept as JSON: the diff crate owns the rule type.
     #[serde(default)]
     pub ignore_differences: Vec<Value>,
+    /// Driftless extension: what to do about drift (`heal`, `alert`, `ignore`) and the
+    /// impact grade at or below which drift is left alone (`none`, `low`, `medium`, `high`).
+    #[serde(default)]
+    pub drift: Option<DriftPolicy>,
     /// Where the definition came from (file and document).
     #[serde(skip)]
     pub origin: String,
@@ -108,6 +112,15 @@ pub struct Automated {
     pub allow_empty: bool,
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriftPolicy {
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub tolerance: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -194,6 +207,7 @@ fn parse_one(doc: &Value, origin: &str) -> Result<Parsed, AppError> {
         "destination",
         "syncPolicy",
         "ignoreDifferences",
+        "drift",
     ];
     for k in fields.keys().filter(|k| !known.contains(&k.as_str())) {
         warnings.push(format!(

@@ -17,6 +17,7 @@ pub mod sync;
 use driftless_core::cluster::ClusterError;
 
 pub use compare::{DryRunCache, compare_with_cluster};
+pub use driftless_core::app::parse_duration;
 pub use load::{Loaded, load};
 pub use policy::AppPolicy;
 pub use sync::{

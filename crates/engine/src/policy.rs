@@ -11,12 +11,26 @@ use driftless_plan::{PlanOptions, SyncOptions};
 
 use crate::{RetryPolicy, SyncRequest};
 
+/// What the controller does about drift.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriftAction {
+    /// Revert it (self-heal) after the grace period.
+    Heal,
+    /// Record it and leave the cluster as it is.
+    Alert,
+    /// Leave it alone entirely.
+    Ignore,
+}
+
 /// The parsed, checked policy of one application.
 #[derive(Debug, Clone)]
 pub struct AppPolicy {
     pub compare: CompareOptions,
     pub sync_options: SyncOptions,
     pub retry: RetryPolicy,
+    pub drift: DriftAction,
+    /// Drift at or below this impact grade is left alone.
+    pub drift_tolerance: driftless_diff::Grade,
 }
 
 impl AppPolicy {
@@ -46,6 +60,37 @@ impl AppPolicy {
                     app::parse_duration(&b.max_duration).unwrap_or(retry.max_backoff);
             }
         }
+        let self_heal = app
+            .sync_policy
+            .automated
+            .as_ref()
+            .is_some_and(|a| a.self_heal);
+        let policy = app.drift.clone().unwrap_or_default();
+        let drift = match policy.action.as_str() {
+            "" if self_heal => DriftAction::Heal,
+            "" => DriftAction::Alert,
+            "heal" => DriftAction::Heal,
+            "alert" => DriftAction::Alert,
+            "ignore" => DriftAction::Ignore,
+            other => {
+                return Err(format!(
+                    "application {}: drift.action `{other}` is not heal, alert or ignore",
+                    app.name
+                ));
+            }
+        };
+        let drift_tolerance = match policy.tolerance.as_str() {
+            "" | "none" => driftless_diff::Grade::None,
+            "low" => driftless_diff::Grade::Low,
+            "medium" => driftless_diff::Grade::Medium,
+            "high" => driftless_diff::Grade::High,
+            other => {
+                return Err(format!(
+                    "application {}: drift.tolerance `{other}` is not none, low, medium or high",
+                    app.name
+                ));
+            }
+        };
         Ok(AppPolicy {
             compare: CompareOptions {
                 app: app.name.clone(),
@@ -54,6 +99,8 @@ impl AppPolicy {
             },
             sync_options,
             retry,
+            drift,
+            drift_tolerance,
         })
     }
 

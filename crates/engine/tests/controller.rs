@@ -72,8 +72,12 @@ async fn start(env: &Env, store: Option<Store>, manifests: &str) -> Running {
 }
 
 fn shop(repo: &std::path::Path, self_heal: bool) -> app::Application {
+    shop_with(repo, self_heal, "")
+}
+
+fn shop_with(repo: &std::path::Path, self_heal: bool, extra: &str) -> app::Application {
     let yaml = format!(
-        "apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: {}, path: shop}}\n  destination: {{namespace: shop}}\n  syncPolicy:\n    automated: {{prune: true, selfHeal: {self_heal}}}\n    syncOptions: [CreateNamespace=true]\n",
+        "apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: {}, path: shop}}\n  destination: {{namespace: shop}}\n  syncPolicy:\n    automated: {{prune: true, selfHeal: {self_heal}}}\n    syncOptions: [CreateNamespace=true]\n{extra}",
         repo.display()
     );
     app::parse(&yaml, "shop.yaml").unwrap().remove(0).app
@@ -273,4 +277,175 @@ async fn operations_left_running_by_a_dead_process_are_closed_on_start() {
     assert!(r.ctl.store.running_operations().await.unwrap().is_empty());
     let events = r.ctl.store.list_events("shop", 0, 10).await.unwrap();
     assert_eq!(events[0].kind, "OperationInterrupted");
+}
+
+async fn edit_replicas(env: &Env, n: i64) {
+    use kube::api::{Api, DynamicObject, Patch, PatchParams};
+    let ar = kube::discovery::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+        "apps",
+        "v1",
+        "Deployment",
+    ));
+    let api: Api<DynamicObject> = Api::namespaced_with(env.cluster.client().clone(), "shop", &ar);
+    api.patch(
+        "web",
+        &PatchParams {
+            field_manager: Some("kubectl-edit".into()),
+            ..Default::default()
+        },
+        &Patch::Merge(serde_json::json!({"spec": {"replicas": n}})),
+    )
+    .await
+    .unwrap();
+}
+
+async fn replicas(env: &Env) -> i64 {
+    get(env, "apps/v1", "Deployment", "shop", "web")
+        .await
+        .unwrap()["spec"]["replicas"]
+        .as_i64()
+        .unwrap()
+}
+
+async fn drift_events(store: &Store) -> Vec<driftless_store::Event> {
+    store
+        .list_events("shop", 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "DriftDetected")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_self_heal_records_drift_without_reverting_it_until_resumed() {
+    let env = env().await;
+    let r = start(&env, None, APP_V1).await;
+    r.ctl.set_app(shop(&r.repo, true), "alice").await.unwrap();
+    until(&r.ctl.store, "Synced", synced_healthy).await;
+    assert!(
+        r.ctl
+            .pause_heal(
+                "shop",
+                Duration::from_secs(30),
+                "incident 42: scaling by hand",
+                "bob"
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        r.ctl
+            .pause_heal("shop", Duration::from_secs(30), " ", "bob")
+            .await
+            .is_err(),
+        "a reason is required"
+    );
+    edit_replicas(&env, 7).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while drift_events(&r.ctl.store).await.is_empty() {
+        assert!(Instant::now() < deadline, "drift not recorded");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        drift_events(&r.ctl.store).await[0]
+            .message
+            .contains("self-heal is paused (incident 42: scaling by hand)")
+    );
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(
+        replicas(&env).await,
+        7,
+        "not healed while paused (grace is 300 ms)"
+    );
+    let status = r.ctl.store.get_app("shop").await.unwrap().unwrap().status;
+    assert_eq!(
+        status["healPaused"]["reason"],
+        "incident 42: scaling by hand"
+    );
+    let audit = r
+        .ctl
+        .store
+        .list_audit(&driftless_store::AuditQuery {
+            action: Some("app.pause-heal".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            audit[0].actor.as_str(),
+            audit[0].details["seconds"].as_i64()
+        ),
+        ("bob", Some(30))
+    );
+
+    // Resumed: healed.
+    r.ctl
+        .pause_heal("shop", Duration::ZERO, "incident over", "bob")
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while replicas(&env).await != 2 {
+        assert!(Instant::now() < deadline, "not healed after resume");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_policy_alert_records_and_tolerance_ignores() {
+    let env = env().await;
+    // selfHeal off: drift is an alert, the cluster is left as it is.
+    let r = start(&env, None, APP_V1).await;
+    r.ctl.set_app(shop(&r.repo, false), "alice").await.unwrap();
+    until(&r.ctl.store, "Synced", synced_healthy).await;
+    edit_replicas(&env, 5).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while drift_events(&r.ctl.store).await.is_empty() {
+        assert!(Instant::now() < deadline, "drift not recorded");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(replicas(&env).await, 5);
+    assert_eq!(
+        drift_events(&r.ctl.store).await.len(),
+        1,
+        "one event per distinct drift, however many resyncs"
+    );
+    drop(r);
+
+    // Tolerance medium: a replica change (medium) is left alone, no event, no heal.
+    let env = common::env().await;
+    let r = start(&env, None, APP_V1).await;
+    r.ctl
+        .set_app(
+            shop_with(
+                &r.repo,
+                true,
+                "  drift: {action: heal, tolerance: medium}\n",
+            ),
+            "alice",
+        )
+        .await
+        .unwrap();
+    until(&r.ctl.store, "Synced", synced_healthy).await;
+    edit_replicas(&env, 6).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let ops = r.ctl.store.list_operations("shop", 10).await.unwrap();
+    assert_eq!(
+        replicas(&env).await,
+        6,
+        "{:?}",
+        ops.iter().map(|o| o.request.clone()).collect::<Vec<_>>()
+    );
+    assert!(drift_events(&r.ctl.store).await.is_empty());
+    let status = r.ctl.store.get_app("shop").await.unwrap().unwrap().status;
+    assert_eq!(
+        status["sync"]["status"], "OutOfSync",
+        "tolerated drift still shows in the status"
+    );
+
+    let bad = shop_with(&r.repo, true, "  drift: {action: fix}\n");
+    let err = r.ctl.set_app(bad, "alice").await.unwrap_err();
+    assert!(err.contains("drift.action `fix`"), "{err}");
 }

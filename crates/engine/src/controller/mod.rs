@@ -71,6 +71,8 @@ pub(crate) struct AppState {
     pub last_error: Option<String>,
     /// A user asked for a sync (API or CLI): the next reconcile syncs whatever the status.
     pub sync_requested: Option<String>,
+    /// Self-heal paused until then, and why (an incident): drift is recorded, not reverted.
+    pub heal_paused: Option<(tokio::time::Instant, String)>,
 }
 
 pub struct Controller {
@@ -186,6 +188,7 @@ impl Controller {
             last_drift: None,
             last_error: None,
             sync_requested: None,
+            heal_paused: None,
         });
         state.app = app;
         state.policy = policy;
@@ -236,6 +239,52 @@ impl Controller {
                 .await
                 .map_err(|e| e.to_string())?;
             self.queue.enqueue(name, Reason::User);
+        }
+        Ok(known)
+    }
+
+    /// Pauses self-heal of an application for `duration` (audited with who and why);
+    /// `false` when the app is unknown. A zero duration resumes it.
+    pub async fn pause_heal(
+        &self,
+        name: &str,
+        duration: Duration,
+        reason: &str,
+        actor: &str,
+    ) -> Result<bool, String> {
+        if reason.trim().is_empty() {
+            return Err("a reason is required to pause self-heal".into());
+        }
+        let known = match self.apps.lock().await.get_mut(name) {
+            Some(s) => {
+                s.heal_paused = (!duration.is_zero())
+                    .then(|| (tokio::time::Instant::now() + duration, reason.to_string()));
+                true
+            }
+            None => false,
+        };
+        if known {
+            let action = if duration.is_zero() {
+                "app.resume-heal"
+            } else {
+                "app.pause-heal"
+            };
+            self.store
+                .audit(
+                    actor,
+                    action,
+                    &format!("application/{name}"),
+                    &json!({"seconds": duration.as_secs(), "reason": reason}),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            // When the pause ends, look again (drift seen meanwhile gets healed then).
+            let queue = self.queue.clone();
+            let app = name.to_string();
+            tokio::spawn(async move {
+                tokio::time::sleep(duration).await;
+                queue.enqueue(&app, Reason::Drift);
+            });
         }
         Ok(known)
     }

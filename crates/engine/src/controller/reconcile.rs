@@ -14,6 +14,7 @@ use driftless_health::{Health, worst};
 use driftless_store::{HistoryEntry, OperationPhase};
 
 use super::{Controller, Reason};
+use crate::policy::DriftAction;
 use crate::sync::{OperationPhase as Phase, SyncEvent, SyncResult, sync};
 use crate::{compare_with_cluster, load};
 
@@ -106,9 +107,22 @@ impl Controller {
                 s.last_drift = None;
             })
             .await;
-        } else if drifted {
-            self.record_drift(name, &cmp, &rendered.revision).await?;
-            if automated.as_ref().is_some_and(|a| a.self_heal) {
+        } else if drifted
+            && state.policy.drift != DriftAction::Ignore
+            && cmp.summary.max_impact > state.policy.drift_tolerance
+        {
+            let paused = state
+                .heal_paused
+                .as_ref()
+                .filter(|(until, _)| *until > tokio::time::Instant::now());
+            self.record_drift(
+                name,
+                &cmp,
+                &rendered.revision,
+                paused.map(|(_, why)| why.as_str()),
+            )
+            .await?;
+            if state.policy.drift == DriftAction::Heal && paused.is_none() {
                 let since = self
                     .update(name, |s| {
                         Some(*s.drift_since.get_or_insert_with(tokio::time::Instant::now))
@@ -211,6 +225,7 @@ impl Controller {
         name: &str,
         cmp: &Comparison,
         revision: &str,
+        heal_paused: Option<&str>,
     ) -> Result<(), String> {
         let drifted: Vec<&driftless_diff::ResourceDiff> = cmp
             .resources
@@ -235,11 +250,14 @@ impl Controller {
         }
         let grade = cmp.summary.max_impact;
         let changed: usize = drifted.iter().map(|r| r.changes.len().max(1)).sum();
-        let message = format!(
+        let mut message = format!(
             "live state drifted from revision {}: {} resource(s), {changed} change(s), impact {grade}",
             short(revision),
             drifted.len()
         );
+        if let Some(why) = heal_paused {
+            message.push_str(&format!("; self-heal is paused ({why})"));
+        }
         let data = json!({
             "revision": revision,
             "impact": grade,
@@ -273,6 +291,10 @@ impl Controller {
                 "good": state.as_ref().and_then(|s| s.last_good.clone()),
             },
             "reconciledAtMs": now_ms(),
+            "healPaused": state.as_ref().and_then(|s| s.heal_paused.as_ref()).filter(|(until, _)| *until > tokio::time::Instant::now()).map(|(until, why)| json!({
+                "reason": why,
+                "remainingSeconds": until.saturating_duration_since(tokio::time::Instant::now()).as_secs(),
+            })),
         });
         self.update(name, |s| s.last_error = None).await;
         self.metrics.app_status(
