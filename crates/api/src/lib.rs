@@ -8,9 +8,11 @@
 //! - `POST /api/v1/applications/{name}/pause-heal` `{"duration": "30m", "reason": "..."}`
 //! - `GET /api/v1/applications/{name}/history|operations|events?after=ID`
 //! - `GET /api/v1/audit?actor=&action=&after=` and `GET /api/v1/audit/verify`
+//! - `POST /api/v1/webhooks/{github|gitlab|bitbucket|gitea|generic}` (signature, not token)
 //! - `GET /api/v1/openapi.json`
 
 mod error;
+pub mod webhook;
 
 use std::sync::Arc;
 
@@ -33,6 +35,8 @@ pub use error::ApiError;
 pub struct ApiState {
     pub controller: Arc<Controller>,
     pub token: Arc<String>,
+    /// Shared secret of the Git webhooks; none: webhooks are refused.
+    pub webhook_secret: Option<Arc<String>>,
 }
 
 /// The whole API.
@@ -50,8 +54,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/audit/verify", get(audit_verify))
         .route("/openapi.json", get(openapi))
         .layer(middleware::from_fn_with_state(state.clone(), auth));
+    // Webhooks prove themselves with their signature, not the API token.
+    let hooks = Router::new()
+        .route("/webhooks/{provider}", post(webhook::receive))
+        .layer(axum::extract::DefaultBodyLimit::max(webhook::MAX_BODY));
     Router::new()
-        .nest("/api/v1", api)
+        .nest("/api/v1", api.merge(hooks))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))

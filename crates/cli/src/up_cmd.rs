@@ -200,9 +200,15 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let ctl = controller.clone();
         let engine = tokio::spawn(ctl.run(stopped));
+        // Git webhooks are verified with this secret; without one they are refused.
+        let webhook_secret = std::env::var("DRIFTLESS_WEBHOOK_SECRET")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .map(Arc::new);
         let app = driftless_api::router(driftless_api::ApiState {
             controller,
             token: Arc::new(token),
+            webhook_secret,
         });
         axum::serve(listener, app)
             .with_graceful_shutdown(async {

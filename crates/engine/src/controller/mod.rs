@@ -289,6 +289,22 @@ impl Controller {
         Ok(known)
     }
 
+    /// A push to a repository (a webhook): its mirror is marked stale and every app using
+    /// it is queued. Returns the apps queued.
+    pub async fn source_changed(&self, repo_urls: &[String]) -> Vec<String> {
+        let wanted: Vec<String> = repo_urls.iter().map(|u| normalize_repo_url(u)).collect();
+        let apps = self.apps.lock().await;
+        let mut queued = Vec::new();
+        for (name, s) in apps.iter() {
+            if wanted.contains(&normalize_repo_url(&s.app.source.repo_url)) {
+                self.sources.invalidate(&s.app.source.repo_url);
+                self.queue.enqueue(name, Reason::SourceChanged);
+                queued.push(name.clone());
+            }
+        }
+        queued
+    }
+
     /// The names of the managed applications.
     pub async fn app_names(&self) -> Vec<String> {
         self.apps.lock().await.keys().cloned().collect()
@@ -301,6 +317,11 @@ impl Controller {
 
     pub fn queue_depth(&self) -> usize {
         self.queue.len()
+    }
+
+    /// The cluster this controller manages.
+    pub fn live_cluster(&self) -> &KubeCluster {
+        &self.cluster
     }
 
     pub fn live_cache(&self) -> &LiveCache {
@@ -375,4 +396,62 @@ fn rand_fraction() -> f64 {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     f64::from(nanos % 1000) / 1000.0
+}
+
+/// One spelling per repository: `https://Host/org/repo.git`, `git@host:org/repo` and
+/// `ssh://git@host/org/repo` all become `host/org/repo`; local paths lose `file://`.
+pub fn normalize_repo_url(url: &str) -> String {
+    let mut u = url.trim().to_string();
+    for scheme in ["https://", "http://", "ssh://", "git://", "file://"] {
+        if let Some(rest) = u.strip_prefix(scheme) {
+            u = rest.to_string();
+            break;
+        }
+    }
+    if let Some((user_host, path)) = u.split_once(':')
+        && !user_host.contains('/')
+        && !path.starts_with("//")
+        && !path.chars().next().is_some_and(|c| c.is_ascii_digit())
+    {
+        // scp-like `git@host:org/repo`.
+        u = format!("{user_host}/{path}");
+    }
+    if let Some((creds, rest)) = u.split_once('@')
+        && !creds.contains('/')
+    {
+        u = rest.to_string();
+    }
+    let u = u
+        .trim_end_matches('/')
+        .trim_end_matches(".git")
+        .trim_end_matches('/');
+    match u.split_once('/') {
+        Some((host, path)) if !host.is_empty() => format!("{}/{path}", host.to_ascii_lowercase()),
+        _ => u.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_repo_url as n;
+
+    #[test]
+    fn one_repository_has_one_spelling() {
+        let want = "github.com/org/repo";
+        for u in [
+            "https://github.com/org/repo.git",
+            "https://GitHub.com/org/repo/",
+            "git@github.com:org/repo.git",
+            "ssh://git@github.com/org/repo",
+            "http://user@github.com/org/repo",
+        ] {
+            assert_eq!(n(u), want, "{u}");
+        }
+        assert_eq!(n("file:///srv/git/app.git"), "/srv/git/app");
+        assert_eq!(n("/srv/git/app.git"), "/srv/git/app");
+        assert_eq!(
+            n("https://gitlab.example.com:8443/g/r.git"),
+            "gitlab.example.com:8443/g/r"
+        );
+    }
 }

@@ -41,7 +41,9 @@ impl Controller {
         };
         let app = state.app.clone();
         let sources = self.sources.clone();
-        let fetch = matches!(reason, Reason::User | Reason::SourceChanged);
+        // A user's refresh always fetches; a webhook marked the mirror stale instead, so the
+        // apps of one repository share one fetch.
+        let fetch = reason == Reason::User;
         let render_app = app.clone();
         let rendered = tokio::task::spawn_blocking(move || sources.render(&render_app, fetch))
             .await

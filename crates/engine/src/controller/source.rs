@@ -31,7 +31,7 @@ pub struct Rendered {
 
 /// A mirror and when it was last fetched; one lock per repository, so two apps of one
 /// repository never fetch it at once.
-type SharedMirror = Arc<Mutex<(Mirror, Option<Instant>)>>;
+type SharedMirror = Arc<Mutex<(Mirror, Option<Instant>, bool)>>;
 
 pub struct Sources {
     data_dir: PathBuf,
@@ -49,6 +49,15 @@ impl Sources {
             poll_interval,
             cache: RenderCache::new(),
             mirrors: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Marks a repository as changed (a webhook): the next render of any of its apps
+    /// fetches it, once.
+    pub fn invalidate(&self, url: &str) {
+        let m = self.mirrors.lock().expect("mirrors lock").get(url).cloned();
+        if let Some(m) = m {
+            m.lock().expect("mirror lock").2 = true;
         }
     }
 
@@ -83,7 +92,7 @@ impl Sources {
                 None => {
                     let m = Mirror::open(&self.data_dir.join("repos"), url, self.policy)
                         .map_err(|e| format!("application {}: {e}", app.name))?;
-                    let entry = Arc::new(Mutex::new((m, None)));
+                    let entry = Arc::new(Mutex::new((m, None, false)));
                     mirrors.insert(url.clone(), entry.clone());
                     entry
                 }
@@ -93,7 +102,8 @@ impl Sources {
         let due = guard.1.is_none_or(|at| at.elapsed() >= self.poll_interval);
         let started = Instant::now();
         let mut fetched = None;
-        if fetch || due {
+        // A webhook marked the repository stale: fetch once, whichever app comes first.
+        if fetch || due || guard.2 {
             guard
                 .0
                 .fetch(&Credentials::None, &FetchOptions::default())
@@ -105,6 +115,7 @@ impl Sources {
                     )
                 })?;
             guard.1 = Some(Instant::now());
+            guard.2 = false;
             fetched = Some(started.elapsed().as_secs_f64());
         }
         let commit = guard
