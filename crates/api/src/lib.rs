@@ -5,6 +5,7 @@
 //! - `GET /api/v1/applications/{name}`
 //! - `POST /api/v1/applications/{name}/sync` (queued; audited with the caller)
 //! - `POST /api/v1/applications/{name}/refresh`
+//! - `POST /api/v1/applications/{name}/rollback` `{"id": N}` (default: the previous deployment)
 //! - `POST /api/v1/applications/{name}/pause-heal` `{"duration": "30m", "reason": "..."}`
 //! - `GET /api/v1/applications/{name}/history|operations|events?after=ID`
 //! - `GET /api/v1/audit?actor=&action=&after=` and `GET /api/v1/audit/verify`
@@ -47,6 +48,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/applications/{name}/sync", post(sync_app))
         .route("/applications/{name}/refresh", post(refresh_app))
         .route("/applications/{name}/pause-heal", post(pause_heal))
+        .route("/applications/{name}/rollback", post(rollback))
         .route("/applications/{name}/history", get(history))
         .route("/applications/{name}/operations", get(operations))
         .route("/applications/{name}/events", get(events))
@@ -167,6 +169,32 @@ async fn refresh_app(
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"application": name, "queued": true})),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+struct Rollback {
+    /// A history entry id; none: the deployment before the current one.
+    id: Option<i64>,
+}
+
+async fn rollback(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    body: Option<Json<Rollback>>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = body.map(|b| b.0).unwrap_or_default().id;
+    if !s.controller.app_names().await.contains(&name) {
+        return Err(ApiError::NotFound(format!("application {name}")));
+    }
+    let revision = s
+        .controller
+        .rollback(&name, id, "api")
+        .await
+        .map_err(ApiError::BadRequest)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"application": name, "revision": revision, "queued": true})),
     ))
 }
 

@@ -45,6 +45,9 @@ enum AppCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Roll back to a deployed revision (a history id; default: the previous deployment).
+    /// With auto-sync the app stays there until a newer commit lands.
+    Rollback { name: String, id: Option<i64> },
     /// Deployed revisions, newest first.
     History { name: String },
     /// Events (drift, syncs, errors), oldest first.
@@ -181,6 +184,20 @@ pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
                     println!(
                         "{name}: self-heal paused for {}s ({reason})",
                         r["pausedSeconds"]
+                    );
+                }
+            }
+            AppCommand::Rollback { name, id } => {
+                let body = serde_json::json!({"id": id});
+                let r = client
+                    .post_json(&format!("/api/v1/applications/{name}/rollback"), &body)
+                    .await?;
+                if json {
+                    print(&r);
+                } else {
+                    println!(
+                        "{name}: rolling back to {}",
+                        r["revision"].as_str().unwrap_or_default()
                     );
                 }
             }

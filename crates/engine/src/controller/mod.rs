@@ -73,6 +73,17 @@ pub(crate) struct AppState {
     pub sync_requested: Option<String>,
     /// Self-heal paused until then, and why (an incident): drift is recorded, not reverted.
     pub heal_paused: Option<(tokio::time::Instant, String)>,
+    /// A rollback: the app stays on this revision until its branch moves past `head`.
+    pub pinned: Option<Pin>,
+}
+
+/// A rollback's hold on an application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pin {
+    pub revision: String,
+    /// The commit the branch pointed at when the rollback was asked for.
+    pub head: String,
+    pub actor: String,
 }
 
 pub struct Controller {
@@ -189,6 +200,7 @@ impl Controller {
             last_error: None,
             sync_requested: None,
             heal_paused: None,
+            pinned: None,
         });
         state.app = app;
         state.policy = policy;
@@ -303,6 +315,71 @@ impl Controller {
             }
         }
         queued
+    }
+
+    /// Rolls an application back to a deployed revision from its history (`None`: the one
+    /// before the current), pinning it there until a newer commit lands on its branch.
+    /// Returns the revision. Audited.
+    pub async fn rollback(
+        &self,
+        name: &str,
+        history_id: Option<i64>,
+        actor: &str,
+    ) -> Result<String, String> {
+        let history = self
+            .store
+            .list_history(name)
+            .await
+            .map_err(|e| e.to_string())?;
+        let target = match history_id {
+            Some(id) => history
+                .iter()
+                .find(|h| h.id == id)
+                .ok_or_else(|| format!("application {name} has no history entry {id}"))?,
+            None => history.get(1).ok_or_else(|| {
+                format!("application {name} has no earlier deployment to roll back to")
+            })?,
+        };
+        if target.revision.starts_with("local:") {
+            return Err(format!(
+                "application {name}: its source is a local directory, whose past revisions are not kept"
+            ));
+        }
+        let status = self
+            .store
+            .get_app(name)
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|a| a.status)
+            .unwrap_or_default();
+        let head = status["sync"]["head"]
+            .as_str()
+            .or(status["sync"]["revision"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        {
+            let mut apps = self.apps.lock().await;
+            let s = apps
+                .get_mut(name)
+                .ok_or_else(|| format!("application {name} not found"))?;
+            s.pinned = Some(Pin {
+                revision: target.revision.clone(),
+                head: head.clone(),
+                actor: actor.to_string(),
+            });
+            s.sync_requested = Some(actor.to_string());
+        }
+        self.store
+            .audit(
+                actor,
+                "app.rollback",
+                &format!("application/{name}"),
+                &json!({"to": target.revision, "historyId": target.id, "from": head}),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        self.queue.enqueue(name, Reason::Definition);
+        Ok(target.revision.clone())
     }
 
     /// The names of the managed applications.

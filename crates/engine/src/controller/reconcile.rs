@@ -21,6 +21,7 @@ use crate::{compare_with_cluster, load};
 /// Why a sync starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Trigger {
+    Rollback,
     NewRevision,
     SelfHeal,
     Manual,
@@ -45,17 +46,69 @@ impl Controller {
         // apps of one repository share one fetch.
         let fetch = reason == Reason::User;
         let render_app = app.clone();
-        let rendered = tokio::task::spawn_blocking(move || sources.render(&render_app, fetch))
-            .await
-            .map_err(|e| e.to_string())?;
+        let pin = state.pinned.clone();
+        let pinned_rev = pin.as_ref().map(|p| p.revision.clone());
+        let rendered = tokio::task::spawn_blocking(move || {
+            sources.render(&render_app, fetch, pinned_rev.as_deref())
+        })
+        .await
+        .map_err(|e| e.to_string())?;
         let rendered = match rendered {
             Ok(r) => r,
             Err(e) => return self.record_error(name, "ComparisonError", &e).await,
         };
         self.metrics
             .sourced(name, rendered.fetch_seconds, rendered.render_seconds);
+        // A newer commit landed on the branch: the rollback's hold ends.
+        if let Some(p) = &pin
+            && rendered.head != p.head
+        {
+            self.update(name, |s| s.pinned = None).await;
+            let message = format!(
+                "rollback to {} (by {}) released: the branch moved to {}",
+                short(&p.revision),
+                p.actor,
+                short(&rendered.head)
+            );
+            self.store
+                .add_event(
+                    name,
+                    "RollbackReleased",
+                    "info",
+                    &message,
+                    &json!({"revision": p.revision, "head": rendered.head}),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            self.queue.enqueue(name, Reason::AfterSync);
+            return Ok(());
+        }
         self.metrics
             .sourced(name, rendered.fetch_seconds, rendered.render_seconds);
+        // A newer commit landed on the branch: the rollback's hold ends.
+        if let Some(p) = &pin
+            && rendered.head != p.head
+        {
+            self.update(name, |s| s.pinned = None).await;
+            let message = format!(
+                "rollback to {} (by {}) released: the branch moved to {}",
+                short(&p.revision),
+                p.actor,
+                short(&rendered.head)
+            );
+            self.store
+                .add_event(
+                    name,
+                    "RollbackReleased",
+                    "info",
+                    &message,
+                    &json!({"revision": p.revision, "head": rendered.head}),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            self.queue.enqueue(name, Reason::AfterSync);
+            return Ok(());
+        }
         let attempt = format!("{}:{}", rendered.revision, rendered.set.digest());
         let mut req =
             state
@@ -102,7 +155,17 @@ impl Controller {
         let mut trigger = None;
         let requested = self.update(name, |s| s.sync_requested.take()).await;
         if requested.is_some() {
-            trigger = Some(Trigger::Manual);
+            let rolling_back = pin.as_ref().is_some_and(|p| {
+                !state
+                    .last_attempt
+                    .as_deref()
+                    .is_some_and(|a| a.starts_with(&format!("{}:", p.revision)))
+            });
+            trigger = Some(if rolling_back {
+                Trigger::Rollback
+            } else {
+                Trigger::Manual
+            });
         } else if cmp.summary.in_sync() {
             self.update(name, |s| {
                 s.drift_since = None;
@@ -140,7 +203,7 @@ impl Controller {
         } else if automated.is_some() && state.last_attempt.as_deref() != Some(attempt.as_str()) {
             trigger = Some(Trigger::NewRevision);
         }
-        self.save_status(name, &cmp, &health, &rendered.revision)
+        self.save_status(name, &cmp, &health, &rendered.revision, &rendered.head)
             .await?;
         let Some(trigger) = trigger else {
             return Ok(());
@@ -279,10 +342,11 @@ impl Controller {
         cmp: &Comparison,
         health: &Health,
         revision: &str,
+        head: &str,
     ) -> Result<(), String> {
         let state = self.apps.lock().await.get(name).cloned();
         let status = json!({
-            "sync": {"status": if cmp.summary.in_sync() { "Synced" } else { "OutOfSync" }, "revision": revision, "summary": cmp.summary},
+            "sync": {"status": if cmp.summary.in_sync() { "Synced" } else { "OutOfSync" }, "revision": revision, "head": head, "summary": cmp.summary},
             "health": health,
             "resources": cmp.resources.iter().map(|r| json!({
                 "group": r.key.group, "kind": r.key.kind, "namespace": r.key.namespace, "name": r.key.name,
@@ -293,6 +357,7 @@ impl Controller {
                 "good": state.as_ref().and_then(|s| s.last_good.clone()),
             },
             "reconciledAtMs": now_ms(),
+            "pinned": state.as_ref().and_then(|s| s.pinned.as_ref()).map(|p| json!({"revision": p.revision, "by": p.actor})),
             "healPaused": state.as_ref().and_then(|s| s.heal_paused.as_ref()).filter(|(until, _)| *until > tokio::time::Instant::now()).map(|(until, why)| json!({
                 "reason": why,
                 "remainingSeconds": until.saturating_duration_since(tokio::time::Instant::now()).as_secs(),
@@ -323,11 +388,17 @@ impl Controller {
             Trigger::NewRevision => "automated sync of a new revision",
             Trigger::SelfHeal => "self-heal of drift",
             Trigger::Manual => "sync requested by a user",
+            Trigger::Rollback => "rollback requested by a user",
+        };
+        let kind = if trigger == Trigger::Rollback {
+            "rollback"
+        } else {
+            "sync"
         };
         let request = json!({"reason": why, "revision": revision, "attempt": attempt, "prune": req.plan.prune});
         let op = self
             .store
-            .begin_operation(name, "sync", revision, &request)
+            .begin_operation(name, kind, revision, &request)
             .await
             .map_err(|e| e.to_string())?;
         self.store
@@ -402,6 +473,7 @@ impl Controller {
             Trigger::NewRevision => "new-revision",
             Trigger::SelfHeal => "self-heal",
             Trigger::Manual => "manual",
+            Trigger::Rollback => "rollback",
         };
         self.metrics
             .synced(name, trigger_name, &format!("{:?}", result.phase));

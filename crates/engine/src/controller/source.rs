@@ -20,8 +20,10 @@ use driftless_render::{RenderLimits, spec_for};
 /// A rendered source.
 #[derive(Debug, Clone)]
 pub struct Rendered {
-    /// A commit SHA, or `local:<content id>` for a directory on disk.
+    /// What was rendered: a commit SHA, or `local:<content id>` for a directory on disk.
     pub revision: String,
+    /// The commit the target revision points at now (equals `revision` unless pinned).
+    pub head: String,
     pub set: DesiredSet,
     pub warnings: Vec<String>,
     /// Seconds spent fetching (None when no fetch was due) and rendering.
@@ -65,8 +67,14 @@ impl Sources {
         !url.contains("://") && !url.contains('@') && Path::new(url).is_dir()
     }
 
-    /// Renders `app` at its target revision; `fetch` forces a fetch (webhook, refresh).
-    pub fn render(&self, app: &Application, fetch: bool) -> Result<Rendered, String> {
+    /// Renders `app` at its target revision, or at `pin` (a rollback) when given; `fetch`
+    /// forces a fetch (a user's refresh).
+    pub fn render(
+        &self,
+        app: &Application,
+        fetch: bool,
+        pin: Option<&str>,
+    ) -> Result<Rendered, String> {
         let spec = spec_for(&app.source).map_err(|e| format!("application {}: {e}", app.name))?;
         let url = &app.source.repo_url;
         let rev = app.source.target_revision.as_str();
@@ -74,6 +82,12 @@ impl Sources {
             && (rev.is_empty() || rev == "HEAD")
             && !Path::new(url).join(".git").exists()
         {
+            if pin.is_some() {
+                return Err(format!(
+                    "application {}: its source is a local directory, whose past revisions are not kept; roll back a Git source instead",
+                    app.name
+                ));
+            }
             let tree = LocalTree::new(url).map_err(|e| format!("application {}: {e}", app.name))?;
             let id = Tree::new(&tree)
                 .content_id(&app.source.path)
@@ -118,10 +132,17 @@ impl Sources {
             guard.2 = false;
             fetched = Some(started.elapsed().as_secs_f64());
         }
-        let commit = guard
+        let head = guard
             .0
             .resolve(if rev.is_empty() { "HEAD" } else { rev })
             .map_err(|e| format!("application {}: {e}", app.name))?;
+        let commit = match pin {
+            Some(p) => guard
+                .0
+                .resolve(p)
+                .map_err(|e| format!("application {}: rollback revision {p}: {e}", app.name))?,
+            None => head.clone(),
+        };
         let tree = guard
             .0
             .tree_at(&commit)
@@ -129,6 +150,7 @@ impl Sources {
         drop(guard);
         let mut r = self.render_tree(app, &tree, commit, &spec)?;
         r.fetch_seconds = fetched;
+        r.head = head;
         Ok(r)
     }
 
@@ -156,6 +178,7 @@ impl Sources {
                 )
             })?;
         Ok(Rendered {
+            head: revision.clone(),
             revision,
             set: rendered.set.clone(),
             warnings: rendered.warnings.clone(),

@@ -1,0 +1,129 @@
+//! Rollback on a real Git repository: back to an earlier deployment, held there while the
+//! branch does not move (auto-sync does not undo it), released when a newer commit lands.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use driftless_engine::controller::{Controller, ControllerConfig, Reason, Sources};
+use driftless_health::Assessor;
+use driftless_store::Store;
+use driftless_testkit::repo::TestRepo;
+
+const CM: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: MODE}\n";
+
+async fn until_revision(store: &Store, rev: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = store
+            .get_app("shop")
+            .await
+            .unwrap()
+            .map(|a| a.status)
+            .unwrap_or_default();
+        if s["sync"]["revision"] == rev && s["sync"]["status"] == "Synced" {
+            return;
+        }
+        assert!(Instant::now() < deadline, "not at {rev}: {s}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn mode(env: &Env) -> String {
+    get(env, "v1", "ConfigMap", "shop", "settings")
+        .await
+        .unwrap()["data"]["mode"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_holds_until_a_newer_commit_lands() {
+    let env = env().await;
+    let repo = TestRepo::new("config");
+    let a = repo.commit(&[("shop/cm.yaml", Some(&CM.replace("MODE", "a")))], "a");
+    let url = format!("file://{}/{}", repo.root().display(), repo.name());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::sqlite(&dir.path().join("d.db")).await.unwrap();
+    let sources = Arc::new(Sources::new(
+        dir.path(),
+        driftless_git::UrlPolicy {
+            allow_local: true,
+            allow_insecure: false,
+        },
+        Duration::from_secs(3600),
+    ));
+    let cfg = ControllerConfig {
+        resync: Duration::from_millis(300),
+        self_heal_grace: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let cluster = Arc::new(driftless_kube::KubeCluster::new(
+        env.cluster.client().clone(),
+        "sandbox",
+    ));
+    let ctl = Controller::new(store, cluster, sources, Assessor::default(), cfg)
+        .await
+        .unwrap();
+    let app = driftless_core::app::parse(
+        &format!("apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: \"{url}\", path: shop, targetRevision: main}}\n  destination: {{namespace: shop}}\n  syncPolicy:\n    automated: {{prune: true, selfHeal: true}}\n    syncOptions: [CreateNamespace=true]\n"),
+        "shop.yaml",
+    )
+    .unwrap()
+    .remove(0)
+    .app;
+    ctl.set_app(app, "alice").await.unwrap();
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(ctl.clone().run(stopped));
+    until_revision(&ctl.store, &a).await;
+    assert!(
+        ctl.rollback("shop", None, "bob")
+            .await
+            .unwrap_err()
+            .contains("no earlier deployment")
+    );
+
+    let b = repo.commit(&[("shop/cm.yaml", Some(&CM.replace("MODE", "b")))], "b");
+    ctl.enqueue("shop", Reason::User);
+    until_revision(&ctl.store, &b).await;
+    assert_eq!(mode(&env).await, "b");
+
+    // Back to a: applied, and held through several resyncs despite auto-sync and self-heal.
+    assert_eq!(ctl.rollback("shop", None, "bob").await.unwrap(), a);
+    until_revision(&ctl.store, &a).await;
+    assert_eq!(mode(&env).await, "a");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(mode(&env).await, "a", "auto-sync does not undo a rollback");
+    let status = ctl.store.get_app("shop").await.unwrap().unwrap().status;
+    assert_eq!(status["pinned"]["revision"], a.as_str());
+    assert_eq!(status["sync"]["head"], b.as_str());
+    let ops = ctl.store.list_operations("shop", 10).await.unwrap();
+    assert_eq!(ops[0].kind, "rollback");
+    let audit = ctl
+        .store
+        .list_audit(&driftless_store::AuditQuery {
+            action: Some("app.rollback".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (audit[0].actor.as_str(), audit[0].details["to"].as_str()),
+        ("bob", Some(a.as_str()))
+    );
+
+    // A newer commit lands: released, synced.
+    let c = repo.commit(&[("shop/cm.yaml", Some(&CM.replace("MODE", "c")))], "c");
+    ctl.enqueue("shop", Reason::User);
+    until_revision(&ctl.store, &c).await;
+    assert_eq!(mode(&env).await, "c");
+    let events = ctl.store.list_events("shop", 0, 100).await.unwrap();
+    assert!(
+        events.iter().any(|e| e.kind == "RollbackReleased"),
+        "{events:?}"
+    );
+}
