@@ -94,6 +94,10 @@ pub struct Destination {
 #[serde(rename_all = "camelCase")]
 pub struct SyncPolicy {
     pub automated: Option<Automated>,
+    /// Driftless extension: when an automated sync of a new revision fails (including
+    /// health), go back to the last revision that synced and became healthy.
+    #[serde(default)]
+    pub rollback_on_failure: bool,
     #[serde(default)]
     pub sync_options: Vec<String>,
     pub retry: Option<Retry>,

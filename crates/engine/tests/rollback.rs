@@ -127,3 +127,96 @@ async fn a_rollback_holds_until_a_newer_commit_lands() {
         "{events:?}"
     );
 }
+
+const WEB: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: \"IMAGE\"}]}\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_on_failure_returns_to_the_last_healthy_revision() {
+    let env = env().await;
+    let repo = TestRepo::new("config");
+    let good = repo.commit(
+        &[("shop/web.yaml", Some(&WEB.replace("IMAGE", "nginx:1.27")))],
+        "good",
+    );
+    let url = format!("file://{}/{}", repo.root().display(), repo.name());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::sqlite(&dir.path().join("d.db")).await.unwrap();
+    let sources = Arc::new(Sources::new(
+        dir.path(),
+        driftless_git::UrlPolicy {
+            allow_local: true,
+            allow_insecure: false,
+        },
+        Duration::from_secs(3600),
+    ));
+    let cfg = ControllerConfig {
+        resync: Duration::from_millis(300),
+        health_timeout: Duration::from_secs(4),
+        ..Default::default()
+    };
+    let cluster = Arc::new(driftless_kube::KubeCluster::new(
+        env.cluster.client().clone(),
+        "sandbox",
+    ));
+    let ctl = Controller::new(store, cluster, sources, Assessor::default(), cfg)
+        .await
+        .unwrap();
+    let app = driftless_core::app::parse(
+        &format!("apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: \"{url}\", path: shop, targetRevision: main}}\n  destination: {{namespace: shop}}\n  syncPolicy:\n    automated: {{prune: true}}\n    rollbackOnFailure: true\n    syncOptions: [CreateNamespace=true]\n"),
+        "shop.yaml",
+    )
+    .unwrap()
+    .remove(0)
+    .app;
+    ctl.set_app(app, "alice").await.unwrap();
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(ctl.clone().run(stopped));
+    until_revision(&ctl.store, &good).await;
+
+    let bad = repo.commit(
+        &[("shop/web.yaml", Some(&WEB.replace("IMAGE", "nginx:broken")))],
+        "bad",
+    );
+    ctl.enqueue("shop", Reason::User);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ops = ctl.store.list_operations("shop", 10).await.unwrap();
+        if ops.first().is_some_and(|o| {
+            o.kind == "rollback" && o.phase == driftless_store::OperationPhase::Succeeded
+        }) {
+            assert!(
+                ops.iter().any(
+                    |o| o.revision == bad && o.phase == driftless_store::OperationPhase::Failed
+                ),
+                "{ops:?}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "no rollback: {ops:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let d = get(&env, "apps/v1", "Deployment", "shop", "web")
+        .await
+        .unwrap();
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.27"
+    );
+    let events = ctl.store.list_events("shop", 0, 100).await.unwrap();
+    assert!(
+        events.iter().any(|e| e.kind == "RollbackOnFailure"),
+        "{events:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        ctl.store
+            .list_operations("shop", 10)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|o| o.revision == bad)
+            .count(),
+        1,
+        "the bad revision is not retried"
+    );
+}

@@ -221,6 +221,52 @@ impl Controller {
             }
         })
         .await;
+        // rollbackOnFailure: a new revision that failed goes back to the last good one,
+        // through the same hold as a user's rollback (released by a newer commit).
+        if result.phase != Phase::Succeeded
+            && trigger == Trigger::NewRevision
+            && app.sync_policy.rollback_on_failure
+            && let Some(good) = state
+                .last_good
+                .as_deref()
+                .and_then(|g| g.split_once(':'))
+                .map(|(rev, _)| rev.to_string())
+            && !good.starts_with("local")
+        {
+            self.update(name, |s| {
+                s.pinned = Some(super::Pin {
+                    revision: good.clone(),
+                    head: rendered.head.clone(),
+                    actor: "driftless".into(),
+                });
+                s.sync_requested = Some("driftless".into());
+            })
+            .await;
+            let message = format!(
+                "revision {} failed; rolling back to {}",
+                short(&rendered.revision),
+                short(&good)
+            );
+            self.store
+                .add_event(
+                    name,
+                    "RollbackOnFailure",
+                    "warning",
+                    &message,
+                    &json!({"failed": rendered.revision, "to": good}),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            self.store
+                .audit(
+                    "driftless",
+                    "app.rollback",
+                    &format!("application/{name}"),
+                    &json!({"to": good, "from": rendered.revision, "reason": "rollbackOnFailure"}),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+        }
         // The status after the sync, from a fresh comparison.
         self.queue.enqueue(name, Reason::AfterSync);
         Ok(())
