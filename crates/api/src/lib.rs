@@ -8,6 +8,7 @@
 //! - `POST /api/v1/applications/{name}/rollback` `{"id": N}` (default: the previous deployment)
 //! - `POST /api/v1/applications/{name}/pause-heal` `{"duration": "30m", "reason": "..."}`
 //! - `GET /api/v1/applications/{name}/history|operations|events?after=ID`
+//! - `GET /api/v1/stream`: server-sent events (`status`, `event`) as they happen
 //! - `GET /api/v1/audit?actor=&action=&after=` and `GET /api/v1/audit/verify`
 //! - `POST /api/v1/webhooks/{github|gitlab|bitbucket|gitea|generic}` (signature, not token)
 //! - `GET /api/v1/openapi.json`
@@ -52,6 +53,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/applications/{name}/history", get(history))
         .route("/applications/{name}/operations", get(operations))
         .route("/applications/{name}/events", get(events))
+        .route("/stream", get(stream))
         .route("/audit", get(audit))
         .route("/audit/verify", get(audit_verify))
         .route("/openapi.json", get(openapi))
@@ -266,6 +268,32 @@ struct AuditParams {
     #[serde(default)]
     after: i64,
     limit: Option<i64>,
+}
+
+/// Server-sent events: `status` (an application's new status) and `event` (drift, syncs,
+/// errors) as they happen; `lagged` when this subscriber fell behind and missed some.
+async fn stream(
+    State(s): State<ApiState>,
+) -> axum::response::sse::Sse<
+    impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use tokio::sync::broadcast::error::RecvError;
+    let rx = s.controller.subscribe_updates();
+    let events = futures_util::stream::unfold(rx, |mut rx| async move {
+        let ev = match rx.recv().await {
+            Ok(update) => {
+                let kind = update["type"].as_str().unwrap_or("status").to_string();
+                Event::default().event(kind).data(update.to_string())
+            }
+            Err(RecvError::Lagged(n)) => Event::default()
+                .event("lagged")
+                .data(json!({"missed": n}).to_string()),
+            Err(RecvError::Closed) => return None,
+        };
+        Some((Ok(ev), rx))
+    });
+    Sse::new(events).keep_alive(KeepAlive::default())
 }
 
 async fn audit(

@@ -137,6 +137,32 @@ async fn up_demo_syncs_three_applications_behind_an_authenticated_api() {
         );
     }
 
+    // Live updates: a subscriber sees the status of a synced app arrive.
+    let mut sse = http
+        .get(format!("{api}/api/v1/stream"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.headers()["content-type"], "text/event-stream");
+    http.post(format!("{api}/api/v1/applications/guestbook-prod/refresh"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !(seen.contains("event: status") && seen.contains("\"application\":\"guestbook-prod\"")) {
+        assert!(Instant::now() < deadline, "no status event: {seen}");
+        let chunk = tokio::time::timeout(Duration::from_secs(20), sse.chunk())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    drop(sse);
+
     // A sync through the API is queued, run, recorded and audited.
     let r = http
         .post(format!("{api}/api/v1/applications/guestbook-dev/sync"))

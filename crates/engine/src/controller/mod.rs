@@ -97,6 +97,8 @@ pub struct Controller {
     pub(crate) dry_runs: DryRunCache,
     pub(crate) config: ControllerConfig,
     pub metrics: crate::metrics::Metrics,
+    /// Live updates for API subscribers (server-sent events): status changes and events.
+    pub(crate) updates: tokio::sync::broadcast::Sender<serde_json::Value>,
 }
 
 impl Controller {
@@ -148,6 +150,7 @@ impl Controller {
             dry_runs: DryRunCache::default(),
             config,
             metrics: Default::default(),
+            updates: tokio::sync::broadcast::channel(1024).0,
         }))
     }
 
@@ -394,6 +397,33 @@ impl Controller {
 
     pub fn queue_depth(&self) -> usize {
         self.queue.len()
+    }
+
+    /// Live updates: `{"type": "status"|"event", "application": ..., ...}` as they happen.
+    /// A slow subscriber misses updates (and is told so by the channel), never blocks.
+    pub fn subscribe_updates(&self) -> tokio::sync::broadcast::Receiver<serde_json::Value> {
+        self.updates.subscribe()
+    }
+
+    pub(crate) fn publish(&self, update: serde_json::Value) {
+        let _ = self.updates.send(update);
+    }
+
+    /// Records an application event and publishes it to live subscribers.
+    pub(crate) async fn event(
+        &self,
+        app: &str,
+        kind: &str,
+        severity: &str,
+        message: &str,
+        data: &serde_json::Value,
+    ) -> Result<i64, driftless_store::StoreError> {
+        let id = self
+            .store
+            .add_event(app, kind, severity, message, data)
+            .await?;
+        self.publish(json!({"type": "event", "application": app, "id": id, "kind": kind, "severity": severity, "message": message}));
+        Ok(id)
     }
 
     /// The cluster this controller manages.

@@ -70,16 +70,15 @@ impl Controller {
                 p.actor,
                 short(&rendered.head)
             );
-            self.store
-                .add_event(
-                    name,
-                    "RollbackReleased",
-                    "info",
-                    &message,
-                    &json!({"revision": p.revision, "head": rendered.head}),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
+            self.event(
+                name,
+                "RollbackReleased",
+                "info",
+                &message,
+                &json!({"revision": p.revision, "head": rendered.head}),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             self.queue.enqueue(name, Reason::AfterSync);
             return Ok(());
         }
@@ -96,16 +95,15 @@ impl Controller {
                 p.actor,
                 short(&rendered.head)
             );
-            self.store
-                .add_event(
-                    name,
-                    "RollbackReleased",
-                    "info",
-                    &message,
-                    &json!({"revision": p.revision, "head": rendered.head}),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
+            self.event(
+                name,
+                "RollbackReleased",
+                "info",
+                &message,
+                &json!({"revision": p.revision, "head": rendered.head}),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             self.queue.enqueue(name, Reason::AfterSync);
             return Ok(());
         }
@@ -247,16 +245,15 @@ impl Controller {
                 short(&rendered.revision),
                 short(&good)
             );
-            self.store
-                .add_event(
-                    name,
-                    "RollbackOnFailure",
-                    "warning",
-                    &message,
-                    &json!({"failed": rendered.revision, "to": good}),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
+            self.event(
+                name,
+                "RollbackOnFailure",
+                "warning",
+                &message,
+                &json!({"failed": rendered.revision, "to": good}),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             self.store
                 .audit(
                     "driftless",
@@ -310,8 +307,7 @@ impl Controller {
             })
             .await;
         if new {
-            self.store
-                .add_event(name, kind, "warning", message, &json!({}))
+            self.event(name, kind, "warning", message, &json!({}))
                 .await
                 .map_err(|e| e.to_string())?;
         }
@@ -328,6 +324,7 @@ impl Controller {
             .set_app_status(name, &status)
             .await
             .map_err(|e| e.to_string())?;
+        self.publish(json!({"type": "status", "application": name, "status": status}));
         Ok(())
     }
 
@@ -374,8 +371,7 @@ impl Controller {
             "impact": grade,
             "resources": drifted.iter().map(|r| json!({"key": r.key.to_string(), "status": r.status, "changes": r.changes, "impact": r.impact, "diff": r.diff})).collect::<Vec<_>>(),
         });
-        self.store
-            .add_event(name, "DriftDetected", &grade.to_string(), &message, &data)
+        self.event(name, "DriftDetected", &grade.to_string(), &message, &data)
             .await
             .map_err(|e| e.to_string())?;
         self.metrics.drifted(name, &grade.to_string());
@@ -419,6 +415,7 @@ impl Controller {
             .set_app_status(name, &status)
             .await
             .map_err(|e| e.to_string())?;
+        self.publish(json!({"type": "status", "application": name, "status": status}));
         Ok(())
     }
 
@@ -497,16 +494,15 @@ impl Controller {
                     .finish_operation(op, OperationPhase::Failed, &json!({"message": message}))
                     .await
                     .map_err(|e| e.to_string())?;
-                self.store
-                    .add_event(
-                        name,
-                        "SyncFailed",
-                        "warning",
-                        &message,
-                        &json!({"operation": op}),
-                    )
-                    .await
-                    .map_err(|e| e.to_string())?;
+                self.event(
+                    name,
+                    "SyncFailed",
+                    "warning",
+                    &message,
+                    &json!({"operation": op}),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
                 return Err(message);
             }
         };
@@ -545,27 +541,25 @@ impl Controller {
                 .add_history(&entry, self.config.history_limit)
                 .await
                 .map_err(|e| e.to_string())?;
-            self.store
-                .add_event(
-                    name,
-                    "SyncSucceeded",
-                    "info",
-                    &format!("{why}: {}", result.message),
-                    &json!({"operation": op, "revision": revision}),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
+            self.event(
+                name,
+                "SyncSucceeded",
+                "info",
+                &format!("{why}: {}", result.message),
+                &json!({"operation": op, "revision": revision}),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
         } else {
-            self.store
-                .add_event(
-                    name,
-                    "SyncFailed",
-                    "warning",
-                    &format!("{why} failed: {}", result.message),
-                    &json!({"operation": op, "revision": revision}),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
+            self.event(
+                name,
+                "SyncFailed",
+                "warning",
+                &format!("{why} failed: {}", result.message),
+                &json!({"operation": op, "revision": revision}),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
         }
         Ok(result)
     }
