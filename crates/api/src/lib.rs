@@ -2,6 +2,7 @@
 //! unauthenticated `/healthz`, `/readyz` and `/metrics` (Prometheus). Only this crate knows HTTP and its DTOs.
 //!
 //! - `GET /api/v1/applications?after=NAME&limit=N` (keyset pagination; `next` in the answer)
+//! - `POST /api/v1/applications` (an Application's YAML/JSON), `DELETE /api/v1/applications/{name}`
 //! - `GET /api/v1/applications/{name}`
 //! - `POST /api/v1/applications/{name}/sync` (queued; audited with the caller)
 //! - `POST /api/v1/applications/{name}/refresh`
@@ -44,8 +45,8 @@ pub struct ApiState {
 /// The whole API.
 pub fn router(state: ApiState) -> Router {
     let api = Router::new()
-        .route("/applications", get(list_apps))
-        .route("/applications/{name}", get(get_app))
+        .route("/applications", get(list_apps).post(create_app))
+        .route("/applications/{name}", get(get_app).delete(delete_app))
         .route("/applications/{name}/sync", post(sync_app))
         .route("/applications/{name}/refresh", post(refresh_app))
         .route("/applications/{name}/pause-heal", post(pause_heal))
@@ -124,6 +125,49 @@ async fn list_apps(
         .then(|| items.last().map(|a| a.name.clone()))
         .flatten();
     Ok(Json(json!({"items": items, "next": next})))
+}
+
+/// Creates or replaces an application from its YAML or JSON (Driftless or Argo CD format).
+async fn create_app(
+    State(s): State<ApiState>,
+    body: String,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let parsed = driftless_core::app::parse(&body, "request body")
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    if parsed.len() != 1 {
+        return Err(ApiError::BadRequest(format!(
+            "expected one Application, found {}",
+            parsed.len()
+        )));
+    }
+    let p = parsed.into_iter().next().expect("one");
+    let name = p.app.name.clone();
+    s.controller
+        .set_app(p.app, "api")
+        .await
+        .map_err(ApiError::BadRequest)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"application": name, "warnings": p.warnings})),
+    ))
+}
+
+/// Stops managing an application; its objects stay in the cluster (non-cascading).
+async fn delete_app(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if !s
+        .controller
+        .remove_app(&name, "api")
+        .await
+        .map_err(ApiError::Internal)?
+    {
+        return Err(ApiError::NotFound(format!("application {name}")));
+    }
+    Ok(Json(
+        json!({"application": name, "deleted": true, "cascade": false}),
+    ))
 }
 
 async fn get_app(

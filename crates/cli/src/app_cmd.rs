@@ -24,6 +24,13 @@ pub struct AppCmdArgs {
 enum AppCommand {
     /// Every application with its sync and health status.
     List,
+    /// Create or replace an application from a YAML file (Driftless or Argo CD format).
+    Create {
+        #[arg(short = 'f', long = "file")]
+        file: std::path::PathBuf,
+    },
+    /// Stop managing an application (its objects stay in the cluster).
+    Delete { name: String },
     /// One application: source, destination, status per resource.
     Get { name: String },
     /// Queue a sync; with --wait, wait for it and exit 1 when it fails.
@@ -100,6 +107,24 @@ pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
                         println!("{}", status_line(a));
                     }
                 }
+            }
+            AppCommand::Create { file } => {
+                let body = std::fs::read_to_string(&file)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+                let r = client.post_text("/api/v1/applications", body).await?;
+                for w in r["warnings"].as_array().into_iter().flatten() {
+                    eprintln!("warning: {}", w.as_str().unwrap_or_default());
+                }
+                println!(
+                    "application {} created",
+                    r["application"].as_str().unwrap_or_default()
+                );
+            }
+            AppCommand::Delete { name } => {
+                client
+                    .delete(&format!("/api/v1/applications/{name}"))
+                    .await?;
+                println!("application {name} deleted (its objects stay in the cluster)");
             }
             AppCommand::Get { name } => {
                 let a = client.get(&format!("/api/v1/applications/{name}")).await?;

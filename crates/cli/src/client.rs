@@ -98,6 +98,27 @@ impl Client {
         self.answer(&format!("POST {path}"), r).await
     }
 
+    pub async fn post_text(&self, path: &str, body: String) -> anyhow::Result<Value> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .body(body)
+            .send()
+            .await;
+        self.answer(&format!("POST {path}"), r).await
+    }
+
+    pub async fn delete(&self, path: &str) -> anyhow::Result<Value> {
+        let r = self
+            .http
+            .delete(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await;
+        self.answer(&format!("DELETE {path}"), r).await
+    }
+
     pub async fn post(&self, path: &str) -> anyhow::Result<Value> {
         let r = self
             .http

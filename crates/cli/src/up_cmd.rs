@@ -169,6 +169,23 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         )
         .await
         .map_err(anyhow::Error::msg)?;
+        // Applications created through the API live in the store; files may replace them.
+        let mut after = String::new();
+        loop {
+            let page = controller.store.list_apps(&after, 500).await?;
+            let Some(last) = page.last() else { break };
+            after = last.name.clone();
+            for rec in &page {
+                match serde_json::from_value::<app::Application>(rec.spec.clone()) {
+                    Ok(a) => {
+                        if let Err(e) = controller.set_app(a, "store").await {
+                            eprintln!("error: stored application {}: {e} (skipped)", rec.name);
+                        }
+                    }
+                    Err(e) => eprintln!("error: stored application {}: {e} (skipped)", rec.name),
+                }
+            }
+        }
         let mut app_dirs = Vec::new();
         if args.demo {
             app_dirs.push(crate::demo::prepare(&dir)?);

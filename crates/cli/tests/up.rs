@@ -252,6 +252,60 @@ async fn up_demo_syncs_three_applications_behind_an_authenticated_api() {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    // Applications created and deleted through the API (CLI), validated first.
+    let extra = dir.path().join("extra.yaml");
+    std::fs::write(&extra, format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: extra}}\nspec:\n  source: {{repoURL: \"{}\", path: envs/dev}}\n  destination: {{namespace: extra}}\n  syncPolicy: {{automated: {{}}, syncOptions: [CreateNamespace=true]}}\n",
+        dir.path().join("demo/repo").display()
+    )).unwrap();
+    let out = cli(&["app", "create", "-f", extra.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let a: serde_json::Value = http
+            .get(format!("{api}/api/v1/applications/extra"))
+            .bearer_auth(token.trim())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if a["status"]["sync"]["status"] == "Synced" && a["status"]["health"]["status"] == "Healthy"
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "created app not synced: {a}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    std::fs::write(
+        &extra,
+        std::fs::read_to_string(&extra)
+            .unwrap()
+            .replace("spec:\n", "spec:\n  drift: {action: fix}\n"),
+    )
+    .unwrap();
+    let out = cli(&["app", "create", "-f", extra.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("drift.action `fix`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(&["app", "delete", "extra"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: serde_json::Value =
+        serde_json::from_slice(&cli(&["app", "list", "-o", "json"]).stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+
     let missing = http
         .post(format!("{api}/api/v1/applications/nope/sync"))
         .bearer_auth(token.trim())
