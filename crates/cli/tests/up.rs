@@ -314,3 +314,96 @@ async fn up_demo_syncs_three_applications_behind_an_authenticated_api() {
         .unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+/// Starts `driftless up --demo` on `dir`; returns the process and its API base URL.
+fn start_up(dir: &std::path::Path) -> (Killed, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_driftless"))
+        .args(["up", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("`up` printed its API address");
+        if let Some(rest) = line.strip_prefix("api: ") {
+            return (
+                Killed(child),
+                rest.split_whitespace().next().unwrap().to_string(),
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_sync_the_engine_restarts_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    // SIGKILL right after start-up: the first syncs are in flight (or just done).
+    let (mut first, _) = start_up(dir.path());
+    std::thread::sleep(Duration::from_millis(150));
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+
+    let (_second, api) = start_up(dir.path());
+    let token = std::fs::read_to_string(dir.path().join("api-token")).unwrap();
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let list: serde_json::Value = http
+            .get(format!("{api}/api/v1/applications"))
+            .bearer_auth(token.trim())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let items = list["items"].as_array().unwrap();
+        if items.len() == 3
+            && items.iter().all(|a| {
+                a["status"]["sync"]["status"] == "Synced"
+                    && a["status"]["health"]["status"] == "Healthy"
+            })
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not recovered: {list}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for app in ["guestbook-dev", "guestbook-staging", "guestbook-prod"] {
+        let ops: serde_json::Value = http
+            .get(format!("{api}/api/v1/applications/{app}/operations"))
+            .bearer_auth(token.trim())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for op in ops["items"].as_array().unwrap() {
+            assert_ne!(
+                op["phase"], "Running",
+                "{app}: an operation left running: {op}"
+            );
+        }
+    }
+    let verify: serde_json::Value = http
+        .get(format!("{api}/api/v1/audit/verify"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verify["intact"], true, "{verify}");
+}
