@@ -17,29 +17,7 @@ impl Drop for Killed {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_demo_syncs_three_applications_behind_an_authenticated_api() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_driftless"))
-        .args(["up", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let _guard = Killed(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let api = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("`up` printed its API address");
-        if let Some(rest) = line.strip_prefix("api: ") {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
+    let (_guard, api) = start_up(dir.path());
     let token = std::fs::read_to_string(dir.path().join("api-token")).unwrap();
     let http = reqwest::Client::new();
     assert_eq!(
@@ -317,14 +295,17 @@ async fn up_demo_syncs_three_applications_behind_an_authenticated_api() {
 
 /// Starts `driftless up --demo` on `dir`; returns the process and its API base URL.
 fn start_up(dir: &std::path::Path) -> (Killed, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_driftless"))
-        .args(["up", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    // Owned by the guard from the start, so a failed wait still kills it.
+    let mut child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_driftless"))
+            .args(["up", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -336,10 +317,7 @@ fn start_up(dir: &std::path::Path) -> (Killed, String) {
             .recv_timeout(Duration::from_secs(60))
             .expect("`up` printed its API address");
         if let Some(rest) = line.strip_prefix("api: ") {
-            return (
-                Killed(child),
-                rest.split_whitespace().next().unwrap().to_string(),
-            );
+            return (child, rest.split_whitespace().next().unwrap().to_string());
         }
     }
 }
