@@ -8,7 +8,7 @@
 //! - `POST /api/v1/applications/{name}/refresh`
 //! - `POST /api/v1/applications/{name}/rollback` `{"id": N}` (default: the previous deployment)
 //! - `POST /api/v1/applications/{name}/pause-heal` `{"duration": "30m", "reason": "..."}`
-//! - `GET /api/v1/applications/{name}/history|operations|events?after=ID`
+//! - `GET /api/v1/applications/{name}/diff|history|operations|events?after=ID`
 //! - `GET /api/v1/stream`: server-sent events (`status`, `event`) as they happen
 //! - `GET /api/v1/audit?actor=&action=&after=` and `GET /api/v1/audit/verify`
 //! - `POST /api/v1/webhooks/{github|gitlab|bitbucket|gitea|generic}` (signature, not token)
@@ -52,6 +52,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/applications/{name}/pause-heal", post(pause_heal))
         .route("/applications/{name}/rollback", post(rollback))
         .route("/applications/{name}/history", get(history))
+        .route("/applications/{name}/diff", get(diff))
         .route("/applications/{name}/operations", get(operations))
         .route("/applications/{name}/events", get(events))
         .route("/stream", get(stream))
@@ -266,6 +267,17 @@ async fn pause_heal(
         Ok(false) => Err(ApiError::NotFound(format!("application {name}"))),
         Err(e) => Err(ApiError::BadRequest(e)),
     }
+}
+
+async fn diff(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if !s.controller.app_names().await.contains(&name) {
+        return Err(ApiError::NotFound(format!("application {name}")));
+    }
+    let cmp = s.controller.diff(&name).await.map_err(ApiError::Internal)?;
+    Ok(Json(json!({"application": name, "comparison": cmp})))
 }
 
 async fn history(

@@ -55,6 +55,19 @@ enum AppCommand {
     /// Roll back to a deployed revision (a history id; default: the previous deployment).
     /// With auto-sync the app stays there until a newer commit lands.
     Rollback { name: String, id: Option<i64> },
+    /// What a sync would change now (through the engine), with impact and masked secrets;
+    /// `--exit-code` exits 1 when out of sync.
+    Diff {
+        name: String,
+        #[arg(long)]
+        exit_code: bool,
+    },
+    /// Wait until the application is Synced and Healthy (exit 1 on timeout).
+    Wait {
+        name: String,
+        #[arg(long, default_value = "5m", value_parser = |s: &str| driftless_core::app::parse_duration(s).ok_or(format!("`{s}` is not a duration")))]
+        timeout: Duration,
+    },
     /// Deployed revisions, newest first.
     History { name: String },
     /// Events (drift, syncs, errors), oldest first.
@@ -224,6 +237,63 @@ pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
                         "{name}: rolling back to {}",
                         r["revision"].as_str().unwrap_or_default()
                     );
+                }
+            }
+            AppCommand::Diff { name, exit_code } => {
+                let d = client
+                    .get(&format!("/api/v1/applications/{name}/diff"))
+                    .await?;
+                let cmp = &d["comparison"];
+                if json {
+                    print(cmp);
+                } else {
+                    for r in cmp["resources"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|r| r["status"] != "Synced")
+                    {
+                        println!(
+                            "===== {} {}  impact: {} ({})",
+                            r["key"]["kind"].as_str().unwrap_or_default(),
+                            r["key"]["name"].as_str().unwrap_or_default(),
+                            r["impact"]["grade"].as_str().unwrap_or_default(),
+                            r["impact"]["reason"].as_str().unwrap_or_default()
+                        );
+                        print!("{}", r["diff"].as_str().unwrap_or_default());
+                    }
+                    let s = &cmp["summary"];
+                    println!(
+                        "{name}: {} to create, {} to update, {} to delete, {} unchanged",
+                        s["create"], s["update"], s["delete"], s["unchanged"]
+                    );
+                }
+                let s = &cmp["summary"];
+                let changes = ["create", "update", "delete", "conflicts"]
+                    .iter()
+                    .map(|k| s[*k].as_i64().unwrap_or(0))
+                    .sum::<i64>();
+                if exit_code && changes > 0 {
+                    return Ok(ExitCode::from(1));
+                }
+            }
+            AppCommand::Wait { name, timeout } => {
+                let deadline = Instant::now() + timeout;
+                loop {
+                    let a = client.get(&format!("/api/v1/applications/{name}")).await?;
+                    let (sync, health) = (
+                        a["status"]["sync"]["status"].clone(),
+                        a["status"]["health"]["status"].clone(),
+                    );
+                    if sync == "Synced" && health == "Healthy" {
+                        println!("{name}: Synced, Healthy");
+                        break;
+                    }
+                    if Instant::now() > deadline {
+                        eprintln!("error: {name} is still {sync}, {health} after {timeout:?}");
+                        return Ok(ExitCode::from(1));
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }
             AppCommand::History { name } => {

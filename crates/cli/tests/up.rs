@@ -222,6 +222,25 @@ async fn up_demo_syncs_three_applications_behind_an_authenticated_api() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("guestbook-staging: Succeeded"));
+    let out = cli(&["app", "wait", "guestbook-prod", "--timeout", "30s"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(&["app", "diff", "guestbook-prod", "--exit-code"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("0 to create, 0 to update, 0 to delete, 3 unchanged"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let out = cli(&["app", "get", "nope"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(

@@ -385,6 +385,43 @@ impl Controller {
         Ok(target.revision.clone())
     }
 
+    /// What a sync would change now: the source rendered, compared with the cluster (Secret
+    /// values masked). Changes nothing.
+    pub async fn diff(&self, name: &str) -> Result<driftless_diff::Comparison, String> {
+        let state = self
+            .apps
+            .lock()
+            .await
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("application {name} not found"))?;
+        let sources = self.sources.clone();
+        let app = state.app.clone();
+        let pin = state.pinned.as_ref().map(|p| p.revision.clone());
+        let rendered =
+            tokio::task::spawn_blocking(move || sources.render(&app, false, pin.as_deref()))
+                .await
+                .map_err(|e| e.to_string())??;
+        let ns = Some(state.app.destination.namespace.clone()).filter(|n| !n.is_empty());
+        let loaded = crate::load(
+            self.cluster.as_ref(),
+            name,
+            &rendered.set,
+            ns.as_deref(),
+            &[],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(crate::compare_with_cluster(
+            self.cluster.as_ref(),
+            &loaded,
+            &state.policy.compare,
+            self.config.server_side_diff,
+            Some(&self.dry_runs),
+        )
+        .await)
+    }
+
     /// The names of the managed applications.
     pub async fn app_names(&self) -> Vec<String> {
         self.apps.lock().await.keys().cloned().collect()
