@@ -37,32 +37,7 @@ async fn up_demo_syncs_three_applications_behind_an_authenticated_api() {
         .unwrap();
     assert_eq!(anonymous.status(), 401);
 
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let apps = loop {
-        let list: serde_json::Value = http
-            .get(format!("{api}/api/v1/applications"))
-            .bearer_auth(token.trim())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let items = list["items"].as_array().unwrap().clone();
-        let ready = items.len() == 3
-            && items.iter().all(|a| {
-                a["status"]["sync"]["status"] == "Synced"
-                    && a["status"]["health"]["status"] == "Healthy"
-            });
-        if ready {
-            break items;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "demo apps not Synced+Healthy: {list}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let apps = all_synced_and_healthy(&http, &api, &token).await;
     let names: Vec<&str> = apps.iter().map(|a| a["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
@@ -353,29 +328,7 @@ async fn killed_mid_sync_the_engine_restarts_cleanly() {
     let (_second, api) = start_up(dir.path());
     let token = std::fs::read_to_string(dir.path().join("api-token")).unwrap();
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let list: serde_json::Value = http
-            .get(format!("{api}/api/v1/applications"))
-            .bearer_auth(token.trim())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let items = list["items"].as_array().unwrap();
-        if items.len() == 3
-            && items.iter().all(|a| {
-                a["status"]["sync"]["status"] == "Synced"
-                    && a["status"]["health"]["status"] == "Healthy"
-            })
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "not recovered: {list}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    all_synced_and_healthy(&http, &api, &token).await;
     for app in ["guestbook-dev", "guestbook-staging", "guestbook-prod"] {
         let ops: serde_json::Value = http
             .get(format!("{api}/api/v1/applications/{app}/operations"))
@@ -403,4 +356,38 @@ async fn killed_mid_sync_the_engine_restarts_cleanly() {
         .await
         .unwrap();
     assert_eq!(verify["intact"], true, "{verify}");
+}
+
+/// Waits (bounded) until the three demo applications are Synced and Healthy.
+async fn all_synced_and_healthy(
+    http: &reqwest::Client,
+    api: &str,
+    token: &str,
+) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let list: serde_json::Value = http
+            .get(format!("{api}/api/v1/applications"))
+            .bearer_auth(token.trim())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let items = list["items"].as_array().unwrap().clone();
+        let ready = items.len() == 3
+            && items.iter().all(|a| {
+                a["status"]["sync"]["status"] == "Synced"
+                    && a["status"]["health"]["status"] == "Healthy"
+            });
+        if ready {
+            return items;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "demo apps not Synced+Healthy: {list}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -41,27 +41,29 @@ async fn mode(env: &Env) -> String {
         .to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rollback_holds_until_a_newer_commit_lands() {
-    let env = env().await;
-    let repo = TestRepo::new("config");
-    let a = repo.commit(&[("shop/cm.yaml", Some(&CM.replace("MODE", "a")))], "a");
-    let url = format!("file://{}/{}", repo.root().display(), repo.name());
+/// A controller on `env` with app `shop` syncing `path: shop` of the Git repository at
+/// `url` (polled hourly, so only explicit refreshes fetch), running until the sender drops.
+async fn git_controller(
+    env: &Env,
+    url: &str,
+    policy: &str,
+    cfg: ControllerConfig,
+) -> (
+    Arc<Controller>,
+    tokio::sync::watch::Sender<bool>,
+    tempfile::TempDir,
+) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::sqlite(&dir.path().join("d.db")).await.unwrap();
+    let policy_url = driftless_git::UrlPolicy {
+        allow_local: true,
+        allow_insecure: false,
+    };
     let sources = Arc::new(Sources::new(
         dir.path(),
-        driftless_git::UrlPolicy {
-            allow_local: true,
-            allow_insecure: false,
-        },
+        policy_url,
         Duration::from_secs(3600),
     ));
-    let cfg = ControllerConfig {
-        resync: Duration::from_millis(300),
-        self_heal_grace: Duration::from_millis(300),
-        ..Default::default()
-    };
     let cluster = Arc::new(driftless_kube::KubeCluster::new(
         env.cluster.client().clone(),
         "sandbox",
@@ -69,16 +71,36 @@ async fn a_rollback_holds_until_a_newer_commit_lands() {
     let ctl = Controller::new(store, cluster, sources, Assessor::default(), cfg)
         .await
         .unwrap();
-    let app = driftless_core::app::parse(
-        &format!("apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: \"{url}\", path: shop, targetRevision: main}}\n  destination: {{namespace: shop}}\n  syncPolicy:\n    automated: {{prune: true, selfHeal: true}}\n    syncOptions: [CreateNamespace=true]\n"),
-        "shop.yaml",
-    )
-    .unwrap()
-    .remove(0)
-    .app;
+    let yaml = format!(
+        "apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: \"{url}\", path: shop, targetRevision: main}}\n  destination: {{namespace: shop}}\n  syncPolicy:\n{policy}    syncOptions: [CreateNamespace=true]\n"
+    );
+    let app = driftless_core::app::parse(&yaml, "shop.yaml")
+        .unwrap()
+        .remove(0)
+        .app;
     ctl.set_app(app, "alice").await.unwrap();
-    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(ctl.clone().run(stopped));
+    (ctl, stop, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_holds_until_a_newer_commit_lands() {
+    let env = env().await;
+    let repo = TestRepo::new("config");
+    let a = repo.commit(&[("shop/cm.yaml", Some(&CM.replace("MODE", "a")))], "a");
+    let url = format!("file://{}/{}", repo.root().display(), repo.name());
+    let (ctl, _stop, _dir) = git_controller(
+        &env,
+        &url,
+        "    automated: {prune: true, selfHeal: true}\n",
+        ControllerConfig {
+            resync: Duration::from_millis(300),
+            self_heal_grace: Duration::from_millis(300),
+            ..Default::default()
+        },
+    )
+    .await;
     until_revision(&ctl.store, &a).await;
     assert!(
         ctl.rollback("shop", None, "bob")
@@ -139,38 +161,17 @@ async fn rollback_on_failure_returns_to_the_last_healthy_revision() {
         "good",
     );
     let url = format!("file://{}/{}", repo.root().display(), repo.name());
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::sqlite(&dir.path().join("d.db")).await.unwrap();
-    let sources = Arc::new(Sources::new(
-        dir.path(),
-        driftless_git::UrlPolicy {
-            allow_local: true,
-            allow_insecure: false,
+    let (ctl, _stop, _dir) = git_controller(
+        &env,
+        &url,
+        "    automated: {prune: true}\n    rollbackOnFailure: true\n",
+        ControllerConfig {
+            resync: Duration::from_millis(300),
+            health_timeout: Duration::from_secs(4),
+            ..Default::default()
         },
-        Duration::from_secs(3600),
-    ));
-    let cfg = ControllerConfig {
-        resync: Duration::from_millis(300),
-        health_timeout: Duration::from_secs(4),
-        ..Default::default()
-    };
-    let cluster = Arc::new(driftless_kube::KubeCluster::new(
-        env.cluster.client().clone(),
-        "sandbox",
-    ));
-    let ctl = Controller::new(store, cluster, sources, Assessor::default(), cfg)
-        .await
-        .unwrap();
-    let app = driftless_core::app::parse(
-        &format!("apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: \"{url}\", path: shop, targetRevision: main}}\n  destination: {{namespace: shop}}\n  syncPolicy:\n    automated: {{prune: true}}\n    rollbackOnFailure: true\n    syncOptions: [CreateNamespace=true]\n"),
-        "shop.yaml",
     )
-    .unwrap()
-    .remove(0)
-    .app;
-    ctl.set_app(app, "alice").await.unwrap();
-    let (_stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(ctl.clone().run(stopped));
+    .await;
     until_revision(&ctl.store, &good).await;
 
     let bad = repo.commit(

@@ -82,31 +82,6 @@ impl Controller {
             self.queue.enqueue(name, Reason::AfterSync);
             return Ok(());
         }
-        self.metrics
-            .sourced(name, rendered.fetch_seconds, rendered.render_seconds);
-        // A newer commit landed on the branch: the rollback's hold ends.
-        if let Some(p) = &pin
-            && rendered.head != p.head
-        {
-            self.update(name, |s| s.pinned = None).await;
-            let message = format!(
-                "rollback to {} (by {}) released: the branch moved to {}",
-                short(&p.revision),
-                p.actor,
-                short(&rendered.head)
-            );
-            self.event(
-                name,
-                "RollbackReleased",
-                "info",
-                &message,
-                &json!({"revision": p.revision, "head": rendered.head}),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            self.queue.enqueue(name, Reason::AfterSync);
-            return Ok(());
-        }
         let attempt = format!("{}:{}", rendered.revision, rendered.set.digest());
         let mut req =
             state
