@@ -173,28 +173,12 @@ async fn an_automated_app_is_synced_recorded_and_audited() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_edit_is_detected_within_a_second_and_healed() {
-    use kube::api::{Api, DynamicObject, PatchParams};
     let env = env().await;
     let r = start(&env, None, APP_V1).await;
     r.ctl.set_app(shop(&r.repo, true), "alice").await.unwrap();
     until(&r.ctl.store, "Synced", synced_healthy).await;
-    let ar = kube::discovery::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
-        "apps",
-        "v1",
-        "Deployment",
-    ));
-    let api: Api<DynamicObject> = Api::namespaced_with(env.cluster.client().clone(), "shop", &ar);
     let edited = Instant::now();
-    api.patch(
-        "web",
-        &PatchParams {
-            field_manager: Some("kubectl-edit".into()),
-            ..Default::default()
-        },
-        &kube::api::Patch::Merge(serde_json::json!({"spec": {"replicas": 7}})),
-    )
-    .await
-    .unwrap();
+    edit_web_replicas(&env, "kubectl-edit", 7).await;
     let event = loop {
         let events = r.ctl.store.list_events("shop", 0, 100).await.unwrap();
         if let Some(e) = events.into_iter().find(|e| e.kind == "DriftDetected") {
@@ -279,26 +263,6 @@ async fn operations_left_running_by_a_dead_process_are_closed_on_start() {
     assert_eq!(events[0].kind, "OperationInterrupted");
 }
 
-async fn edit_replicas(env: &Env, n: i64) {
-    use kube::api::{Api, DynamicObject, Patch, PatchParams};
-    let ar = kube::discovery::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
-        "apps",
-        "v1",
-        "Deployment",
-    ));
-    let api: Api<DynamicObject> = Api::namespaced_with(env.cluster.client().clone(), "shop", &ar);
-    api.patch(
-        "web",
-        &PatchParams {
-            field_manager: Some("kubectl-edit".into()),
-            ..Default::default()
-        },
-        &Patch::Merge(serde_json::json!({"spec": {"replicas": n}})),
-    )
-    .await
-    .unwrap();
-}
-
 async fn replicas(env: &Env) -> i64 {
     get(env, "apps/v1", "Deployment", "shop", "web")
         .await
@@ -341,7 +305,7 @@ async fn a_paused_self_heal_records_drift_without_reverting_it_until_resumed() {
             .is_err(),
         "a reason is required"
     );
-    edit_replicas(&env, 7).await;
+    edit_web_replicas(&env, "kubectl-edit", 7).await;
     let deadline = Instant::now() + Duration::from_secs(5);
     while drift_events(&r.ctl.store).await.is_empty() {
         assert!(Instant::now() < deadline, "drift not recorded");
@@ -399,7 +363,7 @@ async fn drift_policy_alert_records_and_tolerance_ignores() {
     let r = start(&env, None, APP_V1).await;
     r.ctl.set_app(shop(&r.repo, false), "alice").await.unwrap();
     until(&r.ctl.store, "Synced", synced_healthy).await;
-    edit_replicas(&env, 5).await;
+    edit_web_replicas(&env, "kubectl-edit", 5).await;
     let deadline = Instant::now() + Duration::from_secs(5);
     while drift_events(&r.ctl.store).await.is_empty() {
         assert!(Instant::now() < deadline, "drift not recorded");
@@ -429,7 +393,7 @@ async fn drift_policy_alert_records_and_tolerance_ignores() {
         .await
         .unwrap();
     until(&r.ctl.store, "Synced", synced_healthy).await;
-    edit_replicas(&env, 6).await;
+    edit_web_replicas(&env, "kubectl-edit", 6).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let ops = r.ctl.store.list_operations("shop", 10).await.unwrap();
     assert_eq!(

@@ -200,7 +200,6 @@ async fn transient_api_errors_are_retried_with_backoff() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ignore_differences_hide_a_field_another_controller_owns() {
-    use kube::api::{Api, DynamicObject, Patch, PatchParams};
     let env = env().await;
     sync(
         &env.cluster,
@@ -211,22 +210,7 @@ async fn ignore_differences_hide_a_field_another_controller_owns() {
     )
     .await
     .unwrap();
-    let ar = kube::discovery::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
-        "apps",
-        "v1",
-        "Deployment",
-    ));
-    let api: Api<DynamicObject> = Api::namespaced_with(env.cluster.client().clone(), "shop", &ar);
-    api.patch(
-        "web",
-        &PatchParams {
-            field_manager: Some("autoscaler".into()),
-            ..Default::default()
-        },
-        &Patch::Merge(serde_json::json!({"spec": {"replicas": 4}})),
-    )
-    .await
-    .unwrap();
+    edit_web_replicas(&env, "autoscaler", 4).await;
     let desired = set(APP_V1);
     let loaded = load(&env.cluster, "shop", &desired, Some("shop"), &[])
         .await

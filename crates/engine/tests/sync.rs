@@ -208,7 +208,6 @@ async fn without_prune_a_removed_resource_stays_and_is_reported() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_edit_by_another_manager_is_detected_and_reverted_or_reported_as_a_conflict() {
-    use kube::api::{Api, DynamicObject, Patch, PatchParams};
     let env = env().await;
     let a = Assessor::default();
     sync(
@@ -220,22 +219,7 @@ async fn a_live_edit_by_another_manager_is_detected_and_reverted_or_reported_as_
     )
     .await
     .unwrap();
-    let ar = kube::discovery::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
-        "apps",
-        "v1",
-        "Deployment",
-    ));
-    let api: Api<DynamicObject> = Api::namespaced_with(env.cluster.client().clone(), "shop", &ar);
-    api.patch(
-        "web",
-        &PatchParams {
-            field_manager: Some("kubectl-edit".into()),
-            ..Default::default()
-        },
-        &Patch::Merge(serde_json::json!({"spec": {"replicas": 5}})),
-    )
-    .await
-    .unwrap();
+    edit_web_replicas(&env, "kubectl-edit", 5).await;
 
     // Detected: a dry-run compare shows exactly the edited field.
     let mut req = request("shop", set(APP_V1));

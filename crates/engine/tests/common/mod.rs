@@ -114,3 +114,23 @@ spec:
   selector: {app: web}
   ports: [{port: 80, targetPort: 80}]
 "#;
+
+/// A merge patch of the Deployment `shop/web`'s replicas by another field manager (what
+/// `kubectl edit` or an autoscaler does).
+pub async fn edit_web_replicas(env: &Env, manager: &str, replicas: i64) {
+    use kube::api::{Api, DynamicObject, GroupVersionKind, Patch, PatchParams};
+    let ar =
+        kube::discovery::ApiResource::from_gvk(&GroupVersionKind::gvk("apps", "v1", "Deployment"));
+    let api: Api<DynamicObject> = Api::namespaced_with(env.cluster.client().clone(), "shop", &ar);
+    let params = PatchParams {
+        field_manager: Some(manager.into()),
+        ..Default::default()
+    };
+    api.patch(
+        "web",
+        &params,
+        &Patch::Merge(serde_json::json!({"spec": {"replicas": replicas}})),
+    )
+    .await
+    .unwrap();
+}
