@@ -194,3 +194,89 @@ pub async fn load<C: Cluster>(
         pending_kinds,
     })
 }
+
+/// [`load`] served from the live cache once it can be believed: every kind involved (the
+/// common kinds and the desired ones) is watched and listed, so the app's tracked objects come
+/// from memory; only desired objects nobody tracks yet are read from the server (adoption).
+/// Until then (start-up, a new kind, a watch in error) it falls back to [`load`]'s lists, so
+/// nothing is ever pruned on the word of a cache that has not synced.
+pub async fn load_cached<C: Cluster>(
+    cluster: &C,
+    cache: &driftless_kube::LiveCache,
+    app: &str,
+    rendered: &DesiredSet,
+    destination_namespace: Option<&str>,
+) -> Result<(Loaded, bool), SyncError> {
+    let mut gvks: BTreeMap<(String, String), Gvk> = COMMON_KINDS
+        .iter()
+        .map(|(g, v, k)| {
+            (
+                (g.to_string(), k.to_string()),
+                Gvk {
+                    group: g.to_string(),
+                    version: v.to_string(),
+                    kind: k.to_string(),
+                },
+            )
+        })
+        .collect();
+    for gvk in rendered.values().filter_map(object::gvk) {
+        gvks.entry((gvk.group.clone(), gvk.kind.clone()))
+            .or_insert(gvk);
+    }
+    let mut synced = true;
+    for gvk in gvks.values() {
+        if let Some(scope) = cluster
+            .resolve(gvk)
+            .await
+            .map_err(|e| SyncError::cluster(app, e))?
+        {
+            cache.watch(&scope, None);
+            synced &= cache.is_kind_synced(&gvk.group, &gvk.kind);
+        }
+    }
+    if !synced {
+        return Ok((
+            load(cluster, app, rendered, destination_namespace, &[]).await?,
+            false,
+        ));
+    }
+    let (desired, pending_kinds) =
+        default_namespaces(cluster, app, rendered, destination_namespace).await?;
+    let (resources, hooks) =
+        driftless_plan::split_hooks(&desired).map_err(|(key, message)| SyncError::Invalid {
+            app: app.to_string(),
+            message: format!("{key}: {message}"),
+        })?;
+    let mut live: BTreeMap<ResourceKey, Value> = cache.tracked_by(app).into_iter().collect();
+    for d in resources.iter() {
+        if live.contains_key(&d.key)
+            || pending_kinds.contains(&(d.key.group.clone(), d.key.kind.clone()))
+        {
+            continue;
+        }
+        // Tracked by another app (a conflict to report), or by nobody yet (adoption).
+        let found = match cache.get(&d.key) {
+            Some(v) => Some(v),
+            None => {
+                let gvk = object::gvk(&d.object).expect("keyed");
+                cluster
+                    .get(&gvk, &d.key)
+                    .await
+                    .map_err(|e| SyncError::cluster(app, e))?
+            }
+        };
+        if let Some(v) = found {
+            live.insert(d.key.clone(), v);
+        }
+    }
+    Ok((
+        Loaded {
+            resources,
+            hooks,
+            live,
+            pending_kinds,
+        },
+        true,
+    ))
+}

@@ -26,6 +26,7 @@ pub struct Metrics {
     render: Family<Labels, Histogram>,
     syncs: Family<Labels, Counter>,
     drift: Family<Labels, Counter>,
+    loads: Family<Labels, Counter>,
     app_info: Family<Labels, Gauge>,
     queue_depth: Gauge,
     cache_age: Gauge<f64, std::sync::atomic::AtomicU64>,
@@ -47,6 +48,7 @@ impl Default for Metrics {
         );
         let syncs = Family::<Labels, Counter>::default();
         let drift = Family::<Labels, Counter>::default();
+        let loads = Family::<Labels, Counter>::default();
         let app_info = Family::<Labels, Gauge>::default();
         let queue_depth = Gauge::default();
         let cache_age = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
@@ -77,6 +79,11 @@ impl Default for Metrics {
             drift.clone(),
         );
         registry.register(
+            "live_loads",
+            "Live state reads of a reconcile, from the live cache or by listing",
+            loads.clone(),
+        );
+        registry.register(
             "app_info",
             "One series per application with its sync and health status",
             app_info.clone(),
@@ -103,6 +110,7 @@ impl Default for Metrics {
             render,
             syncs,
             drift,
+            loads,
             app_info,
             queue_depth,
             cache_age,
@@ -142,6 +150,16 @@ impl Metrics {
             .get_or_create(&vec![
                 ("app", app.to_string()),
                 ("impact", impact.to_string()),
+            ])
+            .inc();
+    }
+
+    pub(crate) fn loaded(&self, app: &str, from_cache: bool) {
+        let source = if from_cache { "cache" } else { "list" };
+        self.loads
+            .get_or_create(&vec![
+                ("app", app.to_string()),
+                ("source", source.to_string()),
             ])
             .inc();
     }

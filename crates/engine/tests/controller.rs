@@ -210,6 +210,16 @@ async fn a_live_edit_is_detected_within_a_second_and_healed() {
     let ops = r.ctl.store.list_operations("shop", 10).await.unwrap();
     assert_eq!(ops.len(), 2);
     assert_eq!(ops[0].request["reason"], "self-heal of drift");
+    // After start-up the live state comes from the watched cache, not from lists.
+    let metrics = r.ctl.metrics_text();
+    assert!(
+        metrics.contains(r#"driftless_live_loads_total{app="shop",source="cache"}"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"driftless_live_loads_total{app="shop",source="list"}"#),
+        "the first reconcile lists: {metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

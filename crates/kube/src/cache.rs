@@ -352,6 +352,17 @@ impl LiveCache {
             .collect()
     }
 
+    /// Whether this kind is watched and has completed a list (its absence from the cache
+    /// then means absence from the cluster).
+    pub fn is_kind_synced(&self, group: &str, kind: &str) -> bool {
+        self.inner
+            .kinds
+            .read()
+            .expect("kinds lock")
+            .get(&(group.to_string(), kind.to_string()))
+            .is_some_and(|k| k.synced_at.is_some() && k.error.is_none())
+    }
+
     /// Whether every watched kind has completed a list: before that, absence from the
     /// cache means nothing (and nothing may be pruned on its word).
     pub fn is_synced(&self) -> bool {

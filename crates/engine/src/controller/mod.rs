@@ -403,12 +403,12 @@ impl Controller {
                 .await
                 .map_err(|e| e.to_string())??;
         let ns = Some(state.app.destination.namespace.clone()).filter(|n| !n.is_empty());
-        let loaded = crate::load(
+        let (loaded, _) = crate::load::load_cached(
             self.cluster.as_ref(),
+            &self.cache,
             name,
             &rendered.set,
             ns.as_deref(),
-            &[],
         )
         .await
         .map_err(|e| e.to_string())?;

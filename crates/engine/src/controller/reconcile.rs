@@ -2,21 +2,17 @@
 //! its policy asks for: auto-sync a new revision (once: a failed revision is not retried in a
 //! loop), self-heal drift after a grace period, or record the drift as an alert.
 
-use std::collections::BTreeSet;
-
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use driftless_core::cluster::Cluster;
-use driftless_core::object;
 use driftless_diff::{Comparison, SyncStatus, mask};
 use driftless_health::{Health, worst};
 use driftless_store::{HistoryEntry, OperationPhase};
 
 use super::{Controller, Reason};
+use crate::compare_with_cluster;
 use crate::policy::DriftAction;
 use crate::sync::{OperationPhase as Phase, SyncEvent, SyncResult, sync};
-use crate::{compare_with_cluster, load};
 
 /// Why a sync starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,24 +85,25 @@ impl Controller {
                 .request(&app, rendered.set.clone(), self.config.server_side_diff);
         req.health_timeout = self.config.health_timeout;
         let ns = req.destination_namespace.clone();
-        let loaded = match load(
+        let loaded = match crate::load::load_cached(
             self.cluster.as_ref(),
+            &self.cache,
             name,
             &rendered.set,
             ns.as_deref(),
-            &[],
         )
         .await
         {
-            Ok(l) => l,
+            Ok((l, from_cache)) => {
+                self.metrics.loaded(name, from_cache);
+                l
+            }
             Err(e) => {
                 return self
                     .record_error(name, "ComparisonError", &e.to_string())
                     .await;
             }
         };
-        self.watch_kinds(loaded.resources.values().chain(loaded.live.values()))
-            .await;
         let cmp = compare_with_cluster(
             self.cluster.as_ref(),
             &loaded,
@@ -262,15 +259,6 @@ impl Controller {
             tokio::time::sleep(wait).await;
             queue.enqueue(&name, Reason::Drift);
         });
-    }
-
-    async fn watch_kinds<'a>(&self, objects: impl Iterator<Item = &'a Value>) {
-        let kinds: BTreeSet<_> = objects.filter_map(object::gvk).collect();
-        for gvk in kinds {
-            if let Ok(Some(scope)) = self.cluster.resolve(&gvk).await {
-                self.cache.watch(&scope, None);
-            }
-        }
     }
 
     async fn record_error(&self, name: &str, kind: &str, message: &str) -> Result<(), String> {
