@@ -70,9 +70,22 @@ fn api_token(dir: &Path) -> anyhow::Result<String> {
     Ok(token)
 }
 
-/// Every Application in `dir`; a bad file is reported and skipped, never fatal.
-fn load_apps(dir: &Path) -> Vec<app::Application> {
+/// Every Project / AppProject in `dir`; a bad file is reported and skipped.
+fn load_projects(dir: &Path) -> Vec<driftless_core::project::Project> {
     let mut out = Vec::new();
+    for f in yaml_files(dir) {
+        match std::fs::read_to_string(&f)
+            .map_err(|e| e.to_string())
+            .and_then(|t| driftless_core::project::parse(&t, &f.display().to_string()))
+        {
+            Ok(p) => out.extend(p),
+            Err(e) => eprintln!("error: {e} (skipped)"),
+        }
+    }
+    out
+}
+
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(e) => e
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -80,17 +93,26 @@ fn load_apps(dir: &Path) -> Vec<app::Application> {
             .collect(),
         Err(e) => {
             eprintln!(
-                "error: cannot read application directory {}: {e}",
+                "error: cannot read definitions directory {}: {e}",
                 dir.display()
             );
-            return out;
+            Vec::new()
         }
     };
     files.sort();
-    for f in files {
+    files
+}
+
+/// Every Application in `dir`; a bad file is reported and skipped, never fatal.
+fn load_apps(dir: &Path) -> Vec<app::Application> {
+    let mut out = Vec::new();
+    for f in yaml_files(dir) {
         let parsed = std::fs::read_to_string(&f)
             .map_err(|e| e.to_string())
-            .and_then(|t| app::parse(&t, &f.display().to_string()).map_err(|e| e.to_string()));
+            .and_then(|t| {
+                app::parse_skipping_projects(&t, &f.display().to_string())
+                    .map_err(|e| e.to_string())
+            });
         match parsed {
             Ok(apps) => {
                 for p in apps {
@@ -192,6 +214,13 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         }
         app_dirs.extend(args.config.clone());
         for d in &app_dirs {
+            for p in load_projects(d) {
+                let name = p.name.clone();
+                match controller.set_project(p, "config").await {
+                    Ok(()) => println!("project {name}: loaded from {}", d.display()),
+                    Err(e) => eprintln!("error: project {name}: {e} (skipped)"),
+                }
+            }
             for a in load_apps(d) {
                 let name = a.name.clone();
                 match controller.set_app(a, "config").await {

@@ -176,6 +176,24 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Parsed>, AppError> {
         .collect()
 }
 
+/// Like [`parse`], for files that may also hold projects (`Project`/`AppProject`
+/// documents are left to [`crate::project::parse`]).
+pub fn parse_skipping_projects(text: &str, origin: &str) -> Result<Vec<Parsed>, AppError> {
+    let docs = parse_stream(text, &Limits::default()).map_err(|e| AppError {
+        origin: origin.to_string(),
+        message: e.to_string(),
+    })?;
+    docs.into_iter()
+        .filter(|d| {
+            !matches!(
+                crate::object::kind(&d.value),
+                Some("Project" | "AppProject")
+            )
+        })
+        .map(|d| parse_one(&d.value, &format!("{origin}#{}", d.index)))
+        .collect()
+}
+
 fn parse_one(doc: &Value, origin: &str) -> Result<Parsed, AppError> {
     let err = |message: String| AppError {
         origin: origin.to_string(),

@@ -14,11 +14,13 @@ pub mod cluster;
 pub mod desired;
 pub mod key;
 pub mod object;
+pub mod project;
 pub mod schema;
 pub mod selector;
 pub mod source;
 pub mod strategic;
 pub mod tracking;
+pub mod wildcard;
 pub mod yaml;
 
 pub use desired::{DesiredSet, DuplicateResource};

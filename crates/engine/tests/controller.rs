@@ -423,3 +423,61 @@ async fn drift_policy_alert_records_and_tolerance_ignores() {
     let err = r.ctl.set_app(bad, "alice").await.unwrap_err();
     assert!(err.contains("drift.action `fix`"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_keeps_its_apps_inside_their_destinations() {
+    let env = env().await;
+    let r = start(&env, None, APP_V1).await;
+    let team = |namespaces: &str| {
+        driftless_core::project::parse(
+            &format!("apiVersion: driftless.dev/v1alpha1\nkind: Project\nmetadata: {{name: team-a}}\nspec:\n  sourceRepos: [\"*\"]\n  destinations: [{{namespace: \"{namespaces}\"}}]\n"),
+            "team.yaml",
+        )
+        .unwrap()
+        .remove(0)
+    };
+    r.ctl.set_project(team("team-a-*"), "admin").await.unwrap();
+    let mut app = shop(&r.repo, false);
+    app.project = "team-a".into();
+    r.ctl.set_app(app, "alice").await.unwrap();
+    let status = until(&r.ctl.store, "refused", |s| {
+        s["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("ProjectViolation") || e.contains("does not allow"))
+    })
+    .await;
+    assert!(
+        status["error"]
+            .as_str()
+            .unwrap()
+            .contains("project team-a does not allow the destination namespace shop"),
+        "{status}"
+    );
+    assert!(
+        get(&env, "apps/v1", "Deployment", "shop", "web")
+            .await
+            .is_none(),
+        "nothing applied"
+    );
+    assert!(
+        r.ctl
+            .store
+            .list_operations("shop", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The project opens the namespace: the app syncs.
+    r.ctl.set_project(team("*"), "admin").await.unwrap();
+    until(&r.ctl.store, "Synced", synced_healthy).await;
+    let audit = r
+        .ctl
+        .store
+        .list_audit(&driftless_store::AuditQuery {
+            action: Some("project.set".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 2);
+}

@@ -12,6 +12,8 @@ use mlua::serde::SerializeOptions;
 use mlua::{Lua, LuaSerdeExt, Value as LuaValue, VmState};
 use serde_json::Value;
 
+use driftless_core::wildcard;
+
 use crate::{Health, HealthStatus};
 
 /// Globals a health script must not reach.
@@ -70,7 +72,7 @@ impl LuaCheck {
             .selector
             .split_once('/')
             .unwrap_or(("", &self.selector));
-        wildcard(g, group) && wildcard(k, kind)
+        wildcard::matches(g, group) && wildcard::matches(k, kind)
     }
 
     fn script_error(&self, e: mlua::Error) -> LuaError {
@@ -133,17 +135,6 @@ impl LuaCheck {
         let status =
             HealthStatus::parse(&status).ok_or_else(|| bad(format!("status `{status}`")))?;
         Ok(Health::new(status, message.unwrap_or_default()))
-    }
-}
-
-fn wildcard(pattern: &str, s: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == s,
-        Some((head, tail)) => {
-            s.len() >= head.len()
-                && s.starts_with(head)
-                && (0..=s.len() - head.len()).any(|i| wildcard(tail, &s[head.len() + i..]))
-        }
     }
 }
 

@@ -92,6 +92,7 @@ pub struct Controller {
     pub(crate) cache: LiveCache,
     pub(crate) sources: Arc<Sources>,
     pub(crate) apps: Mutex<BTreeMap<String, AppState>>,
+    pub(crate) projects: Mutex<BTreeMap<String, driftless_core::project::Project>>,
     pub(crate) queue: Arc<WorkQueue>,
     pub(crate) assessor: Assessor,
     pub(crate) dry_runs: DryRunCache,
@@ -145,6 +146,7 @@ impl Controller {
             cache,
             sources,
             apps: Mutex::new(BTreeMap::new()),
+            projects: Mutex::new(BTreeMap::new()),
             queue: Arc::new(WorkQueue::default()),
             assessor,
             dry_runs: DryRunCache::default(),
@@ -210,6 +212,60 @@ impl Controller {
         drop(apps);
         self.queue.enqueue(&name, Reason::Definition);
         Ok(())
+    }
+
+    /// Adds or replaces a project (what its applications may use); audited.
+    pub async fn set_project(
+        &self,
+        project: driftless_core::project::Project,
+        actor: &str,
+    ) -> Result<(), String> {
+        let name = project.name.clone();
+        let details = serde_json::to_value(&project).map_err(|e| e.to_string())?;
+        let changed = self
+            .projects
+            .lock()
+            .await
+            .insert(name.clone(), project.clone())
+            != Some(project);
+        if changed {
+            self.store
+                .audit(actor, "project.set", &format!("project/{name}"), &details)
+                .await
+                .map_err(|e| e.to_string())?;
+            let apps: Vec<String> = self
+                .apps
+                .lock()
+                .await
+                .iter()
+                .filter(|(_, s)| s.app.project == name)
+                .map(|(n, _)| n.clone())
+                .collect();
+            for a in apps {
+                self.queue.enqueue(&a, Reason::Definition);
+            }
+        }
+        Ok(())
+    }
+
+    /// What the app's project does not allow of these objects (empty: allowed).
+    pub(crate) async fn project_violations(
+        &self,
+        app: &Application,
+        objects: &[driftless_core::ResourceKey],
+    ) -> Vec<String> {
+        let name = if app.project.is_empty() {
+            "default"
+        } else {
+            app.project.as_str()
+        };
+        let projects = self.projects.lock().await;
+        let project = match projects.get(name) {
+            Some(p) => p.clone(),
+            None if name == "default" => driftless_core::project::Project::default_project(),
+            None => return vec![format!("project {name} does not exist")],
+        };
+        project.violations(&app.source.repo_url, &app.destination.namespace, objects)
     }
 
     /// Removes an application from management (its objects stay in the cluster).

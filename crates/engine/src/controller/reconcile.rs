@@ -104,6 +104,22 @@ impl Controller {
                     .await;
             }
         };
+        let keys: Vec<driftless_core::ResourceKey> = loaded
+            .resources
+            .iter()
+            .chain(loaded.hooks.iter())
+            .map(|d| d.key.clone())
+            .collect();
+        let violations = self.project_violations(&app, &keys).await;
+        if !violations.is_empty() {
+            return self
+                .record_error(
+                    name,
+                    "ProjectViolation",
+                    &format!("not synced: {}", violations.join("; ")),
+                )
+                .await;
+        }
         let cmp = compare_with_cluster(
             self.cluster.as_ref(),
             &loaded,
