@@ -299,6 +299,11 @@ impl Controller {
             .unwrap_or_else(|| json!({}));
         status["error"] = json!(message);
         status["sync"]["status"] = json!("Unknown");
+        self.store_status(name, status).await
+    }
+
+    /// Stores an app's status and publishes it to live subscribers.
+    async fn store_status(&self, name: &str, status: Value) -> Result<(), String> {
         self.store
             .set_app_status(name, &status)
             .await
@@ -390,12 +395,7 @@ impl Controller {
             status["sync"]["status"].as_str().unwrap_or_default(),
             health.status.as_str(),
         );
-        self.store
-            .set_app_status(name, &status)
-            .await
-            .map_err(|e| e.to_string())?;
-        self.publish(json!({"type": "status", "application": name, "status": status}));
-        Ok(())
+        self.store_status(name, status).await
     }
 
     async fn run_sync(
