@@ -212,7 +212,8 @@ async fn refresh_app(
     if !s.controller.app_names().await.contains(&name) {
         return Err(ApiError::NotFound(format!("application {name}")));
     }
-    s.controller.enqueue(&name, Reason::SourceChanged);
+    // A user's refresh fetches the repository now (a webhook only marks it stale).
+    s.controller.enqueue(&name, Reason::User);
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"application": name, "queued": true})),
