@@ -209,7 +209,7 @@ async fn refresh_app(
     State(s): State<ApiState>,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    if !s.controller.app_names().await.contains(&name) {
+    if !s.controller.has_app(&name).await {
         return Err(ApiError::NotFound(format!("application {name}")));
     }
     // A user's refresh fetches the repository now (a webhook only marks it stale).
@@ -232,7 +232,7 @@ async fn rollback(
     body: Option<Json<Rollback>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = body.map(|b| b.0).unwrap_or_default().id;
-    if !s.controller.app_names().await.contains(&name) {
+    if !s.controller.has_app(&name).await {
         return Err(ApiError::NotFound(format!("application {name}")));
     }
     let revision = s
@@ -274,7 +274,7 @@ async fn diff(
     State(s): State<ApiState>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    if !s.controller.app_names().await.contains(&name) {
+    if !s.controller.has_app(&name).await {
         return Err(ApiError::NotFound(format!("application {name}")));
     }
     let cmp = s.controller.diff(&name).await.map_err(ApiError::Internal)?;

@@ -478,6 +478,11 @@ impl Controller {
         .await)
     }
 
+    /// Whether `name` is a managed application.
+    pub async fn has_app(&self, name: &str) -> bool {
+        self.apps.lock().await.contains_key(name)
+    }
+
     /// The names of the managed applications.
     pub async fn app_names(&self) -> Vec<String> {
         self.apps.lock().await.keys().cloned().collect()
