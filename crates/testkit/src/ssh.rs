@@ -25,6 +25,17 @@ fn keygen(path: &Path) {
     ]));
 }
 
+/// Whether a connection to `port` is answered with an SSH identification string.
+fn serves_banner(port: u16) -> bool {
+    use std::io::Read;
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut banner = [0u8; 8];
+    stream.read_exact(&mut banner).is_ok() && banner.starts_with(b"SSH-")
+}
+
 impl SshServer {
     /// Starts sshd accepting the key returned by [`SshServer::client_key`].
     pub fn start() -> Self {
@@ -51,10 +62,12 @@ impl SshServer {
             .spawn()
             .expect("start /usr/sbin/sshd (Debian package openssh-server)");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        // Ready means a connection gets sshd's banner: the listening socket alone appears before
+        // sshd can serve (a client connecting then sees the connection closed, not a handshake).
+        while !serves_banner(port) {
             assert!(
                 Instant::now() < deadline,
-                "sshd did not start listening on {port}"
+                "sshd did not start serving on 127.0.0.1:{port}"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
