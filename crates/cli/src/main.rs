@@ -53,10 +53,28 @@ enum Command {
     Up(Box<up_cmd::UpArgs>),
 }
 
+/// Logs to stderr: `RUST_LOG` filters (default: the engine's info lines, other crates'
+/// warnings), `DRIFTLESS_LOG_FORMAT=json` writes one JSON object per line for collectors.
+fn init_logs() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("warn,driftless_engine=info,driftless_api=info,driftless=info")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if std::env::var("DRIFTLESS_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
 fn main() -> ExitCode {
     // One TLS backend for the whole process (kube-rs and Git over HTTPS); installing it
     // before anything connects avoids rustls picking (and panicking over) two.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    init_logs();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Render(args) => render_cmd::run(*args),

@@ -40,6 +40,9 @@ pub struct UpArgs {
     /// API address (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
+    /// Applications reconciled (and synced) at once.
+    #[arg(long, default_value_t = 16)]
+    workers: usize,
     #[command(flatten)]
     cluster: ClusterArgs,
 }
@@ -187,7 +190,10 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             cluster,
             sources,
             Assessor::default(),
-            ControllerConfig::default(),
+            ControllerConfig {
+                workers: args.workers.max(1),
+                ..ControllerConfig::default()
+            },
         )
         .await
         .map_err(anyhow::Error::msg)?;

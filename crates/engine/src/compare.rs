@@ -17,10 +17,18 @@ use driftless_diff::{CompareOptions, Comparison, compare, prepare, summarize};
 
 use crate::load::Loaded;
 
-/// Dry-run answers by (sha256 of the prepared desired object, live resourceVersion).
+/// The last dry-run answer of each object, valid while the prepared desired object (its
+/// sha256) and the live resourceVersion are the ones it was asked with. One entry per object,
+/// kept as compact JSON: a fleet's answers would otherwise pile up, one per resourceVersion.
 #[derive(Default)]
 pub struct DryRunCache {
-    entries: Mutex<HashMap<(String, String), Value>>,
+    entries: Mutex<HashMap<ResourceKey, DryRunAnswer>>,
+}
+
+struct DryRunAnswer {
+    digest: String,
+    resource_version: String,
+    json: Box<str>,
 }
 
 /// Entries kept before the cache is emptied (bounded memory; a refill costs one request
@@ -28,15 +36,24 @@ pub struct DryRunCache {
 const CACHE_LIMIT: usize = 50_000;
 
 impl DryRunCache {
-    fn get(&self, k: &(String, String)) -> Option<Value> {
-        self.entries.lock().expect("cache lock").get(k).cloned()
+    fn get(&self, key: &ResourceKey, digest: &str, resource_version: &str) -> Option<Value> {
+        let e = self.entries.lock().expect("cache lock");
+        let a = e.get(key)?;
+        (a.digest == digest && a.resource_version == resource_version)
+            .then(|| serde_json::from_str(&a.json).ok())
+            .flatten()
     }
-    fn put(&self, k: (String, String), v: Value) {
+    fn put(&self, key: &ResourceKey, digest: String, resource_version: String, v: &Value) {
+        let answer = DryRunAnswer {
+            digest,
+            resource_version,
+            json: v.to_string().into_boxed_str(),
+        };
         let mut e = self.entries.lock().expect("cache lock");
-        if e.len() >= CACHE_LIMIT {
+        if e.len() >= CACHE_LIMIT && !e.contains_key(key) {
             e.clear();
         }
-        e.insert(k, v);
+        e.insert(key.clone(), answer);
     }
     pub fn len(&self) -> usize {
         self.entries.lock().expect("cache lock").len()
@@ -76,8 +93,8 @@ pub async fn compare_with_cluster<C: Cluster>(
             let rv = object::str_at(live, &["metadata", "resourceVersion"])
                 .unwrap_or_default()
                 .to_string();
-            let ck = (digest(&want), rv);
-            if let Some(hit) = cache.and_then(|c| c.get(&ck)) {
+            let want_digest = digest(&want);
+            if let Some(hit) = cache.and_then(|c| c.get(&d.key, &want_digest, &rv)) {
                 predicted.insert(d.key.clone(), hit);
                 continue;
             }
@@ -89,7 +106,7 @@ pub async fn compare_with_cluster<C: Cluster>(
             match cluster.apply(&want, &dry).await {
                 Ok(p) => {
                     if let Some(c) = cache {
-                        c.put(ck, p.clone());
+                        c.put(&d.key, want_digest, rv, &p);
                     }
                     predicted.insert(d.key.clone(), p);
                 }

@@ -46,6 +46,10 @@ pub struct Mirror {
     policy: UrlPolicy,
     /// Extra PEM CA bundle trusted for this repository (a private Git server's CA).
     ca_file: Option<PathBuf>,
+    /// The repository opened once for reads (refs, resolve, trees): opening reads the config
+    /// and pack indexes, which a reconcile per app would otherwise pay three times. Refs are
+    /// read from disk on every use and new packs are found on a miss, so fetches show.
+    reader: std::sync::OnceLock<gix::ThreadSafeRepository>,
 }
 
 fn mirror_err(dir: &Path, e: impl std::fmt::Display) -> GitError {
@@ -173,7 +177,18 @@ impl Mirror {
             dir,
             policy,
             ca_file: None,
+            reader: std::sync::OnceLock::new(),
         })
+    }
+
+    /// A handle for reading the mirror (no credentials: nothing leaves the machine).
+    fn reader(&self) -> Result<gix::Repository, GitError> {
+        if let Some(r) = self.reader.get() {
+            return Ok(r.to_thread_local());
+        }
+        let repo = self.repo(&Credentials::None)?;
+        let _ = self.reader.set(repo.clone().into_sync());
+        Ok(repo)
     }
 
     /// Trusts the PEM certificates in `ca_file` (in addition to the system roots) for HTTPS.
@@ -470,7 +485,7 @@ impl Mirror {
 
     /// Refs currently in the mirror (heads and tags, tags peeled to their commit).
     pub fn refs(&self) -> Result<Vec<RefEntry>, GitError> {
-        let repo = self.repo(&Credentials::None)?;
+        let repo = self.reader()?;
         let mut out = Vec::new();
         for r in repo
             .references()
@@ -504,7 +519,7 @@ impl Mirror {
     /// range over tags (`>=1.2 <2`, `~1.4`).
     pub fn resolve(&self, revision: &str) -> Result<String, GitError> {
         let refs = self.refs()?;
-        let repo = self.repo(&Credentials::None)?;
+        let repo = self.reader()?;
         let head = repo.find_reference("HEAD").ok().and_then(|r| {
             r.target()
                 .try_name()
@@ -526,6 +541,6 @@ impl Mirror {
 
     /// The tree of `commit`, readable without a work tree.
     pub fn tree_at(&self, commit: &str) -> Result<GitTree, GitError> {
-        GitTree::open(&self.dir, &url::redact(&self.url), commit)
+        GitTree::from_repo(self.reader()?, &url::redact(&self.url), commit)
     }
 }

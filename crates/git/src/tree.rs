@@ -42,13 +42,22 @@ fn split(path: &str) -> (&str, &str) {
 impl GitTree {
     /// The tree of `commit` (a full or abbreviated id) in the bare repository at `dir`.
     pub fn open(dir: &Path, url: &str, commit: &str) -> Result<Self, GitError> {
+        let repo =
+            gix::open_opts(dir, gix::open::Options::isolated()).map_err(|e| GitError::Read {
+                url: url.to_string(),
+                commit: commit.to_string(),
+                message: e.to_string(),
+            })?;
+        Self::from_repo(repo, url, commit)
+    }
+
+    /// The tree of `commit` in an already opened repository.
+    pub fn from_repo(mut repo: gix::Repository, url: &str, commit: &str) -> Result<Self, GitError> {
         let read_err = |m: String| GitError::Read {
             url: url.to_string(),
             commit: commit.to_string(),
             message: m,
         };
-        let mut repo = gix::open_opts(dir, gix::open::Options::isolated())
-            .map_err(|e| read_err(e.to_string()))?;
         repo.object_cache_size_if_unset(4 * 1024 * 1024);
         let id = repo
             .rev_parse_single(commit)

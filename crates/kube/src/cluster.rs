@@ -3,6 +3,7 @@
 //! server-side as field manager `driftless`; every error names the object and says whether
 //! retrying can help.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt;
@@ -21,11 +22,49 @@ use driftless_core::{Gvk, ResourceKey, object};
 /// The field manager of every apply.
 pub const FIELD_MANAGER: &str = "driftless";
 
+/// Discovery indexed for lookups by kind: every reconcile resolves dozens of kinds, and
+/// kube-rs's own lookup copies a whole group's resource list each time.
+struct KindIndex {
+    /// (group, version, kind) → resource.
+    exact: HashMap<(String, String, String), (ApiResource, Scope)>,
+    /// (group, kind) → the resource in the group's preferred version.
+    preferred: HashMap<(String, String), (ApiResource, Scope)>,
+}
+
+impl KindIndex {
+    fn new(d: &Discovery) -> Self {
+        let mut exact = HashMap::new();
+        let mut preferred = HashMap::new();
+        for group in d.groups() {
+            for version in group.versions() {
+                for (ar, caps) in group.versioned_resources(version) {
+                    let k = (ar.group.clone(), ar.version.clone(), ar.kind.clone());
+                    exact.entry(k).or_insert((ar, caps.scope));
+                }
+            }
+            for (ar, caps) in group.recommended_resources() {
+                preferred
+                    .entry((ar.group.clone(), ar.kind.clone()))
+                    .or_insert((ar, caps.scope));
+            }
+        }
+        KindIndex { exact, preferred }
+    }
+
+    /// The exact version asked for, else the kind in the group's preferred version.
+    fn lookup(&self, gvk: &Gvk) -> Option<(ApiResource, Scope)> {
+        self.exact
+            .get(&(gvk.group.clone(), gvk.version.clone(), gvk.kind.clone()))
+            .or_else(|| self.preferred.get(&(gvk.group.clone(), gvk.kind.clone())))
+            .cloned()
+    }
+}
+
 /// A cluster reached through kube-rs.
 pub struct KubeCluster {
     client: kube::Client,
     name: String,
-    discovery: RwLock<Option<(Discovery, Instant)>>,
+    discovery: RwLock<Option<(KindIndex, Instant)>>,
 }
 
 impl KubeCluster {
@@ -51,25 +90,15 @@ impl KubeCluster {
             .run_aggregated()
             .await
             .map_err(|e| self.error(&format!("discovery on cluster {}", self.name), None, e))?;
-        *self.discovery.write().await = Some((d, Instant::now()));
+        *self.discovery.write().await = Some((KindIndex::new(&d), Instant::now()));
         Ok(())
-    }
-
-    fn lookup(d: &Discovery, gvk: &Gvk) -> Option<(ApiResource, Scope)> {
-        let group = d.get(&gvk.group)?;
-        let exact = group
-            .versioned_resources(&gvk.version)
-            .into_iter()
-            .find(|(ar, _)| ar.kind == gvk.kind);
-        let (ar, caps) = exact.or_else(|| group.recommended_kind(&gvk.kind))?;
-        Some((ar, caps.scope))
     }
 
     /// The API resource of a kind, refreshing discovery once when unknown (at most four
     /// times a second, so a manifest full of typos cannot hammer the server).
     async fn api_resource(&self, gvk: &Gvk) -> Result<Option<(ApiResource, Scope)>, ClusterError> {
         if let Some((d, _)) = self.discovery.read().await.as_ref()
-            && let Some(found) = Self::lookup(d, gvk)
+            && let Some(found) = d.lookup(gvk)
         {
             return Ok(Some(found));
         }
@@ -87,7 +116,7 @@ impl KubeCluster {
             .read()
             .await
             .as_ref()
-            .and_then(|(d, _)| Self::lookup(d, gvk)))
+            .and_then(|(d, _)| d.lookup(gvk)))
     }
 
     async fn api_for(

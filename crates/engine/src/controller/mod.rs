@@ -35,6 +35,8 @@ pub struct ControllerConfig {
     pub resync: Duration,
     /// How long a drifted app waits before self-heal (an operator's edit gets a moment).
     pub self_heal_grace: Duration,
+    /// Applications reconciled at once. A sync holds its worker while it waits for health
+    /// (on watches, not CPU), so this bounds syncs in flight more than CPU use.
     pub workers: usize,
     pub server_side_diff: bool,
     /// How long a sync waits for each wave to become healthy.
@@ -47,7 +49,7 @@ impl Default for ControllerConfig {
         ControllerConfig {
             resync: Duration::from_secs(180),
             self_heal_grace: Duration::from_secs(5),
-            workers: 4,
+            workers: 16,
             server_side_diff: true,
             health_timeout: Duration::from_secs(300),
             history_limit: 10,
@@ -520,6 +522,12 @@ impl Controller {
             .store
             .add_event(app, kind, severity, message, data)
             .await?;
+        // Every recorded event is a log line too (messages never carry Secret values: diffs
+        // are masked before they reach an event).
+        match severity {
+            "warning" | "error" => tracing::warn!(app, event = kind, id, "{message}"),
+            _ => tracing::info!(app, event = kind, id, "{message}"),
+        }
         self.publish(json!({"type": "event", "application": app, "id": id, "kind": kind, "severity": severity, "message": message}));
         Ok(id)
     }

@@ -12,7 +12,7 @@ use driftless_store::{HistoryEntry, OperationPhase};
 use super::{Controller, Reason};
 use crate::compare_with_cluster;
 use crate::policy::DriftAction;
-use crate::sync::{OperationPhase as Phase, SyncEvent, SyncResult, sync};
+use crate::sync::{OperationPhase as Phase, SyncEvent, SyncResult, sync_loaded};
 
 /// Why a sync starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,8 +25,18 @@ enum Trigger {
 
 impl Controller {
     pub(crate) async fn reconcile(&self, name: &str, reason: Reason) -> Result<(), String> {
+        use tracing::Instrument;
         let started = std::time::Instant::now();
-        let r = self.reconcile_once(name, reason).await;
+        // One span per reconcile: every line logged inside names the app, why it ran and
+        // (once rendered) the revision.
+        let span = tracing::info_span!(
+            "reconcile",
+            app = %name,
+            reason = ?reason,
+            revision = tracing::field::Empty
+        );
+        let r = self.reconcile_once(name, reason).instrument(span).await;
+        tracing::debug!(app = %name, seconds = started.elapsed().as_secs_f64(), ok = r.is_ok(), "reconciled");
         self.metrics
             .reconciled(name, started.elapsed().as_secs_f64());
         r
@@ -53,6 +63,7 @@ impl Controller {
             Ok(r) => r,
             Err(e) => return self.record_error(name, "ComparisonError", &e).await,
         };
+        tracing::Span::current().record("revision", rendered.revision.as_str());
         self.metrics
             .sourced(name, rendered.fetch_seconds, rendered.render_seconds);
         // A newer commit landed on the branch: the rollback's hold ends.
@@ -455,14 +466,30 @@ impl Controller {
             };
             let _ = tx.send(step);
         };
-        let result = sync(
+        // Loaded again, just before acting: the cache is watch-fed and costs nothing to ask,
+        // and it falls back to the server's lists whenever one of the kinds is not synced.
+        let result = match crate::load::load_cached(
             self.cluster.as_ref(),
-            req,
-            &self.assessor,
-            Some(&self.dry_runs),
-            &on_event,
+            &self.cache,
+            name,
+            &req.rendered,
+            req.destination_namespace.as_deref(),
         )
-        .await;
+        .await
+        {
+            Ok((loaded, _)) => {
+                sync_loaded(
+                    self.cluster.as_ref(),
+                    req,
+                    &loaded,
+                    &self.assessor,
+                    Some(&self.dry_runs),
+                    &on_event,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
         drop(on_event);
         let _ = recorder.await;
         let result = match result {

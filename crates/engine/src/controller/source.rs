@@ -31,9 +31,18 @@ pub struct Rendered {
     pub render_seconds: f64,
 }
 
-/// A mirror and when it was last fetched; one lock per repository, so two apps of one
-/// repository never fetch it at once.
-type SharedMirror = Arc<Mutex<(Mirror, Option<Instant>, bool)>>;
+/// A mirrored repository; one lock per repository, so two apps of it never fetch at once.
+struct MirrorState {
+    mirror: Mirror,
+    fetched_at: Option<Instant>,
+    /// A webhook said the remote changed: fetch before the next render.
+    stale: bool,
+    /// The tree last read, shared by every app on that commit (its directory listings are
+    /// memoized, so a fleet on one repository reads each directory once).
+    tree: Option<Arc<driftless_git::GitTree>>,
+}
+
+type SharedMirror = Arc<Mutex<MirrorState>>;
 
 pub struct Sources {
     data_dir: PathBuf,
@@ -59,12 +68,17 @@ impl Sources {
     pub fn invalidate(&self, url: &str) {
         let m = self.mirrors.lock().expect("mirrors lock").get(url).cloned();
         if let Some(m) = m {
-            m.lock().expect("mirror lock").2 = true;
+            m.lock().expect("mirror lock").stale = true;
         }
     }
 
+    /// A path to a directory that is not a bare Git repository: rendered as on disk (a work
+    /// tree included, so uncommitted edits show). A bare repository is fetched like any remote.
     fn is_local_dir(url: &str) -> bool {
-        !url.contains("://") && !url.contains('@') && Path::new(url).is_dir()
+        let p = Path::new(url);
+        let bare =
+            p.join("HEAD").is_file() && p.join("objects").is_dir() && p.join("refs").is_dir();
+        !url.contains("://") && !url.contains('@') && p.is_dir() && !bare
     }
 
     /// Renders `app` at its target revision, or at `pin` (a rollback) when given; `fetch`
@@ -106,20 +120,27 @@ impl Sources {
                 None => {
                     let m = Mirror::open(&self.data_dir.join("repos"), url, self.policy)
                         .map_err(|e| format!("application {}: {e}", app.name))?;
-                    let entry = Arc::new(Mutex::new((m, None, false)));
+                    let entry = Arc::new(Mutex::new(MirrorState {
+                        mirror: m,
+                        fetched_at: None,
+                        stale: false,
+                        tree: None,
+                    }));
                     mirrors.insert(url.clone(), entry.clone());
                     entry
                 }
             }
         };
         let mut guard = mirror.lock().expect("mirror lock");
-        let due = guard.1.is_none_or(|at| at.elapsed() >= self.poll_interval);
+        let due = guard
+            .fetched_at
+            .is_none_or(|at| at.elapsed() >= self.poll_interval);
         let started = Instant::now();
         let mut fetched = None;
         // A webhook marked the repository stale: fetch once, whichever app comes first.
-        if fetch || due || guard.2 {
+        if fetch || due || guard.stale {
             guard
-                .0
+                .mirror
                 .fetch(&Credentials::None, &FetchOptions::default())
                 .map_err(|e| {
                     format!(
@@ -128,27 +149,36 @@ impl Sources {
                         driftless_git::url::redact(url)
                     )
                 })?;
-            guard.1 = Some(Instant::now());
-            guard.2 = false;
+            guard.fetched_at = Some(Instant::now());
+            guard.stale = false;
             fetched = Some(started.elapsed().as_secs_f64());
         }
         let head = guard
-            .0
+            .mirror
             .resolve(if rev.is_empty() { "HEAD" } else { rev })
             .map_err(|e| format!("application {}: {e}", app.name))?;
         let commit = match pin {
             Some(p) => guard
-                .0
+                .mirror
                 .resolve(p)
                 .map_err(|e| format!("application {}: rollback revision {p}: {e}", app.name))?,
             None => head.clone(),
         };
-        let tree = guard
-            .0
-            .tree_at(&commit)
-            .map_err(|e| format!("application {}: {e}", app.name))?;
+        let tree = match &guard.tree {
+            Some(t) if t.commit() == commit => t.clone(),
+            _ => {
+                let t = Arc::new(
+                    guard
+                        .mirror
+                        .tree_at(&commit)
+                        .map_err(|e| format!("application {}: {e}", app.name))?,
+                );
+                guard.tree = Some(t.clone());
+                t
+            }
+        };
         drop(guard);
-        let mut r = self.render_tree(app, &tree, commit, &spec)?;
+        let mut r = self.render_tree(app, tree.as_ref(), commit, &spec)?;
         r.fetch_seconds = fetched;
         r.head = head;
         Ok(r)

@@ -19,7 +19,7 @@ use driftless_plan::{Phase, PlanOptions, plan};
 
 use crate::SyncError;
 use crate::compare::{DryRunCache, compare_with_cluster};
-use crate::load::load;
+use crate::load::{Loaded, load};
 use driftless_core::cluster::Cluster;
 
 /// Retries of transient API errors (5xx, 429, connection): exponential backoff.
@@ -126,7 +126,7 @@ pub enum SyncEvent<'a> {
     Resource(&'a ResourceResult),
 }
 
-/// Runs one sync.
+/// Runs one sync, loading the app's live objects with lists from the API server.
 pub async fn sync<C: Cluster>(
     cluster: &C,
     req: &SyncRequest,
@@ -134,17 +134,30 @@ pub async fn sync<C: Cluster>(
     cache: Option<&DryRunCache>,
     on_event: &(dyn Fn(&SyncEvent) + Sync),
 ) -> Result<SyncResult, SyncError> {
-    let app = req.app().to_string();
     let loaded = load(
         cluster,
-        &app,
+        req.app(),
         &req.rendered,
         req.destination_namespace.as_deref(),
         &req.extra_kinds,
     )
     .await?;
+    sync_loaded(cluster, req, &loaded, assessor, cache, on_event).await
+}
+
+/// Runs one sync on state already loaded for `req.rendered` (the controller's live cache
+/// serves it: listing every kind cluster-wide for each sync would cost O(fleet) per app).
+pub async fn sync_loaded<C: Cluster>(
+    cluster: &C,
+    req: &SyncRequest,
+    loaded: &Loaded,
+    assessor: &Assessor,
+    cache: Option<&DryRunCache>,
+    on_event: &(dyn Fn(&SyncEvent) + Sync),
+) -> Result<SyncResult, SyncError> {
+    let app = req.app().to_string();
     let comparison =
-        compare_with_cluster(cluster, &loaded, &req.compare, req.server_side_diff, cache).await;
+        compare_with_cluster(cluster, loaded, &req.compare, req.server_side_diff, cache).await;
     let mut result = SyncResult {
         app: app.clone(),
         phase: OperationPhase::Succeeded,

@@ -1,0 +1,290 @@
+//! Engine benchmark: 1,000 applications × 10 resources each, from one Git repository, synced
+//! by `driftless up` into the sandbox. Measures the cold start (engine started → every app
+//! Synced and Healthy), the engine's CPU with nothing changing (over a window that holds a
+//! full periodic resync of every app), and its RSS.
+//! The sandbox and the engine run as their own processes (`driftless sandbox`, `driftless
+//! up`), so CPU and RSS are the engine's alone.
+//! Run: `cargo bench -p driftless --bench engine` (`DRIFTLESS_BENCH_APPS=N` for a smaller fleet).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use driftless_testkit::repo::TestRepo;
+use serde_json::json;
+
+const RESOURCES_PER_APP: usize = 10;
+/// Long enough to hold every app's periodic resync (3 min, jittered up to 10%): steady state
+/// is that work spread over time, not a quiet minute between two resyncs.
+const IDLE_WINDOW: Duration = Duration::from_secs(200);
+
+/// Kills a child process when the bench ends, however it ends.
+struct Process(Child);
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn proc_field(pid: u32, key: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// User + system CPU seconds the process has used (clock ticks are 100/s on Linux).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+/// The ten resources of app `i`: its namespace, a Deployment, a Service, a ServiceAccount,
+/// a Secret and five ConfigMaps.
+fn app_files(i: usize) -> Vec<(String, String)> {
+    let ns = format!("fleet-{i:04}");
+    let mut files = vec![
+        (
+            "namespace.yaml".to_string(),
+            format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"),
+        ),
+        (
+            "deployment.yaml".to_string(),
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: {ns}\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n        ports: [{{containerPort: 80}}]\n        resources: {{requests: {{cpu: 10m, memory: 16Mi}}}}\n"
+            ),
+        ),
+        (
+            "service.yaml".to_string(),
+            format!(
+                "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: {ns}\nspec:\n  selector: {{app: web}}\n  ports: [{{port: 80, targetPort: 80}}]\n"
+            ),
+        ),
+        (
+            "serviceaccount.yaml".to_string(),
+            format!(
+                "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: web\n  namespace: {ns}\n"
+            ),
+        ),
+        (
+            "secret.yaml".to_string(),
+            format!(
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: web\n  namespace: {ns}\nstringData:\n  password: bench-{i}\n"
+            ),
+        ),
+    ];
+    for c in 0..RESOURCES_PER_APP - files.len() {
+        files.push((
+            format!("config-{c}.yaml"),
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-{c}\n  namespace: {ns}\ndata:\n  app: \"{i}\"\n  key: value-{c}\n"
+            ),
+        ));
+    }
+    files
+}
+
+fn application(i: usize, repo: &Path) -> String {
+    format!(
+        "apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: fleet-{i:04}}}\nspec:\n  source: {{repoURL: \"{}\", path: apps/{i:04}}}\n  destination: {{namespace: fleet-{i:04}}}\n  syncPolicy:\n    automated: {{prune: true, selfHeal: true}}\n",
+        repo.display()
+    )
+}
+
+fn wait_for_file(path: &Path, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(t) = std::fs::read_to_string(path)
+            && !t.trim().is_empty()
+        {
+            return t.trim().to_string();
+        }
+        assert!(Instant::now() < deadline, "{what} never appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// (apps listed, apps Synced and Healthy, the status of one that is not).
+async fn census(
+    http: &reqwest::Client,
+    api: &str,
+    token: &str,
+) -> (usize, usize, serde_json::Value) {
+    let (mut seen, mut ready, mut after) = (0, 0, String::new());
+    let mut laggard = serde_json::Value::Null;
+    loop {
+        let Ok(resp) = http
+            .get(format!(
+                "{api}/api/v1/applications?limit=1000&after={after}"
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+        else {
+            return (0, 0, serde_json::Value::Null);
+        };
+        let page: serde_json::Value = resp.json().await.unwrap_or_default();
+        let items = page["items"].as_array().cloned().unwrap_or_default();
+        seen += items.len();
+        for a in &items {
+            if a["status"]["sync"]["status"] == "Synced"
+                && a["status"]["health"]["status"] == "Healthy"
+            {
+                ready += 1;
+            } else if laggard.is_null() {
+                laggard = json!({"name": a["name"], "sync": a["status"]["sync"]["status"],
+                    "health": a["status"]["health"], "error": a["status"]["error"]});
+            }
+        }
+        match page["next"].as_str() {
+            Some(n) if !n.is_empty() => after = n.to_string(),
+            _ => return (seen, ready, laggard),
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let apps: usize = std::env::var("DRIFTLESS_BENCH_APPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let sandbox = Process(
+        Command::new(env!("CARGO_BIN_EXE_driftless"))
+            .args(["sandbox", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_file(&kubeconfig, "the sandbox kubeconfig");
+
+    // One repository, one directory per application, one commit.
+    let repo = TestRepo::new("fleet");
+    let mut files = Vec::new();
+    for i in 0..apps {
+        for (name, body) in app_files(i) {
+            files.push((format!("apps/{i:04}/{name}"), body));
+        }
+    }
+    let refs: Vec<(&str, Option<&str>)> = files
+        .iter()
+        .map(|(p, b)| (p.as_str(), Some(b.as_str())))
+        .collect();
+    repo.commit(&refs, "the fleet");
+    let config: PathBuf = dir.path().join("apps");
+    std::fs::create_dir_all(&config).unwrap();
+    for i in 0..apps {
+        std::fs::write(
+            config.join(format!("fleet-{i:04}.yaml")),
+            application(i, &repo.bare),
+        )
+        .unwrap();
+    }
+
+    let data = dir.path().join("data");
+    let port = free_port();
+    let api = format!("http://127.0.0.1:{port}");
+    let log = std::fs::File::create(dir.path().join("engine.log")).unwrap();
+    let started = Instant::now();
+    let engine = Process(
+        Command::new(env!("CARGO_BIN_EXE_driftless"))
+            .arg("up")
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(
+                std::env::var("DRIFTLESS_BENCH_WORKERS")
+                    .map(|w| vec!["--workers".to_string(), w])
+                    .unwrap_or_default(),
+            )
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let pid = engine.0.id();
+    let token = wait_for_file(&data.join("api-token"), "the API token");
+    let http = reqwest::Client::new();
+    let mut last_report = Instant::now();
+    let cold = loop {
+        let (seen, ready, laggard) = census(&http, &api, &token).await;
+        if seen == apps && ready == apps {
+            break started.elapsed();
+        }
+        if last_report.elapsed() > Duration::from_secs(5) {
+            eprintln!(
+                "  {:>5.1} s: {ready}/{apps} Synced+Healthy ({seen} listed), engine RSS {:.0} MiB; waiting on {laggard}",
+                started.elapsed().as_secs_f64(),
+                proc_field(pid, "VmRSS:") / 1024.0
+            );
+            last_report = Instant::now();
+        }
+        if started.elapsed() > Duration::from_secs(900) {
+            let log = std::fs::read_to_string(dir.path().join("engine.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            panic!(
+                "not every app became Synced+Healthy in 15 minutes ({ready}/{apps}); the engine's log ends with:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+    };
+    let rss_cold = proc_field(pid, "VmRSS:") / 1024.0;
+    let cpu_cold = cpu_seconds(pid);
+    let sandbox_cpu_cold = cpu_seconds(sandbox.0.id());
+
+    // Nothing changes from here: what the engine spends is its steady-state cost (watches,
+    // the jittered resync of every app, metrics).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let cpu_before = cpu_seconds(pid);
+    tokio::time::sleep(IDLE_WINDOW).await;
+    let idle_cpu = cpu_seconds(pid) - cpu_before;
+    let rss_idle = proc_field(pid, "VmRSS:") / 1024.0;
+    let hwm = proc_field(pid, "VmHWM:") / 1024.0;
+    let (_, ready, _) = census(&http, &api, &token).await;
+
+    println!(
+        "engine: {apps} apps × {RESOURCES_PER_APP} resources ({} objects)",
+        apps * RESOURCES_PER_APP
+    );
+    println!(
+        "  cold start to all Synced+Healthy: {:.1} s (engine CPU {:.1} s, sandbox CPU {:.1} s)",
+        cold.as_secs_f64(),
+        cpu_cold,
+        sandbox_cpu_cold
+    );
+    println!(
+        "  idle: {:.2} CPU-s over {} s (every app resynced once) = {:.2} CPU-s per minute = {:.2}% of a core; {ready}/{apps} still Synced+Healthy",
+        idle_cpu,
+        IDLE_WINDOW.as_secs(),
+        60.0 * idle_cpu / IDLE_WINDOW.as_secs_f64(),
+        100.0 * idle_cpu / IDLE_WINDOW.as_secs_f64()
+    );
+    println!(
+        "  RSS: {rss_cold:.0} MiB after cold start, {rss_idle:.0} MiB idle, peak {hwm:.0} MiB"
+    );
+}
