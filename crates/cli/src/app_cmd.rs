@@ -54,7 +54,14 @@ enum AppCommand {
     },
     /// Roll back to a deployed revision (a history id; default: the previous deployment).
     /// With auto-sync the app stays there until a newer commit lands.
-    Rollback { name: String, id: Option<i64> },
+    Rollback {
+        name: String,
+        id: Option<i64>,
+        /// Back to the deployment live at this time: RFC 3339 (`2026-11-23T09:30:00Z`) or an
+        /// age (`2h`: two hours ago).
+        #[arg(long, conflicts_with = "id")]
+        to_time: Option<String>,
+    },
     /// What a sync would change now (through the engine), with impact and masked secrets;
     /// `--exit-code` exits 1 when out of sync.
     Diff {
@@ -225,8 +232,9 @@ pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
-            AppCommand::Rollback { name, id } => {
-                let body = serde_json::json!({"id": id});
+            AppCommand::Rollback { name, id, to_time } => {
+                let to_time = to_time.as_deref().map(parse_time).transpose()?;
+                let body = serde_json::json!({"id": id, "toTime": to_time});
                 let r = client
                     .post_json(&format!("/api/v1/applications/{name}/rollback"), &body)
                     .await?;
@@ -338,4 +346,42 @@ pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `--to-time`: an RFC 3339 time, or an age (`90m`, `2h`) counted back from now; as RFC 3339.
+fn parse_time(t: &str) -> anyhow::Result<String> {
+    if let Ok(at) = t.parse::<jiff::Timestamp>() {
+        return Ok(at.to_string());
+    }
+    let age = driftless_core::app::parse_duration(t).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--to-time {t:?}: expected an RFC 3339 time (2026-11-23T09:30:00Z) or an age (30m, 2h)"
+        )
+    })?;
+    let age = jiff::SignedDuration::try_from(age)?;
+    Ok(jiff::Timestamp::now().checked_sub(age)?.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time;
+
+    #[test]
+    fn to_time_takes_rfc3339_or_an_age() {
+        assert_eq!(
+            parse_time("2026-11-23T09:30:00+01:00").unwrap(),
+            "2026-11-23T08:30:00Z"
+        );
+        let two_hours_ago: jiff::Timestamp = parse_time("2h").unwrap().parse().unwrap();
+        let expected = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2);
+        assert!(
+            two_hours_ago.duration_since(expected).abs() < jiff::SignedDuration::from_secs(5),
+            "{two_hours_ago} vs {expected}"
+        );
+        let err = parse_time("yesterday").unwrap_err().to_string();
+        assert!(
+            err.contains("RFC 3339") && err.contains("yesterday"),
+            "{err}"
+        );
+    }
 }

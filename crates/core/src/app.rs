@@ -31,6 +31,10 @@ pub struct Application {
     /// impact grade at or below which drift is left alone (`none`, `low`, `medium`, `high`).
     #[serde(default)]
     pub drift: Option<DriftPolicy>,
+    /// Deployed revisions kept in the history (Argo CD's `revisionHistoryLimit`; the engine's
+    /// default, 10, when unset).
+    #[serde(default)]
+    pub revision_history_limit: Option<u32>,
     /// Where the definition came from (file and document).
     #[serde(skip)]
     pub origin: String,
@@ -163,7 +167,7 @@ pub struct Parsed {
 
 /// Spec fields known to Argo CD that Driftless accepts and does not use (yet), reported
 /// once as ignored rather than as unknown.
-const ARGO_SPEC_IGNORED: &[&str] = &["info", "revisionHistoryLimit", "sources"];
+const ARGO_SPEC_IGNORED: &[&str] = &["info", "sources"];
 
 /// Parses every Application document of a YAML stream.
 pub fn parse(text: &str, origin: &str) -> Result<Vec<Parsed>, AppError> {
@@ -230,6 +234,7 @@ fn parse_one(doc: &Value, origin: &str) -> Result<Parsed, AppError> {
         "syncPolicy",
         "ignoreDifferences",
         "drift",
+        "revisionHistoryLimit",
     ];
     for k in fields.keys().filter(|k| !known.contains(&k.as_str())) {
         warnings.push(format!(
@@ -327,7 +332,7 @@ spec:
     retry: {limit: 5, backoff: {duration: 5s, factor: 2, maxDuration: 3m}}
   ignoreDifferences:
   - {group: apps, kind: Deployment, jsonPointers: [/spec/replicas]}
-  revisionHistoryLimit: 10
+  revisionHistoryLimit: 3
   sourceHydrator: {}
 "#;
 
@@ -341,16 +346,12 @@ spec:
         assert!(p.app.sync_policy.automated.as_ref().unwrap().self_heal);
         assert_eq!(p.app.sync_policy.sync_options, vec!["CreateNamespace=true"]);
         assert_eq!(p.app.ignore_differences.len(), 1);
-        assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
+        assert_eq!(p.app.revision_history_limit, Some(3));
+        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
         assert!(
             p.warnings
                 .iter()
                 .any(|w| w.contains("unknown field spec.sourceHydrator"))
-        );
-        assert!(
-            p.warnings
-                .iter()
-                .any(|w| w.contains("spec.revisionHistoryLimit is not supported"))
         );
     }
 

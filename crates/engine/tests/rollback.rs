@@ -221,3 +221,68 @@ async fn rollback_on_failure_returns_to_the_last_healthy_revision() {
         "the bad revision is not retried"
     );
 }
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_to_a_time_within_the_apps_own_history_limit() {
+    let env = env().await;
+    let repo = TestRepo::new("config");
+    let a = repo.commit(&[("shop/cm.yaml", Some(&CM.replace("MODE", "a")))], "a");
+    let url = format!("file://{}/{}", repo.root().display(), repo.name());
+    let (ctl, _stop, _dir) = git_controller(
+        &env,
+        &url,
+        "    automated: {prune: true}\n",
+        ControllerConfig {
+            resync: Duration::from_millis(300),
+            ..Default::default()
+        },
+    )
+    .await;
+    // The same app, keeping only its two newest deployments.
+    let yaml = format!(
+        "apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: \"{url}\", path: shop, targetRevision: main}}\n  destination: {{namespace: shop}}\n  revisionHistoryLimit: 2\n  syncPolicy:\n    automated: {{prune: true}}\n    syncOptions: [CreateNamespace=true]\n"
+    );
+    let app = driftless_core::app::parse(&yaml, "shop.yaml")
+        .unwrap()
+        .remove(0)
+        .app;
+    ctl.set_app(app, "alice").await.unwrap();
+    until_revision(&ctl.store, &a).await;
+    let while_a = now_ms();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut at = Vec::new();
+    for m in ["b", "c"] {
+        let rev = repo.commit(&[("shop/cm.yaml", Some(&CM.replace("MODE", m)))], m);
+        ctl.enqueue("shop", Reason::User);
+        until_revision(&ctl.store, &rev).await;
+        at.push((rev, now_ms()));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let history = ctl.store.list_history("shop").await.unwrap();
+    let kept: Vec<&str> = history.iter().map(|h| h.revision.as_str()).collect();
+    assert_eq!(kept, vec![at[1].0.as_str(), at[0].0.as_str()], "newest two");
+
+    // a was live then, but its entry is gone: the error says what is still kept.
+    let err = ctl
+        .rollback_to_time("shop", while_a, "bob")
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("no deployment at or before") && err.contains("oldest kept"),
+        "{err}"
+    );
+    // While b was live (before c deployed): back to b.
+    assert_eq!(
+        ctl.rollback_to_time("shop", at[0].1, "bob").await.unwrap(),
+        at[0].0
+    );
+    until_revision(&ctl.store, &at[0].0).await;
+    assert_eq!(mode(&env).await, "b");
+}

@@ -443,6 +443,34 @@ impl Controller {
         Ok(target.revision.clone())
     }
 
+    /// Rolls back to the deployment that was live at `at_ms` (milliseconds since the epoch):
+    /// the newest history entry deployed at or before it. Returns the revision.
+    pub async fn rollback_to_time(
+        &self,
+        name: &str,
+        at_ms: i64,
+        actor: &str,
+    ) -> Result<String, String> {
+        let history = self
+            .store
+            .list_history(name)
+            .await
+            .map_err(|e| e.to_string())?;
+        let target = history
+            .iter()
+            .filter(|h| h.deployed_ms <= at_ms)
+            .max_by_key(|h| (h.deployed_ms, h.id))
+            .ok_or_else(|| match history.iter().map(|h| h.deployed_ms).min() {
+                Some(oldest) => format!(
+                    "application {name} has no deployment at or before {}; the oldest kept (revisionHistoryLimit) is from {}",
+                    format_ms(at_ms),
+                    format_ms(oldest)
+                ),
+                None => format!("application {name} has no deployment history"),
+            })?;
+        self.rollback(name, Some(target.id), actor).await
+    }
+
     /// What a sync would change now: the source rendered, compared with the cluster (Secret
     /// values masked). Changes nothing.
     pub async fn diff(&self, name: &str) -> Result<driftless_diff::Comparison, String> {
@@ -667,4 +695,11 @@ mod tests {
             "gitlab.example.com:8443/g/r"
         );
     }
+}
+
+/// An epoch-milliseconds time as RFC 3339 (UTC), for messages.
+pub fn format_ms(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| format!("{ms} ms"))
 }

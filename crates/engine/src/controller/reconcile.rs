@@ -531,6 +531,12 @@ impl Controller {
             .await
             .map_err(|e| e.to_string())?;
         if result.phase == Phase::Succeeded {
+            let app_history_limit = self
+                .apps
+                .lock()
+                .await
+                .get(name)
+                .and_then(|s| s.app.revision_history_limit);
             let live = self.snapshot(name).await;
             let desired: Vec<Value> = req.rendered.values().map(mask::masked).collect();
             let entry = HistoryEntry {
@@ -544,7 +550,10 @@ impl Controller {
                 live_snapshot: Value::Array(live),
             };
             self.store
-                .add_history(&entry, self.config.history_limit)
+                .add_history(
+                    &entry,
+                    app_history_limit.map_or(self.config.history_limit, i64::from),
+                )
                 .await
                 .map_err(|e| e.to_string())?;
             self.event(
