@@ -672,6 +672,13 @@ pub fn normalize_repo_url(url: &str) -> String {
     }
 }
 
+/// An epoch-milliseconds time as RFC 3339 (UTC), for messages.
+pub fn format_ms(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| format!("{ms} ms"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::normalize_repo_url as n;
@@ -695,11 +702,4 @@ mod tests {
             "gitlab.example.com:8443/g/r"
         );
     }
-}
-
-/// An epoch-milliseconds time as RFC 3339 (UTC), for messages.
-pub fn format_ms(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.to_string())
-        .unwrap_or_else(|_| format!("{ms} ms"))
 }
