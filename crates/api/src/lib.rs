@@ -54,6 +54,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/applications/{name}/history", get(history))
         .route("/applications/{name}/diff", get(diff))
         .route("/applications/{name}/operations", get(operations))
+        .route("/applications/{name}/operations/{id}", get(operation))
         .route("/applications/{name}/events", get(events))
         .route("/stream", get(stream))
         .route("/audit", get(audit))
@@ -312,6 +313,19 @@ async fn operations(
 ) -> Result<Json<Value>, ApiError> {
     let ops = s.controller.store.list_operations(&name, 50).await?;
     Ok(Json(json!({"items": ops})))
+}
+
+/// One operation with its steps as recorded so far (`logs-of-operation`).
+async fn operation(
+    State(s): State<ApiState>,
+    Path((name, id)): Path<(String, i64)>,
+) -> Result<Json<Value>, ApiError> {
+    match s.controller.store.get_operation(id).await? {
+        Some(op) if op.app == name => Ok(Json(json!(op))),
+        _ => Err(ApiError::NotFound(format!(
+            "operation {id} of application {name}"
+        ))),
+    }
 }
 
 #[derive(Deserialize)]

@@ -79,6 +79,60 @@ enum AppCommand {
     History { name: String },
     /// Events (drift, syncs, errors), oldest first.
     Events { name: String },
+    /// What an operation (sync, rollback) did, step by step: waves, each resource's outcome
+    /// and health, the result. Default: the newest operation.
+    LogsOfOperation {
+        name: String,
+        id: Option<i64>,
+        /// Keep printing steps until the operation finishes.
+        #[arg(long, short)]
+        follow: bool,
+    },
+}
+
+/// One recorded step of an operation, as a line.
+fn step_line(step: &Value) -> String {
+    if let Some(s) = step.get("step") {
+        // The engine's own first step (CreateNamespace) runs before any wave.
+        let wave = match s["wave"].as_i64() {
+            Some(w) if w == i64::from(i32::MIN) => "first".to_string(),
+            _ => s["wave"].to_string(),
+        };
+        return format!(
+            "== {} wave {}{}: {} task(s)",
+            s["phase"].as_str().unwrap_or_default(),
+            wave,
+            if s["prune"] == true { " (prune)" } else { "" },
+            s["tasks"]
+        );
+    }
+    let r = &step["resource"];
+    let k = &r["key"];
+    let group = k["group"].as_str().unwrap_or_default();
+    let ns = k["namespace"].as_str().unwrap_or_default();
+    let mut line = format!(
+        "   {:<10} {}{}{}/{}",
+        r["outcome"].as_str().unwrap_or_default(),
+        if group.is_empty() {
+            String::new()
+        } else {
+            format!("{group}/")
+        },
+        k["kind"].as_str().unwrap_or_default(),
+        if ns.is_empty() {
+            String::new()
+        } else {
+            format!(" {ns}")
+        },
+        k["name"].as_str().unwrap_or_default()
+    );
+    if let Some(h) = r["health"]["status"].as_str() {
+        line.push_str(&format!(" [{h}]"));
+    }
+    if let Some(m) = r["message"].as_str().filter(|m| !m.is_empty()) {
+        line.push_str(&format!(": {m}"));
+    }
+    line
 }
 
 fn status_line(a: &Value) -> String {
@@ -324,6 +378,61 @@ pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
                             e["operation_id"]
                         );
                     }
+                }
+            }
+            AppCommand::LogsOfOperation { name, id, follow } => {
+                let id = match id {
+                    Some(id) => id,
+                    None => client
+                        .get(&format!("/api/v1/applications/{name}/operations"))
+                        .await?["items"][0]["id"]
+                        .as_i64()
+                        .ok_or_else(|| {
+                            anyhow::anyhow!("application {name} has no operations yet")
+                        })?,
+                };
+                let (mut shown, mut header) = (0, false);
+                loop {
+                    let op = client
+                        .get(&format!("/api/v1/applications/{name}/operations/{id}"))
+                        .await?;
+                    if json {
+                        print(&op);
+                        break;
+                    }
+                    if !header {
+                        header = true;
+                        println!(
+                            "operation {id}: {} of {} at {}: {}",
+                            op["kind"].as_str().unwrap_or_default(),
+                            name,
+                            op["revision"].as_str().unwrap_or_default(),
+                            op["request"]["reason"].as_str().unwrap_or_default()
+                        );
+                    }
+                    let steps = op["progress"].as_array().cloned().unwrap_or_default();
+                    for step in steps.iter().skip(shown) {
+                        println!("{}", step_line(step));
+                    }
+                    shown = steps.len();
+                    let phase = op["phase"].as_str().unwrap_or_default();
+                    if phase != "Running" {
+                        let message = op["result"]["message"].as_str().unwrap_or_default();
+                        println!(
+                            "{phase}{}",
+                            if message.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {message}")
+                            }
+                        );
+                        break;
+                    }
+                    if !follow {
+                        println!("(still running; --follow to keep watching)");
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                 }
             }
             AppCommand::Events { name } => {

@@ -197,6 +197,29 @@ async fn up_demo_syncs_three_applications_behind_an_authenticated_api() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("guestbook-staging: Succeeded"));
+    // That sync, step by step: the wave, each resource with its outcome and health, the result.
+    let out = cli(&["app", "logs-of-operation", "guestbook-staging"]);
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{log}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        log.starts_with("operation ")
+            && log.contains("== Sync wave 0")
+            && log.contains("apps/Deployment demo-staging/guestbook [Healthy]")
+            && log.contains("\nSucceeded: "),
+        "{log}"
+    );
+    let out = cli(&["app", "logs-of-operation", "guestbook-staging", "999999"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("operation 999999 of application guestbook-staging"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = cli(&["app", "wait", "guestbook-prod", "--timeout", "30s"]);
     assert!(
         out.status.success(),
