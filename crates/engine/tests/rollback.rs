@@ -47,6 +47,7 @@ async fn git_controller(
     env: &Env,
     url: &str,
     policy: &str,
+    extra_spec: &str,
     cfg: ControllerConfig,
 ) -> (
     Arc<Controller>,
@@ -72,7 +73,7 @@ async fn git_controller(
         .await
         .unwrap();
     let yaml = format!(
-        "apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: \"{url}\", path: shop, targetRevision: main}}\n  destination: {{namespace: shop}}\n  syncPolicy:\n{policy}    syncOptions: [CreateNamespace=true]\n"
+        "apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: \"{url}\", path: shop, targetRevision: main}}\n  destination: {{namespace: shop}}\n{extra_spec}  syncPolicy:\n{policy}    syncOptions: [CreateNamespace=true]\n"
     );
     let app = driftless_core::app::parse(&yaml, "shop.yaml")
         .unwrap()
@@ -84,24 +85,48 @@ async fn git_controller(
     (ctl, stop, dir)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rollback_holds_until_a_newer_commit_lands() {
+/// App `shop` on a repository whose first commit sets mode `a`, synced to it.
+struct Shop {
+    env: Env,
+    repo: TestRepo,
+    a: String,
+    ctl: Arc<Controller>,
+    _stop: tokio::sync::watch::Sender<bool>,
+    _dir: tempfile::TempDir,
+}
+
+async fn shop_at_a(policy: &str, extra_spec: &str) -> Shop {
     let env = env().await;
     let repo = TestRepo::new("config");
     let a = repo.commit(&[("shop/cm.yaml", Some(&CM.replace("MODE", "a")))], "a");
     let url = format!("file://{}/{}", repo.root().display(), repo.name());
-    let (ctl, _stop, _dir) = git_controller(
-        &env,
-        &url,
-        "    automated: {prune: true, selfHeal: true}\n",
-        ControllerConfig {
-            resync: Duration::from_millis(300),
-            self_heal_grace: Duration::from_millis(300),
-            ..Default::default()
-        },
-    )
-    .await;
+    let cfg = ControllerConfig {
+        resync: Duration::from_millis(300),
+        self_heal_grace: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let (ctl, _stop, _dir) = git_controller(&env, &url, policy, extra_spec, cfg).await;
     until_revision(&ctl.store, &a).await;
+    Shop {
+        env,
+        repo,
+        a,
+        ctl,
+        _stop,
+        _dir,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_holds_until_a_newer_commit_lands() {
+    let Shop {
+        env,
+        repo,
+        a,
+        ctl,
+        _stop,
+        _dir,
+    } = shop_at_a("    automated: {prune: true, selfHeal: true}\n", "").await;
     assert!(
         ctl.rollback("shop", None, "bob")
             .await
@@ -165,6 +190,7 @@ async fn rollback_on_failure_returns_to_the_last_healthy_revision() {
         &env,
         &url,
         "    automated: {prune: true}\n    rollbackOnFailure: true\n",
+        "",
         ControllerConfig {
             resync: Duration::from_millis(300),
             health_timeout: Duration::from_secs(4),
@@ -231,30 +257,19 @@ fn now_ms() -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_to_a_time_within_the_apps_own_history_limit() {
-    let env = env().await;
-    let repo = TestRepo::new("config");
-    let a = repo.commit(&[("shop/cm.yaml", Some(&CM.replace("MODE", "a")))], "a");
-    let url = format!("file://{}/{}", repo.root().display(), repo.name());
-    let (ctl, _stop, _dir) = git_controller(
-        &env,
-        &url,
+    // Keeping only its two newest deployments.
+    let Shop {
+        env,
+        repo,
+        ctl,
+        _stop,
+        _dir,
+        ..
+    } = shop_at_a(
         "    automated: {prune: true}\n",
-        ControllerConfig {
-            resync: Duration::from_millis(300),
-            ..Default::default()
-        },
+        "  revisionHistoryLimit: 2\n",
     )
     .await;
-    // The same app, keeping only its two newest deployments.
-    let yaml = format!(
-        "apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: \"{url}\", path: shop, targetRevision: main}}\n  destination: {{namespace: shop}}\n  revisionHistoryLimit: 2\n  syncPolicy:\n    automated: {{prune: true}}\n    syncOptions: [CreateNamespace=true]\n"
-    );
-    let app = driftless_core::app::parse(&yaml, "shop.yaml")
-        .unwrap()
-        .remove(0)
-        .app;
-    ctl.set_app(app, "alice").await.unwrap();
-    until_revision(&ctl.store, &a).await;
     let while_a = now_ms();
     tokio::time::sleep(Duration::from_millis(20)).await;
     let mut at = Vec::new();

@@ -378,6 +378,13 @@ impl Controller {
         queued
     }
 
+    async fn history(&self, name: &str) -> Result<Vec<driftless_store::HistoryEntry>, String> {
+        self.store
+            .list_history(name)
+            .await
+            .map_err(|e| format!("reading the history of application {name}: {e}"))
+    }
+
     /// Rolls an application back to a deployed revision from its history (`None`: the one
     /// before the current), pinning it there until a newer commit lands on its branch.
     /// Returns the revision. Audited.
@@ -387,11 +394,7 @@ impl Controller {
         history_id: Option<i64>,
         actor: &str,
     ) -> Result<String, String> {
-        let history = self
-            .store
-            .list_history(name)
-            .await
-            .map_err(|e| e.to_string())?;
+        let history = self.history(name).await?;
         let target = match history_id {
             Some(id) => history
                 .iter()
@@ -451,11 +454,7 @@ impl Controller {
         at_ms: i64,
         actor: &str,
     ) -> Result<String, String> {
-        let history = self
-            .store
-            .list_history(name)
-            .await
-            .map_err(|e| e.to_string())?;
+        let history = self.history(name).await?;
         let target = history
             .iter()
             .filter(|h| h.deployed_ms <= at_ms)
