@@ -44,17 +44,8 @@ async fn a_signed_push_syncs_the_new_commit_and_a_forged_one_is_refused() {
     );
     let url = format!("file://{}/{}", repo.root().display(), repo.name());
 
-    let sb = driftless_sandbox::Sandbox::start(0).await.unwrap();
+    let sc = driftless_testkit::cluster::sandbox_cluster().await;
     let dir = tempfile::tempdir().unwrap();
-    let kc = dir.path().join("kubeconfig");
-    std::fs::write(&kc, sb.kubeconfig()).unwrap();
-    let client = driftless_kube::connect(&driftless_kube::ClusterSource::Kubeconfig {
-        path: kc,
-        context: None,
-        allow_exec: false,
-    })
-    .await
-    .unwrap();
     let store = driftless_store::Store::sqlite(&dir.path().join("d.db"))
         .await
         .unwrap();
@@ -73,7 +64,10 @@ async fn a_signed_push_syncs_the_new_commit_and_a_forged_one_is_refused() {
     };
     let ctl = Controller::new(
         store,
-        Arc::new(driftless_kube::KubeCluster::new(client, "sandbox")),
+        Arc::new(driftless_kube::KubeCluster::new(
+            sc.cluster.client().clone(),
+            "sandbox",
+        )),
         sources,
         driftless_health::Assessor::default(),
         cfg,

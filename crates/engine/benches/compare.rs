@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use driftless_core::cluster::{ApplyOptions, Cluster};
 use driftless_core::{DesiredSet, Gvk, ResourceKey};
 use driftless_diff::{CompareOptions, SyncStatus, compare, prepare};
-use driftless_kube::{ClusterSource, KubeCluster, LiveCache, connect};
+use driftless_kube::LiveCache;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
@@ -69,19 +69,8 @@ fn main() {
 }
 
 async fn run() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let sandbox = driftless_sandbox::Sandbox::start(0).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("kubeconfig");
-    std::fs::write(&path, sandbox.kubeconfig()).unwrap();
-    let client = connect(&ClusterSource::Kubeconfig {
-        path,
-        context: None,
-        allow_exec: false,
-    })
-    .await
-    .unwrap();
-    let cluster = KubeCluster::new(client.clone(), "sandbox");
+    let sc = driftless_testkit::cluster::sandbox_cluster().await;
+    let (cluster, client) = (&sc.cluster, sc.cluster.client().clone());
 
     for n in 0..NAMESPACES {
         cluster.apply(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": format!("ns-{n}")}}), &ApplyOptions::default()).await.unwrap();
@@ -104,7 +93,7 @@ async fn run() {
     }
     let total = applies.len();
     let t = Instant::now();
-    let c = &cluster;
+    let c = cluster;
     futures_util::stream::iter(applies)
         .map(|o| async move { c.apply(&o, &ApplyOptions::default()).await.unwrap() })
         .buffer_unordered(16)

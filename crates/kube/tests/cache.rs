@@ -5,23 +5,12 @@ use std::time::Duration;
 
 use driftless_core::cluster::{ApplyOptions, Cluster, KindScope, Propagation};
 use driftless_core::{Gvk, ResourceKey, tracking};
-use driftless_kube::{ClusterSource, KubeCluster, LiveCache, connect};
+use driftless_kube::{KubeCluster, LiveCache};
 use serde_json::json;
 
-async fn cluster() -> (KubeCluster, driftless_sandbox::Sandbox, tempfile::TempDir) {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let sb = driftless_sandbox::Sandbox::start(0).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("kubeconfig");
-    std::fs::write(&path, sb.kubeconfig()).unwrap();
-    let client = connect(&ClusterSource::Kubeconfig {
-        path,
-        context: None,
-        allow_exec: false,
-    })
-    .await
-    .unwrap();
-    (KubeCluster::new(client, "sandbox"), sb, dir)
+async fn cluster() -> (KubeCluster, driftless_sandbox::Sandbox) {
+    let sc = driftless_testkit::cluster::sandbox_cluster().await;
+    (sc.cluster, sc.sandbox)
 }
 
 fn cm(name: &str, app: Option<&str>, value: &str) -> serde_json::Value {
@@ -39,7 +28,7 @@ fn cm(name: &str, app: Option<&str>, value: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cache_holds_tracked_objects_only_and_follows_every_change() {
-    let (c, _sb, _dir) = cluster().await;
+    let (c, _sb) = cluster().await;
     let apply = ApplyOptions::default();
     c.apply(&cm("ours", Some("shop"), "1"), &apply)
         .await
@@ -126,7 +115,7 @@ async fn the_cache_holds_tracked_objects_only_and_follows_every_change() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_410_the_cache_relists_and_forgets_what_was_deleted_meanwhile() {
-    let (c, sb, _dir) = cluster().await;
+    let (c, sb) = cluster().await;
     let apply = ApplyOptions::default();
     c.apply(&cm("gone", Some("shop"), "1"), &apply)
         .await

@@ -7,6 +7,7 @@
 //! - [`postgres::PgServer`]: a throwaway PostgreSQL server (the HA store's tests).
 //! - [`ssh::SshServer`]: OpenSSH `sshd` on a free port with a key-only login and its own host key.
 
+pub mod cluster;
 pub mod http;
 pub mod postgres;
 pub mod repo;

@@ -8,34 +8,14 @@ use driftless_core::yaml::{Limits, parse_stream};
 use driftless_core::{DesiredSet, Gvk, ResourceKey};
 use driftless_diff::CompareOptions;
 use driftless_engine::{RetryPolicy, SyncRequest};
-use driftless_kube::{ClusterSource, KubeCluster, connect};
 use driftless_plan::PlanOptions;
 use serde_json::Value;
 
-pub struct Env {
-    pub cluster: KubeCluster,
-    pub sandbox: driftless_sandbox::Sandbox,
-    _dir: tempfile::TempDir,
-}
+/// The sandbox and a client for it.
+pub type Env = driftless_testkit::cluster::SandboxCluster;
 
 pub async fn env() -> Env {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let sandbox = driftless_sandbox::Sandbox::start(0).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("kubeconfig");
-    std::fs::write(&path, sandbox.kubeconfig()).unwrap();
-    let client = connect(&ClusterSource::Kubeconfig {
-        path,
-        context: None,
-        allow_exec: false,
-    })
-    .await
-    .unwrap();
-    Env {
-        cluster: KubeCluster::new(client, "sandbox"),
-        sandbox,
-        _dir: dir,
-    }
+    driftless_testkit::cluster::sandbox_cluster().await
 }
 
 /// A desired set from a YAML stream.
