@@ -84,16 +84,7 @@ impl Cluster for Flaky<'_> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_dry_run_falls_back_to_the_client_side_comparison_with_a_warning() {
     let env = env().await;
-    let a = Assessor::default();
-    sync(
-        &env.cluster,
-        &request("shop", set(APP_V1)),
-        &a,
-        None,
-        &|_| {},
-    )
-    .await
-    .unwrap();
+    synced(&env, "shop", APP_V1).await;
     let flaky = Flaky {
         inner: &env.cluster,
         refuse_dry_run: true,
@@ -201,15 +192,7 @@ async fn transient_api_errors_are_retried_with_backoff() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ignore_differences_hide_a_field_another_controller_owns() {
     let env = env().await;
-    sync(
-        &env.cluster,
-        &request("shop", set(APP_V1)),
-        &Assessor::default(),
-        None,
-        &|_| {},
-    )
-    .await
-    .unwrap();
+    synced(&env, "shop", APP_V1).await;
     edit_web_replicas(&env, "autoscaler", 4).await;
     let desired = set(APP_V1);
     let loaded = load(&env.cluster, "shop", &desired, Some("shop"), &[])

@@ -85,15 +85,7 @@ async fn a_comparison_right_after_a_sync_of_every_transcript_kind_is_synced() {
 async fn a_changed_secret_shows_masked_values_in_the_diff() {
     let env = env().await;
     let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {password: s3cr3t, user: admin}\n";
-    sync(
-        &env.cluster,
-        &request("demo", set(secret)),
-        &Assessor::default(),
-        None,
-        &|_| {},
-    )
-    .await
-    .unwrap();
+    synced(&env, "demo", secret).await;
     let changed = set(&secret.replace("s3cr3t", "hunter2"));
     let loaded = load(&env.cluster, "demo", &changed, Some("shop"), &[])
         .await

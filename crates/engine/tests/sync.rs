@@ -125,15 +125,7 @@ spec:
 async fn an_image_change_rolls_out_and_a_removed_resource_is_pruned() {
     let env = env().await;
     let a = Assessor::default();
-    sync(
-        &env.cluster,
-        &request("shop", set(APP_V1)),
-        &a,
-        None,
-        &quiet,
-    )
-    .await
-    .unwrap();
+    synced(&env, "shop", APP_V1).await;
     let v2 = APP_V1.replace("nginx:1.27", "nginx:1.28");
     // Without the ConfigMap: pruned (1 of 3 tracked objects is within the guard).
     let v2 = v2.split("---").skip(1).collect::<Vec<_>>().join("---");
@@ -178,15 +170,7 @@ async fn an_image_change_rolls_out_and_a_removed_resource_is_pruned() {
 async fn without_prune_a_removed_resource_stays_and_is_reported() {
     let env = env().await;
     let a = Assessor::default();
-    sync(
-        &env.cluster,
-        &request("shop", set(APP_V1)),
-        &a,
-        None,
-        &quiet,
-    )
-    .await
-    .unwrap();
+    synced(&env, "shop", APP_V1).await;
     let v2 = APP_V1.split("---").skip(1).collect::<Vec<_>>().join("---");
     let mut req = request("shop", set(&v2));
     req.plan.prune = false;
@@ -210,15 +194,7 @@ async fn without_prune_a_removed_resource_stays_and_is_reported() {
 async fn a_live_edit_by_another_manager_is_detected_and_reverted_or_reported_as_a_conflict() {
     let env = env().await;
     let a = Assessor::default();
-    sync(
-        &env.cluster,
-        &request("shop", set(APP_V1)),
-        &a,
-        None,
-        &quiet,
-    )
-    .await
-    .unwrap();
+    synced(&env, "shop", APP_V1).await;
     edit_web_replicas(&env, "kubectl-edit", 5).await;
 
     // Detected: a dry-run compare shows exactly the edited field.
@@ -274,15 +250,7 @@ async fn a_live_edit_by_another_manager_is_detected_and_reverted_or_reported_as_
 async fn an_object_tracked_by_another_app_is_never_taken_over() {
     let env = env().await;
     let a = Assessor::default();
-    sync(
-        &env.cluster,
-        &request("billing", set(APP_V1)),
-        &a,
-        None,
-        &quiet,
-    )
-    .await
-    .unwrap();
+    synced(&env, "billing", APP_V1).await;
     let r = sync(
         &env.cluster,
         &request("shop", set(APP_V1)),

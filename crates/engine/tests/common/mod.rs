@@ -114,3 +114,16 @@ pub async fn edit_web_replicas(env: &Env, manager: &str, replicas: i64) {
     .await
     .unwrap();
 }
+
+/// Syncs `yaml` as application `app` (the starting point of many tests); panics on an error.
+pub async fn synced(env: &Env, app: &str, yaml: &str) {
+    driftless_engine::sync(
+        &env.cluster,
+        &request(app, set(yaml)),
+        &driftless_health::Assessor::default(),
+        None,
+        &|_| {},
+    )
+    .await
+    .unwrap();
+}
