@@ -2,7 +2,7 @@
 //! whose source is a local directory, drift detected from the watch and healed, a failed
 //! revision not retried in a loop, and operations left running by a dead process closed.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! like a cluster with admission webhooks that refuse dry-run, or an API server that is
 //! briefly unavailable.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

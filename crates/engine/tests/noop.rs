@@ -3,7 +3,7 @@
 //! custom resource with a schema default), a comparison — server-side and client-side —
 //! reports every resource Synced.
 
-mod common;
+use crate::common;
 
 use common::*;
 use driftless_core::{DesiredSet, object};

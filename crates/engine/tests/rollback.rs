@@ -1,7 +1,7 @@
 //! Rollback on a real Git repository: back to an earlier deployment, held there while the
 //! branch does not move (auto-sync does not undo it), released when a newer commit lands.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 //! End-to-end syncs on the sandbox: every assertion reads the cluster back.
 
-mod common;
+use crate::common;
 
 use common::*;
 use driftless_engine::{OperationPhase, Outcome, sync, sync_with_rollback};

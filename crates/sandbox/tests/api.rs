@@ -1,7 +1,7 @@
 //! The sandbox through HTTP, as clients see it: discovery as recorded, auth, error transcripts
 //! replayed byte for byte, CRUD and list semantics.
 
-mod common;
+use crate::common;
 
 use common::{Client, cm, ns, transcript};
 use driftless_sandbox::Sandbox;

@@ -2,7 +2,7 @@
 //! recorded status and body, ignoring only what differs between any two servers: uids,
 //! resourceVersions, timestamps, and the allocated ClusterIP.
 
-mod common;
+use crate::common;
 
 use common::{Client, transcript};
 use driftless_sandbox::Sandbox;

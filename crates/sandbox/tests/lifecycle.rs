@@ -1,7 +1,7 @@
 //! The sandbox over time: watches, deletion and garbage collection, CRDs, simulated status,
 //! persistence across restarts.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

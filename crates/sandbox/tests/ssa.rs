@@ -2,7 +2,7 @@
 //! manager's merge patch takes `.spec.replicas` (05), a plain re-apply conflicts with the exact
 //! recorded 409 (06), a forced apply takes it back (07), a dry run changes nothing (03).
 
-mod common;
+use crate::common;
 
 use common::transcript;
 use driftless_sandbox::Sandbox;

@@ -1,0 +1,8 @@
+//! The engine crate's integration tests, one test binary (one link, one copy on disk) for all of them.
+
+mod common;
+mod controller;
+mod fallbacks;
+mod noop;
+mod rollback;
+mod sync;
