@@ -101,25 +101,69 @@ pub async fn receive(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let Some(secret) = s.webhook_secret.as_deref() else {
-        return Err(ApiError::NotFound("webhooks (no webhook secret is configured: start `driftless up` with DRIFTLESS_WEBHOOK_SECRET)".into()));
+        return Err(ApiError::NotFound("webhooks (no webhook secret is configured: start `driftless up` with DRIFTLESS_WEBHOOK_SECRET, or give a Repository a webhookSecret and use /webhooks/{provider}/{repository})".into()));
     };
+    let urls = verified_urls(&provider, &headers, &body, secret.as_bytes())?;
+    let queued = s.controller.source_changed(&urls).await;
+    Ok(Json(json!({"repositories": urls, "queued": queued})))
+}
+
+/// A webhook for one repository definition, verified with that repository's own secret;
+/// it can only trigger fetches of the URLs that definition covers.
+pub async fn receive_for_repository(
+    State(s): State<ApiState>,
+    Path((provider, repository)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let unknown = || ApiError::NotFound(format!("repository {repository} with a webhookSecret"));
+    let repo = s.controller.repository(&repository).ok_or_else(unknown)?;
+    let secret = repo
+        .webhook_secret
+        .as_ref()
+        .ok_or_else(unknown)?
+        .resolve()
+        .map_err(|e| {
+            tracing::warn!(repository = %repository, "webhook secret unavailable: {e}");
+            ApiError::Internal(format!("repository {repository}: webhookSecret: {e}"))
+        })?;
+    let urls: Vec<String> = verified_urls(&provider, &headers, &body, secret.as_bytes())?
+        .into_iter()
+        .filter(|u| driftless_engine::controller::repositories::Repositories::covers(&repo, u))
+        .collect();
+    if urls.is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "the {provider} payload names no URL of repository {repository} ({})",
+            driftless_git::url::redact(&repo.url)
+        )));
+    }
+    let queued = s.controller.source_changed(&urls).await;
+    Ok(Json(json!({"repositories": urls, "queued": queued})))
+}
+
+/// Checks size and signature, then parses: the repository URLs a verified payload names.
+fn verified_urls(
+    provider: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    secret: &[u8],
+) -> Result<Vec<String>, ApiError> {
     if body.len() > MAX_BODY {
         return Err(ApiError::BadRequest(format!(
             "webhook body over {MAX_BODY} bytes"
         )));
     }
-    verify(&provider, &headers, &body, secret.as_bytes())?;
+    verify(provider, headers, body, secret)?;
     // Only a verified body is parsed.
-    let payload: Value = serde_json::from_slice(&body)
+    let payload: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("webhook body is not JSON: {e}")))?;
-    let urls = repo_urls(&provider, &payload);
+    let urls = repo_urls(provider, &payload);
     if urls.is_empty() {
         return Err(ApiError::BadRequest(format!(
             "the {provider} payload names no repository"
         )));
     }
-    let queued = s.controller.source_changed(&urls).await;
-    Ok(Json(json!({"repositories": urls, "queued": queued})))
+    Ok(urls)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod client;
 mod demo;
 mod diff_cmd;
 mod render_cmd;
+mod repo_cmd;
 mod sandbox_cmd;
 mod status_cmd;
 mod sync_cmd;
@@ -45,6 +46,8 @@ enum Command {
     Status(Box<status_cmd::StatusArgs>),
     /// Applications of a running engine (`driftless up`), through its API.
     App(app_cmd::AppCmdArgs),
+    /// Repositories of a running engine and their credentials, through its API.
+    Repo(repo_cmd::RepoCmdArgs),
     /// Audit log tools: `verify` checks its hash chain.
     Audit(audit_cmd::AuditArgs),
     /// Run the embedded sandbox Kubernetes API server and write a kubeconfig for it.
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
         Command::Render(args) => render_cmd::run(*args),
         Command::Diff(args) => diff_cmd::run(*args),
         Command::Audit(args) => audit_cmd::run(args),
+        Command::Repo(args) => repo_cmd::run(args),
         Command::App(args) => app_cmd::run(args),
         Command::Sync(args) => sync_cmd::run(*args),
         Command::Status(args) => status_cmd::run(*args),

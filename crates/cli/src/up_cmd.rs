@@ -31,7 +31,8 @@ pub struct UpArgs {
     /// else ~/.driftless).
     #[arg(long, env = "DRIFTLESS_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// A directory of Application YAML files (Driftless or Argo CD format).
+    /// A directory of definitions: Application, Project and Repository YAML files (Driftless
+    /// or Argo CD format, Argo CD repository Secrets included).
     #[arg(long)]
     config: Option<PathBuf>,
     /// The store (default: SQLite in the data directory); `postgres://...` for HA.
@@ -73,21 +74,6 @@ fn api_token(dir: &Path) -> anyhow::Result<String> {
     Ok(token)
 }
 
-/// Every Project / AppProject in `dir`; a bad file is reported and skipped.
-fn load_projects(dir: &Path) -> Vec<driftless_core::project::Project> {
-    let mut out = Vec::new();
-    for f in yaml_files(dir) {
-        match std::fs::read_to_string(&f)
-            .map_err(|e| e.to_string())
-            .and_then(|t| driftless_core::project::parse(&t, &f.display().to_string()))
-        {
-            Ok(p) => out.extend(p),
-            Err(e) => eprintln!("error: {e} (skipped)"),
-        }
-    }
-    out
-}
-
 fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(e) => e
@@ -106,29 +92,17 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Every Application in `dir`; a bad file is reported and skipped, never fatal.
-fn load_apps(dir: &Path) -> Vec<app::Application> {
-    let mut out = Vec::new();
+/// Every definition in `dir` (Applications, Projects, Repositories); a bad document is
+/// reported and skipped, never fatal.
+fn load_definitions(dir: &Path) -> driftless_core::definitions::Definitions {
+    let mut defs = driftless_core::definitions::Definitions::default();
     for f in yaml_files(dir) {
-        let parsed = std::fs::read_to_string(&f)
-            .map_err(|e| e.to_string())
-            .and_then(|t| {
-                app::parse_skipping_projects(&t, &f.display().to_string())
-                    .map_err(|e| e.to_string())
-            });
-        match parsed {
-            Ok(apps) => {
-                for p in apps {
-                    for w in &p.warnings {
-                        eprintln!("warning: {w}");
-                    }
-                    out.push(p.app);
-                }
-            }
-            Err(e) => eprintln!("error: {e} (skipped; the other applications are loaded)"),
+        match std::fs::read_to_string(&f) {
+            Ok(t) => defs.add_file(&t, &f.display().to_string()),
+            Err(e) => defs.errors.push(format!("{}: {e}", f.display())),
         }
     }
-    out
+    defs
 }
 
 pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
@@ -219,17 +193,38 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             app_dirs.push(crate::demo::prepare(&dir)?);
         }
         app_dirs.extend(args.config.clone());
+        for e in controller
+            .load_stored_repositories()
+            .await
+            .map_err(anyhow::Error::msg)?
+        {
+            eprintln!("error: {e} (skipped)");
+        }
         for d in &app_dirs {
-            for p in load_projects(d) {
+            let defs = load_definitions(d);
+            for e in &defs.errors {
+                eprintln!("error: {e} (skipped; the other definitions are loaded)");
+            }
+            for w in defs.warnings() {
+                eprintln!("warning: {w}");
+            }
+            for r in defs.repositories {
+                let name = r.name.clone();
+                match controller.set_repository(r, "config", false).await {
+                    Ok(()) => println!("repository {name}: loaded from {}", d.display()),
+                    Err(e) => eprintln!("error: repository {name}: {e} (skipped)"),
+                }
+            }
+            for p in defs.projects {
                 let name = p.name.clone();
                 match controller.set_project(p, "config").await {
                     Ok(()) => println!("project {name}: loaded from {}", d.display()),
                     Err(e) => eprintln!("error: project {name}: {e} (skipped)"),
                 }
             }
-            for a in load_apps(d) {
-                let name = a.name.clone();
-                match controller.set_app(a, "config").await {
+            for parsed in defs.apps {
+                let name = parsed.app.name.clone();
+                match controller.set_app(parsed.app, "config").await {
                     Ok(()) => println!("application {name}: loaded from {}", d.display()),
                     Err(e) => eprintln!("error: {e} (skipped)"),
                 }

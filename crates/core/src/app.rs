@@ -35,6 +35,10 @@ pub struct Application {
     /// default, 10, when unset).
     #[serde(default)]
     pub revision_history_limit: Option<u32>,
+    /// The app-of-apps application whose source declares this one (set by the engine;
+    /// it prunes the children its source no longer declares).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
     /// Where the definition came from (file and document).
     #[serde(skip)]
     pub origin: String,
@@ -176,29 +180,12 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Parsed>, AppError> {
         message: e.to_string(),
     })?;
     docs.into_iter()
-        .map(|d| parse_one(&d.value, &format!("{origin}#{}", d.index)))
+        .map(|d| from_doc(&d.value, &format!("{origin}#{}", d.index)))
         .collect()
 }
 
-/// Like [`parse`], for files that may also hold projects (`Project`/`AppProject`
-/// documents are left to [`crate::project::parse`]).
-pub fn parse_skipping_projects(text: &str, origin: &str) -> Result<Vec<Parsed>, AppError> {
-    let docs = parse_stream(text, &Limits::default()).map_err(|e| AppError {
-        origin: origin.to_string(),
-        message: e.to_string(),
-    })?;
-    docs.into_iter()
-        .filter(|d| {
-            !matches!(
-                crate::object::kind(&d.value),
-                Some("Project" | "AppProject")
-            )
-        })
-        .map(|d| parse_one(&d.value, &format!("{origin}#{}", d.index)))
-        .collect()
-}
-
-fn parse_one(doc: &Value, origin: &str) -> Result<Parsed, AppError> {
+/// One Application document (Driftless's or Argo CD's).
+pub fn from_doc(doc: &Value, origin: &str) -> Result<Parsed, AppError> {
     let err = |message: String| AppError {
         origin: origin.to_string(),
         message,

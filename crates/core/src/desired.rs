@@ -86,6 +86,24 @@ impl DesiredSet {
         self.objects.iter().map(|o| &o.object)
     }
 
+    /// Removes and returns the objects `pred` selects, in render order (an app-of-apps'
+    /// definitions, which go to the engine rather than to the cluster).
+    pub fn take_where(&mut self, pred: impl Fn(&Value) -> bool) -> Vec<DesiredObject> {
+        if !self.objects.iter().any(|o| pred(&o.object)) {
+            return Vec::new();
+        }
+        let (taken, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.objects)
+            .into_iter()
+            .partition(|o| pred(&o.object));
+        self.index = kept
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.key.clone(), i))
+            .collect();
+        self.objects = kept;
+        taken
+    }
+
     /// sha256 over the canonical JSON of every object, in key order: independent of render
     /// order and of key order inside objects.
     pub fn digest(&self) -> String {

@@ -11,10 +11,12 @@
 
 pub mod app;
 pub mod cluster;
+pub mod definitions;
 pub mod desired;
 pub mod key;
 pub mod object;
 pub mod project;
+pub mod repository;
 pub mod schema;
 pub mod selector;
 pub mod source;

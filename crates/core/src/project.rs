@@ -123,28 +123,31 @@ impl Project {
     }
 }
 
+/// Is this document a project (`Project` or Argo CD's `AppProject`)?
+pub fn is_definition(v: &Value) -> bool {
+    matches!(
+        (object::api_version(v), object::kind(v)),
+        (Some("driftless.dev/v1alpha1"), Some("Project"))
+            | (Some("argoproj.io/v1alpha1"), Some("AppProject"))
+    )
+}
+
+/// One project document.
+pub fn from_doc(v: &Value, origin: &str) -> Result<Project, String> {
+    let name = object::name(v).ok_or_else(|| format!("{origin}: project without metadata.name"))?;
+    let mut p: Project = serde_json::from_value(v.get("spec").cloned().unwrap_or(Value::Null))
+        .map_err(|e| format!("{origin}: project {name}: {e}"))?;
+    p.name = name.to_string();
+    Ok(p)
+}
+
 /// Parses the `Project` / `AppProject` documents of a YAML stream, skipping other kinds.
 pub fn parse(text: &str, origin: &str) -> Result<Vec<Project>, String> {
     let docs = parse_stream(text, &Limits::default()).map_err(|e| format!("{origin}: {e}"))?;
-    let mut out = Vec::new();
-    for d in docs {
-        let v = &d.value;
-        let is_project = matches!(
-            (object::api_version(v), object::kind(v)),
-            (Some("driftless.dev/v1alpha1"), Some("Project"))
-                | (Some("argoproj.io/v1alpha1"), Some("AppProject"))
-        );
-        if !is_project {
-            continue;
-        }
-        let name = object::name(v)
-            .ok_or_else(|| format!("{origin}#{}: project without metadata.name", d.index))?;
-        let mut p: Project = serde_json::from_value(v.get("spec").cloned().unwrap_or(Value::Null))
-            .map_err(|e| format!("{origin}#{}: project {name}: {e}", d.index))?;
-        p.name = name.to_string();
-        out.push(p);
-    }
-    Ok(out)
+    docs.iter()
+        .filter(|d| is_definition(&d.value))
+        .map(|d| from_doc(&d.value, &format!("{origin}#{}", d.index)))
+        .collect()
 }
 
 #[cfg(test)]

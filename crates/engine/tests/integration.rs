@@ -2,6 +2,7 @@
 
 mod common;
 mod controller;
+mod definitions;
 mod fallbacks;
 mod noop;
 mod rollback;

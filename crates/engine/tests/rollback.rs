@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use driftless_engine::controller::{Controller, ControllerConfig, Reason, Sources};
-use driftless_health::Assessor;
+use driftless_engine::controller::{Controller, ControllerConfig, Reason};
 use driftless_store::Store;
 use driftless_testkit::repo::TestRepo;
 
@@ -54,24 +53,7 @@ async fn git_controller(
     tokio::sync::watch::Sender<bool>,
     tempfile::TempDir,
 ) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::sqlite(&dir.path().join("d.db")).await.unwrap();
-    let policy_url = driftless_git::UrlPolicy {
-        allow_local: true,
-        allow_insecure: false,
-    };
-    let sources = Arc::new(Sources::new(
-        dir.path(),
-        policy_url,
-        Duration::from_secs(3600),
-    ));
-    let cluster = Arc::new(driftless_kube::KubeCluster::new(
-        env.cluster.client().clone(),
-        "sandbox",
-    ));
-    let ctl = Controller::new(store, cluster, sources, Assessor::default(), cfg)
-        .await
-        .unwrap();
+    let (ctl, stop, dir) = running_controller(env, cfg).await;
     let yaml = format!(
         "apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: \"{url}\", path: shop, targetRevision: main}}\n  destination: {{namespace: shop}}\n{extra_spec}  syncPolicy:\n{policy}    syncOptions: [CreateNamespace=true]\n"
     );
@@ -80,8 +62,6 @@ async fn git_controller(
         .remove(0)
         .app;
     ctl.set_app(app, "alice").await.unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(ctl.clone().run(stopped));
     (ctl, stop, dir)
 }
 

@@ -69,8 +69,8 @@ macro_rules! migrations {
 
 fn migrator(backend: Backend) -> Migrator {
     Migrator::with_migrations(match backend {
-        Backend::Sqlite => migrations!("sqlite", 1 "0001_init"),
-        Backend::Postgres => migrations!("postgres", 1 "0001_init"),
+        Backend::Sqlite => migrations!("sqlite", 1 "0001_init", 2 "0002_definitions"),
+        Backend::Postgres => migrations!("postgres", 1 "0001_init", 2 "0002_definitions"),
     })
 }
 

@@ -224,6 +224,54 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Creates or replaces a definition (`kind` is e.g. `Repository`).
+    pub async fn put_definition(
+        &self,
+        kind: &str,
+        name: &str,
+        spec: &Value,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO definitions (kind, name, spec, updated_ms) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (kind, name) DO UPDATE SET spec = excluded.spec, updated_ms = excluded.updated_ms",
+        )
+        .bind(kind)
+        .bind(name)
+        .bind(spec.to_string())
+        .bind(now_ms())
+        .execute(self.pool())
+        .await
+        .map_err(db(format!("saving {kind} {name}")))?;
+        Ok(())
+    }
+
+    /// Every definition of a kind, by name.
+    pub async fn list_definitions(&self, kind: &str) -> Result<Vec<(String, Value)>, StoreError> {
+        let rows = sqlx::query("SELECT name, spec FROM definitions WHERE kind = $1 ORDER BY name")
+            .bind(kind)
+            .fetch_all(self.pool())
+            .await
+            .map_err(db(format!("listing {kind} definitions")))?;
+        rows.iter()
+            .map(|row| {
+                let what = format!("{kind} definition");
+                let name = text(row, "name", &what)?;
+                let spec = parse_json(&what, &text(row, "spec", &what)?)?;
+                Ok((name, spec))
+            })
+            .collect()
+    }
+
+    pub async fn delete_definition(&self, kind: &str, name: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM definitions WHERE kind = $1 AND name = $2")
+            .bind(kind)
+            .bind(name)
+            .execute(self.pool())
+            .await
+            .map_err(db(format!("deleting {kind} {name}")))?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Records an operation before it acts; returns its id.
     pub async fn begin_operation(
         &self,

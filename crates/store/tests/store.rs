@@ -52,6 +52,36 @@ async fn applications_round_trip_and_page() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn definitions_are_kept_per_kind_and_name() {
+    both(async |s: Store| {
+        let spec = json!({"url": "https://git.example.com/a.git", "username": "bot"});
+        s.put_definition("Repository", "a", &spec).await.unwrap();
+        s.put_definition("Repository", "b", &json!({"url": "u"}))
+            .await
+            .unwrap();
+        s.put_definition("Cluster", "a", &json!({"server": "s"}))
+            .await
+            .unwrap();
+        s.put_definition("Repository", "b", &json!({"url": "u2"}))
+            .await
+            .unwrap();
+        let repos = s.list_definitions("Repository").await.unwrap();
+        assert_eq!(
+            repos,
+            vec![
+                ("a".to_string(), spec),
+                ("b".to_string(), json!({"url": "u2"}))
+            ]
+        );
+        assert!(s.delete_definition("Repository", "a").await.unwrap());
+        assert!(!s.delete_definition("Repository", "a").await.unwrap());
+        assert_eq!(s.list_definitions("Repository").await.unwrap().len(), 1);
+        assert_eq!(s.list_definitions("Cluster").await.unwrap().len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operation_is_recorded_before_acting_and_after_each_step() {
     both(async |s: Store| {
         let id = s

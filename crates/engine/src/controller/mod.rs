@@ -6,8 +6,10 @@
 //! operation does is written to the store before and after it acts; on start, operations a
 //! previous process left running are closed as Interrupted, never resumed blindly.
 
+mod definitions;
 mod queue;
 mod reconcile;
+pub mod repositories;
 pub mod source;
 
 use std::collections::BTreeMap;
@@ -77,6 +79,8 @@ pub(crate) struct AppState {
     pub heal_paused: Option<(tokio::time::Instant, String)>,
     /// A rollback: the app stays on this revision until its branch moves past `head`.
     pub pinned: Option<Pin>,
+    /// An app-of-apps: digest of the definitions its source declared when last applied.
+    pub definitions_digest: Option<String>,
 }
 
 /// A rollback's hold on an application.
@@ -208,6 +212,7 @@ impl Controller {
             sync_requested: None,
             heal_paused: None,
             pinned: None,
+            definitions_digest: None,
         });
         state.app = app;
         state.policy = policy;

@@ -89,6 +89,8 @@ impl Controller {
             self.queue.enqueue(name, Reason::AfterSync);
             return Ok(());
         }
+        self.apply_declared_definitions(name, &state, &rendered)
+            .await?;
         let attempt = format!("{}:{}", rendered.revision, rendered.set.digest());
         let mut req =
             state
@@ -265,6 +267,65 @@ impl Controller {
         }
         // The status after the sync, from a fresh comparison.
         self.queue.enqueue(name, Reason::AfterSync);
+        Ok(())
+    }
+
+    /// An app-of-apps: applies the definitions its source declares when they changed (or a
+    /// user asked for a sync), if the app syncs automatically or was asked to; children no
+    /// longer declared are removed when it prunes. Refused definitions become one warning
+    /// event per change.
+    async fn apply_declared_definitions(
+        &self,
+        name: &str,
+        state: &super::AppState,
+        rendered: &super::source::Rendered,
+    ) -> Result<(), String> {
+        let automated = state.app.sync_policy.automated.as_ref();
+        let requested = state.sync_requested.is_some();
+        if automated.is_none() && !requested {
+            return Ok(());
+        }
+        let has_children = rendered.definitions.is_empty()
+            && self
+                .apps
+                .lock()
+                .await
+                .values()
+                .any(|s| s.app.parent.as_deref() == Some(name));
+        if rendered.definitions.is_empty() && !has_children {
+            return Ok(());
+        }
+        let mut h = Sha256::new();
+        for d in &rendered.definitions {
+            let mut buf = Vec::new();
+            driftless_core::desired::write_canonical(&d.object, &mut buf);
+            h.update(&buf);
+        }
+        let digest = hex::encode(h.finalize());
+        if state.definitions_digest.as_deref() == Some(digest.as_str()) && !requested {
+            return Ok(());
+        }
+        let prune = automated.is_some_and(|a| a.prune);
+        let errors = self
+            .apply_definitions(name, &rendered.definitions, prune)
+            .await?;
+        self.update(name, |s| s.definitions_digest = Some(digest.clone()))
+            .await;
+        if !errors.is_empty() {
+            self.event(
+                name,
+                "DefinitionError",
+                "warning",
+                &format!(
+                    "{} of the definitions this application declares were not applied: {}",
+                    errors.len(),
+                    errors.join("; ")
+                ),
+                &json!({"errors": errors, "revision": rendered.revision}),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        }
         Ok(())
     }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use driftless_core::DesiredSet;
 use driftless_core::app::Application;
 use driftless_core::source::{SourceTree, Tree};
-use driftless_git::{Credentials, FetchOptions, Mirror, UrlPolicy};
+use driftless_git::{FetchOptions, Mirror, UrlPolicy};
 use driftless_render::cache::RenderCache;
 use driftless_render::local::LocalTree;
 use driftless_render::{RenderLimits, spec_for};
@@ -24,7 +24,11 @@ pub struct Rendered {
     pub revision: String,
     /// The commit the target revision points at now (equals `revision` unless pinned).
     pub head: String,
+    /// The objects for the cluster.
     pub set: DesiredSet,
+    /// Engine definitions the source declares (an app-of-apps): Applications, Projects,
+    /// Repositories. They configure the engine and are never applied to the cluster.
+    pub definitions: Vec<driftless_core::desired::DesiredObject>,
     pub warnings: Vec<String>,
     /// Seconds spent fetching (None when no fetch was due) and rendering.
     pub fetch_seconds: Option<f64>,
@@ -50,6 +54,8 @@ pub struct Sources {
     poll_interval: Duration,
     cache: RenderCache,
     mirrors: Mutex<HashMap<String, SharedMirror>>,
+    /// Credentials and URL policy per repository (`repo add`, Repository definitions).
+    pub repositories: super::repositories::Repositories,
 }
 
 impl Sources {
@@ -60,7 +66,38 @@ impl Sources {
             poll_interval,
             cache: RenderCache::new(),
             mirrors: Mutex::new(HashMap::new()),
+            repositories: super::repositories::Repositories::new(data_dir),
         }
+    }
+
+    /// Adds or replaces a repository definition. Open mirrors it covers are dropped (the
+    /// next fetch reopens them with the new policy and credentials) and marked for a fetch.
+    pub fn set_repository(
+        &self,
+        repo: driftless_core::repository::Repository,
+    ) -> Result<Option<driftless_core::repository::Repository>, String> {
+        let covered = repo.clone();
+        let old = self.repositories.set(repo)?;
+        self.forget_mirrors(&covered);
+        if let Some(o) = &old {
+            self.forget_mirrors(o);
+        }
+        Ok(old)
+    }
+
+    pub fn remove_repository(&self, name: &str) -> Option<driftless_core::repository::Repository> {
+        let old = self.repositories.remove(name);
+        if let Some(o) = &old {
+            self.forget_mirrors(o);
+        }
+        old
+    }
+
+    fn forget_mirrors(&self, repo: &driftless_core::repository::Repository) {
+        self.mirrors
+            .lock()
+            .expect("mirrors lock")
+            .retain(|url, _| !super::repositories::Repositories::covers(repo, url));
     }
 
     /// Marks a repository as changed (a webhook): the next render of any of its apps
@@ -113,13 +150,20 @@ impl Sources {
                 &spec,
             );
         }
+        let access = self
+            .repositories
+            .access(url, self.policy)
+            .map_err(|e| format!("application {}: {e}", app.name))?;
         let mirror = {
             let mut mirrors = self.mirrors.lock().expect("mirrors lock");
             match mirrors.get(url) {
                 Some(m) => m.clone(),
                 None => {
-                    let m = Mirror::open(&self.data_dir.join("repos"), url, self.policy)
+                    let mut m = Mirror::open(&self.data_dir.join("repos"), url, access.policy)
                         .map_err(|e| format!("application {}: {e}", app.name))?;
+                    if let Some(ca) = &access.ca_file {
+                        m = m.with_ca_file(ca);
+                    }
                     let entry = Arc::new(Mutex::new(MirrorState {
                         mirror: m,
                         fetched_at: None,
@@ -141,7 +185,7 @@ impl Sources {
         if fetch || due || guard.stale {
             guard
                 .mirror
-                .fetch(&Credentials::None, &FetchOptions::default())
+                .fetch(&access.credentials, &FetchOptions::default())
                 .map_err(|e| {
                     format!(
                         "application {}: fetching {}: {e}",
@@ -207,10 +251,13 @@ impl Sources {
                     app.name, app.source.path
                 )
             })?;
+        let mut set = rendered.set.clone();
+        let definitions = set.take_where(driftless_core::definitions::is_definition);
         Ok(Rendered {
             head: revision.clone(),
             revision,
-            set: rendered.set.clone(),
+            set,
+            definitions,
             warnings: rendered.warnings.clone(),
             fetch_seconds: None,
             render_seconds: started.elapsed().as_secs_f64(),

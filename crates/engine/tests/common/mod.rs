@@ -127,3 +127,42 @@ pub async fn synced(env: &Env, app: &str, yaml: &str) {
     .await
     .unwrap();
 }
+
+/// A controller on `env` with a fresh SQLite store and data directory, Git sources polled
+/// hourly (only refreshes and webhooks fetch), loopback and file URLs allowed; it runs until
+/// the returned sender is dropped.
+pub async fn running_controller(
+    env: &Env,
+    cfg: driftless_engine::controller::ControllerConfig,
+) -> (
+    std::sync::Arc<driftless_engine::controller::Controller>,
+    tokio::sync::watch::Sender<bool>,
+    tempfile::TempDir,
+) {
+    use driftless_engine::controller::{Controller, Sources};
+    let dir = tempfile::tempdir().unwrap();
+    let store = driftless_store::Store::sqlite(&dir.path().join("d.db"))
+        .await
+        .unwrap();
+    let policy = driftless_git::UrlPolicy {
+        allow_local: true,
+        allow_insecure: false,
+    };
+    let sources = std::sync::Arc::new(Sources::new(dir.path(), policy, Duration::from_secs(3600)));
+    let cluster = std::sync::Arc::new(driftless_kube::KubeCluster::new(
+        env.cluster.client().clone(),
+        "sandbox",
+    ));
+    let ctl = Controller::new(
+        store,
+        cluster,
+        sources,
+        driftless_health::Assessor::default(),
+        cfg,
+    )
+    .await
+    .unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(ctl.clone().run(stopped));
+    (ctl, stop, dir)
+}
