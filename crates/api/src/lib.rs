@@ -3,10 +3,11 @@
 //!
 //! - `GET /api/v1/applications?after=NAME&limit=N` (keyset pagination; `next` in the answer)
 //! - `POST /api/v1/applications` (an Application's YAML/JSON), `DELETE /api/v1/applications/{name}`
-//! - `GET /api/v1/applications/{name}`
+//! - `GET /api/v1/applications/{name}`, `PATCH` (a JSON merge patch of its spec: `app set`)
 //! - `POST /api/v1/applications/{name}/sync` (queued; audited with the caller)
 //! - `POST /api/v1/applications/{name}/refresh`
-//! - `POST /api/v1/applications/{name}/rollback` `{"id": N}` (default: the previous deployment)
+//! - `POST /api/v1/applications/{name}/rollback` `{"id": N | "toTime": T, "revert": bool}`
+//!   (default: the previous deployment, pinned; `revert`: a commit restoring it on the branch)
 //! - `POST /api/v1/applications/{name}/pause-heal` `{"duration": "30m", "reason": "..."}`
 //! - `GET /api/v1/applications/{name}/diff|history|operations|events?after=ID`
 //! - `GET /api/v1/stream`: server-sent events (`status`, `event`) as they happen
@@ -49,7 +50,10 @@ pub struct ApiState {
 pub fn router(state: ApiState) -> Router {
     let api = Router::new()
         .route("/applications", get(list_apps).post(create_app))
-        .route("/applications/{name}", get(get_app).delete(delete_app))
+        .route(
+            "/applications/{name}",
+            get(get_app).delete(delete_app).patch(patch_app),
+        )
         .route("/applications/{name}/sync", post(sync_app))
         .route("/applications/{name}/refresh", post(refresh_app))
         .route("/applications/{name}/pause-heal", post(pause_heal))
@@ -202,6 +206,66 @@ async fn get_app(
     ))
 }
 
+/// Changes fields of an application (`driftless app set`): a JSON merge patch (RFC 7386)
+/// on its spec, e.g. `{"source": {"targetRevision": "v2"}, "syncPolicy": {"automated": null}}`.
+/// An app-of-apps child is refused: its definition lives in Git.
+async fn patch_app(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+    Json(patch): Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let rec = s
+        .controller
+        .store
+        .get_app(&name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("application {name}")))?;
+    if let Some(parent) = rec.spec["parent"].as_str() {
+        return Err(ApiError::BadRequest(format!(
+            "application {name} is declared by application {parent}'s source; change it in Git (an edit here would be overwritten)"
+        )));
+    }
+    if !patch.is_object() {
+        return Err(ApiError::BadRequest(
+            "the body must be a JSON object (a merge patch of the application's spec)".into(),
+        ));
+    }
+    let mut spec = rec.spec;
+    merge_patch(&mut spec, &patch);
+    spec["name"] = json!(name);
+    let app: driftless_core::app::Application = serde_json::from_value(spec.clone())
+        .map_err(|e| ApiError::BadRequest(format!("application {name}: {e}")))?;
+    if app.source.repo_url.is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "application {name}: source.repoURL cannot be removed"
+        )));
+    }
+    s.controller
+        .set_app(app, "api")
+        .await
+        .map_err(ApiError::BadRequest)?;
+    Ok(Json(json!({"application": name, "spec": spec})))
+}
+
+/// RFC 7386: objects merge recursively, `null` removes, anything else replaces.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    let Some(p) = patch.as_object() else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    let t = target.as_object_mut().expect("made an object above");
+    for (k, v) in p {
+        if v.is_null() {
+            t.remove(k);
+        } else {
+            merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+        }
+    }
+}
+
 async fn sync_app(
     State(s): State<ApiState>,
     Path(name): Path<String>,
@@ -243,6 +307,10 @@ struct Rollback {
     id: Option<i64>,
     /// RFC 3339 time: back to the deployment that was live then.
     to_time: Option<String>,
+    /// Write a commit restoring that deployment's files onto the branch (Git stays the
+    /// source of truth) instead of pinning the application to the old revision.
+    #[serde(default)]
+    revert: bool,
 }
 
 async fn rollback(
@@ -254,7 +322,7 @@ async fn rollback(
     if !s.controller.has_app(&name).await {
         return Err(ApiError::NotFound(format!("application {name}")));
     }
-    let revision = match (body.id, &body.to_time) {
+    let id = match (body.id, &body.to_time) {
         (Some(_), Some(_)) => {
             return Err(ApiError::BadRequest(
                 "give either id or toTime, not both".into(),
@@ -266,13 +334,33 @@ async fn rollback(
                     "toTime {t:?} is not an RFC 3339 time (2026-11-23T09:30:00Z): {e}"
                 ))
             })?;
-            s.controller
-                .rollback_to_time(&name, at.as_millisecond(), "api")
-                .await
+            Some(
+                s.controller
+                    .history_at_time(&name, at.as_millisecond())
+                    .await
+                    .map_err(ApiError::BadRequest)?,
+            )
         }
-        (id, None) => s.controller.rollback(&name, id, "api").await,
+        (id, None) => id,
+    };
+    if body.revert {
+        let r = s
+            .controller
+            .rollback_revert(&name, id, "api")
+            .await
+            .map_err(ApiError::BadRequest)?;
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(
+                json!({"application": name, "revision": r.to, "revertCommit": r.commit, "branch": r.branch, "queued": true}),
+            ),
+        ));
     }
-    .map_err(ApiError::BadRequest)?;
+    let revision = s
+        .controller
+        .rollback(&name, id, "api")
+        .await
+        .map_err(ApiError::BadRequest)?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"application": name, "revision": revision, "queued": true})),
@@ -436,6 +524,19 @@ async fn openapi() -> Json<Value> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn merge_patch_follows_rfc_7386() {
+        let mut t = serde_json::json!({"a": {"b": 1, "c": 2}, "d": [1], "e": 1});
+        super::merge_patch(
+            &mut t,
+            &serde_json::json!({"a": {"b": null, "x": 3}, "d": [2, 3], "e": {"f": 1}}),
+        );
+        assert_eq!(
+            t,
+            serde_json::json!({"a": {"c": 2, "x": 3}, "d": [2, 3], "e": {"f": 1}})
+        );
+    }
+
     /// Every route the router serves is in the OpenAPI document (a new route without its
     /// documentation fails here).
     #[test]

@@ -160,4 +160,67 @@ async fn a_signed_push_syncs_the_new_commit_and_a_forged_one_is_refused() {
     .unwrap()
     .unwrap();
     assert_eq!(cm["data"]["mode"], "two");
+
+    // A repository with its own webhook secret, created through the API (token-authenticated).
+    let def = format!(
+        "apiVersion: driftless.dev/v1alpha1\nkind: Repository\nmetadata: {{name: config}}\nspec: {{url: \"{url}\", webhookSecret: repo-hook}}\n"
+    );
+    let r = http
+        .post(format!("{api}/api/v1/repositories"))
+        .bearer_auth("t")
+        .body(def)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let listed: serde_json::Value = http
+        .get(format!("{api}/api/v1/repositories"))
+        .bearer_auth("t")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"][0]["name"], "config");
+    assert_eq!(listed["items"][0]["webhookSecret"], "***", "{listed}");
+    let third = repo.commit(
+        &[("shop/cm.yaml", Some(&CM.replace("MODE", "three")))],
+        "third",
+    );
+    let hook = |secret: &str, body: &[u8]| {
+        http.post(format!("{api}/api/v1/webhooks/github/config"))
+            .header(
+                "X-Hub-Signature-256",
+                format!("sha256={}", sign(secret, body)),
+            )
+            .body(body.to_vec())
+            .send()
+    };
+    // The engine-wide secret does not open a repository's own endpoint.
+    assert_eq!(hook("hook-secret", &body).await.unwrap().status(), 401);
+    // Its secret cannot make the engine fetch another repository.
+    let other = serde_json::to_vec(
+        &serde_json::json!({"repository": {"clone_url": "https://git.example.com/other.git"}}),
+    )
+    .unwrap();
+    assert_eq!(hook("repo-hook", &other).await.unwrap().status(), 400);
+    let r = hook("repo-hook", &body).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while revision(ctl.clone()).await.as_deref() != Some(third.as_str()) {
+        assert!(
+            Instant::now() < deadline,
+            "third commit not synced after the repository's webhook"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r = http
+        .delete(format!("{api}/api/v1/repositories/config"))
+        .bearer_auth("t")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(hook("repo-hook", &body).await.unwrap().status(), 404);
 }

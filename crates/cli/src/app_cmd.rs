@@ -29,6 +29,8 @@ enum AppCommand {
         #[arg(short = 'f', long = "file")]
         file: std::path::PathBuf,
     },
+    /// Change fields of an application (audited); other fields are kept.
+    Set(Box<SetArgs>),
     /// Stop managing an application (its objects stay in the cluster).
     Delete { name: String },
     /// One application: source, destination, status per resource.
@@ -61,6 +63,10 @@ enum AppCommand {
         /// age (`2h`: two hours ago).
         #[arg(long, conflicts_with = "id")]
         to_time: Option<String>,
+        /// Instead of pinning: write and push a commit that restores that deployment's
+        /// files on the application's branch, so Git stays the source of truth.
+        #[arg(long)]
+        revert: bool,
     },
     /// What a sync would change now (through the engine), with impact and masked secrets;
     /// `--exit-code` exits 1 when out of sync.
@@ -88,6 +94,81 @@ enum AppCommand {
         #[arg(long, short)]
         follow: bool,
     },
+}
+
+#[derive(Args)]
+struct SetArgs {
+    name: String,
+    /// Branch, tag, commit or semver range to deploy.
+    #[arg(long)]
+    revision: Option<String>,
+    /// Path inside the repository.
+    #[arg(long)]
+    path: Option<String>,
+    /// Repository URL.
+    #[arg(long)]
+    repo: Option<String>,
+    #[arg(long)]
+    dest_namespace: Option<String>,
+    #[arg(long)]
+    project: Option<String>,
+    /// Automated sync on or off.
+    #[arg(long)]
+    auto_sync: Option<bool>,
+    /// Prune with automated sync (turns automated sync on).
+    #[arg(long)]
+    prune: Option<bool>,
+    /// Self-heal with automated sync (turns automated sync on).
+    #[arg(long)]
+    self_heal: Option<bool>,
+}
+
+/// The JSON merge patch `app set` sends.
+fn set_patch(a: &SetArgs) -> anyhow::Result<Value> {
+    let mut patch = serde_json::json!({});
+    let mut put = |path: &[&str], v: Value| {
+        let mut at = &mut patch;
+        for p in &path[..path.len() - 1] {
+            at = at
+                .as_object_mut()
+                .expect("objects all the way down")
+                .entry(p.to_string())
+                .or_insert_with(|| serde_json::json!({}));
+        }
+        at[path[path.len() - 1]] = v;
+    };
+    for (field, v) in [
+        (&["source", "targetRevision"][..], &a.revision),
+        (&["source", "path"][..], &a.path),
+        (&["source", "repoURL"][..], &a.repo),
+        (&["destination", "namespace"][..], &a.dest_namespace),
+        (&["project"][..], &a.project),
+    ] {
+        if let Some(v) = v {
+            put(field, Value::String(v.clone()));
+        }
+    }
+    let tuning = a.prune.is_some() || a.self_heal.is_some();
+    match a.auto_sync {
+        Some(false) if tuning => {
+            bail!("--prune and --self-heal need automated sync; drop --auto-sync false")
+        }
+        Some(false) => put(&["syncPolicy", "automated"], Value::Null),
+        Some(true) if !tuning => put(&["syncPolicy", "automated"], serde_json::json!({})),
+        _ => {}
+    }
+    if let Some(p) = a.prune {
+        put(&["syncPolicy", "automated", "prune"], Value::Bool(p));
+    }
+    if let Some(h) = a.self_heal {
+        put(&["syncPolicy", "automated", "selfHeal"], Value::Bool(h));
+    }
+    if patch.as_object().is_some_and(|o| o.is_empty()) {
+        bail!(
+            "nothing to set: give at least one of --revision, --path, --repo, --dest-namespace, --project, --auto-sync, --prune, --self-heal"
+        );
+    }
+    Ok(patch)
 }
 
 /// One recorded step of an operation, as a line.
@@ -194,6 +275,17 @@ pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
                     r["application"].as_str().unwrap_or_default()
                 );
             }
+            AppCommand::Set(a) => {
+                let patch = set_patch(&a)?;
+                let r = client
+                    .patch_json(&format!("/api/v1/applications/{}", a.name), &patch)
+                    .await?;
+                if json {
+                    print(&r);
+                } else {
+                    println!("application {} updated", a.name);
+                }
+            }
             AppCommand::Delete { name } => {
                 client
                     .delete(&format!("/api/v1/applications/{name}"))
@@ -286,19 +378,31 @@ pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
-            AppCommand::Rollback { name, id, to_time } => {
+            AppCommand::Rollback {
+                name,
+                id,
+                to_time,
+                revert,
+            } => {
                 let to_time = to_time.as_deref().map(parse_time).transpose()?;
-                let body = serde_json::json!({"id": id, "toTime": to_time});
+                let body = serde_json::json!({"id": id, "toTime": to_time, "revert": revert});
                 let r = client
                     .post_json(&format!("/api/v1/applications/{name}/rollback"), &body)
                     .await?;
                 if json {
                     print(&r);
                 } else {
-                    println!(
-                        "{name}: rolling back to {}",
-                        r["revision"].as_str().unwrap_or_default()
-                    );
+                    match r["revertCommit"].as_str() {
+                        Some(c) => println!(
+                            "{name}: rolling back to {} with revert commit {c} on {}",
+                            r["revision"].as_str().unwrap_or_default(),
+                            r["branch"].as_str().unwrap_or_default()
+                        ),
+                        None => println!(
+                            "{name}: rolling back to {}",
+                            r["revision"].as_str().unwrap_or_default()
+                        ),
+                    }
                 }
             }
             AppCommand::Diff { name, exit_code } => {
@@ -474,6 +578,29 @@ fn parse_time(t: &str) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::parse_time;
+
+    #[test]
+    fn set_builds_a_merge_patch_of_only_what_was_given() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            a: super::SetArgs,
+        }
+        let t = T::parse_from(["t", "web", "--revision", "v2", "--self-heal", "true"]);
+        assert_eq!(
+            super::set_patch(&t.a).unwrap(),
+            serde_json::json!({"source": {"targetRevision": "v2"}, "syncPolicy": {"automated": {"selfHeal": true}}})
+        );
+        let t = T::parse_from(["t", "web", "--auto-sync", "false"]);
+        assert_eq!(
+            super::set_patch(&t.a).unwrap(),
+            serde_json::json!({"syncPolicy": {"automated": null}})
+        );
+        let t = T::parse_from(["t", "web", "--auto-sync", "false", "--prune", "true"]);
+        assert!(super::set_patch(&t.a).is_err());
+        assert!(super::set_patch(&T::parse_from(["t", "web"]).a).is_err());
+    }
 
     #[test]
     fn to_time_takes_rfc3339_or_an_age() {

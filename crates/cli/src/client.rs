@@ -98,6 +98,17 @@ impl Client {
         self.answer(&format!("POST {path}"), r).await
     }
 
+    pub async fn patch_json(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let r = self
+            .http
+            .patch(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await;
+        self.answer(&format!("PATCH {path}"), r).await
+    }
+
     pub async fn post_text(&self, path: &str, body: String) -> anyhow::Result<Value> {
         let r = self
             .http

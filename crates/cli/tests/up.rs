@@ -291,6 +291,72 @@ async fn up_demo_syncs_three_applications_behind_an_authenticated_api() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // `app set` changes one field and keeps the rest; audited.
+    let out = cli(&[
+        "app",
+        "set",
+        "extra",
+        "--path",
+        "envs/staging",
+        "--self-heal",
+        "true",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a: serde_json::Value =
+        serde_json::from_slice(&cli(&["app", "get", "extra", "-o", "json"]).stdout).unwrap();
+    let spec = &a["spec"];
+    assert_eq!(spec["source"]["path"], "envs/staging", "{a}");
+    assert_eq!(spec["syncPolicy"]["automated"]["selfHeal"], true, "{a}");
+    assert_eq!(spec["destination"]["namespace"], "extra", "{a}");
+
+    // Repositories and their credentials: the password goes in on stdin, never comes out.
+    let mut add = Command::new(env!("CARGO_BIN_EXE_driftless"))
+        .args([
+            "repo",
+            "add",
+            "https://git.example.com/team/private.git",
+            "--username",
+            "bot",
+            "--password-stdin",
+        ])
+        .env("DRIFTLESS_SERVER", &api)
+        .env("DRIFTLESS_DATA_DIR", dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        add.stdin
+            .take()
+            .unwrap()
+            .write_all(b"pw-from-stdin\n")
+            .unwrap();
+    }
+    let out = add.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(&["repo", "list"]);
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        listed.contains("private")
+            && listed.contains("password")
+            && listed.contains("https://git.example.com/team/private.git"),
+        "{listed}"
+    );
+    let out = cli(&["repo", "list", "-o", "json"]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("pw-from-stdin"));
+    assert!(cli(&["repo", "remove", "private"]).status.success());
+    assert!(!String::from_utf8_lossy(&cli(&["repo", "list"]).stdout).contains("private"));
+
     let out = cli(&["app", "delete", "extra"]);
     assert!(
         out.status.success(),

@@ -281,3 +281,75 @@ async fn rollback_to_a_time_within_the_apps_own_history_limit() {
     until_revision(&ctl.store, &at[0].0).await;
     assert_eq!(mode(&env).await, "b");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revert_rollback_commits_the_old_files_so_git_stays_the_source_of_truth() {
+    let Shop {
+        env,
+        repo,
+        a,
+        ctl,
+        _stop,
+        _dir,
+    } = shop_at_a("    automated: {prune: true}\n", "").await;
+    // b changes the app's files and, in the same commit, a file no one renders.
+    let extra = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata: {k: v}\n";
+    let b = repo.commit(
+        &[
+            ("shop/cm.yaml", Some(&CM.replace("MODE", "b"))),
+            ("shop/extra.yaml", Some(extra)),
+            ("other/notes.txt", Some("kept\n")),
+        ],
+        "b",
+    );
+    ctl.enqueue("shop", Reason::User);
+    until_revision(&ctl.store, &b).await;
+    assert!(
+        get(&env, "v1", "ConfigMap", "shop", "extra")
+            .await
+            .is_some()
+    );
+
+    let r = ctl.rollback_revert("shop", None, "carol").await.unwrap();
+    assert_eq!((r.to.as_str(), r.branch.as_str()), (a.as_str(), "main"));
+    // The branch moved: the app's files are as of a, the unrelated file is untouched.
+    assert_eq!(repo.git_bare(&["rev-parse", "main"]).trim(), r.commit);
+    assert_eq!(
+        repo.git_bare(&["show", "main:shop/cm.yaml"]).trim(),
+        CM.replace("MODE", "a").trim()
+    );
+    assert_eq!(
+        repo.git_bare(&["ls-tree", "--name-only", "main", "shop/"])
+            .trim(),
+        "shop/cm.yaml"
+    );
+    assert_eq!(
+        repo.git_bare(&["show", "main:other/notes.txt"]).trim(),
+        "kept"
+    );
+    let log = repo.git_bare(&["log", "-1", "--format=%an|%s|%P", "main"]);
+    assert!(
+        log.starts_with(&format!("Driftless|Revert shop to {}|{b}", &a[..12])),
+        "{log}"
+    );
+    // Synced to the revert commit like any other: mode a, the extra object pruned, no pin.
+    until_revision(&ctl.store, &r.commit).await;
+    assert_eq!(mode(&env).await, "a");
+    assert!(
+        get(&env, "v1", "ConfigMap", "shop", "extra")
+            .await
+            .is_none()
+    );
+    let status = ctl.store.get_app("shop").await.unwrap().unwrap().status;
+    assert!(status["pinned"].is_null(), "{status}");
+    let audit = ctl
+        .store
+        .list_audit(&driftless_store::AuditQuery {
+            action: Some("app.rollback".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(audit[0].actor, "carol");
+    assert_eq!(audit[0].details["revertCommit"], r.commit.as_str());
+}

@@ -10,6 +10,7 @@ mod definitions;
 mod queue;
 mod reconcile;
 pub mod repositories;
+mod revert;
 pub mod source;
 
 use std::collections::BTreeMap;
@@ -399,21 +400,7 @@ impl Controller {
         history_id: Option<i64>,
         actor: &str,
     ) -> Result<String, String> {
-        let history = self.history(name).await?;
-        let target = match history_id {
-            Some(id) => history
-                .iter()
-                .find(|h| h.id == id)
-                .ok_or_else(|| format!("application {name} has no history entry {id}"))?,
-            None => history.get(1).ok_or_else(|| {
-                format!("application {name} has no earlier deployment to roll back to")
-            })?,
-        };
-        if target.revision.starts_with("local:") {
-            return Err(format!(
-                "application {name}: its source is a local directory, whose past revisions are not kept"
-            ));
-        }
+        let target = self.rollback_target(name, history_id).await?;
         let status = self
             .store
             .get_app(name)
@@ -451,6 +438,30 @@ impl Controller {
         Ok(target.revision.clone())
     }
 
+    /// The deployment a rollback goes back to: history entry `id`, or the previous one.
+    pub(crate) async fn rollback_target(
+        &self,
+        name: &str,
+        history_id: Option<i64>,
+    ) -> Result<driftless_store::HistoryEntry, String> {
+        let history = self.history(name).await?;
+        let target = match history_id {
+            Some(id) => history
+                .iter()
+                .find(|h| h.id == id)
+                .ok_or_else(|| format!("application {name} has no history entry {id}"))?,
+            None => history.get(1).ok_or_else(|| {
+                format!("application {name} has no earlier deployment to roll back to")
+            })?,
+        };
+        if target.revision.starts_with("local:") {
+            return Err(format!(
+                "application {name}: its source is a local directory, whose past revisions are not kept"
+            ));
+        }
+        Ok(target.clone())
+    }
+
     /// Rolls back to the deployment that was live at `at_ms` (milliseconds since the epoch):
     /// the newest history entry deployed at or before it. Returns the revision.
     pub async fn rollback_to_time(
@@ -459,6 +470,12 @@ impl Controller {
         at_ms: i64,
         actor: &str,
     ) -> Result<String, String> {
+        let id = self.history_at_time(name, at_ms).await?;
+        self.rollback(name, Some(id), actor).await
+    }
+
+    /// The history entry live at `at_ms`.
+    pub async fn history_at_time(&self, name: &str, at_ms: i64) -> Result<i64, String> {
         let history = self.history(name).await?;
         let target = history
             .iter()
@@ -472,7 +489,7 @@ impl Controller {
                 ),
                 None => format!("application {name} has no deployment history"),
             })?;
-        self.rollback(name, Some(target.id), actor).await
+        Ok(target.id)
     }
 
     /// What a sync would change now: the source rendered, compared with the cluster (Secret

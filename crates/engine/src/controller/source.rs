@@ -150,31 +150,9 @@ impl Sources {
                 &spec,
             );
         }
-        let access = self
-            .repositories
-            .access(url, self.policy)
+        let (mirror, access) = self
+            .mirror(url)
             .map_err(|e| format!("application {}: {e}", app.name))?;
-        let mirror = {
-            let mut mirrors = self.mirrors.lock().expect("mirrors lock");
-            match mirrors.get(url) {
-                Some(m) => m.clone(),
-                None => {
-                    let mut m = Mirror::open(&self.data_dir.join("repos"), url, access.policy)
-                        .map_err(|e| format!("application {}: {e}", app.name))?;
-                    if let Some(ca) = &access.ca_file {
-                        m = m.with_ca_file(ca);
-                    }
-                    let entry = Arc::new(Mutex::new(MirrorState {
-                        mirror: m,
-                        fetched_at: None,
-                        stale: false,
-                        tree: None,
-                    }));
-                    mirrors.insert(url.clone(), entry.clone());
-                    entry
-                }
-            }
-        };
         let mut guard = mirror.lock().expect("mirror lock");
         let due = guard
             .fetched_at
@@ -226,6 +204,42 @@ impl Sources {
         r.fetch_seconds = fetched;
         r.head = head;
         Ok(r)
+    }
+
+    /// The mirror of `url` (opened on first use) and how to reach it.
+    fn mirror(&self, url: &str) -> Result<(SharedMirror, super::repositories::Access), String> {
+        let access = self.repositories.access(url, self.policy)?;
+        let mut mirrors = self.mirrors.lock().expect("mirrors lock");
+        if let Some(m) = mirrors.get(url) {
+            return Ok((m.clone(), access));
+        }
+        let mut m = Mirror::open(&self.data_dir.join("repos"), url, access.policy)
+            .map_err(|e| e.to_string())?;
+        if let Some(ca) = &access.ca_file {
+            m = m.with_ca_file(ca);
+        }
+        let entry = Arc::new(Mutex::new(MirrorState {
+            mirror: m,
+            fetched_at: None,
+            stale: false,
+            tree: None,
+        }));
+        mirrors.insert(url.to_string(), entry.clone());
+        Ok((entry, access))
+    }
+
+    /// Runs `f` on the mirror of `url` with its credentials, holding the mirror's lock (no
+    /// fetch runs beside it); the next render fetches again (`f` may have pushed).
+    pub(crate) fn with_mirror<T>(
+        &self,
+        url: &str,
+        f: impl FnOnce(&Mirror, &driftless_git::Credentials) -> Result<T, String>,
+    ) -> Result<T, String> {
+        let (mirror, access) = self.mirror(url)?;
+        let mut guard = mirror.lock().expect("mirror lock");
+        let r = f(&guard.mirror, &access.credentials);
+        guard.stale = true;
+        r
     }
 
     fn render_tree(
