@@ -150,7 +150,7 @@ impl Sources {
                 &spec,
             );
         }
-        let (mirror, access) = self
+        let mirror = self
             .mirror(url)
             .map_err(|e| format!("application {}: {e}", app.name))?;
         let mut guard = mirror.lock().expect("mirror lock");
@@ -161,6 +161,11 @@ impl Sources {
         let mut fetched = None;
         // A webhook marked the repository stale: fetch once, whichever app comes first.
         if fetch || due || guard.stale {
+            // Secrets are resolved per fetch (a rotated file is picked up), not per render.
+            let access = self
+                .repositories
+                .access(url, self.policy)
+                .map_err(|e| format!("application {}: {e}", app.name))?;
             guard
                 .mirror
                 .fetch(&access.credentials, &FetchOptions::default())
@@ -206,12 +211,16 @@ impl Sources {
         Ok(r)
     }
 
-    /// The mirror of `url` (opened on first use) and how to reach it.
-    fn mirror(&self, url: &str) -> Result<(SharedMirror, super::repositories::Access), String> {
+    /// The mirror of `url`, opened on first use with its definition's URL policy and CA (a
+    /// changed definition drops the handle, see `set_repository`).
+    fn mirror(&self, url: &str) -> Result<SharedMirror, String> {
+        if let Some(m) = self.mirrors.lock().expect("mirrors lock").get(url) {
+            return Ok(m.clone());
+        }
         let access = self.repositories.access(url, self.policy)?;
         let mut mirrors = self.mirrors.lock().expect("mirrors lock");
         if let Some(m) = mirrors.get(url) {
-            return Ok((m.clone(), access));
+            return Ok(m.clone());
         }
         let mut m = Mirror::open(&self.data_dir.join("repos"), url, access.policy)
             .map_err(|e| e.to_string())?;
@@ -225,7 +234,7 @@ impl Sources {
             tree: None,
         }));
         mirrors.insert(url.to_string(), entry.clone());
-        Ok((entry, access))
+        Ok(entry)
     }
 
     /// Runs `f` on the mirror of `url` with its credentials, holding the mirror's lock (no
@@ -235,7 +244,8 @@ impl Sources {
         url: &str,
         f: impl FnOnce(&Mirror, &driftless_git::Credentials) -> Result<T, String>,
     ) -> Result<T, String> {
-        let (mirror, access) = self.mirror(url)?;
+        let mirror = self.mirror(url)?;
+        let access = self.repositories.access(url, self.policy)?;
         let mut guard = mirror.lock().expect("mirror lock");
         let r = f(&guard.mirror, &access.credentials);
         guard.stale = true;
