@@ -34,6 +34,13 @@ fn argo_app(name: &str, url: &str, path: &str) -> String {
     )
 }
 
+fn application(yaml: &str) -> driftless_core::app::Application {
+    driftless_core::app::parse(yaml, "test.yaml")
+        .unwrap()
+        .remove(0)
+        .app
+}
+
 async fn until_status(store: &Store, app: &str, what: &str, check: impl Fn(&Value) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -78,13 +85,9 @@ async fn a_private_repository_is_fetched_with_its_definitions_credentials() {
     );
     let url = srv.url(&repo.name());
     let (ctl, _stop, dir) = running_controller(&env, cfg()).await;
-    let app = driftless_core::app::parse(
-        &format!("apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: \"{url}\", path: shop, targetRevision: main}}\n  destination: {{namespace: shop}}\n  syncPolicy:\n    automated: {{}}\n    syncOptions: [CreateNamespace=true]\n"),
-        "shop.yaml",
-    )
-    .unwrap()
-    .remove(0)
-    .app;
+    let app = application(&format!(
+        "apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: \"{url}\", path: shop, targetRevision: main}}\n  destination: {{namespace: shop}}\n  syncPolicy:\n    automated: {{}}\n    syncOptions: [CreateNamespace=true]\n"
+    ));
     ctl.set_app(app, "alice").await.unwrap();
     let ca = std::fs::read_to_string(srv.ca_file().unwrap()).unwrap();
     // A definition with the server's CA but no credentials yet: the fetch fails with an
@@ -193,13 +196,9 @@ async fn an_app_of_apps_declares_the_engines_applications_and_prunes_them() {
         "web",
     );
     let (ctl, _stop, _dir) = running_controller(&env, cfg()).await;
-    let root = driftless_core::app::parse(
-        &format!("apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: root}}\nspec:\n  source: {{repoURL: \"{url}\", path: apps, targetRevision: main}}\n  destination: {{namespace: default}}\n  syncPolicy:\n    automated: {{prune: true}}\n"),
-        "root.yaml",
-    )
-    .unwrap()
-    .remove(0)
-    .app;
+    let root = application(&format!(
+        "apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: root}}\nspec:\n  source: {{repoURL: \"{url}\", path: apps, targetRevision: main}}\n  destination: {{namespace: default}}\n  syncPolicy:\n    automated: {{prune: true}}\n"
+    ));
     ctl.set_app(root, "alice").await.unwrap();
     until_apps(&ctl, &["root", "web"]).await;
     until_status(&ctl.store, "web", "Synced", |s| {
@@ -259,13 +258,9 @@ async fn an_app_of_apps_declares_the_engines_applications_and_prunes_them() {
 
     // A declared application that clashes with one defined elsewhere is refused, with a
     // reason, and the rest of the source still applies.
-    let other = driftless_core::app::parse(
-        &format!("apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: ops}}\nspec:\n  source: {{repoURL: \"{url}\", path: workloads/web}}\n  destination: {{namespace: ops}}\n"),
-        "ops.yaml",
-    )
-    .unwrap()
-    .remove(0)
-    .app;
+    let other = application(&format!(
+        "apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: ops}}\nspec:\n  source: {{repoURL: \"{url}\", path: workloads/web}}\n  destination: {{namespace: ops}}\n"
+    ));
     ctl.set_app(other, "alice").await.unwrap();
     repo.commit(
         &[(
