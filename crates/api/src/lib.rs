@@ -173,11 +173,36 @@ async fn create_app(
     ))
 }
 
-/// Stops managing an application; its objects stay in the cluster (non-cascading).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct DeleteQuery {
+    /// Also delete the application's objects (Argo CD's cascade); default: they stay.
+    #[serde(default)]
+    cascade: bool,
+    /// Allow deleting Namespaces, PVs, PVCs and CRDs in a cascade.
+    #[serde(default)]
+    confirm_critical: bool,
+}
+
+/// Stops managing an application; with `?cascade=true` its objects are deleted first.
 async fn delete_app(
     State(s): State<ApiState>,
     Path(name): Path<String>,
+    Query(q): Query<DeleteQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    if !s.controller.has_app(&name).await {
+        return Err(ApiError::NotFound(format!("application {name}")));
+    }
+    if q.cascade {
+        let deleted = s
+            .controller
+            .delete_app_cascade(&name, "api", q.confirm_critical)
+            .await
+            .map_err(ApiError::BadRequest)?;
+        return Ok(Json(
+            json!({"application": name, "deleted": true, "cascade": true, "objectsDeleted": deleted}),
+        ));
+    }
     if !s
         .controller
         .remove_app(&name, "api")

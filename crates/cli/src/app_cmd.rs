@@ -31,8 +31,16 @@ enum AppCommand {
     },
     /// Change fields of an application (audited); other fields are kept.
     Set(Box<SetArgs>),
-    /// Stop managing an application (its objects stay in the cluster).
-    Delete { name: String },
+    /// Stop managing an application (its objects stay in the cluster unless --cascade).
+    Delete {
+        name: String,
+        /// Delete the application's objects first (Argo CD's cascade).
+        #[arg(long)]
+        cascade: bool,
+        /// Let the cascade delete Namespaces, PVs, PVCs and CRDs.
+        #[arg(long, requires = "cascade")]
+        confirm_critical: bool,
+    },
     /// One application: source, destination, status per resource.
     Get { name: String },
     /// Queue a sync; with --wait, wait for it and exit 1 when it fails.
@@ -286,11 +294,24 @@ pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
                     println!("application {} updated", a.name);
                 }
             }
-            AppCommand::Delete { name } => {
-                client
-                    .delete(&format!("/api/v1/applications/{name}"))
+            AppCommand::Delete {
+                name,
+                cascade,
+                confirm_critical,
+            } => {
+                let r = client
+                    .delete(&format!(
+                        "/api/v1/applications/{name}?cascade={cascade}&confirmCritical={confirm_critical}"
+                    ))
                     .await?;
-                println!("application {name} deleted (its objects stay in the cluster)");
+                if cascade {
+                    println!(
+                        "application {name} deleted with its {} object(s)",
+                        r["objectsDeleted"]
+                    );
+                } else {
+                    println!("application {name} deleted (its objects stay in the cluster)");
+                }
             }
             AppCommand::Get { name } => {
                 let a = client.get(&format!("/api/v1/applications/{name}")).await?;

@@ -357,11 +357,17 @@ async fn up_demo_syncs_three_applications_behind_an_authenticated_api() {
     assert!(cli(&["repo", "remove", "private"]).status.success());
     assert!(!String::from_utf8_lossy(&cli(&["repo", "list"]).stdout).contains("private"));
 
-    let out = cli(&["app", "delete", "extra"]);
+    // Deleted with its objects (cascade).
+    let out = cli(&["app", "delete", "extra", "--cascade"]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        said.contains("deleted with its") && !said.contains("its 0 object"),
+        "{said}"
     );
     let listed: serde_json::Value =
         serde_json::from_slice(&cli(&["app", "list", "-o", "json"]).stdout).unwrap();

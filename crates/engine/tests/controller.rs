@@ -481,3 +481,68 @@ async fn a_project_keeps_its_apps_inside_their_destinations() {
         .unwrap();
     assert_eq!(audit.len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cascading_delete_removes_the_apps_objects_and_guards_critical_ones() {
+    let env = env().await;
+    let pvc = "---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n";
+    let r = start(&env, None, &format!("{APP_V1}{pvc}")).await;
+    r.ctl.set_app(shop(&r.repo, false), "alice").await.unwrap();
+    until(&r.ctl.store, "Synced", |s| s["sync"]["status"] == "Synced").await;
+
+    // A PVC is critical: refused without confirmation, nothing deleted, still managed.
+    let e = r
+        .ctl
+        .delete_app_cascade("shop", "alice", false)
+        .await
+        .unwrap_err();
+    assert!(
+        e.contains("still managed") && e.contains("PersistentVolumeClaim"),
+        "{e}"
+    );
+    assert!(r.ctl.has_app("shop").await);
+    assert!(
+        get(&env, "apps/v1", "Deployment", "shop", "web")
+            .await
+            .is_some()
+    );
+    assert!(
+        get(&env, "v1", "PersistentVolumeClaim", "shop", "data")
+            .await
+            .is_some()
+    );
+
+    let deleted = r
+        .ctl
+        .delete_app_cascade("shop", "alice", true)
+        .await
+        .unwrap();
+    assert_eq!(deleted, 4);
+    for (api, kind, name) in [
+        ("v1", "ConfigMap", "settings"),
+        ("apps/v1", "Deployment", "web"),
+        ("v1", "Service", "web"),
+        ("v1", "PersistentVolumeClaim", "data"),
+    ] {
+        assert!(
+            get(&env, api, kind, "shop", name).await.is_none(),
+            "{kind} {name} left"
+        );
+    }
+    assert!(!r.ctl.has_app("shop").await);
+    assert!(r.ctl.store.get_app("shop").await.unwrap().is_none());
+    let audit = r.ctl.store.list_audit(&Default::default()).await.unwrap();
+    let last = audit.last().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.actor.as_str()),
+        ("app.delete", "alice")
+    );
+    assert_eq!(last.details["cascade"], true);
+    // It stays gone: no reconcile brings the objects back.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        get(&env, "apps/v1", "Deployment", "shop", "web")
+            .await
+            .is_none()
+    );
+}

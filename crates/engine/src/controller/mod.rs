@@ -7,6 +7,7 @@
 //! previous process left running are closed as Interrupted, never resumed blindly.
 
 mod definitions;
+mod delete;
 mod queue;
 mod reconcile;
 pub mod repositories;

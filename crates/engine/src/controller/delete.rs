@@ -1,0 +1,122 @@
+//! Cascading delete (`driftless app delete APP --cascade`, Argo CD's resources finalizer):
+//! the application's tracked objects are deleted, then the application is forgotten.
+//!
+//! The deletion is a sync to an empty desired set with prune on, so it goes through the
+//! same planner and executor as any prune: reverse kind order by wave, `Delete=false` /
+//! `Prune=false` objects kept, each deletion watched until gone. Live objects are listed from
+//! the API server, never the cache (no delete decided on a stale view). Deleting a
+//! Namespace, PV, PVC or CRD needs `confirm_critical`, as for any sync. When anything fails
+//! the application stays managed and the error says what is left.
+
+use serde_json::json;
+
+use driftless_core::{DesiredSet, Gvk};
+
+use super::Controller;
+use crate::sync::{OperationPhase, sync};
+
+impl Controller {
+    /// Deletes what application `name` tracks in the cluster, then stops managing it.
+    /// Returns how many objects were deleted.
+    pub async fn delete_app_cascade(
+        &self,
+        name: &str,
+        actor: &str,
+        confirm_critical: bool,
+    ) -> Result<usize, String> {
+        // Out of the work queue's reach while deleting: no reconcile re-creates what goes.
+        let state = self
+            .apps
+            .lock()
+            .await
+            .remove(name)
+            .ok_or_else(|| format!("application {name} not found"))?;
+        let result = self.cascade(name, &state, confirm_critical).await;
+        match result {
+            Ok(deleted) => {
+                self.store
+                    .delete_app(name)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                self.store
+                    .audit(
+                        actor,
+                        "app.delete",
+                        &format!("application/{name}"),
+                        &json!({"cascade": true, "deleted": deleted}),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(deleted)
+            }
+            Err(e) => {
+                // Still managed: put it back as it was.
+                self.apps.lock().await.insert(name.to_string(), state);
+                self.event(name, "DeleteFailed", "warning", &e, &json!({}))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Err(e)
+            }
+        }
+    }
+
+    async fn cascade(
+        &self,
+        name: &str,
+        state: &super::AppState,
+        confirm_critical: bool,
+    ) -> Result<usize, String> {
+        let mut req =
+            state
+                .policy
+                .request(&state.app, DesiredSet::new(), self.config.server_side_diff);
+        req.plan.prune = true;
+        req.plan.allow_empty = true;
+        req.plan.prune_guard_percent = 100;
+        req.plan.confirm_critical = confirm_critical;
+        req.plan.sync_options.create_namespace = Some(false);
+        req.health_timeout = self.config.health_timeout;
+        // Custom kinds the app had (its last status), so their objects are found too; the
+        // version is the server's preferred one.
+        let status = self
+            .store
+            .get_app(name)
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|a| a.status)
+            .unwrap_or_default();
+        let mut kinds: Vec<Gvk> = status["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| {
+                Some(Gvk {
+                    group: r["group"].as_str()?.to_string(),
+                    version: String::new(),
+                    kind: r["kind"].as_str()?.to_string(),
+                })
+            })
+            .collect();
+        kinds.sort_by(|a, b| (&a.group, &a.kind).cmp(&(&b.group, &b.kind)));
+        kinds.dedup_by(|a, b| a.group == b.group && a.kind == b.kind);
+        req.extra_kinds = kinds;
+        let result = sync(self.cluster.as_ref(), &req, &self.assessor, None, &|_| {})
+            .await
+            .map_err(|e| format!("application {name}: deleting its objects: {e}"))?;
+        if result.phase != OperationPhase::Succeeded {
+            return Err(format!(
+                "application {name}: deleting its objects {}: {} (the application is still managed; nothing else was removed)",
+                match result.phase {
+                    OperationPhase::Refused => "was refused",
+                    _ => "failed",
+                },
+                result.message
+            ));
+        }
+        Ok(result
+            .resources
+            .iter()
+            .filter(|r| r.outcome == crate::sync::Outcome::Pruned)
+            .count())
+    }
+}
