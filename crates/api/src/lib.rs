@@ -12,11 +12,13 @@
 //! - `GET /api/v1/applications/{name}/diff|history|operations|events?after=ID`
 //! - `GET /api/v1/stream`: server-sent events (`status`, `event`) as they happen
 //! - `GET /api/v1/audit?actor=&action=&after=` and `GET /api/v1/audit/verify`
+//! - `GET|POST /api/v1/clusters`, `DELETE /api/v1/clusters/{name}` (the engine's own is `in-cluster`)
 //! - `GET|POST /api/v1/repositories`, `DELETE /api/v1/repositories/{name}` (secrets never answered)
 //! - `POST /api/v1/webhooks/{github|gitlab|bitbucket|gitea|generic}` (signature, not token);
 //!   `.../webhooks/{provider}/{repository}` checks that repository's own `webhookSecret`
 //! - `GET /api/v1/openapi.json`
 
+mod clusters;
 mod error;
 mod repositories;
 pub mod webhook;
@@ -71,6 +73,8 @@ pub fn router(state: ApiState) -> Router {
             "/repositories/{name}",
             axum::routing::delete(repositories::delete),
         )
+        .route("/clusters", get(clusters::list).post(clusters::create))
+        .route("/clusters/{name}", axum::routing::delete(clusters::delete))
         .route("/stream", get(stream))
         .route("/audit", get(audit))
         .route("/audit/verify", get(audit_verify))

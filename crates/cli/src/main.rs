@@ -5,6 +5,7 @@ mod app_args;
 mod app_cmd;
 mod audit_cmd;
 mod client;
+mod cluster_cmd;
 mod demo;
 mod diff_cmd;
 mod render_cmd;
@@ -46,6 +47,8 @@ enum Command {
     Status(Box<status_cmd::StatusArgs>),
     /// Applications of a running engine (`driftless up`), through its API.
     App(app_cmd::AppCmdArgs),
+    /// Clusters a running engine deploys to, through its API.
+    Cluster(cluster_cmd::ClusterCmdArgs),
     /// Repositories of a running engine and their credentials, through its API.
     Repo(repo_cmd::RepoCmdArgs),
     /// Audit log tools: `verify` checks its hash chain.
@@ -84,6 +87,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => diff_cmd::run(*args),
         Command::Audit(args) => audit_cmd::run(args),
         Command::Repo(args) => repo_cmd::run(args),
+        Command::Cluster(args) => cluster_cmd::run(args),
         Command::App(args) => app_cmd::run(args),
         Command::Sync(args) => sync_cmd::run(*args),
         Command::Status(args) => status_cmd::run(*args),

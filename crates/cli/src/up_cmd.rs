@@ -200,6 +200,13 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         {
             eprintln!("error: {e} (skipped)");
         }
+        for e in controller
+            .load_stored_clusters()
+            .await
+            .map_err(anyhow::Error::msg)?
+        {
+            eprintln!("error: {e} (its applications report it)");
+        }
         for d in &app_dirs {
             let defs = load_definitions(d);
             for e in &defs.errors {
@@ -213,6 +220,13 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
                 match controller.set_repository(r, "config", false).await {
                     Ok(()) => println!("repository {name}: loaded from {}", d.display()),
                     Err(e) => eprintln!("error: repository {name}: {e} (skipped)"),
+                }
+            }
+            for c in defs.clusters {
+                let name = c.name.clone();
+                match controller.set_cluster(c, "config", false).await {
+                    Ok(()) => println!("cluster {name}: loaded from {}", d.display()),
+                    Err(e) => eprintln!("error: {e} (its applications report it)"),
                 }
             }
             for p in defs.projects {

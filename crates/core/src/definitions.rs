@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use crate::app::{self, Parsed};
+use crate::clusters::ClusterDefinition;
 use crate::project::{self, Project};
 use crate::repository::Repository;
 use crate::yaml::{Limits, parse_stream};
@@ -16,13 +17,17 @@ pub struct Definitions {
     pub apps: Vec<Parsed>,
     pub projects: Vec<Project>,
     pub repositories: Vec<Repository>,
+    pub clusters: Vec<ClusterDefinition>,
     /// One line per refused document, naming its origin and the field at fault.
     pub errors: Vec<String>,
 }
 
 /// Is this document one of the engine's definitions (rather than a cluster object)?
 pub fn is_definition(doc: &Value) -> bool {
-    app_document(doc) || project::is_definition(doc) || Repository::is_definition(doc)
+    app_document(doc)
+        || project::is_definition(doc)
+        || Repository::is_definition(doc)
+        || ClusterDefinition::is_definition(doc)
 }
 
 fn app_document(doc: &Value) -> bool {
@@ -52,9 +57,14 @@ impl Definitions {
                 Ok(r) => self.repositories.push(r),
                 Err(e) => self.errors.push(e),
             }
+        } else if ClusterDefinition::is_definition(doc) {
+            match ClusterDefinition::from_doc(doc, origin) {
+                Ok(c) => self.clusters.push(c),
+                Err(e) => self.errors.push(e),
+            }
         } else if strict {
             self.errors.push(format!(
-                "{origin}: expected an Application, Project/AppProject or Repository (or an Argo CD repository Secret), found kind {:?} of {:?}",
+                "{origin}: expected an Application, Project/AppProject, Repository or Cluster (or an Argo CD repository/cluster Secret), found kind {:?} of {:?}",
                 crate::object::kind(doc).unwrap_or_default(),
                 crate::object::api_version(doc).unwrap_or_default()
             ));

@@ -11,6 +11,7 @@
 
 pub mod app;
 pub mod cluster;
+pub mod clusters;
 pub mod definitions;
 pub mod desired;
 pub mod key;

@@ -293,3 +293,89 @@ async fn an_app_of_apps_declares_the_engines_applications_and_prunes_them() {
     assert!(ops.spec.get("parent").is_none());
     assert_eq!(ctl.app_names().await, ["api", "ops", "root"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_deploys_to_the_cluster_its_destination_names() {
+    use driftless_core::cluster::{Cluster, Propagation};
+    use driftless_core::clusters::ClusterDefinition;
+    let env = env().await; // the engine's own cluster
+    let prod = driftless_testkit::cluster::sandbox_cluster().await;
+    let repo = TestRepo::new("far");
+    repo.commit(
+        &[("far/cm.yaml", Some(&config_map("far", "remote")))],
+        "far",
+    );
+    let url = format!("file://{}/{}", repo.root().display(), repo.name());
+    let (ctl, _stop, _dir) = running_controller(&env, cfg()).await;
+    ctl.set_app(
+        application(&format!("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: far}}\nspec:\n  source: {{repoURL: \"{url}\", path: far, targetRevision: main}}\n  destination: {{name: prod, namespace: far}}\n  syncPolicy:\n    automated: {{prune: true, selfHeal: true}}\n    syncOptions: [CreateNamespace=true]\n")),
+        "alice",
+    )
+    .await
+    .unwrap();
+    // Not defined yet: an error on the app, nothing deployed to the engine's own cluster.
+    until_status(&ctl.store, "far", "an unknown-destination error", |s| {
+        s["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("destination cluster prod is not defined"))
+    })
+    .await;
+
+    let kubeconfig = prod.sandbox.kubeconfig();
+    ctl.set_cluster(
+        ClusterDefinition {
+            name: "prod".into(),
+            kubeconfig: Some(SecretValue::Value(kubeconfig.clone())),
+            ..ClusterDefinition::default()
+        },
+        "alice",
+        true,
+    )
+    .await
+    .unwrap();
+    until_status(&ctl.store, "far", "Synced", |s| {
+        s["sync"]["status"] == "Synced"
+    })
+    .await;
+    assert_eq!(
+        get(&prod, "v1", "ConfigMap", "far", "far").await.unwrap()["data"]["mode"],
+        "remote"
+    );
+    assert!(get(&env, "v1", "ConfigMap", "far", "far").await.is_none());
+
+    // Drift in that cluster is seen by its own watch and healed there.
+    let gvk = driftless_core::Gvk::from_api_version("v1", "ConfigMap");
+    let key = driftless_core::ResourceKey::new("", "ConfigMap", "far", "far");
+    assert!(
+        prod.cluster
+            .delete(&gvk, &key, Propagation::Background)
+            .await
+            .unwrap()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while get(&prod, "v1", "ConfigMap", "far", "far").await.is_none() {
+        assert!(Instant::now() < deadline, "not healed in the prod cluster");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let listed = ctl.clusters();
+    let names: Vec<&str> = listed.iter().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(names, ["in-cluster", "prod"]);
+    assert_eq!(listed[1]["server"], prod.sandbox.url().as_str());
+    // Stored for the next start; the kubeconfig's token is in no answer and no audit entry.
+    assert_eq!(
+        ctl.store.list_definitions("Cluster").await.unwrap().len(),
+        1
+    );
+    let token = kubeconfig
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token: "))
+        .expect("the sandbox kubeconfig has a token")
+        .trim_matches('"')
+        .to_string();
+    let audit = ctl.store.list_audit(&Default::default()).await.unwrap();
+    assert!(audit.iter().any(|a| a.action == "cluster.set"));
+    let shown = format!("{audit:?}{}", serde_json::to_string(&listed).unwrap());
+    assert!(!shown.contains(&token), "the cluster token leaked");
+    assert!(ctl.remove_cluster("in-cluster", "alice").await.is_err());
+}

@@ -153,6 +153,12 @@ impl Controller {
                 errors.push(format!("repository {name}: {e}"));
             }
         }
+        for c in defs.clusters {
+            let name = c.name.clone();
+            if let Err(e) = self.set_cluster(c, &actor, false).await {
+                errors.push(format!("cluster {name}: {e}"));
+            }
+        }
         for p in defs.projects {
             let name = p.name.clone();
             if let Err(e) = self.set_project(p, &actor).await {

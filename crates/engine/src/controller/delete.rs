@@ -100,7 +100,8 @@ impl Controller {
         kinds.sort_by(|a, b| (&a.group, &a.kind).cmp(&(&b.group, &b.kind)));
         kinds.dedup_by(|a, b| a.group == b.group && a.kind == b.kind);
         req.extra_kinds = kinds;
-        let result = sync(self.cluster.as_ref(), &req, &self.assessor, None, &|_| {})
+        let target = self.target(&state.app)?;
+        let result = sync(target.cluster.as_ref(), &req, &self.assessor, None, &|_| {})
             .await
             .map_err(|e| format!("application {name}: deleting its objects: {e}"))?;
         if result.phase != OperationPhase::Succeeded {

@@ -6,6 +6,7 @@
 //! operation does is written to the store before and after it acts; on start, operations a
 //! previous process left running are closed as Interrupted, never resumed blindly.
 
+pub mod clusters;
 mod definitions;
 mod delete;
 mod queue;
@@ -98,6 +99,8 @@ pub struct Controller {
     pub store: Store,
     pub(crate) cluster: Arc<KubeCluster>,
     pub(crate) cache: LiveCache,
+    /// Every cluster apps deploy to, the engine's own (`cluster`, `cache`) included.
+    pub(crate) clusters: clusters::Clusters,
     pub(crate) sources: Arc<Sources>,
     pub(crate) apps: Mutex<BTreeMap<String, AppState>>,
     pub(crate) projects: Mutex<BTreeMap<String, driftless_core::project::Project>>,
@@ -150,6 +153,7 @@ impl Controller {
         let cache = LiveCache::new(cluster.client().clone());
         Ok(Arc::new(Controller {
             store,
+            clusters: clusters::own_cluster(cluster.clone(), cache.clone()),
             cluster,
             cache,
             sources,
@@ -511,9 +515,10 @@ impl Controller {
                 .await
                 .map_err(|e| e.to_string())??;
         let ns = Some(state.app.destination.namespace.clone()).filter(|n| !n.is_empty());
+        let target = self.target(&state.app)?;
         let (loaded, _) = crate::load::load_cached(
-            self.cluster.as_ref(),
-            &self.cache,
+            target.cluster.as_ref(),
+            &target.cache,
             name,
             &rendered.set,
             ns.as_deref(),
@@ -521,11 +526,11 @@ impl Controller {
         .await
         .map_err(|e| e.to_string())?;
         Ok(crate::compare_with_cluster(
-            self.cluster.as_ref(),
+            target.cluster.as_ref(),
             &loaded,
             &state.policy.compare,
             self.config.server_side_diff,
-            Some(&self.dry_runs),
+            target.dry_runs(&self.dry_runs),
         )
         .await)
     }

@@ -47,6 +47,10 @@ impl Controller {
             return Ok(());
         };
         let app = state.app.clone();
+        let target = match self.target(&app) {
+            Ok(t) => t,
+            Err(e) => return self.record_error(name, "ComparisonError", &e).await,
+        };
         let sources = self.sources.clone();
         // A user's refresh always fetches; a webhook marked the mirror stale instead, so the
         // apps of one repository share one fetch.
@@ -99,8 +103,8 @@ impl Controller {
         req.health_timeout = self.config.health_timeout;
         let ns = req.destination_namespace.clone();
         let loaded = match crate::load::load_cached(
-            self.cluster.as_ref(),
-            &self.cache,
+            target.cluster.as_ref(),
+            &target.cache,
             name,
             &rendered.set,
             ns.as_deref(),
@@ -134,11 +138,11 @@ impl Controller {
                 .await;
         }
         let cmp = compare_with_cluster(
-            self.cluster.as_ref(),
+            target.cluster.as_ref(),
             &loaded,
             &req.compare,
             req.server_side_diff,
-            Some(&self.dry_runs),
+            target.dry_runs(&self.dry_runs),
         )
         .await;
         let healths: Vec<Health> = loaded
@@ -209,7 +213,7 @@ impl Controller {
         };
 
         let result = self
-            .run_sync(name, &req, &rendered.revision, &attempt, trigger)
+            .run_sync(&target, name, &req, &rendered.revision, &attempt, trigger)
             .await?;
         self.update(name, |s| {
             s.last_attempt = Some(attempt.clone());
@@ -472,6 +476,7 @@ impl Controller {
 
     async fn run_sync(
         &self,
+        target: &super::clusters::ClusterHandle,
         name: &str,
         req: &crate::SyncRequest,
         revision: &str,
@@ -530,8 +535,8 @@ impl Controller {
         // Loaded again, just before acting: the cache is watch-fed and costs nothing to ask,
         // and it falls back to the server's lists whenever one of the kinds is not synced.
         let result = match crate::load::load_cached(
-            self.cluster.as_ref(),
-            &self.cache,
+            target.cluster.as_ref(),
+            &target.cache,
             name,
             &req.rendered,
             req.destination_namespace.as_deref(),
@@ -540,11 +545,11 @@ impl Controller {
         {
             Ok((loaded, _)) => {
                 sync_loaded(
-                    self.cluster.as_ref(),
+                    target.cluster.as_ref(),
                     req,
                     &loaded,
                     &self.assessor,
-                    Some(&self.dry_runs),
+                    target.dry_runs(&self.dry_runs),
                     &on_event,
                 )
                 .await
@@ -598,7 +603,7 @@ impl Controller {
                 .await
                 .get(name)
                 .and_then(|s| s.app.revision_history_limit);
-            let live = self.snapshot(name).await;
+            let live = snapshot(&target.cache, name);
             let desired: Vec<Value> = req.rendered.values().map(mask::masked).collect();
             let entry = HistoryEntry {
                 id: 0,
@@ -639,15 +644,15 @@ impl Controller {
         }
         Ok(result)
     }
+}
 
-    /// The app's tracked live objects, Secret values masked (kept with the history).
-    async fn snapshot(&self, name: &str) -> Vec<Value> {
-        self.cache
-            .tracked_by(name)
-            .into_iter()
-            .map(|(_, v)| mask::masked(&driftless_diff::normalize::live(&v)))
-            .collect()
-    }
+/// The app's tracked live objects, Secret values masked (kept with the history).
+fn snapshot(cache: &driftless_kube::LiveCache, name: &str) -> Vec<Value> {
+    cache
+        .tracked_by(name)
+        .into_iter()
+        .map(|(_, v)| mask::masked(&driftless_diff::normalize::live(&v)))
+        .collect()
 }
 
 fn short(revision: &str) -> &str {

@@ -177,7 +177,7 @@ fn covers(base: &str, url: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('/') || base.ends_with('/'))
 }
 
-fn safe_name(name: &str) -> String {
+pub(crate) fn safe_name(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
@@ -190,7 +190,7 @@ fn safe_name(name: &str) -> String {
 }
 
 /// Writes `text` readable by the owner only; unchanged content is not rewritten.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
         return Ok(());
     }

@@ -70,6 +70,11 @@ impl Sources {
         }
     }
 
+    /// The engine's data directory (mirrors, keys, cluster kubeconfigs).
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
     /// Adds or replaces a repository definition. Open mirrors it covers are dropped (the
     /// next fetch reopens them with the new policy and credentials) and marked for a fetch.
     pub fn set_repository(
