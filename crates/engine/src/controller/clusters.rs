@@ -251,20 +251,10 @@ impl Controller {
         Ok(errors)
     }
 
+    /// The applications that name `cluster` (or any server, which it may now serve).
     async fn requeue_cluster_apps(&self, cluster: &str) {
-        let apps: Vec<String> = self
-            .apps
-            .lock()
-            .await
-            .iter()
-            .filter(|(_, s)| {
-                s.app.destination.name == cluster || !s.app.destination.server.is_empty()
-            })
-            .map(|(n, _)| n.clone())
-            .collect();
-        for a in apps {
-            self.queue.enqueue(&a, Reason::Definition);
-        }
+        self.requeue_where(|a| a.destination.name == cluster || !a.destination.server.is_empty())
+            .await;
     }
 }
 

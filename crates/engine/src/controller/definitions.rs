@@ -12,7 +12,7 @@ use driftless_core::definitions::Definitions;
 use driftless_core::desired::DesiredObject;
 use driftless_core::repository::Repository;
 
-use super::{Controller, Reason};
+use super::Controller;
 
 /// The store's kind for repository definitions.
 const REPOSITORY: &str = "Repository";
@@ -117,19 +117,8 @@ impl Controller {
     }
 
     async fn requeue_covered(&self, repo: &Repository) {
-        let apps: Vec<String> = self
-            .apps
-            .lock()
-            .await
-            .iter()
-            .filter(|(_, s)| {
-                super::repositories::Repositories::covers(repo, &s.app.source.repo_url)
-            })
-            .map(|(n, _)| n.clone())
-            .collect();
-        for a in apps {
-            self.queue.enqueue(&a, Reason::Definition);
-        }
+        self.requeue_where(|a| super::repositories::Repositories::covers(repo, &a.source.repo_url))
+            .await;
     }
 
     /// Applies what an app-of-apps' source declares. Returns one line per definition that

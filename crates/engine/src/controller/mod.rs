@@ -246,19 +246,24 @@ impl Controller {
                 .audit(actor, "project.set", &format!("project/{name}"), &details)
                 .await
                 .map_err(|e| e.to_string())?;
-            let apps: Vec<String> = self
-                .apps
-                .lock()
-                .await
-                .iter()
-                .filter(|(_, s)| s.app.project == name)
-                .map(|(n, _)| n.clone())
-                .collect();
-            for a in apps {
-                self.queue.enqueue(&a, Reason::Definition);
-            }
+            self.requeue_where(|a| a.project == name).await;
         }
         Ok(())
+    }
+
+    /// Re-queues the applications `pred` selects (a definition they depend on changed).
+    pub(crate) async fn requeue_where(&self, pred: impl Fn(&Application) -> bool) {
+        let apps: Vec<String> = self
+            .apps
+            .lock()
+            .await
+            .iter()
+            .filter(|(_, s)| pred(&s.app))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for a in apps {
+            self.queue.enqueue(&a, Reason::Definition);
+        }
     }
 
     /// What the app's project does not allow of these objects (empty: allowed).
