@@ -10,6 +10,7 @@
 //!   (default: the previous deployment, pinned; `revert`: a commit restoring it on the branch)
 //! - `POST /api/v1/applications/{name}/pause-heal` `{"duration": "30m", "reason": "..."}`
 //! - `GET /api/v1/applications/{name}/diff|history|operations|events?after=ID`
+//! - `POST /api/v1/images` `{"application": A, "image": "web:1.2"}`: a commit setting the tag
 //! - `GET /api/v1/stream`: server-sent events (`status`, `event`) as they happen
 //! - `GET /api/v1/audit?actor=&action=&after=` and `GET /api/v1/audit/verify`
 //! - `GET|POST /api/v1/clusters`, `DELETE /api/v1/clusters/{name}` (the engine's own is `in-cluster`)
@@ -75,6 +76,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/clusters", get(clusters::list).post(clusters::create))
         .route("/clusters/{name}", axum::routing::delete(clusters::delete))
+        .route("/images", post(set_image))
         .route("/stream", get(stream))
         .route("/audit", get(audit))
         .route("/audit/verify", get(audit_verify))
@@ -293,6 +295,39 @@ fn merge_patch(target: &mut Value, patch: &Value) {
             merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
         }
     }
+}
+
+#[derive(Deserialize)]
+struct SetImage {
+    application: String,
+    /// `NAME:TAG` or `NAME@DIGEST`.
+    image: String,
+}
+
+/// An image update from CI: written into the application's kustomization by a commit.
+async fn set_image(
+    State(s): State<ApiState>,
+    Json(body): Json<SetImage>,
+) -> Result<Json<Value>, ApiError> {
+    if !s.controller.has_app(&body.application).await {
+        return Err(ApiError::NotFound(format!(
+            "application {}",
+            body.application
+        )));
+    }
+    let done = s
+        .controller
+        .set_image(&body.application, &body.image, "api")
+        .await
+        .map_err(ApiError::BadRequest)?;
+    Ok(Json(json!({
+        "application": done.application,
+        "image": done.image,
+        "file": done.file,
+        "previous": done.previous,
+        "commit": done.commit,
+        "branch": done.branch,
+    })))
 }
 
 async fn sync_app(

@@ -8,6 +8,7 @@ mod client;
 mod cluster_cmd;
 mod demo;
 mod diff_cmd;
+mod image_cmd;
 mod render_cmd;
 mod repo_cmd;
 mod sandbox_cmd;
@@ -47,6 +48,8 @@ enum Command {
     Status(Box<status_cmd::StatusArgs>),
     /// Applications of a running engine (`driftless up`), through its API.
     App(app_cmd::AppCmdArgs),
+    /// Image updates from CI: a commit setting a tag in an application's kustomization.
+    Image(image_cmd::ImageCmdArgs),
     /// Clusters a running engine deploys to, through its API.
     Cluster(cluster_cmd::ClusterCmdArgs),
     /// Repositories of a running engine and their credentials, through its API.
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit_cmd::run(args),
         Command::Repo(args) => repo_cmd::run(args),
         Command::Cluster(args) => cluster_cmd::run(args),
+        Command::Image(args) => image_cmd::run(args),
         Command::App(args) => app_cmd::run(args),
         Command::Sync(args) => sync_cmd::run(*args),
         Command::Status(args) => status_cmd::run(*args),

@@ -4,6 +4,7 @@ mod common;
 mod controller;
 mod definitions;
 mod fallbacks;
+mod images;
 mod noop;
 mod rollback;
 mod sync;

@@ -9,10 +9,11 @@
 pub mod clusters;
 mod definitions;
 mod delete;
+pub mod images;
 mod queue;
 mod reconcile;
 pub mod repositories;
-mod revert;
+pub mod revert;
 pub mod source;
 
 use std::collections::BTreeMap;

@@ -118,7 +118,7 @@ fn short(rev: &str) -> &str {
 
 /// The branch a revert commit goes to: the target revision when it names a branch, the
 /// remote's default branch for `HEAD`/empty; a tag or commit cannot take a commit.
-fn branch_of(mirror: &driftless_git::Mirror, rev: &str) -> Result<String, String> {
+pub(crate) fn branch_of(mirror: &driftless_git::Mirror, rev: &str) -> Result<String, String> {
     let refs = mirror.refs().map_err(|e| e.to_string())?;
     let heads: Vec<&str> = refs
         .iter()

@@ -10,6 +10,7 @@
 //! Each [`Resource`] keeps every name and namespace it has held, which is how references
 //! written against a base's names (`configMapRef: {name: cfg}`) follow prefixes and hashes.
 
+pub mod edit_images;
 mod fieldspec;
 mod generators;
 mod names;

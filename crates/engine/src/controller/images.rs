@@ -1,0 +1,148 @@
+//! Image updates from CI (`driftless image set APP IMAGE:TAG`, `POST /api/v1/images`): the
+//! new tag is written into the `images` entry of the application's kustomization by a
+//! write-back commit on its branch (author "Driftless", the actor in the message), pushed
+//! with retry on non-fast-forward — the edit is re-applied to the new tip, so concurrent
+//! updates of the same file all land. The application then fetches and syncs the commit.
+
+use serde_json::json;
+
+use driftless_git::writeback::{Author, FileChange, commit_and_push};
+use driftless_git::{GitError, GitTree};
+use driftless_render::kustomize::edit_images::{ImageRef, set_image};
+
+use super::{Controller, Reason};
+
+/// A pushed image update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSet {
+    pub application: String,
+    pub image: String,
+    /// The kustomization file changed.
+    pub file: String,
+    /// Its previous tag or digest (None: a new entry).
+    pub previous: Option<String>,
+    pub commit: String,
+    pub branch: String,
+}
+
+const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// The kustomization file of `dir` in `tree`.
+fn kustomization_in(tree: &GitTree, dir: &str) -> Result<String, String> {
+    use driftless_core::source::SourceTree;
+    for f in KUSTOMIZATION_FILES {
+        let path = if dir.is_empty() {
+            f.to_string()
+        } else {
+            format!("{}/{f}", dir.trim_end_matches('/'))
+        };
+        if matches!(
+            tree.lstat(&path),
+            Ok(Some(driftless_core::source::NodeKind::File))
+        ) {
+            return Ok(path);
+        }
+    }
+    Err(format!(
+        "{} has no kustomization file; image set writes a kustomize `images` entry",
+        if dir.is_empty() {
+            "the repository root"
+        } else {
+            dir
+        }
+    ))
+}
+
+impl Controller {
+    /// Sets `image` (`NAME:TAG` or `NAME@DIGEST`) in application `name`'s kustomization.
+    pub async fn set_image(
+        &self,
+        name: &str,
+        image: &str,
+        actor: &str,
+    ) -> Result<ImageSet, String> {
+        let reference = ImageRef::parse(image)?;
+        let app = self
+            .apps
+            .lock()
+            .await
+            .get(name)
+            .map(|s| s.app.clone())
+            .ok_or_else(|| format!("application {name} not found"))?;
+        let sources = self.sources.clone();
+        let (who, image_text, app_name) = (actor.to_string(), image.to_string(), name.to_string());
+        let done = tokio::task::spawn_blocking(move || {
+            sources.with_mirror(&app.source.repo_url, |mirror, creds| {
+                let err = |e: String| format!("application {app_name}: image set: {e}");
+                let branch = super::revert::branch_of(mirror, &app.source.target_revision).map_err(err)?;
+                let mut file = String::new();
+                let mut previous = None;
+                let message = format!(
+                    "Set image {} in {}\n\nBy {who} (driftless image set {app_name} {image_text}).\n",
+                    image_text,
+                    if app.source.path.is_empty() { "." } else { &app.source.path }
+                );
+                let author = Author {
+                    name: "Driftless".into(),
+                    email: "driftless@localhost".into(),
+                };
+                let pushed = commit_and_push(mirror, creds, &branch, &author, &message, 8, |tip| {
+                    let as_git = |m: String| GitError::Read {
+                        url: String::new(),
+                        commit: tip.commit(),
+                        message: m,
+                    };
+                    file = kustomization_in(tip, &app.source.path).map_err(as_git)?;
+                    let text = driftless_core::source::Tree::new(tip)
+                        .read_string(&file, 1 << 20)
+                        .map_err(|e| as_git(e.to_string()))?;
+                    let (new, old) = set_image(&text, &reference)
+                        .map_err(|e| as_git(format!("{file}: {e}")))?;
+                    previous = old;
+                    Ok(vec![FileChange::Put {
+                        path: file.clone(),
+                        content: new.into_bytes(),
+                    }])
+                })
+                .map_err(|e| err(e.to_string()))?;
+                Ok(ImageSet {
+                    application: app_name.clone(),
+                    image: image_text.clone(),
+                    file,
+                    previous,
+                    commit: pushed.commit,
+                    branch,
+                })
+            })
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        self.store
+            .audit(
+                actor,
+                "image.set",
+                &format!("application/{name}"),
+                &json!({"image": done.image, "file": done.file, "previous": done.previous, "commit": done.commit}),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        self.event(
+            name,
+            "ImageSet",
+            "info",
+            &format!(
+                "{actor} set image {} in {} (was {}), commit {}",
+                done.image,
+                done.file,
+                done.previous.as_deref().unwrap_or("not set"),
+                &done.commit[..done.commit.len().min(12)]
+            ),
+            &json!({"commit": done.commit}),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        // The mirror was marked stale by the write-back: this reconcile fetches the commit.
+        self.queue.enqueue(name, Reason::Definition);
+        Ok(done)
+    }
+}
