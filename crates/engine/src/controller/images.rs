@@ -6,7 +6,7 @@
 
 use serde_json::json;
 
-use driftless_git::writeback::{Author, FileChange, commit_and_push};
+use driftless_git::writeback::{FileChange, commit_and_push};
 use driftless_git::{GitError, GitTree};
 use driftless_render::kustomize::edit_images::{ImageRef, set_image};
 
@@ -82,11 +82,7 @@ impl Controller {
                     image_text,
                     if app.source.path.is_empty() { "." } else { &app.source.path }
                 );
-                let author = Author {
-                    name: "Driftless".into(),
-                    email: "driftless@localhost".into(),
-                };
-                let pushed = commit_and_push(mirror, creds, &branch, &author, &message, 8, |tip| {
+                let pushed = commit_and_push(mirror, creds, &branch, &super::revert::author(), &message, 8, |tip| {
                     let as_git = |m: String| GitError::Read {
                         url: String::new(),
                         commit: tip.commit(),

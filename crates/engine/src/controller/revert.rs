@@ -59,11 +59,7 @@ impl Controller {
                     short(&to),
                     if app_for_git.source.path.is_empty() { "." } else { &app_for_git.source.path }
                 );
-                let author = Author {
-                    name: "Driftless".into(),
-                    email: "driftless@localhost".into(),
-                };
-                let pushed = commit_and_push(mirror, creds, &branch, &author, &message, 5, |tip| {
+                let pushed = commit_and_push(mirror, creds, &branch, &author(), &message, 5, |tip| {
                     restore_changes(tip, &target_tree, &app_for_git.source.path, &spec)
                 })
                 .map_err(|e| format!("application {app_name}: revert commit on {branch}: {e}"))?;
@@ -109,6 +105,14 @@ impl Controller {
         .map_err(|e| e.to_string())?;
         self.queue.enqueue(name, Reason::Definition);
         Ok(reverted)
+    }
+}
+
+/// Who the engine's write-back commits are by.
+pub(crate) fn author() -> Author {
+    Author {
+        name: "Driftless".into(),
+        email: "driftless@localhost".into(),
     }
 }
 
