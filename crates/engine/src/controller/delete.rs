@@ -34,19 +34,8 @@ impl Controller {
         let result = self.cascade(name, &state, confirm_critical).await;
         match result {
             Ok(deleted) => {
-                self.store
-                    .delete_app(name)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                self.store
-                    .audit(
-                        actor,
-                        "app.delete",
-                        &format!("application/{name}"),
-                        &json!({"cascade": true, "deleted": deleted}),
-                    )
-                    .await
-                    .map_err(|e| e.to_string())?;
+                self.forget_app(name, actor, json!({"cascade": true, "deleted": deleted}))
+                    .await?;
                 Ok(deleted)
             }
             Err(e) => {

@@ -291,21 +291,33 @@ impl Controller {
     pub async fn remove_app(&self, name: &str, actor: &str) -> Result<bool, String> {
         let had = self.apps.lock().await.remove(name).is_some();
         if had {
-            self.store
-                .delete_app(name)
-                .await
-                .map_err(|e| e.to_string())?;
-            self.store
-                .audit(
-                    actor,
-                    "app.delete",
-                    &format!("application/{name}"),
-                    &json!({}),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
+            self.forget_app(name, actor, json!({})).await?;
         }
         Ok(had)
+    }
+
+    /// Deletes an application's record and audits it (`details`: how it was deleted); the
+    /// caller has taken it off the work queue's map.
+    pub(crate) async fn forget_app(
+        &self,
+        name: &str,
+        actor: &str,
+        details: serde_json::Value,
+    ) -> Result<(), String> {
+        self.store
+            .delete_app(name)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.store
+            .audit(
+                actor,
+                "app.delete",
+                &format!("application/{name}"),
+                &details,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
     }
 
     /// Asks for a sync now (a user's request, audited with who asked); `false` when the app

@@ -289,14 +289,15 @@ impl Controller {
         if automated.is_none() && !requested {
             return Ok(());
         }
-        let has_children = rendered.definitions.is_empty()
-            && self
+        // Nothing declared and no children left to prune: not an app-of-apps.
+        if rendered.definitions.is_empty()
+            && !self
                 .apps
                 .lock()
                 .await
                 .values()
-                .any(|s| s.app.parent.as_deref() == Some(name));
-        if rendered.definitions.is_empty() && !has_children {
+                .any(|s| s.app.parent.as_deref() == Some(name))
+        {
             return Ok(());
         }
         let mut h = Sha256::new();
