@@ -1,4 +1,5 @@
-//! The engine's own configuration as YAML: Applications, Projects and Repositories, in
+//! The engine's own configuration as YAML: Applications, Projects, Repositories, Clusters,
+//! Pipelines and Users, in
 //! Driftless's or Argo CD's spelling, from a config directory or from the rendered output
 //! of an app-of-apps. Each document stands alone: a bad one is reported with its origin
 //! (`file#document`) and the others are kept.
@@ -7,8 +8,10 @@ use serde_json::Value;
 
 use crate::app::{self, Parsed};
 use crate::clusters::ClusterDefinition;
+use crate::pipeline::Pipeline;
 use crate::project::{self, Project};
 use crate::repository::Repository;
+use crate::users::User;
 use crate::yaml::{Limits, parse_stream};
 
 /// Definitions found in one or more documents, and what was wrong with the rest.
@@ -18,6 +21,8 @@ pub struct Definitions {
     pub projects: Vec<Project>,
     pub repositories: Vec<Repository>,
     pub clusters: Vec<ClusterDefinition>,
+    pub pipelines: Vec<Pipeline>,
+    pub users: Vec<User>,
     /// One line per refused document, naming its origin and the field at fault.
     pub errors: Vec<String>,
 }
@@ -28,6 +33,8 @@ pub fn is_definition(doc: &Value) -> bool {
         || project::is_definition(doc)
         || Repository::is_definition(doc)
         || ClusterDefinition::is_definition(doc)
+        || Pipeline::is_definition(doc)
+        || User::is_definition(doc)
 }
 
 fn app_document(doc: &Value) -> bool {
@@ -62,9 +69,19 @@ impl Definitions {
                 Ok(c) => self.clusters.push(c),
                 Err(e) => self.errors.push(e),
             }
+        } else if Pipeline::is_definition(doc) {
+            match Pipeline::from_doc(doc, origin) {
+                Ok(p) => self.pipelines.push(p),
+                Err(e) => self.errors.push(e),
+            }
+        } else if User::is_definition(doc) {
+            match User::from_doc(doc, origin) {
+                Ok(u) => self.users.push(u),
+                Err(e) => self.errors.push(e),
+            }
         } else if strict {
             self.errors.push(format!(
-                "{origin}: expected an Application, Project/AppProject, Repository or Cluster (or an Argo CD repository/cluster Secret), found kind {:?} of {:?}",
+                "{origin}: expected an Application, Project/AppProject, Repository, Cluster, Pipeline or User (or an Argo CD repository/cluster Secret), found kind {:?} of {:?}",
                 crate::object::kind(doc).unwrap_or_default(),
                 crate::object::api_version(doc).unwrap_or_default()
             ));

@@ -16,6 +16,7 @@ pub mod definitions;
 pub mod desired;
 pub mod key;
 pub mod object;
+pub mod pipeline;
 pub mod project;
 pub mod repository;
 pub mod schema;
@@ -23,6 +24,7 @@ pub mod selector;
 pub mod source;
 pub mod strategic;
 pub mod tracking;
+pub mod users;
 pub mod wildcard;
 pub mod yaml;
 

@@ -9,6 +9,7 @@
 
 pub mod compare;
 pub mod controller;
+pub mod dora;
 pub mod load;
 pub mod metrics;
 pub mod policy;

@@ -35,6 +35,7 @@ fn config() -> ControllerConfig {
         server_side_diff: true,
         health_timeout: Duration::from_secs(5),
         history_limit: 10,
+        promotion_interval: Duration::from_millis(200),
     }
 }
 

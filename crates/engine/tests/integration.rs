@@ -6,5 +6,6 @@ mod definitions;
 mod fallbacks;
 mod images;
 mod noop;
+mod promotion;
 mod rollback;
 mod sync;

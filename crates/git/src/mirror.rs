@@ -539,6 +539,27 @@ impl Mirror {
         })
     }
 
+    /// When `commit` was committed, in milliseconds since the Unix epoch (lead time for
+    /// changes starts there).
+    pub fn commit_time_ms(&self, commit: &str) -> Result<i64, GitError> {
+        let repo = self.reader()?;
+        let err = |m: String| GitError::Read {
+            url: url::redact(&self.url),
+            commit: commit.to_string(),
+            message: m,
+        };
+        let id = repo
+            .rev_parse_single(commit)
+            .map_err(|_| err("no such commit in the mirror".into()))?;
+        let c = repo
+            .find_object(id)
+            .map_err(|e| err(e.to_string()))?
+            .peel_to_commit()
+            .map_err(|e| err(e.to_string()))?;
+        let t = c.time().map_err(|e| err(e.to_string()))?;
+        Ok(t.seconds * 1000)
+    }
+
     /// The tree of `commit`, readable without a work tree.
     pub fn tree_at(&self, commit: &str) -> Result<GitTree, GitError> {
         GitTree::from_repo(self.reader()?, &url::redact(&self.url), commit)

@@ -54,6 +54,34 @@ pub fn commit_and_push<F>(
     author: &Author,
     message: &str,
     max_attempts: u32,
+    changes: F,
+) -> Result<Pushed, GitError>
+where
+    F: FnMut(&GitTree) -> Result<Vec<FileChange>, GitError>,
+{
+    commit_and_push_from(
+        mirror,
+        creds,
+        branch,
+        branch,
+        author,
+        message,
+        max_attempts,
+        changes,
+    )
+}
+
+/// Like [`commit_and_push`], onto `branch` — created from `base`'s tip when it does not
+/// exist yet (a branch left for a pull request).
+#[allow(clippy::too_many_arguments)]
+pub fn commit_and_push_from<F>(
+    mirror: &Mirror,
+    creds: &Credentials,
+    base: &str,
+    branch: &str,
+    author: &Author,
+    message: &str,
+    max_attempts: u32,
     mut changes: F,
 ) -> Result<Pushed, GitError>
 where
@@ -62,7 +90,11 @@ where
     let mut attempt = 0;
     loop {
         mirror.fetch(creds, &Default::default())?;
-        let tip = mirror.resolve(&format!("refs/heads/{branch}"))?;
+        let tip = match mirror.resolve(&format!("refs/heads/{branch}")) {
+            Ok(tip) => tip,
+            Err(_) if base != branch => mirror.resolve(&format!("refs/heads/{base}"))?,
+            Err(e) => return Err(e),
+        };
         let tree = mirror.tree_at(&tip)?;
         let edits = changes(&tree)?;
         let commit = build_commit(mirror, &tip, &edits, author, message)?;

@@ -11,6 +11,7 @@
 
 pub mod cache;
 pub mod directory;
+pub mod edit_yaml;
 mod error;
 pub mod kustomize;
 mod limits;

@@ -9,6 +9,7 @@
 //! default; Postgres behaves the same (the tests run every scenario on both).
 
 mod audit;
+mod promotions;
 mod records;
 
 use std::borrow::Cow;
@@ -18,6 +19,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Executor};
 
 pub use audit::{AuditEntry, AuditQuery};
+pub use promotions::{Deployment, PromotionRow};
 pub use records::{AppRecord, Event, HistoryEntry, Operation, OperationPhase};
 
 #[derive(Debug, thiserror::Error)]
@@ -69,8 +71,12 @@ macro_rules! migrations {
 
 fn migrator(backend: Backend) -> Migrator {
     Migrator::with_migrations(match backend {
-        Backend::Sqlite => migrations!("sqlite", 1 "0001_init", 2 "0002_definitions"),
-        Backend::Postgres => migrations!("postgres", 1 "0001_init", 2 "0002_definitions"),
+        Backend::Sqlite => {
+            migrations!("sqlite", 1 "0001_init", 2 "0002_definitions", 3 "0003_promotions")
+        }
+        Backend::Postgres => {
+            migrations!("postgres", 1 "0001_init", 2 "0002_definitions", 3 "0003_promotions")
+        }
     })
 }
 

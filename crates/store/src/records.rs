@@ -87,12 +87,12 @@ pub struct Event {
     pub data: Value,
 }
 
-fn text(row: &AnyRow, col: &str, what: &str) -> Result<String, StoreError> {
+pub(crate) fn text(row: &AnyRow, col: &str, what: &str) -> Result<String, StoreError> {
     row.try_get::<String, _>(col)
         .map_err(db(format!("{what}: column {col}")))
 }
 
-fn int(row: &AnyRow, col: &str, what: &str) -> Result<i64, StoreError> {
+pub(crate) fn int(row: &AnyRow, col: &str, what: &str) -> Result<i64, StoreError> {
     row.try_get::<i64, _>(col)
         .map_err(db(format!("{what}: column {col}")))
 }

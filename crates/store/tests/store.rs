@@ -247,3 +247,70 @@ async fn sqlx_exec(s: &Store, sql: &'static str) -> Result<(), String> {
         .map(|_| ())
         .map_err(|e| format!("{e:#}"))
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promotions_and_deployments_round_trip() {
+    use driftless_store::Deployment;
+    both(async |s: Store| {
+        let a = s
+            .create_promotion("shop", "staging", "Waiting", &json!({"values": ["v1"]}))
+            .await
+            .unwrap();
+        let b = s
+            .create_promotion("shop", "prod", "Waiting", &json!({}))
+            .await
+            .unwrap();
+        s.create_promotion("other", "prod", "Succeeded", &json!({}))
+            .await
+            .unwrap();
+        s.update_promotion(a, "Succeeded", &json!({"values": ["v2"]}))
+            .await
+            .unwrap();
+        let got = s.get_promotion(a).await.unwrap().unwrap();
+        assert_eq!(
+            (got.phase.as_str(), got.record["values"][0].as_str()),
+            ("Succeeded", Some("v2"))
+        );
+        assert_eq!(got.to_stage, "staging");
+        let shop: Vec<i64> = s
+            .list_promotions("shop", 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(shop, vec![b, a], "newest first, one pipeline");
+        assert_eq!(s.list_promotions("", 10).await.unwrap().len(), 3);
+        let open: Vec<i64> = s
+            .open_promotions(&["Succeeded"])
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(open, vec![b]);
+        assert!(s.get_promotion(999).await.unwrap().is_none());
+
+        for (i, ok) in [true, false, true].into_iter().enumerate() {
+            s.add_deployment(&Deployment {
+                app: "web".into(),
+                revision: format!("r{i}"),
+                commit_ms: (i != 1).then_some(1000 * i as i64),
+                deployed_ms: 5000 + i as i64,
+                succeeded: ok,
+                kind: "new-revision".into(),
+            })
+            .await
+            .unwrap();
+        }
+        let ds = s.list_deployments("web", 5001).await.unwrap();
+        assert_eq!(ds.len(), 2);
+        assert_eq!((ds[0].succeeded, ds[0].commit_ms), (false, None));
+        assert_eq!(
+            (ds[1].revision.as_str(), ds[1].commit_ms),
+            ("r2", Some(2000))
+        );
+        assert!(s.list_deployments("other", 0).await.unwrap().is_empty());
+    })
+    .await;
+}

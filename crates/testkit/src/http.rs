@@ -21,7 +21,7 @@ pub enum Auth {
     Bearer { token: String },
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub enum Fault {
     #[default]
     None,
@@ -29,6 +29,20 @@ pub enum Fault {
     DropUploadPackAfter(usize),
     /// Answer every request with `302 Location: <url><path>`.
     RedirectTo(String),
+    /// Once, when a client starts a push (asks for the receive-pack advertisement), run this
+    /// first: another writer's commit lands between the client's read and its push.
+    BeforePush(Arc<dyn Fn() + Send + Sync>),
+}
+
+impl std::fmt::Debug for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fault::None => f.write_str("None"),
+            Fault::DropUploadPackAfter(n) => write!(f, "DropUploadPackAfter({n})"),
+            Fault::RedirectTo(u) => write!(f, "RedirectTo({u})"),
+            Fault::BeforePush(_) => f.write_str("BeforePush"),
+        }
+    }
 }
 
 struct Shared {
@@ -317,6 +331,13 @@ fn handle<S: Read + Write>(conn: S, s: &Shared) -> std::io::Result<()> {
         );
     }
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    if let Fault::BeforePush(land) = &fault
+        && path.ends_with("/info/refs")
+        && query.contains("service=git-receive-pack")
+    {
+        *s.fault.lock().unwrap() = Fault::None;
+        land();
+    }
     let mut cmd = Command::new("git");
     cmd.arg("http-backend")
         .env_clear()

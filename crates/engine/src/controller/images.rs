@@ -28,7 +28,7 @@ pub struct ImageSet {
 const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// The kustomization file of `dir` in `tree`.
-fn kustomization_in(tree: &GitTree, dir: &str) -> Result<String, String> {
+pub(crate) fn kustomization_in(tree: &GitTree, dir: &str) -> Result<String, String> {
     use driftless_core::source::SourceTree;
     for f in KUSTOMIZATION_FILES {
         let path = if dir.is_empty() {

@@ -10,6 +10,7 @@ pub mod clusters;
 mod definitions;
 mod delete;
 pub mod images;
+pub mod promotion;
 mod queue;
 mod reconcile;
 pub mod repositories;
@@ -48,6 +49,8 @@ pub struct ControllerConfig {
     /// How long a sync waits for each wave to become healthy.
     pub health_timeout: Duration,
     pub history_limit: i64,
+    /// How often the promotion driver looks at pipelines (it is also woken by decisions).
+    pub promotion_interval: Duration,
 }
 
 impl Default for ControllerConfig {
@@ -59,6 +62,7 @@ impl Default for ControllerConfig {
             server_side_diff: true,
             health_timeout: Duration::from_secs(300),
             history_limit: 10,
+            promotion_interval: Duration::from_secs(2),
         }
     }
 }
@@ -112,6 +116,8 @@ pub struct Controller {
     pub metrics: crate::metrics::Metrics,
     /// Live updates for API subscribers (server-sent events): status changes and events.
     pub(crate) updates: tokio::sync::broadcast::Sender<serde_json::Value>,
+    /// Pipelines and the promotion driver's observations.
+    pub(crate) promotions: promotion::Promotions,
 }
 
 impl Controller {
@@ -166,6 +172,7 @@ impl Controller {
             config,
             metrics: Default::default(),
             updates: tokio::sync::broadcast::channel(1024).0,
+            promotions: Default::default(),
         }))
     }
 
@@ -668,6 +675,8 @@ impl Controller {
                 }
             }
         }));
+        let c = self.clone();
+        tasks.push(tokio::spawn(async move { c.promotion_loop().await }));
         let _ = shutdown.wait_for(|stop| *stop).await;
         for t in tasks {
             t.abort();

@@ -23,7 +23,52 @@ enum Trigger {
     Manual,
 }
 
+impl Trigger {
+    fn label(self) -> &'static str {
+        match self {
+            Trigger::NewRevision => "new-revision",
+            Trigger::SelfHeal => "self-heal",
+            Trigger::Manual => "manual",
+            Trigger::Rollback => "rollback",
+        }
+    }
+}
+
 impl Controller {
+    /// Records one deployment for the DORA figures, with its commit's time when the source
+    /// is a Git commit (a failure to read it only loses the lead time).
+    async fn record_deployment(
+        &self,
+        app: &driftless_core::app::Application,
+        revision: &str,
+        succeeded: bool,
+        kind: &str,
+    ) {
+        let sources = self.sources.clone();
+        let (url, rev) = (app.source.repo_url.clone(), revision.to_string());
+        let commit_ms = if revision.len() == 40 && revision.bytes().all(|b| b.is_ascii_hexdigit()) {
+            tokio::task::spawn_blocking(move || {
+                sources.read_mirror(&url, |m| m.commit_time_ms(&rev).map_err(|e| e.to_string()))
+            })
+            .await
+            .ok()
+            .and_then(Result::ok)
+        } else {
+            None
+        };
+        let d = driftless_store::Deployment {
+            app: app.name.clone(),
+            revision: revision.to_string(),
+            commit_ms,
+            deployed_ms: now_ms(),
+            succeeded,
+            kind: kind.to_string(),
+        };
+        if let Err(e) = self.store.add_deployment(&d).await {
+            tracing::warn!(app = %app.name, error = %e, "could not record the deployment for the DORA figures");
+        }
+    }
+
     pub(crate) async fn reconcile(&self, name: &str, reason: Reason) -> Result<(), String> {
         use tracing::Instrument;
         let started = std::time::Instant::now();
@@ -215,6 +260,22 @@ impl Controller {
         let result = self
             .run_sync(&target, name, &req, &rendered.revision, &attempt, trigger)
             .await?;
+        // A change reaching the cluster (not a self-heal of the same revision) counts for
+        // the DORA figures, failed or not.
+        let last_good_revision = state
+            .last_good
+            .as_deref()
+            .and_then(|g| g.split_once(':'))
+            .map(|(rev, _)| rev);
+        if trigger != Trigger::SelfHeal && last_good_revision != Some(rendered.revision.as_str()) {
+            self.record_deployment(
+                &app,
+                &rendered.revision,
+                result.phase == Phase::Succeeded,
+                trigger.label(),
+            )
+            .await;
+        }
         self.update(name, |s| {
             s.last_attempt = Some(attempt.clone());
             s.drift_since = None;
@@ -584,14 +645,8 @@ impl Controller {
         } else {
             OperationPhase::Failed
         };
-        let trigger_name = match trigger {
-            Trigger::NewRevision => "new-revision",
-            Trigger::SelfHeal => "self-heal",
-            Trigger::Manual => "manual",
-            Trigger::Rollback => "rollback",
-        };
         self.metrics
-            .synced(name, trigger_name, &format!("{:?}", result.phase));
+            .synced(name, trigger.label(), &format!("{:?}", result.phase));
         let result_json = serde_json::to_value(&result).unwrap_or_default();
         self.store
             .finish_operation(op, phase, &result_json)

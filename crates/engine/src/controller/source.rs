@@ -257,6 +257,18 @@ impl Sources {
         r
     }
 
+    /// Runs `f` on the mirror of `url` as it is (no fetch, nothing pushed): reading a
+    /// commit a render already fetched.
+    pub(crate) fn read_mirror<T>(
+        &self,
+        url: &str,
+        f: impl FnOnce(&Mirror) -> Result<T, String>,
+    ) -> Result<T, String> {
+        let mirror = self.mirror(url)?;
+        let guard = mirror.lock().expect("mirror lock");
+        f(&guard.mirror)
+    }
+
     fn render_tree(
         &self,
         app: &Application,

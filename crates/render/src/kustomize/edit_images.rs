@@ -125,6 +125,42 @@ pub fn set_image(text: &str, image: &ImageRef) -> Result<(String, Option<String>
     Ok((out, old))
 }
 
+/// What `name` is set to in a kustomization: its `images` entry's `newTag` and `digest`
+/// (None when there is no entry or it sets neither) — the value a promotion reads.
+pub fn image_of(text: &str, name: &str) -> Result<Option<ImageRef>, String> {
+    let doc = single_doc(text)?;
+    let Some(entry) = doc["images"]
+        .as_array()
+        .and_then(|l| l.iter().find(|e| e["name"] == name))
+    else {
+        return Ok(None);
+    };
+    let scalar = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    };
+    let (tag, digest) = (scalar(&entry["newTag"]), scalar(&entry["digest"]));
+    Ok((tag.is_some() || digest.is_some()).then(|| ImageRef {
+        name: name.to_string(),
+        tag,
+        digest,
+    }))
+}
+
+impl std::fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)?;
+        if let Some(t) = &self.tag {
+            write!(f, ":{t}")?;
+        }
+        if let Some(d) = &self.digest {
+            write!(f, "@{d}")?;
+        }
+        Ok(())
+    }
+}
+
 fn single_doc(text: &str) -> Result<Value, String> {
     let docs = parse_stream(text, &Limits::default()).map_err(|e| e.to_string())?;
     match docs.as_slice() {
@@ -248,7 +284,7 @@ fn edit_block(
 
 /// `line` with the value of `key:` replaced by `value`; the spacing and a trailing comment
 /// kept byte for byte.
-fn replace_value(line: &str, key: &str, value: &str) -> String {
+pub(crate) fn replace_value(line: &str, key: &str, value: &str) -> String {
     let at = line
         .find(&format!("{key}:"))
         .expect("the key is on this line")
