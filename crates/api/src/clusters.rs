@@ -2,10 +2,12 @@
 //! (a `Cluster` document or an Argo CD cluster Secret, YAML or JSON; connected before it is
 //! accepted), `DELETE /clusters/{name}`.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use serde_json::{Value, json};
+
+use driftless_core::users::Caller;
 
 use crate::{ApiError, ApiState};
 
@@ -15,6 +17,7 @@ pub async fn list(State(s): State<ApiState>) -> Json<Value> {
 
 pub async fn create(
     State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     body: String,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let mut defs = driftless_core::definitions::Definitions::default();
@@ -35,7 +38,7 @@ pub async fn create(
     def.origin = "api".into();
     let name = def.name.clone();
     s.controller
-        .set_cluster(def, "api", true)
+        .set_cluster(def, &caller.name, true)
         .await
         .map_err(ApiError::BadRequest)?;
     Ok((StatusCode::CREATED, Json(json!({"cluster": name}))))
@@ -43,11 +46,12 @@ pub async fn create(
 
 pub async fn delete(
     State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     if !s
         .controller
-        .remove_cluster(&name, "api")
+        .remove_cluster(&name, &caller.name)
         .await
         .map_err(ApiError::BadRequest)?
     {

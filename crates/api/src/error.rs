@@ -8,6 +8,8 @@ use serde_json::json;
 #[derive(Debug)]
 pub enum ApiError {
     Unauthorized,
+    /// Authenticated, but the user's roles do not allow it.
+    Forbidden(String),
     NotFound(String),
     BadRequest(String),
     Internal(String),
@@ -17,6 +19,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "a valid bearer token is required (Authorization: Bearer <token>; see api-token in the data directory)".to_string()),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             ApiError::NotFound(what) => (StatusCode::NOT_FOUND, format!("{what} not found")),
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             ApiError::Internal(m) => {

@@ -10,7 +10,14 @@
 //!   (default: the previous deployment, pinned; `revert`: a commit restoring it on the branch)
 //! - `POST /api/v1/applications/{name}/pause-heal` `{"duration": "30m", "reason": "..."}`
 //! - `GET /api/v1/applications/{name}/diff|history|operations|events?after=ID`
-//! - `POST /api/v1/images` `{"application": A, "image": "web:1.2"}`: a commit setting the tag
+//! - `POST /api/v1/images` `{"application": A | "stage": "PIPELINE/STAGE", "image": "web:1.2"}`:
+//!   a commit setting the tag (a stage: every app of a pipeline's first stage)
+//! - `/api/v1/pipelines`, `/promotions`, `/dora`: see [`promotions`]
+//! - `GET /api/v1/whoami`: the calling user and roles
+//!
+//! Callers: the engine's token is the admin `api`; `User` definitions give per-user tokens
+//! with roles — `admin` may do everything, `readonly` only reads, any other role reads and
+//! approves promotions that ask for it (403 otherwise). Actions are audited with the user.
 //! - `GET /api/v1/stream`: server-sent events (`status`, `event`) as they happen
 //! - `GET /api/v1/audit?actor=&action=&after=` and `GET /api/v1/audit/verify`
 //! - `GET|POST /api/v1/clusters`, `DELETE /api/v1/clusters/{name}` (the engine's own is `in-cluster`)
@@ -21,6 +28,7 @@
 
 mod clusters;
 mod error;
+mod promotions;
 mod repositories;
 pub mod webhook;
 
@@ -31,11 +39,12 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
+use driftless_core::users::Caller;
 use driftless_engine::controller::{Controller, Reason};
 use driftless_store::AuditQuery;
 
@@ -47,6 +56,8 @@ pub struct ApiState {
     pub token: Arc<String>,
     /// Shared secret of the Git webhooks; none: webhooks are refused.
     pub webhook_secret: Option<Arc<String>>,
+    /// Per-user tokens (`User` definitions) with their callers; `token` is the admin's.
+    pub users: Arc<Vec<(String, Caller)>>,
 }
 
 /// The whole API.
@@ -77,6 +88,21 @@ pub fn router(state: ApiState) -> Router {
         .route("/clusters", get(clusters::list).post(clusters::create))
         .route("/clusters/{name}", axum::routing::delete(clusters::delete))
         .route("/images", post(set_image))
+        .route(
+            "/pipelines",
+            get(promotions::list_pipelines).post(promotions::create_pipeline),
+        )
+        .route(
+            "/pipelines/{name}",
+            get(promotions::get_pipeline).delete(promotions::delete_pipeline),
+        )
+        .route("/pipelines/{name}/promote", post(promotions::promote))
+        .route("/promotions", get(promotions::list_promotions))
+        .route("/promotions/{id}", get(promotions::get_promotion))
+        .route("/promotions/{id}/approve", post(promotions::approve))
+        .route("/promotions/{id}/reject", post(promotions::reject))
+        .route("/dora", get(promotions::dora))
+        .route("/whoami", get(whoami))
         .route("/stream", get(stream))
         .route("/audit", get(audit))
         .route("/audit/verify", get(audit_verify))
@@ -98,18 +124,77 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-async fn auth(State(s): State<ApiState>, req: Request, next: Next) -> Response {
+/// Who a bearer token belongs to: the engine's token is the admin `api`; a `User`'s token
+/// is that user. Every token is compared in constant time.
+fn caller_of(s: &ApiState, given: &str) -> Option<Caller> {
+    if given.is_empty() {
+        return None;
+    }
+    let mut found = None;
+    if bool::from(given.as_bytes().ct_eq(s.token.as_bytes())) {
+        found = Some(Caller::admin("api"));
+    }
+    for (token, caller) in s.users.iter() {
+        if bool::from(given.as_bytes().ct_eq(token.as_bytes())) && found.is_none() {
+            found = Some(caller.clone());
+        }
+    }
+    found
+}
+
+/// What a non-admin may change: approving or rejecting promotions (the engine then checks
+/// the stage's role). Everything else that is not a read needs `admin`.
+fn non_admin_may(caller: &Caller, method: &axum::http::Method, path: &str) -> bool {
+    let read_only = caller
+        .roles
+        .iter()
+        .all(|r| r == driftless_core::users::READONLY);
+    method == axum::http::Method::GET
+        || method == axum::http::Method::HEAD
+        || (!read_only
+            && method == axum::http::Method::POST
+            && path.starts_with("/promotions/")
+            && (path.ends_with("/approve") || path.ends_with("/reject")))
+}
+
+async fn auth(State(s): State<ApiState>, mut req: Request, next: Next) -> Response {
     let given = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    if given.as_bytes().ct_eq(s.token.as_bytes()).into() {
-        next.run(req).await
-    } else {
-        ApiError::Unauthorized.into_response()
+    let Some(caller) = caller_of(&s, given) else {
+        return ApiError::Unauthorized.into_response();
+    };
+    if !caller.is_admin() && !non_admin_may(&caller, req.method(), req.uri().path()) {
+        return ApiError::Forbidden(format!(
+            "{} (roles: {}) may only read{}; this needs the admin role",
+            caller.name,
+            caller.roles.join(", "),
+            if caller
+                .roles
+                .iter()
+                .all(|r| r == driftless_core::users::READONLY)
+            {
+                ""
+            } else {
+                " and approve promotions"
+            }
+        ))
+        .into_response();
     }
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+/// The calling user and what they may do (the web UI hides actions a user may not take).
+async fn whoami(Extension(caller): Extension<Caller>) -> Json<Value> {
+    Json(json!({
+        "name": caller.name,
+        "roles": caller.roles,
+        "admin": caller.is_admin(),
+    }))
 }
 
 async fn metrics(State(s): State<ApiState>) -> Response {
@@ -157,6 +242,7 @@ async fn list_apps(
 /// Creates or replaces an application from its YAML or JSON (Driftless or Argo CD format).
 async fn create_app(
     State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     body: String,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let parsed = driftless_core::app::parse(&body, "request body")
@@ -170,7 +256,7 @@ async fn create_app(
     let p = parsed.into_iter().next().expect("one");
     let name = p.app.name.clone();
     s.controller
-        .set_app(p.app, "api")
+        .set_app(p.app, &caller.name)
         .await
         .map_err(ApiError::BadRequest)?;
     Ok((
@@ -193,6 +279,7 @@ struct DeleteQuery {
 /// Stops managing an application; with `?cascade=true` its objects are deleted first.
 async fn delete_app(
     State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(q): Query<DeleteQuery>,
 ) -> Result<Json<Value>, ApiError> {
@@ -202,7 +289,7 @@ async fn delete_app(
     if q.cascade {
         let deleted = s
             .controller
-            .delete_app_cascade(&name, "api", q.confirm_critical)
+            .delete_app_cascade(&name, &caller.name, q.confirm_critical)
             .await
             .map_err(ApiError::BadRequest)?;
         return Ok(Json(
@@ -211,7 +298,7 @@ async fn delete_app(
     }
     if !s
         .controller
-        .remove_app(&name, "api")
+        .remove_app(&name, &caller.name)
         .await
         .map_err(ApiError::Internal)?
     {
@@ -242,6 +329,7 @@ async fn get_app(
 /// An app-of-apps child is refused: its definition lives in Git.
 async fn patch_app(
     State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Json(patch): Json<Value>,
 ) -> Result<Json<Value>, ApiError> {
@@ -272,7 +360,7 @@ async fn patch_app(
         )));
     }
     s.controller
-        .set_app(app, "api")
+        .set_app(app, &caller.name)
         .await
         .map_err(ApiError::BadRequest)?;
     Ok(Json(json!({"application": name, "spec": spec})))
@@ -299,7 +387,11 @@ fn merge_patch(target: &mut Value, patch: &Value) {
 
 #[derive(Deserialize)]
 struct SetImage {
-    application: String,
+    #[serde(default)]
+    application: Option<String>,
+    /// A pipeline's first stage instead: `PIPELINE/STAGE` (or a stage name one pipeline has).
+    #[serde(default)]
+    stage: Option<String>,
     /// `NAME:TAG` or `NAME@DIGEST`.
     image: String,
 }
@@ -307,37 +399,56 @@ struct SetImage {
 /// An image update from CI: written into the application's kustomization by a commit.
 async fn set_image(
     State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Json(body): Json<SetImage>,
 ) -> Result<Json<Value>, ApiError> {
-    if !s.controller.has_app(&body.application).await {
-        return Err(ApiError::NotFound(format!(
-            "application {}",
-            body.application
-        )));
-    }
+    let target = match (&body.application, &body.stage) {
+        (Some(a), None) => {
+            if !s.controller.has_app(a).await {
+                return Err(ApiError::NotFound(format!("application {a}")));
+            }
+            a.clone()
+        }
+        (None, Some(stage)) => stage.clone(),
+        _ => {
+            return Err(ApiError::BadRequest(
+                "give exactly one of application or stage".into(),
+            ));
+        }
+    };
     let done = s
         .controller
-        .set_image(&body.application, &body.image, "api")
+        .set_image_for(&target, &body.image, &caller.name)
         .await
         .map_err(ApiError::BadRequest)?;
-    Ok(Json(json!({
-        "application": done.application,
-        "image": done.image,
-        "file": done.file,
-        "previous": done.previous,
-        "commit": done.commit,
-        "branch": done.branch,
-    })))
+    let items: Vec<Value> = done
+        .iter()
+        .map(|d| {
+            json!({
+                "application": d.application,
+                "image": d.image,
+                "file": d.file,
+                "previous": d.previous,
+                "commit": d.commit,
+                "branch": d.branch,
+            })
+        })
+        .collect();
+    Ok(Json(match (&body.application, items.as_slice()) {
+        (Some(_), [one]) => one.clone(),
+        _ => json!({"stage": target, "items": items}),
+    }))
 }
 
 async fn sync_app(
     State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     // One token, one actor for now; per-user tokens arrive with roles.
     if !s
         .controller
-        .request_sync(&name, "api")
+        .request_sync(&name, &caller.name)
         .await
         .map_err(ApiError::Internal)?
     {
@@ -379,6 +490,7 @@ struct Rollback {
 
 async fn rollback(
     State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     body: Option<Json<Rollback>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -410,7 +522,7 @@ async fn rollback(
     if body.revert {
         let r = s
             .controller
-            .rollback_revert(&name, id, "api")
+            .rollback_revert(&name, id, &caller.name)
             .await
             .map_err(ApiError::BadRequest)?;
         return Ok((
@@ -422,7 +534,7 @@ async fn rollback(
     }
     let revision = s
         .controller
-        .rollback(&name, id, "api")
+        .rollback(&name, id, &caller.name)
         .await
         .map_err(ApiError::BadRequest)?;
     Ok((
@@ -440,13 +552,18 @@ struct PauseHeal {
 
 async fn pause_heal(
     State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Json(p): Json<PauseHeal>,
 ) -> Result<Json<Value>, ApiError> {
     let d = driftless_engine::parse_duration(&p.duration).ok_or_else(|| {
         ApiError::BadRequest(format!("duration `{}` is not like 30m or 2h", p.duration))
     })?;
-    match s.controller.pause_heal(&name, d, &p.reason, "api").await {
+    match s
+        .controller
+        .pause_heal(&name, d, &p.reason, &caller.name)
+        .await
+    {
         Ok(true) => Ok(Json(
             json!({"application": name, "pausedSeconds": d.as_secs(), "reason": p.reason}),
         )),

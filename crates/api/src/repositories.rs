@@ -2,10 +2,12 @@
 //! `POST /repositories` (a `Repository` document, or an Argo CD repository Secret, as YAML
 //! or JSON), `DELETE /repositories/{name}`. Secrets are accepted, stored, and never answered.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use serde_json::{Value, json};
+
+use driftless_core::users::Caller;
 
 use crate::{ApiError, ApiState};
 
@@ -15,6 +17,7 @@ pub async fn list(State(s): State<ApiState>) -> Json<Value> {
 
 pub async fn create(
     State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     body: String,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let mut defs = driftless_core::definitions::Definitions::default();
@@ -34,7 +37,7 @@ pub async fn create(
     repo.origin = "api".into();
     let name = repo.name.clone();
     s.controller
-        .set_repository(repo.clone(), "api", true)
+        .set_repository(repo.clone(), &caller.name, true)
         .await
         .map_err(ApiError::BadRequest)?;
     Ok((
@@ -45,11 +48,12 @@ pub async fn create(
 
 pub async fn delete(
     State(s): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     if !s
         .controller
-        .remove_repository(&name, "api")
+        .remove_repository(&name, &caller.name)
         .await
         .map_err(ApiError::Internal)?
     {

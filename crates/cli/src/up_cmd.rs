@@ -207,6 +207,14 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         {
             eprintln!("error: {e} (its applications report it)");
         }
+        for name in controller
+            .load_stored_pipelines()
+            .await
+            .map_err(anyhow::Error::msg)?
+        {
+            println!("pipeline {name}: loaded from the store");
+        }
+        let mut users: Vec<(String, driftless_core::users::Caller)> = Vec::new();
         for d in &app_dirs {
             let defs = load_definitions(d);
             for e in &defs.errors {
@@ -229,11 +237,33 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
                     Err(e) => eprintln!("error: {e} (its applications report it)"),
                 }
             }
+            for p in defs.pipelines {
+                let name = p.name.clone();
+                match controller.set_pipeline(p, "config", false).await {
+                    Ok(()) => println!("pipeline {name}: loaded from {}", d.display()),
+                    Err(e) => eprintln!("error: {e} (skipped)"),
+                }
+            }
             for p in defs.projects {
                 let name = p.name.clone();
                 match controller.set_project(p, "config").await {
                     Ok(()) => println!("project {name}: loaded from {}", d.display()),
                     Err(e) => eprintln!("error: project {name}: {e} (skipped)"),
+                }
+            }
+            for u in defs.users {
+                // Tokens are resolved once, at start; a user whose token cannot be read
+                // cannot log in (and nobody else gets their roles).
+                match u.token.resolve() {
+                    Ok(t) if t.len() >= 16 => {
+                        println!("user {}: roles {}", u.name, u.roles.join(", "));
+                        users.push((t, u.caller()));
+                    }
+                    Ok(_) => eprintln!(
+                        "error: user {}: the token is shorter than 16 characters (skipped)",
+                        u.name
+                    ),
+                    Err(e) => eprintln!("error: user {}: token: {e} (skipped)", u.name),
                 }
             }
             for parsed in defs.apps {
@@ -270,6 +300,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             controller,
             token: Arc::new(token),
             webhook_secret,
+            users: Arc::new(users),
         });
         axum::serve(listener, app)
             .with_graceful_shutdown(async {

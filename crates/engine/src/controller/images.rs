@@ -54,6 +54,61 @@ pub(crate) fn kustomization_in(tree: &GitTree, dir: &str) -> Result<String, Stri
 }
 
 impl Controller {
+    /// Sets `image` for an application, or for every application of a pipeline's first
+    /// stage (`PIPELINE/STAGE`, or a stage name only one pipeline has): the pipeline then
+    /// carries it on. Later stages only receive values by promotion.
+    pub async fn set_image_for(
+        &self,
+        target: &str,
+        image: &str,
+        actor: &str,
+    ) -> Result<Vec<ImageSet>, String> {
+        if self.has_app(target).await {
+            return Ok(vec![self.set_image(target, image, actor).await?]);
+        }
+        let pipelines = self.pipelines().await;
+        let (pipeline, stage) = match target.split_once('/') {
+            Some((p, s)) => (p.to_string(), s.to_string()),
+            None => {
+                let having: Vec<&str> = pipelines
+                    .iter()
+                    .filter(|p| p.stage(target).is_some())
+                    .map(|p| p.name.as_str())
+                    .collect();
+                match having.as_slice() {
+                    [one] => (one.to_string(), target.to_string()),
+                    [] => {
+                        return Err(format!(
+                            "{target} is neither an application nor a pipeline stage"
+                        ));
+                    }
+                    many => {
+                        return Err(format!(
+                            "stage {target} is in several pipelines ({}); say PIPELINE/{target}",
+                            many.join(", ")
+                        ));
+                    }
+                }
+            }
+        };
+        let p = pipelines
+            .iter()
+            .find(|p| p.name == pipeline)
+            .ok_or_else(|| format!("pipeline {pipeline} not found"))?;
+        let first = &p.stages[0];
+        if first.name != stage {
+            return Err(format!(
+                "stage {stage} of pipeline {pipeline} receives values by promotion; image set writes into the first stage ({})",
+                first.name
+            ));
+        }
+        let mut done = Vec::new();
+        for app in &first.applications {
+            done.push(self.set_image(app, image, actor).await?);
+        }
+        Ok(done)
+    }
+
     /// Sets `image` (`NAME:TAG` or `NAME@DIGEST`) in application `name`'s kustomization.
     pub async fn set_image(
         &self,

@@ -27,9 +27,9 @@ pub(super) enum Candidate {
 }
 
 /// An application's definition and stored status.
-struct StageApp {
-    app: Application,
-    status: Value,
+pub(super) struct StageApp {
+    pub app: Application,
+    pub status: Value,
 }
 
 impl StageApp {
@@ -37,7 +37,7 @@ impl StageApp {
         self.status["sync"]["status"] == "Synced" && self.status["health"]["status"] == "Healthy"
     }
 
-    fn revision(&self) -> Option<String> {
+    pub fn revision(&self) -> Option<String> {
         self.status["sync"]["revision"].as_str().map(String::from)
     }
 
@@ -118,7 +118,7 @@ impl Controller {
         }
     }
 
-    async fn stage_app(&self, name: &str) -> Result<StageApp, String> {
+    pub(super) async fn stage_app(&self, name: &str) -> Result<StageApp, String> {
         let app = self
             .apps
             .lock()
@@ -164,7 +164,7 @@ impl Controller {
     }
 
     /// Values of `freight` in `app`'s folder at `revision` (a commit its render fetched).
-    async fn values_at(
+    pub(super) async fn values_at(
         &self,
         app: &Application,
         revision: &str,

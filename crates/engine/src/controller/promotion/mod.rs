@@ -546,6 +546,56 @@ impl Controller {
         }
     }
 
+    /// What each stage of a pipeline runs: its applications' sync, health and revision, and
+    /// the freight values at the first application's deployed revision.
+    pub async fn pipeline_view(&self, name: &str) -> Result<Value, String> {
+        let p = self
+            .pipeline(name)
+            .await
+            .ok_or_else(|| format!("pipeline {name} not found"))?;
+        let mut stages = Vec::new();
+        for stage in &p.stages {
+            let mut apps = Vec::new();
+            let mut values = Value::Null;
+            for (i, a) in stage.applications.iter().enumerate() {
+                let Ok(sa) = self.stage_app(a).await else {
+                    apps.push(json!({"name": a, "missing": true}));
+                    continue;
+                };
+                let rev = sa.revision();
+                if i == 0
+                    && let Some(rev) = &rev
+                {
+                    values = match self.values_at(&sa.app, rev, &p.freight).await {
+                        Ok(vs) => Value::Array(
+                            p.freight
+                                .iter()
+                                .zip(vs)
+                                .map(|(f, v)| json!({"freight": f.label(), "value": v}))
+                                .collect(),
+                        ),
+                        Err(e) => json!({"error": e}),
+                    };
+                }
+                apps.push(json!({
+                    "name": a,
+                    "sync": sa.status["sync"]["status"],
+                    "health": sa.status["health"]["status"],
+                    "revision": rev,
+                }));
+            }
+            stages.push(json!({
+                "name": stage.name,
+                "from": p.source_of(&stage.name).map(|s| s.name.clone()),
+                "autoPromote": stage.auto_promote,
+                "approval": stage.approval,
+                "applications": apps,
+                "values": values,
+            }));
+        }
+        Ok(json!({"name": p.name, "freight": p.freight, "stages": stages, "definition": p}))
+    }
+
     /// The DORA figures of one application over the last `days`.
     pub async fn dora_for_app(&self, app: &str, days: f64) -> Result<crate::dora::Dora, String> {
         let since = now_ms() - (days * 86_400_000.0) as i64;

@@ -1,0 +1,4 @@
+//! The API crate's integration tests, one test binary for all of them.
+
+mod roles;
+mod webhook;
