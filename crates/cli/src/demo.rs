@@ -1,6 +1,10 @@
-//! The demo `driftless up --demo` starts with: a configuration repository (a kustomize base
-//! and three environment overlays) and three Applications syncing it into the embedded
-//! sandbox cluster, written into the data directory once and kept (edit them and watch).
+//! The demo `driftless up --demo` starts with: a configuration repository (a Git repository:
+//! a kustomize base and three environment overlays), three Applications syncing it into the
+//! embedded sandbox cluster, a pipeline promoting the guestbook image dev → staging → prod
+//! (prod waits for an approval), and two API users besides the admin token — `viewer`
+//! (read-only) and `approver` (role `release`), their tokens in `demo/tokens/`. Written into
+//! the data directory once and kept: edit, commit and watch; `driftless image set
+//! guestbook/dev registry.example.com/guestbook:1.2.0` starts a promotion.
 
 use std::path::{Path, PathBuf};
 
@@ -25,15 +29,15 @@ const FILES: &[(&str, &str)] = &[
     ),
     (
         "repo/envs/dev/kustomization.yaml",
-        "resources: [../../base]\nimages:\n- {name: registry.example.com/guestbook, newTag: 1.1.0}\n",
+        "resources: [../../base]\nimages:\n- name: registry.example.com/guestbook\n  newTag: \"1.1.0\"  # written by `driftless image set` and promotions\n",
     ),
     (
         "repo/envs/staging/kustomization.yaml",
-        "resources: [../../base]\nreplicas:\n- {name: guestbook, count: 2}\n",
+        "resources: [../../base]\nreplicas:\n- {name: guestbook, count: 2}\nimages:\n- name: registry.example.com/guestbook\n  newTag: \"1.1.0\"  # written by `driftless image set` and promotions\n",
     ),
     (
         "repo/envs/prod/kustomization.yaml",
-        "resources: [../../base]\nreplicas:\n- {name: guestbook, count: 3}\n",
+        "resources: [../../base]\nreplicas:\n- {name: guestbook, count: 3}\nimages:\n- name: registry.example.com/guestbook\n  newTag: \"1.1.0\"  # written by `driftless image set` and promotions\n",
     ),
 ];
 
@@ -62,5 +66,64 @@ pub fn prepare(data_dir: &Path) -> anyhow::Result<PathBuf> {
             std::fs::write(&p, app)?;
         }
     }
+    init_git(&root.join("repo"))?;
+    let pipeline = apps.join("pipeline.yaml");
+    if !pipeline.exists() {
+        std::fs::write(&pipeline, PIPELINE)?;
+    }
+    let users = apps.join("users.yaml");
+    if !users.exists() {
+        let tokens = root.join("tokens");
+        std::fs::create_dir_all(&tokens)?;
+        let mut text = String::new();
+        for (name, role) in [("viewer", "readonly"), ("approver", "release")] {
+            let path = tokens.join(name);
+            crate::sandbox_cmd::write_private(&path, &crate::up_cmd::random_token()?)?;
+            text.push_str(&format!(
+                "---\napiVersion: driftless.dev/v1alpha1\nkind: User\nmetadata: {{name: {name}}}\nspec:\n  token: {{file: \"{}\"}}\n  roles: [{role}]\n",
+                path.display()
+            ));
+        }
+        std::fs::write(&users, text)?;
+    }
     Ok(apps)
+}
+
+const PIPELINE: &str = "apiVersion: driftless.dev/v1alpha1\nkind: Pipeline\nmetadata: {name: guestbook}\nspec:\n  freight: [{image: registry.example.com/guestbook}]\n  stages:\n  - {name: dev, applications: [guestbook-dev]}\n  - {name: staging, applications: [guestbook-staging], autoPromote: true, soak: 5s}\n  - name: prod\n    applications: [guestbook-prod]\n    autoPromote: true\n    approval: {required: 1, role: release, timeout: 24h}\n    onFailure: revert\n";
+
+/// Makes the demo repository a Git repository (once): promotions and image updates are
+/// commits, pushed back into it (`updateInstead`: the checked-out files follow).
+fn init_git(repo: &Path) -> anyhow::Result<()> {
+    if repo.join(".git").exists() {
+        return Ok(());
+    }
+    let git = |args: &[&str]| -> anyhow::Result<()> {
+        let out = std::process::Command::new("git")
+            .args([
+                "-c",
+                "user.name=Driftless",
+                "-c",
+                "user.email=driftless@localhost",
+            ])
+            .args(args)
+            .current_dir(repo)
+            .output()
+            .context("cannot run git (the demo's repository is a Git repository; install git)")?;
+        anyhow::ensure!(
+            out.status.success(),
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(())
+    };
+    git(&["init", "-q", "-b", "main"])?;
+    git(&["config", "receive.denyCurrentBranch", "updateInstead"])?;
+    git(&["add", "-A"])?;
+    git(&[
+        "commit",
+        "-q",
+        "-m",
+        "The guestbook demo: a base and three environments",
+    ])
 }

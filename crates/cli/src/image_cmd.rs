@@ -1,5 +1,6 @@
-//! `driftless image set APP IMAGE:TAG`: what a CI job runs after pushing an image — the tag
-//! is committed into the application's kustomization and the engine syncs it.
+//! `driftless image set APP|STAGE IMAGE:TAG`: what a CI job runs after pushing an image — the
+//! tag is committed into the application's kustomization (for `PIPELINE/STAGE`, into every
+//! application of the pipeline's first stage, which then promotes it) and the engine syncs it.
 
 use std::process::ExitCode;
 
@@ -22,7 +23,8 @@ pub struct ImageCmdArgs {
 enum ImageCommand {
     /// Set an image's tag (or digest) in an application's kustomization, by a commit.
     Set {
-        application: String,
+        /// An application, or a pipeline's first stage (`PIPELINE/STAGE`).
+        target: String,
         /// `NAME:TAG` or `NAME@sha256:DIGEST`, NAME as in the kustomization's `images`.
         image: String,
     },
@@ -33,24 +35,37 @@ pub fn run(args: ImageCmdArgs) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         match args.command {
-            ImageCommand::Set { application, image } => {
-                let r = client
-                    .post_json(
-                        "/api/v1/images",
-                        &serde_json::json!({"application": application, "image": image}),
-                    )
-                    .await?;
+            ImageCommand::Set { target, image } => {
+                // An application unless it names a stage (`PIPELINE/STAGE`, or no such app).
+                let is_app = !target.contains('/')
+                    && client
+                        .get(&format!("/api/v1/applications/{target}"))
+                        .await
+                        .is_ok();
+                let body = if is_app {
+                    serde_json::json!({"application": target, "image": image})
+                } else {
+                    serde_json::json!({"stage": target, "image": image})
+                };
+                let r = client.post_json("/api/v1/images", &body).await?;
                 if args.output == Output::Json {
                     println!("{}", serde_json::to_string_pretty(&r)?);
                 } else {
-                    println!(
-                        "{application}: {} set in {} (was {}), commit {} on {}",
-                        image,
-                        r["file"].as_str().unwrap_or_default(),
-                        r["previous"].as_str().unwrap_or("not set"),
-                        r["commit"].as_str().unwrap_or_default(),
-                        r["branch"].as_str().unwrap_or_default()
-                    );
+                    let items = match r["items"].as_array() {
+                        Some(items) => items.clone(),
+                        None => vec![r.clone()],
+                    };
+                    for r in items {
+                        println!(
+                            "{}: {} set in {} (was {}), commit {} on {}",
+                            r["application"].as_str().unwrap_or_default(),
+                            image,
+                            r["file"].as_str().unwrap_or_default(),
+                            r["previous"].as_str().unwrap_or("not set"),
+                            r["commit"].as_str().unwrap_or_default(),
+                            r["branch"].as_str().unwrap_or_default()
+                        );
+                    }
                 }
             }
         }

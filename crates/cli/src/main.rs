@@ -9,6 +9,7 @@ mod cluster_cmd;
 mod demo;
 mod diff_cmd;
 mod image_cmd;
+mod promote_cmd;
 mod render_cmd;
 mod repo_cmd;
 mod sandbox_cmd;
@@ -48,8 +49,21 @@ enum Command {
     Status(Box<status_cmd::StatusArgs>),
     /// Applications of a running engine (`driftless up`), through its API.
     App(app_cmd::AppCmdArgs),
-    /// Image updates from CI: a commit setting a tag in an application's kustomization.
+    /// Image updates from CI: a commit setting a tag in an application's (or a pipeline's
+    /// first stage's) kustomization.
     Image(image_cmd::ImageCmdArgs),
+    /// Promote what a stage runs into the next one (waits for that stage's gates).
+    Promote(Box<promote_cmd::PromoteArgs>),
+    /// Approve a waiting promotion as the API user of your token.
+    Approve(Box<promote_cmd::DecideArgs>),
+    /// Reject a waiting promotion.
+    Reject(Box<promote_cmd::DecideArgs>),
+    /// Promotions and their reports (`get ID -o json`).
+    Promotion(Box<promote_cmd::PromotionArgs>),
+    /// Pipelines: list, what each stage runs, apply from a file, delete.
+    Pipeline(Box<promote_cmd::PipelineArgs>),
+    /// DORA figures of an application or a pipeline.
+    Dora(Box<promote_cmd::DoraArgs>),
     /// Clusters a running engine deploys to, through its API.
     Cluster(cluster_cmd::ClusterCmdArgs),
     /// Repositories of a running engine and their credentials, through its API.
@@ -92,6 +106,12 @@ fn main() -> ExitCode {
         Command::Repo(args) => repo_cmd::run(args),
         Command::Cluster(args) => cluster_cmd::run(args),
         Command::Image(args) => image_cmd::run(args),
+        Command::Promote(args) => promote_cmd::promote(*args),
+        Command::Approve(args) => promote_cmd::decide(*args, true),
+        Command::Reject(args) => promote_cmd::decide(*args, false),
+        Command::Promotion(args) => promote_cmd::promotion(*args),
+        Command::Pipeline(args) => promote_cmd::pipeline(*args),
+        Command::Dora(args) => promote_cmd::dora(*args),
         Command::App(args) => app_cmd::run(args),
         Command::Sync(args) => sync_cmd::run(*args),
         Command::Status(args) => status_cmd::run(*args),

@@ -64,14 +64,19 @@ fn api_token(dir: &Path) -> anyhow::Result<String> {
     {
         return Ok(t.trim().to_string());
     }
+    let token = random_token()?;
+    write_private(&path, &token)?;
+    Ok(token)
+}
+
+/// 24 random bytes as hex: an API token.
+pub(crate) fn random_token() -> anyhow::Result<String> {
     let mut bytes = [0u8; 24];
     use std::io::Read;
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut bytes))
-        .context("cannot read /dev/urandom for the API token")?;
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    write_private(&path, &token)?;
-    Ok(token)
+        .context("cannot read /dev/urandom for an API token")?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn yaml_files(dir: &Path) -> Vec<PathBuf> {

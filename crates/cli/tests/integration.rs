@@ -1,5 +1,6 @@
 //! The cli crate's integration tests, one test binary (one link, one copy on disk) for all of them.
 
+mod promote;
 mod render;
 mod sandbox;
 mod sync_cli;

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Killed(Child);
+pub struct Killed(pub Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -383,7 +383,7 @@ async fn up_demo_syncs_three_applications_behind_an_authenticated_api() {
 }
 
 /// Starts `driftless up --demo` on `dir`; returns the process and its API base URL.
-fn start_up(dir: &std::path::Path) -> (Killed, String) {
+pub fn start_up(dir: &std::path::Path) -> (Killed, String) {
     // Owned by the guard from the start, so a failed wait still kills it.
     let mut child = Killed(
         Command::new(env!("CARGO_BIN_EXE_driftless"))
@@ -454,7 +454,7 @@ async fn killed_mid_sync_the_engine_restarts_cleanly() {
 }
 
 /// Waits (bounded) until the three demo applications are Synced and Healthy.
-async fn all_synced_and_healthy(
+pub async fn all_synced_and_healthy(
     http: &reqwest::Client,
     api: &str,
     token: &str,

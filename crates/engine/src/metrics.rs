@@ -32,6 +32,8 @@ pub struct Metrics {
     cache_age: Gauge<f64, std::sync::atomic::AtomicU64>,
     cache_objects: Gauge,
     info_labels: Mutex<HashMap<String, Labels>>,
+    promotions: Family<Labels, Counter>,
+    dora: Family<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>,
 }
 
 impl Default for Metrics {
@@ -103,7 +105,21 @@ impl Default for Metrics {
             "Tracked objects held by the live cache",
             cache_objects.clone(),
         );
+        let promotions = Family::<Labels, Counter>::default();
+        let dora = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "promotions",
+            "Promotions that ended, by pipeline, target stage and phase",
+            promotions.clone(),
+        );
+        registry.register(
+            "dora",
+            "DORA figures of each pipeline's production stage over the last 30 days (figure: deployment_frequency_per_day, lead_time_seconds, change_failure_rate, time_to_restore_seconds)",
+            dora.clone(),
+        );
         Metrics {
+            promotions,
+            dora,
             registry,
             reconcile,
             fetch,
@@ -178,6 +194,36 @@ impl Metrics {
             self.app_info.remove(&old);
         }
         self.app_info.get_or_create(&labels).set(1);
+    }
+
+    pub(crate) fn promotion_ended(&self, pipeline: &str, to: &str, phase: &str) {
+        self.promotions
+            .get_or_create(&vec![
+                ("pipeline", pipeline.to_string()),
+                ("to", to.to_string()),
+                ("phase", phase.to_string()),
+            ])
+            .inc();
+    }
+
+    /// Sets a pipeline's DORA gauges (a figure without data is NaN).
+    pub(crate) fn dora(&self, pipeline: &str, d: &crate::dora::Dora) {
+        for (figure, value) in [
+            (
+                "deployment_frequency_per_day",
+                Some(d.deployment_frequency_per_day),
+            ),
+            ("lead_time_seconds", d.lead_time_seconds),
+            ("change_failure_rate", d.change_failure_rate),
+            ("time_to_restore_seconds", d.mean_time_to_restore_seconds),
+        ] {
+            self.dora
+                .get_or_create(&vec![
+                    ("pipeline", pipeline.to_string()),
+                    ("figure", figure.to_string()),
+                ])
+                .set(value.unwrap_or(f64::NAN));
+        }
     }
 
     /// The text exposition, with the state gauges set now.

@@ -88,6 +88,12 @@ impl Controller {
         }
         self.observe_health(&pipelines).await;
         for p in &pipelines {
+            match self.dora_for_pipeline(&p.name, 30.0).await {
+                Ok((_, d)) => self.metrics.dora(&p.name, &d),
+                Err(e) => tracing::debug!(pipeline = %p.name, error = %e, "DORA figures"),
+            }
+        }
+        for p in &pipelines {
             for stage in p.stages.iter().filter(|s| s.auto_promote) {
                 if let Err(e) = self.auto_promote(p, stage).await {
                     tracing::warn!(pipeline = %p.name, stage = %stage.name, error = %e, "automatic promotion check failed");
@@ -379,6 +385,8 @@ impl Controller {
                 prom.values_text()
             );
             self.save_promotion(&old).await?;
+            self.metrics
+                .promotion_ended(&old.pipeline, &old.to, old.phase.as_str());
             self.promotion_event(&old, "PromotionSuperseded", &old.message.clone())
                 .await;
         }
@@ -435,6 +443,8 @@ impl Controller {
         prom.finished_ms = Some(now_ms());
         prom.message = message.clone();
         self.save_promotion(prom).await?;
+        self.metrics
+            .promotion_ended(&prom.pipeline, &prom.to, phase.as_str());
         self.store
             .audit(
                 "driftless",

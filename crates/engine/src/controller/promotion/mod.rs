@@ -477,6 +477,10 @@ impl Controller {
             prom.message = format!("rejected by {}: {comment}", caller.name);
         }
         self.save_promotion(&prom).await?;
+        if !approved {
+            self.metrics
+                .promotion_ended(&prom.pipeline, &prom.to, prom.phase.as_str());
+        }
         self.store
             .audit(
                 &caller.name,
