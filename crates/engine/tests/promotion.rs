@@ -346,7 +346,7 @@ async fn an_image_moves_dev_to_staging_to_prod_with_approvals_and_a_failing_prod
     assert!(dora.lead_time_seconds.is_some(), "{dora:?}");
 }
 
-const RACE: &str = "apiVersion: driftless.dev/v1alpha1\nkind: Pipeline\nmetadata: {name: race}\nspec:\n  freight: [{image: shop}, {image: probe}]\n  stages:\n  - {name: qa, applications: [race-qa]}\n  - {name: live, applications: [race-live], autoPromote: true}\n  - name: vault\n    applications: [race-vault]\n    autoPromote: true\n    approval: {required: 1, timeout: 1s}\n";
+const RACE: &str = "apiVersion: driftless.dev/v1alpha1\nkind: Pipeline\nmetadata: {name: race}\nspec:\n  freight: [{image: shop}, {image: probe}]\n  stages:\n  - {name: qa, applications: [race-qa]}\n  - {name: live, applications: [race-live], autoPromote: true}\n  - name: vault\n    applications: [race-vault]\n    autoPromote: true\n    approval: {required: 1, timeout: 1s}\n  - {name: review, from: live, applications: [race-review], autoPromote: true, pullRequestBranch: \"promote/{pipeline}-{stage}-{id}\"}\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_landing_before_the_push_is_kept_and_an_expired_approval_promotes_nothing() {
@@ -362,6 +362,7 @@ async fn a_commit_landing_before_the_push_is_kept_and_an_expired_approval_promot
             ("envs/qa/kustomization.yaml", Some(&overlay(false))),
             ("envs/live/kustomization.yaml", Some(&overlay(false))),
             ("envs/vault/kustomization.yaml", Some(&overlay(false))),
+            ("envs/review/kustomization.yaml", Some(&overlay(false))),
         ],
         "three environments",
     );
@@ -388,11 +389,12 @@ async fn a_commit_landing_before_the_push_is_kept_and_an_expired_approval_promot
         ("race-qa", "qa"),
         ("race-live", "live"),
         ("race-vault", "vault"),
+        ("race-review", "review"),
     ] {
         ctl.set_app(app(name, &url, e), "test").await.unwrap();
     }
     until_images(&env, "race-vault", &["shop:1.0"]).await;
-    for a in ["race-qa", "race-live", "race-vault"] {
+    for a in ["race-qa", "race-live", "race-vault", "race-review"] {
         until_healthy(&ctl, a).await;
     }
 
@@ -492,4 +494,38 @@ async fn a_commit_landing_before_the_push_is_kept_and_an_expired_approval_promot
         expired.id,
         "not re-opened"
     );
+
+    // review takes promotions as a branch left for a pull request: main is untouched until
+    // a human merges it; then the stage syncs it and the promotion succeeds.
+    let pr = until_promotion(&ctl, "review", "WaitingMerge", |p| {
+        p.phase == Phase::WaitingMerge
+    })
+    .await;
+    let branch = format!("promote/race-review-{}", pr.id);
+    assert_eq!(pr.commits[0].branch, branch);
+    assert_eq!(
+        repo.git_bare(&["show", "main:envs/review/kustomization.yaml"]),
+        overlay(false).trim()
+    );
+    let on_branch = repo.git_bare(&["show", &format!("{branch}:envs/review/kustomization.yaml")]);
+    assert!(on_branch.contains("newTag: \"2.0\""), "{on_branch}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        images(&env, "race-review").await,
+        ["shop:1.0"],
+        "not merged: not deployed"
+    );
+    let merged = repo.git_bare(&["rev-parse", &branch]);
+    repo.git_bare(&["update-ref", "refs/heads/main", &merged]);
+    ctl.enqueue("race-review", driftless_engine::controller::Reason::User);
+    let done = until_promotion(&ctl, "review", "Succeeded", |p| {
+        p.id == pr.id && p.phase == Phase::Succeeded
+    })
+    .await;
+    assert!(
+        done.message.contains("Synced and Healthy"),
+        "{}",
+        done.message
+    );
+    until_images(&env, "race-review", &["shop:2.0"]).await;
 }
