@@ -20,21 +20,11 @@ pub async fn create(
     Extension(caller): Extension<Caller>,
     body: String,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let mut defs = driftless_core::definitions::Definitions::default();
-    defs.add_file(&body, "request body");
-    if let Some(e) = defs.errors.first() {
-        return Err(ApiError::BadRequest(e.clone()));
-    }
-    if defs.clusters.len() != 1
-        || !defs.apps.is_empty()
-        || !defs.projects.is_empty()
-        || !defs.repositories.is_empty()
-    {
-        return Err(ApiError::BadRequest(
-            "expected one Cluster (or Argo CD cluster Secret) and nothing else".into(),
-        ));
-    }
-    let mut def = defs.clusters.remove(0);
+    let mut def = crate::one_definition(&body, "Cluster (or Argo CD cluster Secret)", |d| {
+        d.clusters.len()
+    })?
+    .clusters
+    .remove(0);
     def.origin = "api".into();
     let name = def.name.clone();
     s.controller

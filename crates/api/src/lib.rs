@@ -188,6 +188,38 @@ async fn auth(State(s): State<ApiState>, mut req: Request, next: Next) -> Respon
     next.run(req).await
 }
 
+/// The definitions of a POST body (YAML or JSON), which must be exactly one of the kind
+/// `count` counts; refused documents and anything else are a 400 naming what was found.
+pub(crate) fn one_definition(
+    body: &str,
+    kind: &str,
+    count: impl Fn(&driftless_core::definitions::Definitions) -> usize,
+) -> Result<driftless_core::definitions::Definitions, ApiError> {
+    let mut defs = driftless_core::definitions::Definitions::default();
+    defs.add_file(body, "request body");
+    if let Some(e) = defs.errors.first() {
+        return Err(ApiError::BadRequest(e.clone()));
+    }
+    let total = defs.apps.len()
+        + defs.projects.len()
+        + defs.repositories.len()
+        + defs.clusters.len()
+        + defs.pipelines.len()
+        + defs.users.len();
+    if count(&defs) != 1 || total != 1 {
+        return Err(ApiError::BadRequest(format!(
+            "expected one {kind} and nothing else, found {} applications, {} projects, {} repositories, {} clusters, {} pipelines, {} users",
+            defs.apps.len(),
+            defs.projects.len(),
+            defs.repositories.len(),
+            defs.clusters.len(),
+            defs.pipelines.len(),
+            defs.users.len()
+        )));
+    }
+    Ok(defs)
+}
+
 /// The calling user and what they may do (the web UI hides actions a user may not take).
 async fn whoami(Extension(caller): Extension<Caller>) -> Json<Value> {
     Json(json!({

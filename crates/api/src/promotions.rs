@@ -35,18 +35,9 @@ pub async fn create_pipeline(
     Extension(caller): Extension<Caller>,
     body: String,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let mut defs = driftless_core::definitions::Definitions::default();
-    defs.add_file(&body, "request body");
-    if let Some(e) = defs.errors.first() {
-        return Err(ApiError::BadRequest(e.clone()));
-    }
-    if defs.pipelines.len() != 1 {
-        return Err(ApiError::BadRequest(format!(
-            "expected one Pipeline, found {}",
-            defs.pipelines.len()
-        )));
-    }
-    let mut p = defs.pipelines.remove(0);
+    let mut p = crate::one_definition(&body, "Pipeline", |d| d.pipelines.len())?
+        .pipelines
+        .remove(0);
     p.origin = "api".into();
     let name = p.name.clone();
     s.controller

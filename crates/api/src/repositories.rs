@@ -20,20 +20,12 @@ pub async fn create(
     Extension(caller): Extension<Caller>,
     body: String,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let mut defs = driftless_core::definitions::Definitions::default();
-    defs.add_file(&body, "request body");
-    if let Some(e) = defs.errors.first() {
-        return Err(ApiError::BadRequest(e.clone()));
-    }
-    if defs.repositories.len() != 1 || !defs.apps.is_empty() || !defs.projects.is_empty() {
-        return Err(ApiError::BadRequest(format!(
-            "expected one Repository (or Argo CD repository Secret), found {} repositories, {} applications, {} projects",
-            defs.repositories.len(),
-            defs.apps.len(),
-            defs.projects.len()
-        )));
-    }
-    let mut repo = defs.repositories.remove(0);
+    let mut repo =
+        crate::one_definition(&body, "Repository (or Argo CD repository Secret)", |d| {
+            d.repositories.len()
+        })?
+        .repositories
+        .remove(0);
     repo.origin = "api".into();
     let name = repo.name.clone();
     s.controller

@@ -117,13 +117,7 @@ impl Controller {
         actor: &str,
     ) -> Result<ImageSet, String> {
         let reference = ImageRef::parse(image)?;
-        let app = self
-            .apps
-            .lock()
-            .await
-            .get(name)
-            .map(|s| s.app.clone())
-            .ok_or_else(|| format!("application {name} not found"))?;
+        let app = self.app_definition(name).await?;
         let sources = self.sources.clone();
         let (who, image_text, app_name) = (actor.to_string(), image.to_string(), name.to_string());
         let done = tokio::task::spawn_blocking(move || {

@@ -561,6 +561,16 @@ impl Controller {
     }
 
     /// Whether `name` is a managed application.
+    /// An application's definition, or an error naming it.
+    pub(crate) async fn app_definition(&self, name: &str) -> Result<Application, String> {
+        self.apps
+            .lock()
+            .await
+            .get(name)
+            .map(|s| s.app.clone())
+            .ok_or_else(|| format!("application {name} not found"))
+    }
+
     pub async fn has_app(&self, name: &str) -> bool {
         self.apps.lock().await.contains_key(name)
     }

@@ -34,13 +34,7 @@ impl Controller {
         actor: &str,
     ) -> Result<Reverted, String> {
         let target = self.rollback_target(name, history_id).await?;
-        let app = self
-            .apps
-            .lock()
-            .await
-            .get(name)
-            .map(|s| s.app.clone())
-            .ok_or_else(|| format!("application {name} not found"))?;
+        let app = self.app_definition(name).await?;
         let spec = driftless_render::spec_for(&app.source)
             .map_err(|e| format!("application {name}: {e}"))?;
         let sources = self.sources.clone();

@@ -125,13 +125,7 @@ impl Controller {
     }
 
     pub(super) async fn stage_app(&self, name: &str) -> Result<StageApp, String> {
-        let app = self
-            .apps
-            .lock()
-            .await
-            .get(name)
-            .map(|s| s.app.clone())
-            .ok_or_else(|| format!("application {name} does not exist"))?;
+        let app = self.app_definition(name).await?;
         let status = self
             .store
             .get_app(name)
