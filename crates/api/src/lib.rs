@@ -30,6 +30,7 @@ mod clusters;
 mod error;
 mod promotions;
 mod repositories;
+mod ui;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -77,6 +78,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/applications/{name}/operations", get(operations))
         .route("/applications/{name}/operations/{id}", get(operation))
         .route("/applications/{name}/events", get(events))
+        .route("/applications/{name}/resources", get(resources))
+        .route("/graph", get(graph))
         .route(
             "/repositories",
             get(repositories::list).post(repositories::create),
@@ -118,6 +121,9 @@ pub fn router(state: ApiState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(webhook::MAX_BODY));
     Router::new()
         .nest("/api/v1", api.merge(hooks))
+        .route("/", get(ui::root))
+        .route("/ui/", get(ui::index))
+        .route("/ui/{file}", get(ui::asset))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
@@ -257,6 +263,30 @@ struct Page {
     #[serde(default)]
     after: String,
     limit: Option<i64>,
+    /// One line per application (what a list shows), not its whole record.
+    #[serde(default)]
+    summary: bool,
+}
+
+/// What the applications list shows of a record.
+fn summary_of(a: &driftless_store::AppRecord) -> Value {
+    let (spec, st) = (&a.spec, &a.status);
+    json!({
+        "name": a.name,
+        "project": spec["project"],
+        "repo": spec["source"]["repoURL"],
+        "path": spec["source"]["path"],
+        "targetRevision": spec["source"]["targetRevision"],
+        "cluster": spec["destination"]["name"].as_str().filter(|n| !n.is_empty())
+            .or(spec["destination"]["server"].as_str().filter(|n| !n.is_empty()))
+            .unwrap_or("in-cluster"),
+        "namespace": spec["destination"]["namespace"],
+        "sync": st["sync"]["status"].as_str().unwrap_or("Unknown"),
+        "health": st["health"]["status"].as_str().unwrap_or("Unknown"),
+        "revision": st["sync"]["revision"],
+        "lastSyncMs": st["lastSyncAtMs"],
+        "reconciledAtMs": st["reconciledAtMs"],
+    })
 }
 
 async fn list_apps(
@@ -268,6 +298,10 @@ async fn list_apps(
     let next = (items.len() as i64 == limit)
         .then(|| items.last().map(|a| a.name.clone()))
         .flatten();
+    if p.summary {
+        let rows: Vec<Value> = items.iter().map(summary_of).collect();
+        return Ok(Json(json!({"items": rows, "next": next})));
+    }
     Ok(Json(json!({"items": items, "next": next})))
 }
 
@@ -472,15 +506,43 @@ async fn set_image(
     }))
 }
 
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct SyncOptions {
+    /// Also delete live objects Git no longer declares, this once.
+    #[serde(default)]
+    prune: bool,
+    /// Sync nothing: answer what a sync would change (the comparison and its impact).
+    #[serde(default)]
+    dry_run: bool,
+}
+
 async fn sync_app(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
+    body: Option<Json<SyncOptions>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    // One token, one actor for now; per-user tokens arrive with roles.
+    let opts = body.map(|b| b.0).unwrap_or_default();
+    if !s.controller.has_app(&name).await {
+        return Err(ApiError::NotFound(format!("application {name}")));
+    }
+    if opts.dry_run {
+        let cmp = s
+            .controller
+            .diff(&name)
+            .await
+            .map_err(ApiError::BadRequest)?;
+        return Ok((
+            StatusCode::OK,
+            Json(
+                json!({"application": name, "dryRun": true, "summary": cmp.summary, "comparison": cmp}),
+            ),
+        ));
+    }
     if !s
         .controller
-        .request_sync(&name, &caller.name)
+        .request_sync_with(&name, &caller.name, opts.prune)
         .await
         .map_err(ApiError::Internal)?
     {
@@ -488,8 +550,27 @@ async fn sync_app(
     }
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"application": name, "queued": true})),
+        Json(json!({"application": name, "queued": true, "prune": opts.prune})),
     ))
+}
+
+async fn resources(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if !s.controller.has_app(&name).await {
+        return Err(ApiError::NotFound(format!("application {name}")));
+    }
+    let items = s
+        .controller
+        .resource_tree(&name)
+        .await
+        .map_err(ApiError::Internal)?;
+    Ok(Json(json!({"items": items})))
+}
+
+async fn graph(State(s): State<ApiState>) -> Json<Value> {
+    Json(s.controller.flow_graph().await)
 }
 
 async fn refresh_app(
@@ -764,7 +845,9 @@ mod tests {
                 continue;
             };
             let path = rest.split('"').next().unwrap();
-            let full = if ["/healthz", "/readyz", "/metrics"].contains(&path) {
+            let outside_api = ["/healthz", "/readyz", "/metrics", "/"].contains(&path)
+                || path.starts_with("/ui/");
+            let full = if outside_api {
                 path.to_string()
             } else {
                 format!("/api/v1{path}")

@@ -8,6 +8,7 @@ mod client;
 mod cluster_cmd;
 mod demo;
 mod diff_cmd;
+mod graph_cmd;
 mod image_cmd;
 mod promote_cmd;
 mod render_cmd;
@@ -62,6 +63,8 @@ enum Command {
     Promotion(Box<promote_cmd::PromotionArgs>),
     /// Pipelines: list, what each stage runs, apply from a file, delete.
     Pipeline(Box<promote_cmd::PipelineArgs>),
+    /// The GitOps flow (repositories → applications → clusters, stages) as Mermaid or JSON.
+    Graph(graph_cmd::GraphArgs),
     /// DORA figures of an application or a pipeline.
     Dora(Box<promote_cmd::DoraArgs>),
     /// Clusters a running engine deploys to, through its API.
@@ -112,6 +115,7 @@ fn main() -> ExitCode {
         Command::Promotion(args) => promote_cmd::promotion(*args),
         Command::Pipeline(args) => promote_cmd::pipeline(*args),
         Command::Dora(args) => promote_cmd::dora(*args),
+        Command::Graph(args) => graph_cmd::run(args),
         Command::App(args) => app_cmd::run(args),
         Command::Sync(args) => sync_cmd::run(*args),
         Command::Status(args) => status_cmd::run(*args),

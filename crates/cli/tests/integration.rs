@@ -4,4 +4,5 @@ mod promote;
 mod render;
 mod sandbox;
 mod sync_cli;
+mod ui;
 mod up;

@@ -85,6 +85,48 @@ impl KubeCluster {
         &self.client
     }
 
+    /// Every object of a kind (in `namespace`, or everywhere) that `keep` selects, listed in
+    /// pages of 500: tracked objects, or the children an application's objects own.
+    pub async fn list_where(
+        &self,
+        scope: &KindScope,
+        namespace: Option<&str>,
+        keep: impl Fn(&DynamicObject) -> bool,
+    ) -> Result<Vec<Value>, ClusterError> {
+        let ar = ApiResource::from_gvk_with_plural(
+            &kube::api::GroupVersionKind::gvk(
+                &scope.gvk.group,
+                &scope.gvk.version,
+                &scope.gvk.kind,
+            ),
+            &scope.plural,
+        );
+        let api: Api<DynamicObject> = match namespace {
+            Some(ns) if scope.namespaced => Api::namespaced_with(self.client.clone(), ns, &ar),
+            _ => Api::all_with(self.client.clone(), &ar),
+        };
+        let what = format!("listing {} on cluster {}", scope.plural, self.name);
+        let mut out = Vec::new();
+        let mut params = ListParams::default().limit(500);
+        loop {
+            let page = api
+                .list(&params)
+                .await
+                .map_err(|e| self.error(&what, None, e))?;
+            for o in page.items {
+                if keep(&o) {
+                    // Lists carry no apiVersion/kind per item.
+                    out.push(with_type(to_value(o), &scope.gvk));
+                }
+            }
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(c) => params = params.continue_token(&c),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
     async fn refresh(&self) -> Result<(), ClusterError> {
         let d = Discovery::new(self.client.clone())
             .run_aggregated()
@@ -250,42 +292,13 @@ impl Cluster for KubeCluster {
         scope: &KindScope,
         namespace: Option<&str>,
     ) -> Result<Vec<Value>, ClusterError> {
-        let ar = ApiResource::from_gvk_with_plural(
-            &kube::api::GroupVersionKind::gvk(
-                &scope.gvk.group,
-                &scope.gvk.version,
-                &scope.gvk.kind,
-            ),
-            &scope.plural,
-        );
-        let api: Api<DynamicObject> = match namespace {
-            Some(ns) if scope.namespaced => Api::namespaced_with(self.client.clone(), ns, &ar),
-            _ => Api::all_with(self.client.clone(), &ar),
-        };
-        let what = format!("listing {} on cluster {}", scope.plural, self.name);
-        let mut out = Vec::new();
-        let mut params = ListParams::default().limit(500);
-        loop {
-            let page = api
-                .list(&params)
-                .await
-                .map_err(|e| self.error(&what, None, e))?;
-            for o in page.items {
-                if o.metadata
-                    .annotations
-                    .as_ref()
-                    .is_some_and(|a| a.contains_key(TRACKING_ANNOTATION))
-                {
-                    // Lists carry no apiVersion/kind per item.
-                    out.push(with_type(to_value(o), &scope.gvk));
-                }
-            }
-            match page.metadata.continue_.filter(|c| !c.is_empty()) {
-                Some(c) => params = params.continue_token(&c),
-                None => break,
-            }
-        }
-        Ok(out)
+        self.list_where(scope, namespace, |o| {
+            o.metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.contains_key(TRACKING_ANNOTATION))
+        })
+        .await
     }
 
     async fn apply(&self, obj: &Value, opts: &ApplyOptions) -> Result<Value, ClusterError> {

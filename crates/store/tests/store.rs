@@ -282,7 +282,7 @@ async fn promotions_and_deployments_round_trip() {
         assert_eq!(shop, vec![b, a], "newest first, one pipeline");
         assert_eq!(s.list_promotions("", 10).await.unwrap().len(), 3);
         let open: Vec<i64> = s
-            .open_promotions(&["Succeeded"])
+            .open_promotions(&["Succeeded", "Failed", "Rejected", "Expired", "Superseded"])
             .await
             .unwrap()
             .iter()

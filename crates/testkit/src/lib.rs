@@ -5,8 +5,10 @@
 //! - [`http::GitHttpServer`]: `git http-backend` behind a small HTTP/1.1 server with basic or
 //!   bearer auth, and fault modes (drop mid-response, redirect elsewhere).
 //! - [`postgres::PgServer`]: a throwaway PostgreSQL server (the HA store's tests).
+//! - [`browser::Browser`]: headless Chromium through chromedriver (the web UI tests).
 //! - [`ssh::SshServer`]: OpenSSH `sshd` on a free port with a key-only login and its own host key.
 
+pub mod browser;
 pub mod cluster;
 pub mod http;
 pub mod postgres;

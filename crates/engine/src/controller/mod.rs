@@ -16,6 +16,7 @@ mod reconcile;
 pub mod repositories;
 pub mod revert;
 pub mod source;
+mod views;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -83,6 +84,10 @@ pub(crate) struct AppState {
     pub last_error: Option<String>,
     /// A user asked for a sync (API or CLI): the next reconcile syncs whatever the status.
     pub sync_requested: Option<String>,
+    /// That requested sync also prunes (a user's one-off choice; the policy is unchanged).
+    pub prune_requested: bool,
+    /// When the last sync succeeded (shown as "last sync").
+    pub last_synced_ms: Option<i64>,
     /// Self-heal paused until then, and why (an incident): drift is recorded, not reverted.
     pub heal_paused: Option<(tokio::time::Instant, String)>,
     /// A rollback: the app stays on this revision until its branch moves past `head`.
@@ -224,6 +229,8 @@ impl Controller {
             last_drift: None,
             last_error: None,
             sync_requested: None,
+            prune_requested: false,
+            last_synced_ms: last["lastSyncAtMs"].as_i64(),
             heal_paused: None,
             pinned: None,
             definitions_digest: None,
@@ -330,9 +337,20 @@ impl Controller {
     /// Asks for a sync now (a user's request, audited with who asked); `false` when the app
     /// is unknown.
     pub async fn request_sync(&self, name: &str, actor: &str) -> Result<bool, String> {
+        self.request_sync_with(name, actor, false).await
+    }
+
+    /// Asks for a sync now that also prunes (`prune`) when the policy does not.
+    pub async fn request_sync_with(
+        &self,
+        name: &str,
+        actor: &str,
+        prune: bool,
+    ) -> Result<bool, String> {
         let known = match self.apps.lock().await.get_mut(name) {
             Some(s) => {
                 s.sync_requested = Some(actor.to_string());
+                s.prune_requested = prune;
                 true
             }
             None => false,
@@ -343,7 +361,7 @@ impl Controller {
                     actor,
                     "app.sync.request",
                     &format!("application/{name}"),
-                    &json!({}),
+                    &json!({"prune": prune}),
                 )
                 .await
                 .map_err(|e| e.to_string())?;

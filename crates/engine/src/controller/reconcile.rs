@@ -202,6 +202,13 @@ impl Controller {
 
         let mut trigger = None;
         let requested = self.update(name, |s| s.sync_requested.take()).await;
+        if self
+            .update(name, |s| std::mem::take(&mut s.prune_requested))
+            .await
+            && requested.is_some()
+        {
+            req.plan.prune = true;
+        }
         if requested.is_some() {
             let rolling_back = pin.as_ref().is_some_and(|p| {
                 !state
@@ -281,6 +288,7 @@ impl Controller {
             s.drift_since = None;
             if result.phase == Phase::Succeeded {
                 s.last_good = Some(attempt.clone());
+                s.last_synced_ms = Some(now_ms());
                 s.last_drift = None;
             }
         })
@@ -521,6 +529,7 @@ impl Controller {
                 "good": state.as_ref().and_then(|s| s.last_good.clone()),
             },
             "reconciledAtMs": now_ms(),
+            "lastSyncAtMs": state.as_ref().and_then(|s| s.last_synced_ms),
             "pinned": state.as_ref().and_then(|s| s.pinned.as_ref()).map(|p| json!({"revision": p.revision, "by": p.actor})),
             "healPaused": state.as_ref().and_then(|s| s.heal_paused.as_ref()).filter(|(until, _)| *until > tokio::time::Instant::now()).map(|(until, why)| json!({
                 "reason": why,

@@ -11,6 +11,7 @@ CREATE TABLE promotions (
     updated_ms  BIGINT NOT NULL
 );
 CREATE INDEX promotions_pipeline ON promotions (pipeline, id);
+CREATE INDEX promotions_phase ON promotions (phase);
 
 -- One row per sync that deployed a new revision (or a rollback), for the DORA figures:
 -- commit time (lead time), outcome (change failure rate) and when (frequency, restore).

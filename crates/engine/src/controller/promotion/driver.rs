@@ -64,6 +64,15 @@ struct Edit {
     message: String,
 }
 
+/// Does a stage whose files say `now` run the promoted `wanted` values? (The revision is
+/// pinned, not written; a value the source did not set was not written.)
+fn has_promoted(freight: &[Freight], now: &[Option<String>], wanted: &[Option<String>]) -> bool {
+    freight
+        .iter()
+        .zip(now.iter().zip(wanted))
+        .all(|(f, (n, w))| matches!(f, Freight::Revision(_)) || w.is_none() || n == w)
+}
+
 fn afters(values: &[FreightValue]) -> Vec<Option<String>> {
     values.iter().map(|v| v.after.clone()).collect()
 }
@@ -221,7 +230,13 @@ impl Controller {
                 *b = target.revision();
             }
         }
-        if after == before {
+        // A value the source does not set is not promoted (nothing to write), so it cannot
+        // make the stages differ.
+        if after
+            .iter()
+            .zip(&before)
+            .all(|(a, b)| a.is_none() || a == b)
+        {
             return Ok(Candidate::Same);
         }
         let values = p
@@ -915,10 +930,7 @@ impl Controller {
         let freight: Vec<Freight> = prom.values.iter().map(|v| v.freight.clone()).collect();
         let now = self.values_at(&target.app, &rev, &freight).await?;
         let wanted = afters(&prom.values);
-        let merged = freight
-            .iter()
-            .zip(now.iter().zip(&wanted))
-            .all(|(f, (n, w))| matches!(f, Freight::Revision(_)) || n == w);
+        let merged = has_promoted(&freight, &now, &wanted);
         if merged {
             prom.promoted_ms = Some(now_ms());
             prom.phase = Phase::Verifying;
@@ -966,10 +978,7 @@ impl Controller {
             let has_values = match app.revision() {
                 Some(rev) => {
                     let now = self.values_at(&app.app, &rev, &freight).await?;
-                    freight
-                        .iter()
-                        .zip(now.iter().zip(&wanted))
-                        .all(|(f, (n, w))| matches!(f, Freight::Revision(_)) || n == w)
+                    has_promoted(&freight, &now, &wanted)
                 }
                 None => false,
             };
