@@ -28,17 +28,26 @@ fn kubectl(dir: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-async fn until_kubectl(dir: &std::path::Path, args: &[&str], want: &str) {
-    let deadline = Instant::now() + WAIT;
+/// Waits until kubectl prints `want`; on timeout the failure shows what the engine said of
+/// guestbook-prod (its status and latest events), to tell a slow machine from a lost action.
+async fn until_kubectl(dir: &std::path::Path, api: &str, token: &str, args: &[&str], want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let got = kubectl(dir, args);
         if got == want {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "kubectl {args:?}: {got:?}, expected {want:?}"
-        );
+        if Instant::now() > deadline {
+            let http = reqwest::Client::new();
+            let get = |path: &str| {
+                let req = http
+                    .get(format!("{api}/api/v1/applications/guestbook-prod{path}"))
+                    .bearer_auth(token.trim());
+                async move { req.send().await.unwrap().text().await.unwrap() }
+            };
+            let (app, events) = (get("").await, get("/events").await);
+            panic!("kubectl {args:?}: {got:?}, expected {want:?}\napp: {app}\nevents: {events}");
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -139,6 +148,8 @@ async fn the_web_ui_shows_drift_live_syncs_and_approves_a_promotion() {
     b.click("#confirm-ok").await;
     until_kubectl(
         dir.path(),
+        &api,
+        &admin,
         &[
             "-n",
             "demo-prod",
@@ -205,6 +216,8 @@ async fn the_web_ui_shows_drift_live_syncs_and_approves_a_promotion() {
     b.click("#confirm-ok").await;
     until_kubectl(
         dir.path(),
+        &api,
+        &admin,
         &[
             "-n",
             "demo-prod",
