@@ -274,6 +274,7 @@ fn summary_of(a: &driftless_store::AppRecord) -> Value {
     json!({
         "name": a.name,
         "project": spec["project"],
+        "labels": spec["labels"].as_object().cloned().unwrap_or_default(),
         "repo": spec["source"]["repoURL"],
         "path": spec["source"]["path"],
         "targetRevision": spec["source"]["targetRevision"],

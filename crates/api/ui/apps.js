@@ -1,5 +1,5 @@
 // The applications list: sync and health badges, repository and revision, last sync,
-// filters (project, cluster, namespace, sync, health), search, pages of 100 rows (so 5,000
+// filters (project, cluster, namespace, sync, health, label `key` or `key=value`), search, pages of 100 rows (so 5,000
 // applications paint as fast as 100), and live status updates from the event stream.
 
 import { get, stream, esc, badge, when } from "./api.js";
@@ -24,6 +24,14 @@ function options(values, all) {
     [...values].sort().map((v) => `<option>${esc(v)}</option>`).join("");
 }
 
+/// `key` (present) or `key=value` among the application's labels; empty matches all.
+function hasLabel(a, want) {
+  if (!want) return true;
+  const [k, v] = want.split("=", 2).map((x) => x.trim());
+  const labels = a.labels || {};
+  return k in labels && (v === undefined || labels[k] === v);
+}
+
 export async function render(main, ctx) {
   const byName = new Map();
   let page = 0;
@@ -35,6 +43,7 @@ export async function render(main, ctx) {
       <label>Cluster <select id="f-cluster"></select></label>
       <label>Namespace <select id="f-namespace"></select></label>
       <label>Sync <select id="f-sync">${options(["Synced", "OutOfSync", "Unknown"], "any")}</select></label>
+      <label>Label <input id="f-label" placeholder="team=payments" size="14"></label>
       <label>Health <select id="f-health">${options(["Healthy", "Progressing", "Degraded", "Missing", "Suspended", "Unknown"], "any")}</select></label>
     </form>
     <table aria-describedby="count">
@@ -54,7 +63,8 @@ export async function render(main, ctx) {
       (!value("f-cluster") || a.cluster === value("f-cluster")) &&
       (!value("f-namespace") || a.namespace === value("f-namespace")) &&
       (!value("f-sync") || a.sync === value("f-sync")) &&
-      (!value("f-health") || a.health === value("f-health")));
+      (!value("f-health") || a.health === value("f-health")) &&
+      hasLabel(a, value("f-label").trim()));
   }
 
   function paint() {

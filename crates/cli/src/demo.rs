@@ -60,7 +60,7 @@ pub fn prepare(data_dir: &Path) -> anyhow::Result<PathBuf> {
         let p = apps.join(format!("guestbook-{env}.yaml"));
         if !p.exists() {
             let app = format!(
-                "apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: guestbook-{env}}}\nspec:\n  source: {{repoURL: \"{}\", path: envs/{env}}}\n  destination: {{namespace: demo-{env}}}\n  syncPolicy:\n    automated: {{prune: true, selfHeal: true}}\n    syncOptions: [CreateNamespace=true]\n",
+                "apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: guestbook-{env}, labels: {{app: guestbook, env: {env}}}}}\nspec:\n  source: {{repoURL: \"{}\", path: envs/{env}}}\n  destination: {{namespace: demo-{env}}}\n  syncPolicy:\n    automated: {{prune: true, selfHeal: true}}\n    syncOptions: [CreateNamespace=true]\n",
                 repo.display()
             );
             std::fs::write(&p, app)?;

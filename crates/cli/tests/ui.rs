@@ -111,6 +111,19 @@ async fn the_web_ui_shows_drift_live_syncs_and_approves_a_promotion() {
     )
     .await;
     b.screenshot(&shots.join("1-applications.png")).await;
+    // Filters: a label, then a search, narrow the rows.
+    b.type_into("#f-label", "env=prod").await;
+    b.wait_for("one row for env=prod", "document.querySelectorAll('tr[data-app]').length === 1 && document.querySelector('tr[data-app=\"guestbook-prod\"]')", WAIT).await;
+    b.eval("const f = document.getElementById('f-label'); f.value = ''; f.dispatchEvent(new Event('input', {bubbles: true})); return true;", serde_json::json!([])).await;
+    b.type_into("#q", "staging").await;
+    b.wait_for("one row for the search", "document.querySelectorAll('tr[data-app]').length === 1 && document.querySelector('tr[data-app=\"guestbook-staging\"]')", WAIT).await;
+    b.eval("const f = document.getElementById('q'); f.value = ''; f.dispatchEvent(new Event('input', {bubbles: true})); return true;", serde_json::json!([])).await;
+    b.wait_for(
+        "three rows again",
+        "document.querySelectorAll('tr[data-app]').length === 3",
+        WAIT,
+    )
+    .await;
 
     // A drift made with kubectl appears without a reload (self-heal paused so it stays).
     http.post(format!(

@@ -39,6 +39,9 @@ pub struct Application {
     /// it prunes the children its source no longer declares).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
+    /// `metadata.labels`: what users filter and select applications by (the UI's filters).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
     /// Where the definition came from (file and document).
     #[serde(skip)]
     pub origin: String,
@@ -230,6 +233,17 @@ pub fn from_doc(doc: &Value, origin: &str) -> Result<Parsed, AppError> {
     }
     fields.retain(|k, _| known.contains(&k.as_str()));
     fields.insert("name".into(), Value::String(name.to_string()));
+    if let Some(labels) = doc.pointer("/metadata/labels") {
+        let ok = labels
+            .as_object()
+            .is_some_and(|m| m.values().all(Value::is_string));
+        if !ok {
+            return Err(err(format!(
+                "application {name}: metadata.labels must map names to strings"
+            )));
+        }
+        fields.insert("labels".into(), labels.clone());
+    }
     let app: Application = serde_json::from_value(Value::Object(fields))
         .map_err(|e| err(format!("application {name}: {e}")))?;
     if app.source.repo_url.is_empty() {
@@ -301,6 +315,18 @@ pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_come_from_metadata() {
+        let p = parse("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a, labels: {team: payments, tier: \"1\"}}\nspec: {source: {repoURL: r, path: x}, destination: {}}\n", "a.yaml").unwrap();
+        assert_eq!(
+            p[0].app.labels.get("team").map(String::as_str),
+            Some("payments")
+        );
+        assert_eq!(p[0].app.labels.get("tier").map(String::as_str), Some("1"));
+        let e = parse("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a, labels: {n: 1}}\nspec: {source: {repoURL: r, path: x}, destination: {}}\n", "a.yaml").unwrap_err();
+        assert!(e.to_string().contains("metadata.labels"), "{e}");
+    }
 
     const ARGO: &str = r#"
 apiVersion: argoproj.io/v1alpha1

@@ -126,3 +126,112 @@ async fn image_set_commits_the_tag_and_the_app_deploys_it() {
     );
     assert_eq!(repo.git_bare(&["rev-parse", "main"]), head);
 }
+
+/// The UI's views: the resource tree follows owner references from a tracked Deployment to
+/// what it owns (a ReplicaSet and its Pod, made here as a cluster's controllers would), and
+/// the flow graph links the repository, the application and its cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_resource_tree_follows_owner_references_and_the_graph_links_the_flow() {
+    use driftless_core::cluster::Cluster;
+    let env = env().await;
+    let repo = TestRepo::new("config");
+    repo.commit(
+        &[
+            ("base/deploy.yaml", Some(BASE)),
+            (
+                "base/kustomization.yaml",
+                Some("resources: [deploy.yaml]\n"),
+            ),
+            ("overlays/dev/kustomization.yaml", Some(DEV)),
+        ],
+        "dev",
+    );
+    let url = format!("file://{}/{}", repo.root().display(), repo.name());
+    let cfg = ControllerConfig {
+        resync: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let (ctl, _stop, _dir) = running_controller(&env, cfg).await;
+    let app = driftless_core::app::parse(
+        &format!("apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: \"{url}\", path: overlays/dev, targetRevision: main}}\n  destination: {{namespace: shop}}\n  syncPolicy:\n    automated: {{prune: true}}\n    syncOptions: [CreateNamespace=true]\n"),
+        "shop.yaml",
+    )
+    .unwrap()
+    .remove(0)
+    .app;
+    ctl.set_app(app, "test").await.unwrap();
+    until_image(&env, "nginx:1.27").await;
+    let deploy = get(&env, "apps/v1", "Deployment", "shop", "web")
+        .await
+        .unwrap();
+    let owned = |kind: &str, name: &str, owner: &serde_json::Value| {
+        serde_json::json!({
+            "apiVersion": if kind == "Pod" { "v1" } else { "apps/v1" }, "kind": kind,
+            "metadata": {"name": name, "namespace": "shop", "ownerReferences": [{
+                "apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": owner["metadata"]["name"],
+                "uid": owner["metadata"]["uid"], "controller": true}]},
+            "spec": if kind == "Pod" { serde_json::json!({"containers": [{"name": "web", "image": "nginx:1.27"}]}) }
+                else { serde_json::json!({"selector": {"matchLabels": {"app": "web"}}, "template": deploy["spec"]["template"]}) },
+        })
+    };
+    let rs = env
+        .cluster
+        .create(&owned("ReplicaSet", "web-5d9f", &deploy))
+        .await
+        .unwrap();
+    let pod = env
+        .cluster
+        .create(&owned("Pod", "web-5d9f-x1", &rs))
+        .await
+        .unwrap();
+    // Not owned by anything of the app: not in its tree.
+    let stray = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stray", "namespace": "shop"},
+        "spec": {"containers": [{"name": "x", "image": "busybox"}]}});
+    env.cluster.create(&stray).await.unwrap();
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while ctl.store.get_app("shop").await.unwrap().unwrap().status["sync"]["status"] != "Synced" {
+        assert!(std::time::Instant::now() < deadline, "shop never Synced");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let tree = ctl.resource_tree("shop").await.unwrap();
+    let find = |kind: &str| {
+        tree.iter()
+            .find(|n| n["kind"] == kind)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {kind} in {tree:?}"))
+    };
+    let (d, r, p) = (find("Deployment"), find("ReplicaSet"), find("Pod"));
+    assert_eq!(d["status"], "Synced");
+    assert_eq!(r["owners"][0], deploy["metadata"]["uid"]);
+    assert_eq!(p["owners"][0], rs["metadata"]["uid"]);
+    assert_eq!(p["uid"], pod["metadata"]["uid"]);
+    assert_eq!(tree.len(), 3, "the stray pod is not the app's: {tree:?}");
+
+    let g = ctl.flow_graph().await;
+    let mermaid = g["mermaid"].as_str().unwrap();
+    assert!(mermaid.starts_with("flowchart LR\n"), "{mermaid}");
+    assert!(
+        mermaid.contains("\"application: shop\"") && mermaid.contains("\"cluster: in-cluster\""),
+        "{mermaid}"
+    );
+    let edges: Vec<(String, String)> = g["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["from"].as_str().unwrap().to_string(),
+                e["to"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        edges.contains(&(format!("repo:{url}"), "app:shop".into())),
+        "{edges:?}"
+    );
+    assert!(
+        edges.contains(&("app:shop".into(), "cluster:in-cluster".into())),
+        "{edges:?}"
+    );
+}

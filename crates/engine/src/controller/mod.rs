@@ -589,6 +589,17 @@ impl Controller {
             .ok_or_else(|| format!("application {name} not found"))
     }
 
+    /// The status last stored for an application (`{}` before its first reconcile).
+    pub(crate) async fn stored_status(&self, name: &str) -> Result<serde_json::Value, String> {
+        Ok(self
+            .store
+            .get_app(name)
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|r| r.status)
+            .unwrap_or_default())
+    }
+
     pub async fn has_app(&self, name: &str) -> bool {
         self.apps.lock().await.contains_key(name)
     }

@@ -43,13 +43,7 @@ impl Controller {
     pub async fn resource_tree(&self, name: &str) -> Result<Vec<Value>, String> {
         let app = self.app_definition(name).await?;
         let target = self.target(&app)?;
-        let status = self
-            .store
-            .get_app(name)
-            .await
-            .map_err(|e| e.to_string())?
-            .map(|r| r.status)
-            .unwrap_or_default();
+        let status = self.stored_status(name).await?;
         let sync_of = |kind: &str, ns: &str, n: &str| {
             status["resources"].as_array().and_then(|rs| {
                 rs.iter()

@@ -135,13 +135,7 @@ impl Controller {
 
     pub(super) async fn stage_app(&self, name: &str) -> Result<StageApp, String> {
         let app = self.app_definition(name).await?;
-        let status = self
-            .store
-            .get_app(name)
-            .await
-            .map_err(|e| e.to_string())?
-            .map(|r| r.status)
-            .unwrap_or_default();
+        let status = self.stored_status(name).await?;
         Ok(StageApp { app, status })
     }
 
