@@ -39,13 +39,9 @@ pub async fn delete(
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    if !s
-        .controller
-        .remove_cluster(&name, &caller.name)
-        .await
-        .map_err(ApiError::BadRequest)?
-    {
-        return Err(ApiError::NotFound(format!("cluster {name}")));
-    }
-    Ok(Json(json!({"cluster": name, "deleted": true})))
+    crate::deleted(
+        "cluster",
+        &name,
+        s.controller.remove_cluster(&name, &caller.name).await,
+    )
 }

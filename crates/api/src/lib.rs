@@ -226,6 +226,19 @@ pub(crate) fn one_definition(
     Ok(defs)
 }
 
+/// The answer to deleting a definition: deleted, not found (404), or the engine's error.
+pub(crate) fn deleted(
+    kind: &str,
+    name: &str,
+    removed: Result<bool, String>,
+) -> Result<Json<Value>, ApiError> {
+    match removed {
+        Ok(true) => Ok(Json(json!({kind: name, "deleted": true}))),
+        Ok(false) => Err(ApiError::NotFound(format!("{kind} {name}"))),
+        Err(e) => Err(ApiError::BadRequest(e)),
+    }
+}
+
 /// The calling user and what they may do (the web UI hides actions a user may not take).
 async fn whoami(Extension(caller): Extension<Caller>) -> Json<Value> {
     Json(json!({

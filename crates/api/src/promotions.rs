@@ -52,15 +52,11 @@ pub async fn delete_pipeline(
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    if !s
-        .controller
-        .remove_pipeline(&name, &caller.name)
-        .await
-        .map_err(ApiError::Internal)?
-    {
-        return Err(ApiError::NotFound(format!("pipeline {name}")));
-    }
-    Ok(Json(json!({"pipeline": name, "deleted": true})))
+    crate::deleted(
+        "pipeline",
+        &name,
+        s.controller.remove_pipeline(&name, &caller.name).await,
+    )
 }
 
 #[derive(Deserialize)]

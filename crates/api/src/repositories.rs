@@ -43,13 +43,9 @@ pub async fn delete(
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    if !s
-        .controller
-        .remove_repository(&name, &caller.name)
-        .await
-        .map_err(ApiError::Internal)?
-    {
-        return Err(ApiError::NotFound(format!("repository {name}")));
-    }
-    Ok(Json(json!({"repository": name, "deleted": true})))
+    crate::deleted(
+        "repository",
+        &name,
+        s.controller.remove_repository(&name, &caller.name).await,
+    )
 }
