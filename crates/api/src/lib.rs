@@ -699,14 +699,29 @@ async fn pause_heal(
     }
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DiffQuery {
+    /// What a rollback to this deployment (history id) would change, instead of a sync.
+    rollback_to: Option<i64>,
+}
+
 async fn diff(
     State(s): State<ApiState>,
     Path(name): Path<String>,
+    Query(q): Query<DiffQuery>,
 ) -> Result<Json<Value>, ApiError> {
     if !s.controller.has_app(&name).await {
         return Err(ApiError::NotFound(format!("application {name}")));
     }
-    let cmp = s.controller.diff(&name).await.map_err(ApiError::Internal)?;
+    let cmp = match q.rollback_to {
+        Some(id) => s
+            .controller
+            .diff_for_rollback(&name, id)
+            .await
+            .map_err(ApiError::BadRequest)?,
+        None => s.controller.diff(&name).await.map_err(ApiError::Internal)?,
+    };
     Ok(Json(json!({"application": name, "comparison": cmp})))
 }
 

@@ -45,15 +45,19 @@ function tree(nodes) {
   return `<div class="tree"><ul>${roots.map(li).join("")}</ul></div>`;
 }
 
-async function impactSummary(name) {
-  const d = await get(`/applications/${encodeURIComponent(name)}/diff`);
-  const changed = d.comparison.resources.filter((r) => r.status !== "Synced");
-  const s = d.comparison.summary;
-  return {
-    html: `<p>Impact: ${badge(s.max_impact ?? s.maxImpact)} — ${s.create} to create, ${s.update} to update, ${s.delete} to delete.</p>` +
-      (changed.length ? `<ul>${changed.map((r) => `<li>${esc(keyOf(r.key))}: ${esc(r.status)} (impact ${esc(impactOf(r))})</li>`).join("")}</ul>` : "<p>Nothing differs.</p>"),
-    comparison: d.comparison,
-  };
+/// The impact of a comparison: its highest grade, counts and the resources that change.
+function impactHtml(c) {
+  const changed = c.resources.filter((r) => r.status !== "Synced");
+  const s = c.summary;
+  return `<p>Impact: ${badge(s.max_impact ?? s.maxImpact)} — ${s.create} to create, ${s.update} to update, ${s.delete} to delete.</p>` +
+    (changed.length ? `<ul>${changed.map((r) => `<li>${esc(keyOf(r.key))}: ${esc(r.status)} (impact ${esc(impactOf(r))})</li>`).join("")}</ul>` : "<p>Nothing differs.</p>");
+}
+
+/// What a sync (or, with `rollbackTo`, a rollback to that deployment) would change.
+async function impactSummary(name, rollbackTo) {
+  const q = rollbackTo === undefined ? "" : `?rollbackTo=${rollbackTo}`;
+  const d = await get(`/applications/${encodeURIComponent(name)}/diff${q}`);
+  return { html: impactHtml(d.comparison), comparison: d.comparison };
 }
 
 export async function render(main, name, ctx) {
@@ -121,7 +125,8 @@ export async function render(main, name, ctx) {
       if (!ok) return;
       const body = { prune: document.getElementById("opt-prune").checked, dryRun: document.getElementById("opt-dry").checked };
       const r = await post(`/applications/${enc}/sync`, body);
-      toast(body.dryRun ? `${name}: dry run — ${JSON.stringify(r.summary ?? {})}` : `${name}: sync queued`);
+      if (body.dryRun) await confirmDialog(`Dry run of ${name}: nothing was changed`, impactHtml(r.comparison), "Close");
+      else toast(`${name}: sync queued${body.prune ? " (with prune)" : ""}`);
     });
     on("pause", async () => {
       const ok = await confirmDialog(`Pause self-heal of ${name}?`, `<p>Drift is recorded but not reverted while paused.</p>
@@ -134,8 +139,9 @@ export async function render(main, name, ctx) {
     for (const b of main.querySelectorAll("[data-rollback]")) {
       b.addEventListener("click", async () => {
         const id = Number(b.dataset.rollback);
+        const { html } = await impactSummary(name, id);
         const ok = await confirmDialog(`Roll ${name} back to deployment ${id}?`,
-          `<p>The application is held on that revision until a newer commit lands on its branch.</p>`, "Roll back");
+          `${html}<p>The application is held on that revision until a newer commit lands on its branch.</p>`, "Roll back");
         if (!ok) return;
         await post(`/applications/${enc}/rollback`, { id });
         toast(`${name}: rollback to ${id} queued`);

@@ -175,6 +175,39 @@ async fn the_web_ui_shows_drift_live_syncs_and_approves_a_promotion() {
     )
     .await;
 
+    // A dry run from the same dialog changes nothing and says so; a rollback asks first,
+    // showing what it would change.
+    b.click("#sync").await;
+    b.wait_for(
+        "the sync dialog",
+        "document.getElementById('confirm').open",
+        WAIT,
+    )
+    .await;
+    b.click("#opt-dry").await;
+    b.click("#confirm-ok").await;
+    b.wait_for("the dry-run answer", "document.getElementById('confirm').open && document.getElementById('confirm-title').textContent.includes('Dry run')", WAIT).await;
+    b.click("#confirm-ok").await;
+    b.click("[data-rollback]").await;
+    b.wait_for("the rollback dialog with its impact", "document.getElementById('confirm').open && document.getElementById('confirm-title').textContent.includes('Roll guestbook-prod back') && document.getElementById('confirm-body').textContent.includes('Impact')", WAIT).await;
+    b.screenshot(&shots.join("3b-rollback-dialog.png")).await;
+    b.click("#confirm button[value=cancel]").await;
+    assert_eq!(
+        kubectl(
+            dir.path(),
+            &[
+                "-n",
+                "demo-prod",
+                "get",
+                "deployment/guestbook",
+                "-o",
+                "jsonpath={.spec.replicas}"
+            ]
+        ),
+        "3",
+        "a dry run and a cancelled rollback change nothing"
+    );
+
     // CI's new image reaches staging by itself; prod waits for an approval.
     http.post(format!("{api}/api/v1/images"))
         .bearer_auth(admin.trim())

@@ -4,6 +4,7 @@ mod common;
 mod controller;
 mod definitions;
 mod fallbacks;
+mod freight;
 mod images;
 mod noop;
 mod promotion;

@@ -64,13 +64,10 @@ struct Edit {
     message: String,
 }
 
-/// Does a stage whose files say `now` run the promoted `wanted` values? (The revision is
-/// pinned, not written; a value the source did not set was not written.)
-fn has_promoted(freight: &[Freight], now: &[Option<String>], wanted: &[Option<String>]) -> bool {
-    freight
-        .iter()
-        .zip(now.iter().zip(wanted))
-        .all(|(f, (n, w))| matches!(f, Freight::Revision(_)) || w.is_none() || n == w)
+/// Does a stage whose deployed commit says `now` run the promoted `wanted` values? (A value
+/// the source did not set was not written; the revision reads as the deployed commit.)
+fn has_promoted(now: &[Option<String>], wanted: &[Option<String>]) -> bool {
+    now.iter().zip(wanted).all(|(n, w)| w.is_none() || n == w)
 }
 
 fn afters(values: &[FreightValue]) -> Vec<Option<String>> {
@@ -670,6 +667,10 @@ impl Controller {
                     .replace("{id}", &prom.id.to_string())
             });
         let mut commits = Vec::new();
+        // A revision is pinned on the applications, not written into files.
+        if freight.iter().all(|f| matches!(f, Freight::Revision(_))) {
+            return Ok(commits);
+        }
         for ((url, rev), apps) in groups {
             let sources = self.sources.clone();
             let (freight, values, files, message, pr_branch) = (
@@ -924,7 +925,7 @@ impl Controller {
         let freight: Vec<Freight> = prom.values.iter().map(|v| v.freight.clone()).collect();
         let now = self.values_at(&target.app, &rev, &freight).await?;
         let wanted = afters(&prom.values);
-        let merged = has_promoted(&freight, &now, &wanted);
+        let merged = has_promoted(&now, &wanted);
         if merged {
             prom.promoted_ms = Some(now_ms());
             prom.phase = Phase::Verifying;
@@ -972,7 +973,7 @@ impl Controller {
             let has_values = match app.revision() {
                 Some(rev) => {
                     let now = self.values_at(&app.app, &rev, &freight).await?;
-                    has_promoted(&freight, &now, &wanted)
+                    has_promoted(&now, &wanted)
                 }
                 None => false,
             };
