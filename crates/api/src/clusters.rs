@@ -20,11 +20,12 @@ pub async fn create(
     Extension(caller): Extension<Caller>,
     body: String,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let mut def = crate::one_definition(&body, "Cluster (or Argo CD cluster Secret)", |d| {
-        d.clusters.len()
-    })?
-    .clusters
-    .remove(0);
+    let mut def =
+        crate::definitions::one_definition(&body, "Cluster (or Argo CD cluster Secret)", |d| {
+            d.clusters.len()
+        })?
+        .clusters
+        .remove(0);
     def.origin = "api".into();
     let name = def.name.clone();
     s.controller
@@ -39,7 +40,7 @@ pub async fn delete(
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    crate::deleted(
+    crate::definitions::deleted(
         "cluster",
         &name,
         s.controller.remove_cluster(&name, &caller.name).await,

@@ -26,7 +26,9 @@
 //!   `.../webhooks/{provider}/{repository}` checks that repository's own `webhookSecret`
 //! - `GET /api/v1/openapi.json`
 
+mod auth;
 mod clusters;
+mod definitions;
 mod error;
 mod promotions;
 mod repositories;
@@ -35,15 +37,14 @@ pub mod webhook;
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
 
 use driftless_core::users::Caller;
 use driftless_engine::controller::{Controller, Reason};
@@ -105,12 +106,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/promotions/{id}/approve", post(promotions::approve))
         .route("/promotions/{id}/reject", post(promotions::reject))
         .route("/dora", get(promotions::dora))
-        .route("/whoami", get(whoami))
+        .route("/whoami", get(auth::whoami))
         .route("/stream", get(stream))
         .route("/audit", get(audit))
         .route("/audit/verify", get(audit_verify))
         .route("/openapi.json", get(openapi))
-        .layer(middleware::from_fn_with_state(state.clone(), auth));
+        .layer(middleware::from_fn_with_state(state.clone(), auth::auth));
     // Webhooks prove themselves with their signature, not the API token.
     let hooks = Router::new()
         .route("/webhooks/{provider}", post(webhook::receive))
@@ -128,124 +129,6 @@ pub fn router(state: ApiState) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .with_state(state)
-}
-
-/// Who a bearer token belongs to: the engine's token is the admin `api`; a `User`'s token
-/// is that user. Every token is compared in constant time.
-fn caller_of(s: &ApiState, given: &str) -> Option<Caller> {
-    if given.is_empty() {
-        return None;
-    }
-    let mut found = None;
-    if bool::from(given.as_bytes().ct_eq(s.token.as_bytes())) {
-        found = Some(Caller::admin("api"));
-    }
-    for (token, caller) in s.users.iter() {
-        if bool::from(given.as_bytes().ct_eq(token.as_bytes())) && found.is_none() {
-            found = Some(caller.clone());
-        }
-    }
-    found
-}
-
-/// What a non-admin may change: approving or rejecting promotions (the engine then checks
-/// the stage's role). Everything else that is not a read needs `admin`.
-fn non_admin_may(caller: &Caller, method: &axum::http::Method, path: &str) -> bool {
-    let read_only = caller
-        .roles
-        .iter()
-        .all(|r| r == driftless_core::users::READONLY);
-    method == axum::http::Method::GET
-        || method == axum::http::Method::HEAD
-        || (!read_only
-            && method == axum::http::Method::POST
-            && path.starts_with("/promotions/")
-            && (path.ends_with("/approve") || path.ends_with("/reject")))
-}
-
-async fn auth(State(s): State<ApiState>, mut req: Request, next: Next) -> Response {
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    let Some(caller) = caller_of(&s, given) else {
-        return ApiError::Unauthorized.into_response();
-    };
-    if !caller.is_admin() && !non_admin_may(&caller, req.method(), req.uri().path()) {
-        return ApiError::Forbidden(format!(
-            "{} (roles: {}) may only read{}; this needs the admin role",
-            caller.name,
-            caller.roles.join(", "),
-            if caller
-                .roles
-                .iter()
-                .all(|r| r == driftless_core::users::READONLY)
-            {
-                ""
-            } else {
-                " and approve promotions"
-            }
-        ))
-        .into_response();
-    }
-    req.extensions_mut().insert(caller);
-    next.run(req).await
-}
-
-/// The definitions of a POST body (YAML or JSON), which must be exactly one of the kind
-/// `count` counts; refused documents and anything else are a 400 naming what was found.
-pub(crate) fn one_definition(
-    body: &str,
-    kind: &str,
-    count: impl Fn(&driftless_core::definitions::Definitions) -> usize,
-) -> Result<driftless_core::definitions::Definitions, ApiError> {
-    let mut defs = driftless_core::definitions::Definitions::default();
-    defs.add_file(body, "request body");
-    if let Some(e) = defs.errors.first() {
-        return Err(ApiError::BadRequest(e.clone()));
-    }
-    let total = defs.apps.len()
-        + defs.projects.len()
-        + defs.repositories.len()
-        + defs.clusters.len()
-        + defs.pipelines.len()
-        + defs.users.len();
-    if count(&defs) != 1 || total != 1 {
-        return Err(ApiError::BadRequest(format!(
-            "expected one {kind} and nothing else, found {} applications, {} projects, {} repositories, {} clusters, {} pipelines, {} users",
-            defs.apps.len(),
-            defs.projects.len(),
-            defs.repositories.len(),
-            defs.clusters.len(),
-            defs.pipelines.len(),
-            defs.users.len()
-        )));
-    }
-    Ok(defs)
-}
-
-/// The answer to deleting a definition: deleted, not found (404), or the engine's error.
-pub(crate) fn deleted(
-    kind: &str,
-    name: &str,
-    removed: Result<bool, String>,
-) -> Result<Json<Value>, ApiError> {
-    match removed {
-        Ok(true) => Ok(Json(json!({kind: name, "deleted": true}))),
-        Ok(false) => Err(ApiError::NotFound(format!("{kind} {name}"))),
-        Err(e) => Err(ApiError::BadRequest(e)),
-    }
-}
-
-/// The calling user and what they may do (the web UI hides actions a user may not take).
-async fn whoami(Extension(caller): Extension<Caller>) -> Json<Value> {
-    Json(json!({
-        "name": caller.name,
-        "roles": caller.roles,
-        "admin": caller.is_admin(),
-    }))
 }
 
 async fn metrics(State(s): State<ApiState>) -> Response {

@@ -35,7 +35,7 @@ pub async fn create_pipeline(
     Extension(caller): Extension<Caller>,
     body: String,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let mut p = crate::one_definition(&body, "Pipeline", |d| d.pipelines.len())?
+    let mut p = crate::definitions::one_definition(&body, "Pipeline", |d| d.pipelines.len())?
         .pipelines
         .remove(0);
     p.origin = "api".into();
@@ -52,7 +52,7 @@ pub async fn delete_pipeline(
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    crate::deleted(
+    crate::definitions::deleted(
         "pipeline",
         &name,
         s.controller.remove_pipeline(&name, &caller.name).await,

@@ -20,12 +20,13 @@ pub async fn create(
     Extension(caller): Extension<Caller>,
     body: String,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let mut repo =
-        crate::one_definition(&body, "Repository (or Argo CD repository Secret)", |d| {
-            d.repositories.len()
-        })?
-        .repositories
-        .remove(0);
+    let mut repo = crate::definitions::one_definition(
+        &body,
+        "Repository (or Argo CD repository Secret)",
+        |d| d.repositories.len(),
+    )?
+    .repositories
+    .remove(0);
     repo.origin = "api".into();
     let name = repo.name.clone();
     s.controller
@@ -43,7 +44,7 @@ pub async fn delete(
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    crate::deleted(
+    crate::definitions::deleted(
         "repository",
         &name,
         s.controller.remove_repository(&name, &caller.name).await,

@@ -540,64 +540,6 @@ impl Controller {
         Ok(target.id)
     }
 
-    /// What a sync would change now: the source rendered, compared with the cluster (Secret
-    /// values masked). Changes nothing.
-    pub async fn diff(&self, name: &str) -> Result<driftless_diff::Comparison, String> {
-        self.diff_at(name, None).await
-    }
-
-    /// What a rollback to deployment `history_id` would change: the application rendered at
-    /// that deployment's revision, compared with the cluster.
-    pub async fn diff_for_rollback(
-        &self,
-        name: &str,
-        history_id: i64,
-    ) -> Result<driftless_diff::Comparison, String> {
-        let target = self.rollback_target(name, Some(history_id)).await?;
-        self.diff_at(name, Some(target.revision)).await
-    }
-
-    /// The comparison at `revision` (default: the current one, or the rollback's pin).
-    async fn diff_at(
-        &self,
-        name: &str,
-        revision: Option<String>,
-    ) -> Result<driftless_diff::Comparison, String> {
-        let state = self
-            .apps
-            .lock()
-            .await
-            .get(name)
-            .cloned()
-            .ok_or_else(|| format!("application {name} not found"))?;
-        let sources = self.sources.clone();
-        let app = state.app.clone();
-        let pin = revision.or_else(|| state.pinned.as_ref().map(|p| p.revision.clone()));
-        let rendered =
-            tokio::task::spawn_blocking(move || sources.render(&app, false, pin.as_deref()))
-                .await
-                .map_err(|e| e.to_string())??;
-        let ns = Some(state.app.destination.namespace.clone()).filter(|n| !n.is_empty());
-        let target = self.target(&state.app)?;
-        let (loaded, _) = crate::load::load_cached(
-            target.cluster.as_ref(),
-            &target.cache,
-            name,
-            &rendered.set,
-            ns.as_deref(),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        Ok(crate::compare_with_cluster(
-            target.cluster.as_ref(),
-            &loaded,
-            &state.policy.compare,
-            self.config.server_side_diff,
-            target.dry_runs(&self.dry_runs),
-        )
-        .await)
-    }
-
     /// An application's definition, or an error naming it.
     pub(crate) async fn app_definition(&self, name: &str) -> Result<Application, String> {
         self.apps

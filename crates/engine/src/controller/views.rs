@@ -1,7 +1,7 @@
-//! Read-only views for the web UI and the CLI: an application's resource tree (its tracked
-//! objects and what they own — Deployment → ReplicaSet → Pod — by owner references) and the
-//! GitOps flow graph (repositories → applications → clusters, pipeline stages), also as
-//! Mermaid text.
+//! Read-only views for the web UI and the CLI: what a sync (or a rollback) would change, an
+//! application's resource tree (its tracked objects and what they own — Deployment →
+//! ReplicaSet → Pod — by owner references) and the GitOps flow graph (repositories →
+//! applications → clusters, pipeline stages), also as Mermaid text.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -38,6 +38,64 @@ const CHILDREN: [(&str, &str, &str, &str); 2] = [
 ];
 
 impl Controller {
+    /// What a sync would change now: the source rendered, compared with the cluster (Secret
+    /// values masked). Changes nothing.
+    pub async fn diff(&self, name: &str) -> Result<driftless_diff::Comparison, String> {
+        self.diff_at(name, None).await
+    }
+
+    /// What a rollback to deployment `history_id` would change: the application rendered at
+    /// that deployment's revision, compared with the cluster.
+    pub async fn diff_for_rollback(
+        &self,
+        name: &str,
+        history_id: i64,
+    ) -> Result<driftless_diff::Comparison, String> {
+        let target = self.rollback_target(name, Some(history_id)).await?;
+        self.diff_at(name, Some(target.revision)).await
+    }
+
+    /// The comparison at `revision` (default: the current one, or the rollback's pin).
+    async fn diff_at(
+        &self,
+        name: &str,
+        revision: Option<String>,
+    ) -> Result<driftless_diff::Comparison, String> {
+        let state = self
+            .apps
+            .lock()
+            .await
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("application {name} not found"))?;
+        let sources = self.sources.clone();
+        let app = state.app.clone();
+        let pin = revision.or_else(|| state.pinned.as_ref().map(|p| p.revision.clone()));
+        let rendered =
+            tokio::task::spawn_blocking(move || sources.render(&app, false, pin.as_deref()))
+                .await
+                .map_err(|e| e.to_string())??;
+        let ns = Some(state.app.destination.namespace.clone()).filter(|n| !n.is_empty());
+        let target = self.target(&state.app)?;
+        let (loaded, _) = crate::load::load_cached(
+            target.cluster.as_ref(),
+            &target.cache,
+            name,
+            &rendered.set,
+            ns.as_deref(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(crate::compare_with_cluster(
+            target.cluster.as_ref(),
+            &loaded,
+            &state.policy.compare,
+            self.config.server_side_diff,
+            target.dry_runs(&self.dry_runs),
+        )
+        .await)
+    }
+
     /// The application's live objects and their children, each with its sync status (for
     /// tracked ones) and health.
     pub async fn resource_tree(&self, name: &str) -> Result<Vec<Value>, String> {

@@ -13,6 +13,9 @@
 mod driver;
 mod freight;
 mod gates;
+mod landing;
+mod verifying;
+mod waiting;
 
 use std::collections::{BTreeMap, HashMap};
 
