@@ -37,9 +37,17 @@ async fn until_image(env: &Env, want: &str) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn image_set_commits_the_tag_and_the_app_deploys_it() {
-    let env = env().await;
+/// The `shop` application (the dev overlay of a Git repository) running on the sandbox,
+/// created by `actor` and synced at `nginx:1.27`.
+struct Shop {
+    ctl: std::sync::Arc<driftless_engine::controller::Controller>,
+    repo: TestRepo,
+    url: String,
+    _stop: tokio::sync::watch::Sender<bool>,
+    _dir: tempfile::TempDir,
+}
+
+async fn shop_synced(env: &Env, actor: &str) -> Shop {
     let repo = TestRepo::new("config");
     repo.commit(
         &[
@@ -57,7 +65,7 @@ async fn image_set_commits_the_tag_and_the_app_deploys_it() {
         resync: Duration::from_millis(300),
         ..Default::default()
     };
-    let (ctl, _stop, _dir) = running_controller(&env, cfg).await;
+    let (ctl, _stop, _dir) = running_controller(env, cfg).await;
     let app = driftless_core::app::parse(
         &format!("apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: \"{url}\", path: overlays/dev, targetRevision: main}}\n  destination: {{namespace: shop}}\n  syncPolicy:\n    automated: {{prune: true}}\n    syncOptions: [CreateNamespace=true]\n"),
         "shop.yaml",
@@ -65,8 +73,21 @@ async fn image_set_commits_the_tag_and_the_app_deploys_it() {
     .unwrap()
     .remove(0)
     .app;
-    ctl.set_app(app, "ci").await.unwrap();
-    until_image(&env, "nginx:1.27").await;
+    ctl.set_app(app, actor).await.unwrap();
+    until_image(env, "nginx:1.27").await;
+    Shop {
+        ctl,
+        repo,
+        url,
+        _stop,
+        _dir,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_set_commits_the_tag_and_the_app_deploys_it() {
+    let env = env().await;
+    let Shop { ctl, repo, .. } = &shop_synced(&env, "ci").await;
 
     let done = ctl.set_image("shop", "nginx:1.28", "ci-bot").await.unwrap();
     assert_eq!(done.file, "overlays/dev/kustomization.yaml");
@@ -134,33 +155,7 @@ async fn image_set_commits_the_tag_and_the_app_deploys_it() {
 async fn the_resource_tree_follows_owner_references_and_the_graph_links_the_flow() {
     use driftless_core::cluster::Cluster;
     let env = env().await;
-    let repo = TestRepo::new("config");
-    repo.commit(
-        &[
-            ("base/deploy.yaml", Some(BASE)),
-            (
-                "base/kustomization.yaml",
-                Some("resources: [deploy.yaml]\n"),
-            ),
-            ("overlays/dev/kustomization.yaml", Some(DEV)),
-        ],
-        "dev",
-    );
-    let url = format!("file://{}/{}", repo.root().display(), repo.name());
-    let cfg = ControllerConfig {
-        resync: Duration::from_millis(300),
-        ..Default::default()
-    };
-    let (ctl, _stop, _dir) = running_controller(&env, cfg).await;
-    let app = driftless_core::app::parse(
-        &format!("apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: \"{url}\", path: overlays/dev, targetRevision: main}}\n  destination: {{namespace: shop}}\n  syncPolicy:\n    automated: {{prune: true}}\n    syncOptions: [CreateNamespace=true]\n"),
-        "shop.yaml",
-    )
-    .unwrap()
-    .remove(0)
-    .app;
-    ctl.set_app(app, "test").await.unwrap();
-    until_image(&env, "nginx:1.27").await;
+    let Shop { ctl, url, .. } = &shop_synced(&env, "test").await;
     let deploy = get(&env, "apps/v1", "Deployment", "shop", "web")
         .await
         .unwrap();
