@@ -7,7 +7,7 @@
 //! `tests/kustomize-krusty-known-failures.txt` lists the cases still wrong, one per line with a
 //! reason. The list may only shrink: the test fails when a listed case passes (remove it) or
 //! an unlisted case fails (a regression). `KRUSTY_SHOW=<case>` prints one case's output and the
-//! expected output; `KRUSTY_BLESS=1` rewrites the list from the current results, keeping the
+//! expected output, `KRUSTY_DUMP=<dir>` writes every case's output there; `KRUSTY_BLESS=1` rewrites the list from the current results, keeping the
 //! reasons already written (for reviewing in `git diff`, never to hide a regression).
 
 use std::collections::BTreeMap;
@@ -54,6 +54,10 @@ fn run_case(name: &str) -> Outcome {
     let run_dir = meta["run_dir"].as_str().unwrap();
     let got = render_case(&dir, run_dir);
     let show = std::env::var("KRUSTY_SHOW").is_ok_and(|s| s == name);
+    if let Ok(dump) = std::env::var("KRUSTY_DUMP") {
+        let text = got.clone().unwrap_or_else(|e| format!("ERROR: {e}\n"));
+        std::fs::write(Path::new(&dump).join(name), text).unwrap();
+    }
     if meta["expect"] == "error" {
         if show {
             println!("{name}: expected an error, got {got:?}");

@@ -72,7 +72,11 @@ pub fn content_hash(obj: &Value) -> String {
         enc.push(',');
     }
     enc.push_str("\"data\":");
-    go_json_map(obj.get("data").and_then(Value::as_object), &mut enc);
+    // kustomize's hasher writes an absent or empty data map as an empty string.
+    match obj.get("data").and_then(Value::as_object) {
+        Some(d) if !d.is_empty() => go_json_map(Some(d), &mut enc),
+        _ => enc.push_str("\"\""),
+    }
     enc.push_str(",\"kind\":");
     go_json_string(kind, &mut enc);
     enc.push_str(",\"name\":");
