@@ -104,7 +104,11 @@ fn apply_smp(
     } else {
         object::set_namespace(&mut r.obj, &ns);
     }
-    let new_name = r.name().to_string();
+    let (new_name, new_kind) = (r.name().to_string(), r.kind().to_string());
+    if new_name != name || new_kind != kind {
+        // kustomize stores the previous id when a patch may change name or kind.
+        r.prev_ids.push((kind, name.clone(), ns));
+    }
     if !allow.name || new_name.is_empty() {
         object::set_name(&mut r.obj, &name);
     } else if new_name != name {
@@ -295,6 +299,8 @@ fn apply_json6902(
                 ),
             ));
         }
+        r.prev_ids
+            .push((r.kind().to_string(), before, r.namespace().to_string()));
         r.names.push(after);
     }
     Ok(())
