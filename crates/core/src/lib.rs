@@ -27,6 +27,7 @@ pub mod tracking;
 pub mod users;
 pub mod wildcard;
 pub mod yaml;
+pub mod yaml_emit;
 
 pub use desired::{DesiredSet, DuplicateResource};
 pub use key::{Gvk, ResourceKey};

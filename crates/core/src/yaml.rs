@@ -11,6 +11,8 @@
 
 use serde_json::Value;
 
+pub use crate::yaml_emit::{to_yaml, to_yaml_stream};
+
 /// Bounds applied to one YAML stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -294,23 +296,6 @@ fn compare_scalars(
     }
 }
 
-/// Serializes one value as a YAML document (no leading `---`).
-pub fn to_yaml(value: &Value) -> String {
-    serde_saphyr::to_string(value).expect("a JSON value always serializes to YAML")
-}
-
-/// Serializes values as a `---`-separated stream, the way `kustomize build` prints.
-pub fn to_yaml_stream<'a>(values: impl IntoIterator<Item = &'a Value>) -> String {
-    let mut out = String::new();
-    for (i, v) in values.into_iter().enumerate() {
-        if i > 0 {
-            out.push_str("---\n");
-        }
-        out.push_str(&to_yaml(v));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,11 +404,5 @@ mod tests {
             pointers,
             vec!["/metadata/labels/enabled", "/metadata/labels/mode"]
         );
-    }
-
-    #[test]
-    fn stream_output_separates_documents() {
-        let out = to_yaml_stream(&[json!({"a": 1}), json!({"b": "yes"})]);
-        assert_eq!(out, "a: 1\n---\nb: \"yes\"\n");
     }
 }

@@ -210,19 +210,6 @@ pub fn annotation_specs() -> Vec<FieldSpec> {
     v
 }
 
-/// Where a kind keeps its pod spec, if it has one.
-pub fn pod_spec_path(group: &str, kind: &str) -> Option<&'static str> {
-    match (group, kind) {
-        ("", "Pod") => Some("spec"),
-        ("", "ReplicationController") | ("", "PodTemplate") => Some("spec/template/spec"),
-        ("apps", "Deployment" | "ReplicaSet" | "DaemonSet" | "StatefulSet") | ("batch", "Job") => {
-            Some("spec/template/spec")
-        }
-        ("batch", "CronJob") => Some("spec/jobTemplate/spec/template/spec"),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -165,21 +165,25 @@ fn make_object(
             for (k, v) in items {
                 match String::from_utf8(v) {
                     Ok(s) => data.insert(k, json!(s)),
-                    Err(e) => binary.insert(k, json!(B64.encode(e.into_bytes()))),
+                    Err(e) => binary.insert(k, json!(wrapped_base64(&e.into_bytes()))),
                 };
             }
             if !binary.is_empty() {
                 obj.insert("binaryData".into(), Value::Object(binary));
             }
-            obj.insert("data".into(), Value::Object(data));
+            if !data.is_empty() {
+                obj.insert("data".into(), Value::Object(data));
+            }
             obj.insert("kind".into(), json!("ConfigMap"));
         }
         Kind::Secret => {
             let data: Map<String, Value> = items
                 .into_iter()
-                .map(|(k, v)| (k, json!(B64.encode(v))))
+                .map(|(k, v)| (k, json!(wrapped_base64(&v))))
                 .collect();
-            obj.insert("data".into(), Value::Object(data));
+            if !data.is_empty() {
+                obj.insert("data".into(), Value::Object(data));
+            }
             obj.insert("kind".into(), json!("Secret"));
         }
     }
@@ -191,6 +195,22 @@ fn make_object(
         obj.insert("type".into(), json!(g.kind.as_deref().unwrap_or("Opaque")));
     }
     Ok(Value::Object(obj))
+}
+
+/// Base64 the way kustomize writes generated data (kyaml's `encodeBase64`): once the text
+/// reaches 70 characters it is cut into 70-character lines, each ending in a newline.
+fn wrapped_base64(bytes: &[u8]) -> String {
+    const LINE: usize = 70;
+    let enc = B64.encode(bytes);
+    if enc.len() < LINE {
+        return enc;
+    }
+    let mut out = String::with_capacity(enc.len() + enc.len() / LINE + 1);
+    for chunk in enc.as_bytes().chunks(LINE) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out
 }
 
 /// Per-generator options override the kustomization's `generatorOptions` key by key.

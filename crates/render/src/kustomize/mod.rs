@@ -13,6 +13,7 @@
 pub mod edit_images;
 mod fieldspec;
 mod generators;
+mod nameref;
 mod names;
 mod order;
 mod patches;
@@ -55,6 +56,12 @@ pub(crate) struct Resource {
     pub namespaces: Vec<String>,
     /// Generated with a content-hash name suffix still to add.
     pub needs_hash: bool,
+    /// Every earlier (kind, name, namespace), oldest first, recorded at each change as
+    /// kustomize's `PrevIds`; name references are resolved against these.
+    pub prev_ids: Vec<(String, String, String)>,
+    /// Non-empty namePrefix/nameSuffix values applied, innermost first.
+    pub prefixes: Vec<String>,
+    pub suffixes: Vec<String>,
 }
 
 impl Resource {
@@ -67,6 +74,9 @@ impl Resource {
             names: vec![name],
             namespaces: vec![ns],
             needs_hash: false,
+            prev_ids: Vec::new(),
+            prefixes: Vec::new(),
+            suffixes: Vec::new(),
         }
     }
 
@@ -95,13 +105,36 @@ impl Resource {
     }
 
     pub fn rename(&mut self, new: &str) {
+        self.store_previous_id();
         object::set_name(&mut self.obj, new);
         self.names.push(new.to_string());
     }
 
     pub fn set_namespace(&mut self, ns: &str) {
+        self.store_previous_id();
         object::set_namespace(&mut self.obj, ns);
         self.namespaces.push(ns.to_string());
+    }
+
+    /// Records the current id before a change (kustomize's `StorePreviousId`).
+    pub fn store_previous_id(&mut self) {
+        let id = (
+            self.kind().to_string(),
+            self.name().to_string(),
+            self.namespace().to_string(),
+        );
+        self.prev_ids.push(id);
+    }
+
+    /// The original (kind, name, namespace), before any transformation.
+    pub fn org_id(&self) -> (String, String, String) {
+        self.prev_ids.first().cloned().unwrap_or_else(|| {
+            (
+                self.kind().to_string(),
+                self.name().to_string(),
+                self.namespace().to_string(),
+            )
+        })
     }
 
     /// Whether `name` is this resource's current or any earlier name.
@@ -134,6 +167,8 @@ pub(crate) struct Builder<'a, 't> {
     pub inputs: &'a mut Inputs,
     pub warnings: &'a mut Vec<String>,
     stack: Vec<String>,
+    /// Name-reference fields: kustomize's table plus every `configurations:` file met.
+    nameref: nameref::NameRefConfig,
 }
 
 impl Builder<'_, '_> {
@@ -306,6 +341,7 @@ impl Builder<'_, '_> {
                 }
             }
         }
+        self.configurations(dir, kfile, k)?;
         for (i, entry) in k.components.iter().enumerate() {
             let path = join(dir, entry).map_err(|e| RenderError::source(kfile, e))?;
             if !self
@@ -352,6 +388,53 @@ impl Builder<'_, '_> {
     }
 }
 
+impl Builder<'_, '_> {
+    /// Loads `configurations:` files (kustomize transformer configs). Their name references
+    /// join the build's table; sections the native kustomize does not take are refused.
+    fn configurations(
+        &mut self,
+        dir: &str,
+        kfile: &str,
+        k: &Kustomization,
+    ) -> Result<(), RenderError> {
+        for (i, entry) in k.configurations.iter().enumerate() {
+            let field = format!("configurations[{i}]");
+            let (path, text) = self.read_text(kfile, dir, entry)?;
+            let value =
+                yaml::parse_one(&text, &self.limits.yaml).map_err(|source| RenderError::Yaml {
+                    file: path.clone(),
+                    source,
+                })?;
+            let Value::Object(mut m) = value else {
+                if value.is_null() {
+                    continue;
+                }
+                return Err(RenderError::invalid(
+                    &path,
+                    None,
+                    "a transformer configuration must be a map",
+                ));
+            };
+            if let Some(refs) = m.remove("nameReference") {
+                let refs: Vec<nameref::BackRef> = serde_json::from_value(refs).map_err(|e| {
+                    RenderError::invalid(&path, Some("nameReference".into()), e.to_string())
+                })?;
+                self.nameref.merge(refs);
+            }
+            if let Some(section) = m.keys().next() {
+                return Err(RenderError::invalid(
+                    kfile,
+                    Some(field),
+                    format!(
+                        "`{path}`: the `{section}` section of a transformer configuration is not supported by the native kustomize (only `nameReference`); use the plugin renderer"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Builds the kustomization at `dir` into objects, in output order.
 pub(crate) fn build(
     tree: &Tree<'_>,
@@ -366,6 +449,7 @@ pub(crate) fn build(
         inputs,
         warnings,
         stack: Vec::new(),
+        nameref: nameref::NameRefConfig::builtin(),
     };
     b.enter(dir)?;
     let (kfile, k) = b.load_kustomization(dir)?;
@@ -378,7 +462,7 @@ pub(crate) fn build(
     }
     let mut ra = b.accumulate(dir, &kfile, &k, Vec::new())?;
     names::add_hash_suffixes(&mut ra);
-    names::fix_references(&mut ra, b.warnings);
+    nameref::fix(&mut ra, &b.nameref, b.warnings)?;
     order::sort(&kfile, k.sort_options.as_ref(), &mut ra)?;
     // kustomize prints every map with its keys sorted; so do we, for byte-identical output.
     Ok(ra

@@ -40,35 +40,81 @@ fn parse_docs(b: &Builder<'_, '_>, origin: &str, text: &str) -> Result<Vec<Value
         .collect())
 }
 
+/// What a patch may change about its target's identity (`patches[].options`).
+#[derive(Clone, Copy, Default)]
+struct Allow {
+    name: bool,
+    kind: bool,
+}
+
+impl Allow {
+    fn of(spec: &PatchSpec) -> Self {
+        let flag = |k: &str| {
+            spec.options
+                .get(k)
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
+        Allow {
+            name: flag("allowNameChange"),
+            kind: flag("allowKindChange"),
+        }
+    }
+}
+
 /// Applies one strategic-merge patch document to `r`; returns whether `r` is to be deleted.
+/// As in kustomize, the target keeps its apiVersion, namespace, and (unless the patch's
+/// options allow a change) its name and kind, whatever the patch document says.
 fn apply_smp(
     r: &mut Resource,
     patch: &Value,
     origin: &str,
-    keep_identity: bool,
+    allow: Allow,
 ) -> Result<bool, RenderError> {
     let mut patch = patch.clone();
-    if keep_identity {
-        // A targeted patch applies to each target whatever identity the patch document names.
-        if let Some(meta) = patch.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.remove("name");
-            meta.remove("namespace");
+    let (name, ns, kind) = (
+        r.name().to_string(),
+        r.namespace().to_string(),
+        r.kind().to_string(),
+    );
+    if let Some(p) = patch.as_object_mut() {
+        if let Some(av) = r.obj.get("apiVersion") {
+            p.insert("apiVersion".into(), av.clone());
         }
-        if let Some(p) = patch.as_object_mut() {
-            p.remove("apiVersion");
-            p.remove("kind");
+        if !allow.kind || !p.contains_key("kind") {
+            p.insert("kind".into(), Value::String(kind.clone()));
         }
     }
     let def = strategic::definition_of(&r.obj);
     match strategic::apply(&mut r.obj, &patch, def) {
-        Ok(Outcome::Delete) => Ok(true),
-        Ok(Outcome::Patched) => Ok(false),
-        Err(e) => Err(RenderError::invalid(
-            origin,
-            (!e.field.is_empty()).then_some(e.field),
-            format!("cannot patch {}: {}", r.key(), e.message),
-        )),
+        Ok(Outcome::Delete) => return Ok(true),
+        Ok(Outcome::Patched) => {}
+        Err(e) => {
+            return Err(RenderError::invalid(
+                origin,
+                (!e.field.is_empty()).then_some(e.field),
+                format!("cannot patch {}: {}", r.key(), e.message),
+            ));
+        }
     }
+    if ns.is_empty() {
+        if let Some(m) = r.obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("namespace");
+        }
+    } else {
+        object::set_namespace(&mut r.obj, &ns);
+    }
+    let (new_name, new_kind) = (r.name().to_string(), r.kind().to_string());
+    if new_name != name || new_kind != kind {
+        // kustomize stores the previous id when a patch may change name or kind.
+        r.prev_ids.push((kind, name.clone(), ns));
+    }
+    if !allow.name || new_name.is_empty() {
+        object::set_name(&mut r.obj, &name);
+    } else if new_name != name {
+        r.names.push(new_name);
+    }
+    Ok(false)
 }
 
 /// Resources a targetless strategic-merge patch names by its own apiVersion/kind/name.
@@ -92,6 +138,7 @@ fn smp_without_target(
     origin: &str,
     patch: &Value,
     ra: &mut Vec<Resource>,
+    allow: Allow,
 ) -> Result<(), RenderError> {
     let targets = self_targets(patch, ra);
     let describe = || {
@@ -103,7 +150,7 @@ fn smp_without_target(
     };
     match targets.as_slice() {
         [i] => {
-            if apply_smp(&mut ra[*i], patch, origin, false)? {
+            if apply_smp(&mut ra[*i], patch, origin, allow)? {
                 ra.remove(*i);
             }
             Ok(())
@@ -141,7 +188,7 @@ pub fn strategic_merge_files(
             b.read_text(kfile, dir, entry)?
         };
         for patch in parse_docs(b, &origin, &text)? {
-            smp_without_target(&origin, &patch, ra)?;
+            smp_without_target(&origin, &patch, ra, Allow::default())?;
         }
     }
     Ok(())
@@ -158,11 +205,7 @@ pub fn patches(
         let field = format!("patches[{i}]");
         let (origin, text) = content(b, dir, kfile, &field, spec)?;
         let docs = parse_docs(b, &origin, &text)?;
-        let allow_name = spec
-            .options
-            .get("allowNameChange")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let allow = Allow::of(spec);
         let is_json6902 = docs.first().is_some_and(Value::is_array);
         match (&spec.target, is_json6902) {
             (None, true) => {
@@ -174,7 +217,7 @@ pub fn patches(
             }
             (None, false) => {
                 for patch in &docs {
-                    smp_without_target(&origin, patch, ra)?;
+                    smp_without_target(&origin, patch, ra, allow)?;
                 }
             }
             (Some(target), _) => {
@@ -187,10 +230,10 @@ pub fn patches(
                 let mut delete = Vec::new();
                 for j in hits {
                     if is_json6902 {
-                        apply_json6902(&mut ra[j], &docs[0], &origin, allow_name)?;
+                        apply_json6902(&mut ra[j], &docs[0], &origin, allow.name)?;
                     } else {
                         for patch in &docs {
-                            if apply_smp(&mut ra[j], patch, &origin, true)? {
+                            if apply_smp(&mut ra[j], patch, &origin, allow)? {
                                 delete.push(j);
                             }
                         }
@@ -256,6 +299,8 @@ fn apply_json6902(
                 ),
             ));
         }
+        r.prev_ids
+            .push((r.kind().to_string(), before, r.namespace().to_string()));
         r.names.push(after);
     }
     Ok(())

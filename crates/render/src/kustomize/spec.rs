@@ -57,7 +57,8 @@ pub struct Kustomization {
     pub validators: Option<Value>,
     pub crds: Option<Value>,
     pub openapi: Option<Value>,
-    pub configurations: Option<Value>,
+    #[serde(default)]
+    pub configurations: Vec<String>,
     pub build_metadata: Option<Value>,
 }
 
@@ -283,11 +284,6 @@ impl Kustomization {
                 "openapi",
                 self.openapi.is_some(),
                 "custom OpenAPI schemas are not supported natively: use the plugin renderer",
-            ),
-            (
-                "configurations",
-                self.configurations.is_some(),
-                "custom transformer configurations are not supported natively: use the plugin renderer",
             ),
             (
                 "buildMetadata",

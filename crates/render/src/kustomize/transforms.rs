@@ -51,6 +51,12 @@ pub fn prefix_suffix(prefix: &str, suffix: &str, ra: &mut [Resource]) {
     for r in ra.iter_mut().filter(|r| !keeps_name(r)) {
         let new = format!("{prefix}{}{suffix}", r.name());
         r.rename(&new);
+        if !prefix.is_empty() {
+            r.prefixes.push(prefix.to_string());
+        }
+        if !suffix.is_empty() {
+            r.suffixes.push(suffix.to_string());
+        }
     }
 }
 
