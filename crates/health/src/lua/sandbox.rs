@@ -23,8 +23,12 @@ const HOOK_EVERY: u32 = 1_000;
 
 /// Builds the environment table; runs once per state with the real globals, before the
 /// script exists. `timed_out` is the Rust-side flag the hook raises.
-const PRELUDE: &str = r#"
+const PRELUDE: &str = concat!(
+    r#"
 local timed_out = ...
+"#,
+    include_str!("go_format.lua"),
+    r#"
 jit.off()
 jit.flush()
 local env = {}
@@ -37,6 +41,7 @@ end
 -- Argo CD's scripts may print while debugging; output goes nowhere here.
 env.print = function() end
 string.dump = nil
+string.format = go_format(string.format)
 local safe_os = {
   time = os.time, date = os.date, clock = os.clock, difftime = os.difftime,
 }
@@ -70,7 +75,8 @@ for _, name in ipairs({ "dofile", "loadfile", "load", "loadstring", "module", "r
   _G[name] = nil
 end
 return env
-"#;
+"#
+);
 
 /// A fresh state and the environment for one script run.
 pub(crate) struct Sandbox {
