@@ -1,6 +1,6 @@
 //! Crossplane, from its documented status. Managed resources, composite resources (XRs)
 //! and claims report `Synced` (the last reconcile with the external API or the composition
-//! worked) and `Ready` (reasons Available, Creating, Deleting, Unavailable); the
+//! worked), `LastAsyncOperation` for providers that create asynchronously, and `Ready` (reasons Available, Creating, Deleting, Unavailable); the
 //! `crossplane.io/paused` annotation stops reconciliation. Packages (`pkg.crossplane.io`
 //! Provider, Configuration, Function) report `Installed` and `Healthy`; definitions
 //! (`apiextensions.crossplane.io` XRDs) report `Established` and `Offered`.
@@ -56,8 +56,11 @@ fn resource(obj: &Value) -> Health {
     if behind(obj, ready.as_ref()) {
         return Health::new(S::Progressing, generation_message(obj));
     }
-    if let Some(synced) = cond(obj, "Synced").filter(Cond::is_false) {
-        return Health::new(S::Degraded, synced.text());
+    // A failed asynchronous create/update/delete with the provider's API.
+    for t in ["Synced", "LastAsyncOperation"] {
+        if let Some(c) = cond(obj, t).filter(Cond::is_false) {
+            return Health::new(S::Degraded, c.text());
+        }
     }
     match ready {
         Some(r) if r.is_true() => Health::new(S::Healthy, r.text()),

@@ -42,6 +42,9 @@ end
 env.print = function() end
 string.dump = nil
 string.format = go_format(string.format)
+-- Lua 5.0 names gopher-lua still answers to (Lua 5.1 kept them behind LUA_COMPAT).
+math.mod = math.mod or math.fmod
+string.gfind = string.gfind or string.gmatch
 local safe_os = {
   time = os.time, date = os.date, clock = os.clock, difftime = os.difftime,
 }

@@ -101,6 +101,10 @@ local t = os.time({year = 2024, month = 1, day = 2, hour = 0})
 hs = { status = "Healthy", message = os.date("!%Y", t) .. " " .. tostring(os.time() > t) }
 return hs"#;
     assert_eq!(health(script, json!({})).message, "2024 true");
+    // Lua 5.1 library functions Argo CD's scripts use (CronJob's health.lua: table.getn).
+    let compat = "return {status = 'Healthy', message = table.getn({1, 2}) .. math.mod(7, 4) ..
+        table.maxn({5}) .. unpack({'u'}) .. select('#', string.gfind('a', 'a'))}";
+    assert_eq!(health(compat, json!({})).message, "231u1");
 }
 
 #[test]
