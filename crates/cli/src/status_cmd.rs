@@ -69,14 +69,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
             namespace: r.key.namespace.clone(),
             name: r.key.name.clone(),
             status: r.status,
-            health: assessor
-                .assess(loaded.live.get(&r.key))
-                .unwrap_or_else(|e| {
-                    Some(Health::new(
-                        driftless_health::HealthStatus::Unknown,
-                        e.to_string(),
-                    ))
-                }),
+            health: assessor.assess(loaded.live.get(&r.key)),
         })
         .collect();
     let health = worst(

@@ -1,19 +1,25 @@
 //! Health of Kubernetes objects, in Argo CD's vocabulary: Healthy, Progressing, Degraded,
-//! Suspended, Missing, Unknown — each with a message a human can act on.
+//! Suspended, Missing, Unknown — each with a message a human can act on and the check that
+//! produced it ([`HealthSource`]).
 //!
-//! - [`builtin`]: the checks for core kinds (workloads, Pods, Jobs, Services, Ingresses,
-//!   PVCs, HPAs, APIServices, CRDs, Namespaces) and the generic `status.conditions` rule.
+//! - [`builtin`]: checks for core kinds, one module per custom-resource project family
+//!   (cert-manager, Flux, Argo Rollouts, Crossplane, ...), and the generic rule for custom
+//!   resources that follow the Kubernetes condition conventions.
 //! - [`lua`]: custom checks written for Argo CD (`obj` in, `{status, message}` out), run in
-//!   a sandboxed Luau with a time and memory limit, chosen per group/kind with wildcards.
-//!
-//! [`Assessor`] combines both: a custom check for the object's kind wins over the built-in.
+//!   a sandboxed LuaJIT with a time and memory limit.
+//! - [`config`]: where Lua checks come from (a native list, Argo CD's `argocd-cm` keys, a
+//!   `resource_customizations` directory) and which one applies to a kind.
+//! - [`assess`]: [`Assessor`], Argo CD's order: pending deletion, then Lua, then built-in.
 
+pub mod assess;
 pub mod builtin;
+pub mod config;
 pub mod lua;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
+pub use assess::Assessor;
+pub use config::{HealthChecks, LuaOrigin};
 pub use lua::{LuaCheck, LuaError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -50,15 +56,16 @@ impl HealthStatus {
         }
     }
 
-    /// Argo CD's ordering for an application's aggregate: the worst resource wins.
+    /// Argo CD's ordering for an application's aggregate (gitops-engine `healthOrder`): the
+    /// worst resource wins, and a health nobody could assess (Unknown) is the worst of all.
     fn severity(self) -> u8 {
         match self {
             Self::Healthy => 0,
             Self::Suspended => 1,
             Self::Progressing => 2,
             Self::Missing => 3,
-            Self::Unknown => 4,
-            Self::Degraded => 5,
+            Self::Degraded => 4,
+            Self::Unknown => 5,
         }
     }
 }
@@ -69,12 +76,44 @@ impl std::fmt::Display for HealthStatus {
     }
 }
 
+/// Which check produced a health, so the API and the UI can say why a resource is, say,
+/// Degraded ("built-in cert-manager check" vs "Lua check `*.crossplane.io/*` from argocd-cm").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "check", rename_all = "camelCase")]
+pub enum HealthSource {
+    /// The object is gone (Missing) or being deleted (Progressing), whatever its kind.
+    Lifecycle,
+    /// The built-in check for a core Kubernetes kind (`apps/Deployment`).
+    BuiltinKind { kind: String },
+    /// The built-in check for a project's custom resources (`cert-manager`, `flux`, ...).
+    BuiltinFamily { family: String, kind: String },
+    /// The generic rule for custom resources following the Kubernetes condition conventions.
+    Conditions,
+    /// A Lua check: its selector and where it was configured.
+    Lua { selector: String, origin: LuaOrigin },
+}
+
+impl std::fmt::Display for HealthSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Lifecycle => f.write_str("object lifecycle"),
+            Self::BuiltinKind { kind } => write!(f, "built-in check for {kind}"),
+            Self::BuiltinFamily { family, kind } => write!(f, "built-in {family} check for {kind}"),
+            Self::Conditions => f.write_str("status conditions"),
+            Self::Lua { selector, origin } => write!(f, "Lua check {selector} ({origin})"),
+        }
+    }
+}
+
 /// The health of one object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     pub status: HealthStatus,
     #[serde(default)]
     pub message: String,
+    /// The check that produced this health (absent for healths made outside the assessor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<HealthSource>,
 }
 
 impl Health {
@@ -82,7 +121,13 @@ impl Health {
         Health {
             status,
             message: message.into(),
+            source: None,
         }
+    }
+    /// The same health, saying which check produced it.
+    pub fn from_check(mut self, source: HealthSource) -> Self {
+        self.source = Some(source);
+        self
     }
     pub fn healthy() -> Self {
         Self::new(HealthStatus::Healthy, "")
@@ -95,39 +140,4 @@ pub fn worst<'a>(all: impl IntoIterator<Item = &'a Health>) -> Health {
         .max_by_key(|h| h.status.severity())
         .cloned()
         .unwrap_or_else(Health::healthy)
-}
-
-/// Built-in checks plus configured Lua checks.
-#[derive(Default)]
-pub struct Assessor {
-    custom: Vec<LuaCheck>,
-}
-
-impl Assessor {
-    pub fn new(custom: Vec<LuaCheck>) -> Self {
-        Assessor { custom }
-    }
-
-    /// Health of a live object (`None` = absent → Missing). `Ok(None)` for kinds that have
-    /// no health (a ConfigMap is fine as soon as it exists).
-    pub fn assess(&self, live: Option<&Value>) -> Result<Option<Health>, LuaError> {
-        let Some(obj) = live else {
-            return Ok(Some(Health::new(
-                HealthStatus::Missing,
-                "not found in the cluster",
-            )));
-        };
-        let (group, kind) = group_kind(obj);
-        if let Some(check) = self.custom.iter().find(|c| c.applies_to(&group, &kind)) {
-            return check.run(obj).map(Some);
-        }
-        Ok(builtin::assess(&group, &kind, obj))
-    }
-}
-
-fn group_kind(obj: &Value) -> (String, String) {
-    let api = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let group = api.split_once('/').map(|(g, _)| g).unwrap_or("");
-    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
-    (group.to_string(), kind.to_string())
 }

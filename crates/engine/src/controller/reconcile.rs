@@ -193,7 +193,7 @@ impl Controller {
         let healths: Vec<Health> = loaded
             .resources
             .iter()
-            .filter_map(|d| self.assessor.assess(loaded.live.get(&d.key)).ok().flatten())
+            .filter_map(|d| self.assessor.assess(loaded.live.get(&d.key)))
             .collect();
         let health = worst(&healths);
         let automated = app.sync_policy.automated.clone();

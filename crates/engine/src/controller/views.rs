@@ -112,8 +112,6 @@ impl Controller {
         let health = |obj: &Value| {
             self.assessor
                 .assess(Some(obj))
-                .ok()
-                .flatten()
                 .map(|h| h.status.as_str().to_string())
         };
         let mut nodes = Vec::new();

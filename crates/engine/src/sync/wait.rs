@@ -45,10 +45,10 @@ fn settled(assessor: &Assessor, obj: Option<&Value>) -> bool {
         None => false,
         Some(v) => !matches!(
             assessor.assess(Some(v)),
-            Ok(Some(Health {
+            Some(Health {
                 status: HealthStatus::Progressing,
                 ..
-            }))
+            })
         ),
     }
 }
@@ -85,11 +85,7 @@ pub async fn health<C: Cluster>(
 }
 
 pub fn assess(assessor: &Assessor, obj: Option<&Value>) -> Health {
-    match assessor.assess(obj) {
-        Ok(Some(h)) => h,
-        Ok(None) => Health::healthy(),
-        Err(e) => Health::new(HealthStatus::Unknown, e.to_string()),
-    }
+    assessor.assess(obj).unwrap_or_else(Health::healthy)
 }
 
 /// Waits until an object is gone.

@@ -1,0 +1,5 @@
+//! The health crate's one integration-test binary.
+
+mod assessor;
+mod builtin_fixtures;
+mod lua_fixtures;
