@@ -20,6 +20,7 @@
 mod apply;
 mod defaults;
 mod fields;
+mod gobase64;
 mod meta;
 pub mod registry;
 mod server;

@@ -607,16 +607,24 @@ impl Store {
             )));
         }
         let def = apply::definition(&applied, t.crd.is_some());
+        // The server names the object as `namespace/name; group/version, Kind=K`.
+        let who = format!(
+            "{}/{name}; {}/{}, Kind={}",
+            if t.namespaced { ns } else { "" },
+            t.group,
+            t.version,
+            t.kind
+        );
         if let Some(e) = validate::type_error(&applied, def) {
-            let who = if t.namespaced {
-                format!("{ns}/{name}")
-            } else {
-                name.to_string()
-            };
             return Err(ApiError::Internal(format!(
-                "failed to create typed patch object ({who}; {}, Kind={}): {e}",
-                t.api_version(),
-                t.kind
+                "failed to create typed patch object ({who}): {e}"
+            )));
+        }
+        // Bytes fields are plain strings to the typed patch; only the conversion of the
+        // merged object back to a Secret decodes them (structuredmerge.go).
+        if let Some(e) = admission::secret_data_error(t, &applied) {
+            return Err(ApiError::Internal(format!(
+                "failed to convert new object ({who}) to proper version: error decoding from json: {e}"
             )));
         }
         let k = key(t, ns, name);
