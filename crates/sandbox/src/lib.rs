@@ -19,7 +19,10 @@
 
 mod apply;
 mod defaults;
+mod durable;
 mod fields;
+mod gobase64;
+mod journal;
 mod meta;
 pub mod registry;
 mod server;
@@ -52,19 +55,10 @@ pub struct Sandbox {
 pub struct SandboxOptions {
     /// Port on 127.0.0.1; 0 picks a free one.
     pub port: u16,
-    /// Keep the cluster in `<dir>/sandbox-state.json` (written atomically twice a second when
-    /// something changed, and on drop) and resume from it; in memory only when `None`.
+    /// Keep the cluster in this directory and resume from it; in memory only when `None`.
+    /// Durable: every write is journaled and synced to disk before it is answered, so an
+    /// acknowledged write survives a crash (see `journal`).
     pub data_dir: Option<std::path::PathBuf>,
-}
-
-const STATE_FILE: &str = "sandbox-state.json";
-
-fn save_state(dir: &std::path::Path, state: &store::State) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!("{STATE_FILE}.tmp"));
-    std::fs::write(&tmp, state.encode())?;
-    // rename is atomic: a crash leaves the previous state, never half a file.
-    std::fs::rename(tmp, dir.join(STATE_FILE))
 }
 
 impl Sandbox {
@@ -72,7 +66,7 @@ impl Sandbox {
     pub async fn start(port: u16) -> std::io::Result<Self> {
         Self::start_with(SandboxOptions {
             port,
-            data_dir: None,
+            ..Default::default()
         })
         .await
     }
@@ -81,20 +75,12 @@ impl Sandbox {
     /// from `data_dir` when it holds a saved state.
     pub async fn start_with(opts: SandboxOptions) -> std::io::Result<Self> {
         let port = opts.port;
-        let store = match opts
-            .data_dir
-            .as_ref()
-            .map(|d| d.join(STATE_FILE))
-            .filter(|p| p.exists())
-        {
-            Some(path) => {
-                let bytes = std::fs::read(&path)?;
-                let state: serde_json::Value = serde_json::from_slice(&bytes)
-                    .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
-                Store::from_state(&state)
-                    .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?
+        let (store, journal) = match &opts.data_dir {
+            Some(dir) => {
+                let (store, j) = durable::open(dir)?;
+                (store, Some(j))
             }
-            None => Store::new(),
+            None => (Store::new(), None),
         };
         let token = uuid::Uuid::new_v4().simple().to_string();
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
@@ -103,6 +89,7 @@ impl Sandbox {
         // are let in; any request carrying a token must carry the right one.
         let app = Arc::new(server::App {
             store: Mutex::new(store),
+            journal: journal.clone(),
             token: Some(token.clone()),
             allow_anonymous: addr.ip().is_loopback(),
         });
@@ -145,27 +132,8 @@ impl Sandbox {
                 }
             }
         });
-        if let Some(dir) = opts.data_dir.clone() {
-            let weak = Arc::downgrade(&app);
-            tokio::spawn(async move {
-                let mut saved = 0;
-                let mut tick = tokio::time::interval(Duration::from_millis(500));
-                loop {
-                    tick.tick().await;
-                    let Some(app) = weak.upgrade() else { return };
-                    let state = {
-                        let store = app.store.lock().expect("store");
-                        if store.resource_version() == saved {
-                            continue;
-                        }
-                        saved = store.resource_version();
-                        store.snapshot_state()
-                    };
-                    if let Err(e) = save_state(&dir, &state) {
-                        tracing::warn!(dir = %dir.display(), error = %e, "cannot save the sandbox state");
-                    }
-                }
-            });
+        if let (Some(dir), Some(j)) = (opts.data_dir.clone(), journal) {
+            durable::spawn_maintenance(Arc::downgrade(&app), dir, j);
         }
         Ok(Sandbox {
             addr,
@@ -197,11 +165,11 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        if let Some(dir) = &self.data_dir {
-            let state = self.app.store.lock().expect("store").snapshot_state();
-            if let Err(e) = save_state(dir, &state) {
-                tracing::warn!(dir = %dir.display(), error = %e, "cannot save the sandbox state");
-            }
+        // A clean stop folds the journal into the snapshot (a crash replays it instead).
+        if let (Some(dir), Some(j)) = (&self.data_dir, &self.app.journal)
+            && let Err(e) = durable::compact(&self.app, dir, j)
+        {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot save the sandbox state");
         }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());

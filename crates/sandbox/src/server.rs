@@ -19,6 +19,8 @@ use crate::store::{ApplyOptions, ListOptions, Store, WatchEvent};
 
 pub struct App {
     pub store: Mutex<Store>,
+    /// With `--data`: writes are answered once this journal holds them on disk.
+    pub journal: Option<Arc<crate::journal::Journal>>,
     pub token: Option<String>,
     /// Requests without credentials are accepted (only ever on a loopback bind: kubectl does
     /// not send bearer tokens over plain HTTP). A wrong token is always refused.
@@ -264,6 +266,18 @@ pub async fn handle(
         )));
     }
     let result = dispatch(&app, &method, &headers, &target, &q, &body);
+    // Acknowledge a write only once it is durable (one fsync shared by concurrent writers).
+    if method != Method::GET
+        && let Some(j) = app.journal.clone()
+    {
+        let synced = tokio::task::spawn_blocking(move || j.sync()).await;
+        if let Err(e) = synced.map_err(std::io::Error::other).and_then(|r| r) {
+            tracing::error!(error = %e, "a sandbox write could not be made durable");
+            return error_response(&ApiError::Internal(format!(
+                "the write could not be persisted: {e}"
+            )));
+        }
+    }
     match result {
         Ok((code, v)) => json_response(code, &v),
         Err(e) => error_response(&e),

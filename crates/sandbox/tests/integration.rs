@@ -3,5 +3,7 @@
 mod api;
 mod common;
 mod conformance;
+mod durable;
 mod lifecycle;
 mod ssa;
+mod strict;

@@ -68,7 +68,9 @@ impl Store {
     /// A body whose scalars contradict the schema cannot be decoded (400, like the server's
     /// "cannot be handled as a ..." answer).
     pub(super) fn check_types(t: &ResourceType, obj: &Value) -> Result<(), ApiError> {
-        match validate::type_error(obj, apply::definition(obj, t.crd.is_some())) {
+        let error = validate::type_error(obj, apply::definition(obj, t.crd.is_some()))
+            .or_else(|| secret_data_error(t, obj));
+        match error {
             Some(e) => Err(ApiError::BadRequest(format!(
                 "{} in version \"{}\" cannot be handled as a {}: {e}",
                 t.kind, t.version, t.kind
@@ -130,6 +132,19 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// A Secret's `data` values are bytes, written in base64: the server's decoder refuses any
+/// other string before validation runs, with Go's message (`illegal base64 data at input
+/// byte N`, counted in the first bad value).
+pub(super) fn secret_data_error(t: &ResourceType, obj: &Value) -> Option<String> {
+    if (t.group.as_str(), t.kind.as_str()) != ("", "Secret") {
+        return None;
+    }
+    obj["data"].as_object()?.values().find_map(|v| {
+        let offset = crate::gobase64::error_offset(v.as_str()?)?;
+        Some(format!("illegal base64 data at input byte {offset}"))
+    })
 }
 
 /// Defaults the server applies on create, as recorded (Namespace, Secret `stringData`).

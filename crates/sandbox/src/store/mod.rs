@@ -56,6 +56,8 @@ pub struct Store {
     /// Whether pods can run. False models a cluster without nodes (the recorded one):
     /// rollouts stay Progressing with every replica unavailable; Jobs never finish.
     pub schedulable: bool,
+    /// Every Deployment rollout stays Progressing this long (see `SandboxOptions`).
+    pub rollout_hold: Option<std::time::Duration>,
     /// Per Deployment: the pod template hash last rolled out, and its revision.
     revisions: std::collections::HashMap<Key, (String, u64)>,
     /// Objects written since the status simulator last looked at them, and when.
@@ -70,6 +72,8 @@ pub struct Store {
     pub history_limit: usize,
     /// Events with rv <= this were dropped from `history`.
     compacted: u64,
+    /// With `--data`: where every change is appended before it is acknowledged.
+    pub journal: Option<std::sync::Arc<crate::journal::Journal>>,
     /// The newest resourceVersion: watches wake on it and read `history` themselves, so a
     /// burst of writes holds no second copy of its events in a channel.
     pub latest: tokio::sync::watch::Sender<u64>,
@@ -127,6 +131,7 @@ impl Store {
         let mut s = Store {
             rollout_delay: std::time::Duration::from_millis(300),
             schedulable: true,
+            rollout_hold: None,
             revisions: std::collections::HashMap::new(),
             pending: BTreeMap::new(),
             terminating: std::collections::HashMap::new(),
@@ -136,6 +141,7 @@ impl Store {
             history: VecDeque::new(),
             history_limit: HISTORY,
             compacted: 0,
+            journal: None,
             latest,
         };
         let ns = s
@@ -189,12 +195,20 @@ impl Store {
 
     /// Stores `obj` (as served) under `k` and tells watches.
     fn put(&mut self, kind: &'static str, t: &ResourceType, k: Key, obj: &Value) {
+        let journal_key = self.journal.is_some().then(|| k.clone());
         let bytes = self.objects.insert(k, obj);
+        if let (Some(j), Some(k)) = (&self.journal, journal_key) {
+            j.append(self.rv, [&k.0, &k.1, &k.2, &k.3], Some(&bytes));
+        }
         self.record_bytes(kind, &t.group, &t.plural, obj, bytes);
     }
 
     /// Tells watches that `obj` (no longer stored) was deleted.
     fn record_deleted(&mut self, group: &str, plural: &str, obj: &Value) {
+        if let Some(j) = &self.journal {
+            let ns = meta_str(obj, "namespace");
+            j.append(self.rv, [group, plural, ns, meta_str(obj, "name")], None);
+        }
         let bytes = Bytes::from(serde_json::to_vec(obj).expect("JSON serializes"));
         self.record_bytes("DELETED", group, plural, obj, bytes);
     }
@@ -607,16 +621,24 @@ impl Store {
             )));
         }
         let def = apply::definition(&applied, t.crd.is_some());
+        // The server names the object as `namespace/name; group/version, Kind=K`.
+        let who = format!(
+            "{}/{name}; {}/{}, Kind={}",
+            if t.namespaced { ns } else { "" },
+            t.group,
+            t.version,
+            t.kind
+        );
         if let Some(e) = validate::type_error(&applied, def) {
-            let who = if t.namespaced {
-                format!("{ns}/{name}")
-            } else {
-                name.to_string()
-            };
             return Err(ApiError::Internal(format!(
-                "failed to create typed patch object ({who}; {}, Kind={}): {e}",
-                t.api_version(),
-                t.kind
+                "failed to create typed patch object ({who}): {e}"
+            )));
+        }
+        // Bytes fields are plain strings to the typed patch; only the conversion of the
+        // merged object back to a Secret decodes them (structuredmerge.go).
+        if let Some(e) = admission::secret_data_error(t, &applied) {
+            return Err(ApiError::Internal(format!(
+                "failed to convert new object ({who}) to proper version: error decoding from json: {e}"
             )));
         }
         let k = key(t, ns, name);

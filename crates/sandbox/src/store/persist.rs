@@ -87,4 +87,31 @@ impl Store {
         s.compacted = s.rv;
         Ok(s)
     }
+
+    /// Replays journal entries newer than this store's resourceVersion (see
+    /// `crate::journal`): objects put and removed under their keys, CRD types kept in step.
+    pub fn replay(&mut self, entries: Vec<crate::journal::Entry>) {
+        let from = self.rv;
+        for e in entries.into_iter().filter(|e| e.rv > from) {
+            let [group, plural, ns, name] = e.key;
+            let crd = group == "apiextensions.k8s.io" && plural == "customresourcedefinitions";
+            let k = (group, plural, ns, name);
+            match e.object {
+                Some(obj) => {
+                    if crd {
+                        self.registry.add_crd(&obj);
+                    }
+                    self.objects.insert(k, &obj);
+                }
+                None => {
+                    if crd {
+                        self.registry.remove_crd(&k.3);
+                    }
+                    self.objects.remove(&k);
+                }
+            }
+            self.rv = e.rv;
+        }
+        self.compacted = self.rv;
+    }
 }

@@ -15,10 +15,15 @@ pub struct Client {
 
 impl Client {
     pub fn new(sb: &Sandbox) -> Self {
+        Self::remote(&sb.url(), &sb.token)
+    }
+
+    /// A client of a sandbox served elsewhere (another process).
+    pub fn remote(url: &str, token: &str) -> Self {
         Client {
             http: reqwest::Client::new(),
-            base: sb.url(),
-            token: sb.token.clone(),
+            base: url.to_string(),
+            token: token.to_string(),
         }
     }
 
