@@ -295,16 +295,27 @@ fn parse_chunks(
         // The binding limit names the scope in errors: the task's when it is the smaller.
         let task = nodes < stream_nodes || bytes < stream_bytes;
         let value: Option<Value> =
-            serde_saphyr::from_str_with_options(&chunk, opts).map_err(|e| match &e {
-                serde_saphyr::Error::Budget {
-                    breach: serde_saphyr::budget::BudgetBreach::Nodes { .. },
-                    ..
-                } => budget_error(index, "nodes", nodes + used.nodes, task),
-                serde_saphyr::Error::Budget {
-                    breach: serde_saphyr::budget::BudgetBreach::ScalarBytes { .. },
-                    ..
-                } => budget_error(index, "scalar bytes", bytes + used.scalar_bytes, task),
-                _ => syntax_error(index, line, &e),
+            serde_saphyr::from_str_with_options(&chunk, opts).map_err(|e| {
+                // Matched on the text: the parser wraps its budget errors differently
+                // depending on where they fire. Depth keeps its own message.
+                let text = e.to_string();
+                match text.split_once("budget breached: ") {
+                    Some((_, breach)) if !breach.starts_with("Depth") => {
+                        if breach.starts_with("ScalarBytes") {
+                            budget_error(index, "scalar bytes", bytes + used.scalar_bytes, task)
+                        } else if breach.starts_with("Nodes") {
+                            budget_error(index, "nodes", nodes + used.nodes, task)
+                        } else {
+                            YamlError::Budget {
+                                document: index,
+                                what: "alias expansions or anchors",
+                                limit: 1_000_000,
+                                scope: "in one document",
+                            }
+                        }
+                    }
+                    _ => syntax_error(index, line, &e),
+                }
             })?;
         let Some(value) = value else { continue };
         // The parser's count is per document; the stream's is kept here, from the value as
