@@ -158,6 +158,58 @@ pub struct Backoff {
     pub max_duration: String,
 }
 
+impl Application {
+    /// Checks the name and every duration and number of the definition, naming the field;
+    /// only this application is refused.
+    pub fn validate(&self) -> Result<(), String> {
+        let name = &self.name;
+        crate::names::validate("application", name)?;
+        if let Some(retry) = &self.sync_policy.retry
+            && let Some(b) = &retry.backoff
+        {
+            let field = |f: &str, v: &str| -> Result<Option<std::time::Duration>, String> {
+                if v.is_empty() {
+                    return Ok(None);
+                }
+                match duration(v) {
+                    Ok(d) if d.is_zero() => Err(format!(
+                        "application {name}: spec.syncPolicy.retry.backoff.{f}: must be more than 0"
+                    )),
+                    Ok(d) => Ok(Some(d)),
+                    Err(e) => Err(format!(
+                        "application {name}: spec.syncPolicy.retry.backoff.{f}: {e}"
+                    )),
+                }
+            };
+            let first = field("duration", &b.duration)?;
+            let max = field("maxDuration", &b.max_duration)?;
+            if let (Some(first), Some(max)) = (first, max)
+                && max < first
+            {
+                return Err(format!(
+                    "application {name}: spec.syncPolicy.retry.backoff.maxDuration is shorter than its duration"
+                ));
+            }
+            if let Some(f) = b.factor
+                && !(1..=1000).contains(&f)
+            {
+                return Err(format!(
+                    "application {name}: spec.syncPolicy.retry.backoff.factor {f} must be between 1 and 1000"
+                ));
+            }
+        }
+        if let Some(r) = &self.sync_policy.retry
+            && r.limit > 1000
+        {
+            return Err(format!(
+                "application {name}: spec.syncPolicy.retry.limit {} is over 1000 (a negative limit retries forever, as in Argo CD)",
+                r.limit
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{origin}: {message}")]
 pub struct AppError {
@@ -204,6 +256,7 @@ pub fn from_doc(doc: &Value, origin: &str) -> Result<Parsed, AppError> {
         )));
     }
     let name = crate::object::name(doc).ok_or_else(|| err("metadata.name is missing".into()))?;
+    crate::names::validate("application", name).map_err(err)?;
     let spec = doc
         .get("spec")
         .and_then(Value::as_object)
@@ -251,6 +304,7 @@ pub fn from_doc(doc: &Value, origin: &str) -> Result<Parsed, AppError> {
             "application {name}: spec.source.repoURL is missing"
         )));
     }
+    app.validate().map_err(err)?;
     let mut report = |path: &str, extra: &Extra| {
         for k in extra.keys() {
             warnings.push(format!(
@@ -279,37 +333,96 @@ pub fn from_doc(doc: &Value, origin: &str) -> Result<Parsed, AppError> {
     })
 }
 
-/// Parses a Go duration (`300ms`, `5s`, `2m`, `1h30m`).
+/// The longest duration accepted anywhere (ten years): longer ones are certainly mistakes,
+/// and every deadline computed from a duration (`now + d`) must stay representable.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(10 * 365 * 86_400);
+
+/// Parses a Go duration (`300ms`, `5s`, `2m`, `1h30m`, `1.5h`, `0`); `None` when it is not
+/// one, is negative, or is longer than [`MAX_DURATION`]. Never panics.
 pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
-    let mut total = 0f64;
-    let mut num = String::new();
-    let mut chars = s.trim().chars().peekable();
-    if s.trim().is_empty() {
+    duration(s).ok()
+}
+
+/// [`parse_duration`] with the reason a value is refused.
+pub fn duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let bad = || format!("{t:?} is not a duration (e.g. 30s, 5m, 1h30m)");
+    if t.is_empty() {
+        return Err(bad());
+    }
+    if t.starts_with('-') {
+        return Err(format!("{t:?} is negative"));
+    }
+    let t = t.strip_prefix('+').unwrap_or(t);
+    if t == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    let too_long = || {
+        format!(
+            "{t:?} is longer than the {}h maximum",
+            MAX_DURATION.as_secs() / 3600
+        )
+    };
+    let mut total: u128 = 0; // nanoseconds
+    let mut rest = t;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let (num, after) = rest.split_at(num_len);
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_len);
+        let scale: u128 = match unit {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => return Err(bad()),
+        };
+        total = total
+            .checked_add(scaled(num, scale).ok_or_else(bad)?.ok_or_else(too_long)?)
+            .ok_or_else(too_long)?;
+        if total > MAX_DURATION.as_nanos() {
+            return Err(too_long());
+        }
+        rest = after;
+    }
+    Ok(std::time::Duration::from_nanos(
+        u64::try_from(total).map_err(|_| too_long())?,
+    ))
+}
+
+/// `num` (digits with at most one `.`) times `scale` nanoseconds: `None` when it is no
+/// number, `Some(None)` when it overflows.
+fn scaled(num: &str, scale: u128) -> Option<Option<u128>> {
+    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+    if (int.is_empty() && frac.is_empty()) || frac.contains('.') {
         return None;
     }
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            continue;
-        }
-        let mut unit = c.to_string();
-        if c == 'm' && chars.peek() == Some(&'s') {
-            unit.push(chars.next()?);
-        }
-        let n: f64 = num.parse().ok()?;
-        num.clear();
-        total += n * match unit.as_str() {
-            "ms" => 0.001,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
+    let mut whole: u128 = 0;
+    for d in int.bytes() {
+        whole = match whole
+            .checked_mul(10)
+            .and_then(|w| w.checked_add(u128::from(d - b'0')))
+        {
+            Some(w) if w <= MAX_DURATION.as_nanos() => w,
+            _ => return Some(None),
         };
     }
-    if !num.is_empty() {
-        return None;
+    let Some(mut nanos) = whole.checked_mul(scale) else {
+        return Some(None);
+    };
+    // Fractions beyond nanosecond precision are dropped, as Go does.
+    let mut unit = scale;
+    for d in frac.bytes() {
+        unit /= 10;
+        nanos += u128::from(d - b'0') * unit;
     }
-    Some(std::time::Duration::from_secs_f64(total))
+    Some(Some(nanos))
 }
 
 #[cfg(test)]

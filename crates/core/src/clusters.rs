@@ -57,6 +57,9 @@ pub struct ClusterDefinition {
     pub insecure: bool,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub origin: String,
+    /// The app-of-apps whose source declares it (None: the operator's own definition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
 impl ClusterDefinition {
@@ -72,6 +75,7 @@ impl ClusterDefinition {
         if self.name.is_empty() {
             return Err("cluster without a name (metadata.name)".into());
         }
+        crate::names::validate("cluster", &self.name)?;
         if self.name == IN_CLUSTER_NAME {
             return Err(format!(
                 "cluster {IN_CLUSTER_NAME} is the engine's own cluster and cannot be redefined"
@@ -148,6 +152,7 @@ impl ClusterDefinition {
             def.name = name.to_string();
         }
         def.origin = origin.to_string();
+        def.parent = None;
         def.validate().map_err(|e| format!("{origin}: {e}"))?;
         Ok(def)
     }

@@ -261,6 +261,7 @@ impl Pipeline {
     pub fn from_doc(doc: &Value, origin: &str) -> Result<Pipeline, String> {
         let name =
             object::name(doc).ok_or_else(|| format!("{origin}: pipeline without metadata.name"))?;
+        crate::names::validate("pipeline", name).map_err(|e| format!("{origin}: {e}"))?;
         let mut p: Pipeline =
             serde_json::from_value(doc.get("spec").cloned().unwrap_or(Value::Null))
                 .map_err(|e| format!("{origin}: pipeline {name}: spec: {e}"))?;
@@ -354,12 +355,14 @@ impl Pipeline {
                     &s.verification.as_ref().and_then(|v| v.timeout.clone()),
                 ),
             ] {
-                if let Some(d) = d
-                    && parse_duration(d).is_none()
-                {
-                    return Err(format!(
-                        "{at}.{field}: {d:?} is not a duration (30s, 5m, 24h)"
-                    ));
+                if let Some(d) = d {
+                    match crate::app::duration(d) {
+                        Err(e) => return Err(format!("{at}.{field}: {e}")),
+                        Ok(z) if z.is_zero() && field != "soak" => {
+                            return Err(format!("{at}.{field}: must be more than 0"));
+                        }
+                        Ok(_) => {}
+                    }
                 }
             }
             if let Some(a) = &s.approval

@@ -104,6 +104,9 @@ pub struct Repository {
     /// Where the definition came from (file#document, `api`, or an app-of-apps).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub origin: String,
+    /// The app-of-apps whose source declares it (None: the operator's own definition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
 impl Repository {
@@ -124,6 +127,7 @@ impl Repository {
         if self.name.is_empty() {
             return Err("repository without a name (metadata.name)".into());
         }
+        crate::names::validate("repository", &self.name)?;
         if self.url.trim().is_empty() {
             return Err(format!("repository {}: spec.url is missing", self.name));
         }
@@ -170,6 +174,7 @@ impl Repository {
         };
         repo.name = name.to_string();
         repo.origin = origin.to_string();
+        repo.parent = None;
         repo.validate().map_err(|e| format!("{origin}: {e}"))?;
         Ok(repo)
     }

@@ -39,6 +39,7 @@ impl User {
     pub fn from_doc(doc: &Value, origin: &str) -> Result<User, String> {
         let name =
             object::name(doc).ok_or_else(|| format!("{origin}: user without metadata.name"))?;
+        crate::names::validate("user", name).map_err(|e| format!("{origin}: {e}"))?;
         let mut u: User = serde_json::from_value(doc.get("spec").cloned().unwrap_or(Value::Null))
             .map_err(|e| format!("{origin}: user {name}: spec: {e} (token is required: {{env: VAR}}, {{file: PATH}} or a value)"))?;
         u.name = name.to_string();

@@ -2,12 +2,17 @@
 //!
 //! Every manifest, kustomization and definition file is read through [`parse_stream`], so the
 //! whole engine agrees with kubectl on scalars (`0644` is 420, `yes` is true) and every input is
-//! parsed under the same bounds: total size, document count, nesting depth and node count (the
-//! last one is what stops anchor bombs: aliases are expanded into nodes and counted).
+//! parsed under the same bounds: total size, document count, nesting depth, node count and
+//! scalar bytes. Nodes and scalar bytes are counted after alias expansion (what stops anchor
+//! bombs) and the budget is shared by every document of a stream, so a file of many small
+//! bombs fails as one big one would. A caller that reads many streams for one task (a
+//! render, a request) can share one budget across all of them with [`scoped`].
 //!
 //! Documents are split on `---` markers here rather than by the parser so each one keeps its
 //! index in the stream (empty and comment-only documents included), which errors report.
 //! Error messages never quote the input: a YAML file can hold secrets.
+
+use std::cell::RefCell;
 
 use serde_json::Value;
 
@@ -23,19 +28,92 @@ pub struct Limits {
     /// Deepest nesting of mappings and sequences. 64 holds the deepest real CRD schemas and
     /// keeps the parser's recursion well inside a 2 MiB thread stack.
     pub max_depth: usize,
-    /// Most nodes in one document after alias expansion.
+    /// Most nodes (scalars, mapping keys, mappings, sequences) in the whole stream after
+    /// alias expansion, shared by its documents.
     pub max_nodes: usize,
+    /// Most bytes of scalar text (keys included) in the whole stream after alias expansion.
+    pub max_scalar_bytes: usize,
 }
 
 impl Default for Limits {
+    /// Sized so the largest real inputs (a full CRD bundle of a few MB, ~300k nodes) pass and
+    /// the worst case a hostile stream can reach stays well under 200 MB of memory.
     fn default() -> Self {
         Limits {
             max_bytes: 8 * 1024 * 1024,
             max_documents: 10_000,
             max_depth: 64,
-            max_nodes: 250_000,
+            max_nodes: 1_000_000,
+            max_scalar_bytes: 24 * 1024 * 1024,
         }
     }
+}
+
+/// What is left of a budget shared by several streams (see [`scoped`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub nodes: usize,
+    pub scalar_bytes: usize,
+    pub documents: usize,
+    pub bytes: usize,
+}
+
+impl Budget {
+    /// The default budget of one render or one request: a few streams' worth.
+    pub fn for_task() -> Budget {
+        Budget {
+            nodes: 2_000_000,
+            scalar_bytes: 48 * 1024 * 1024,
+            documents: 50_000,
+            bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+thread_local! {
+    static SCOPE: RefCell<Option<Budget>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with `budget` shared by every stream parsed on this thread inside it (one render,
+/// one request), on top of each stream's own [`Limits`]. Returns what is left with `f`'s result.
+/// Scopes nest: the inner one is charged, and what it used is charged to the outer one.
+pub fn scoped<T>(budget: Budget, f: impl FnOnce() -> T) -> (T, Budget) {
+    let outer = SCOPE.with(|s| s.replace(Some(budget)));
+    let out = f();
+    let left = SCOPE.with(|s| s.replace(outer)).unwrap_or(budget);
+    if outer.is_some() {
+        charge_scope(Usage {
+            nodes: budget.nodes - left.nodes,
+            scalar_bytes: budget.scalar_bytes - left.scalar_bytes,
+            documents: budget.documents - left.documents,
+            bytes: budget.bytes - left.bytes,
+        });
+    }
+    (out, left)
+}
+
+/// What a parse consumed.
+#[derive(Debug, Clone, Copy, Default)]
+struct Usage {
+    nodes: usize,
+    scalar_bytes: usize,
+    documents: usize,
+    bytes: usize,
+}
+
+fn scope_left() -> Option<Budget> {
+    SCOPE.with(|s| *s.borrow())
+}
+
+fn charge_scope(u: Usage) {
+    SCOPE.with(|s| {
+        if let Some(b) = s.borrow_mut().as_mut() {
+            b.nodes = b.nodes.saturating_sub(u.nodes);
+            b.scalar_bytes = b.scalar_bytes.saturating_sub(u.scalar_bytes);
+            b.documents = b.documents.saturating_sub(u.documents);
+            b.bytes = b.bytes.saturating_sub(u.bytes);
+        }
+    })
 }
 
 /// One non-empty document of a stream.
@@ -64,6 +142,14 @@ pub enum YamlError {
     TooLarge { size: usize, limit: usize },
     #[error("stream has more than {limit} documents")]
     TooManyDocuments { limit: usize },
+    /// The shared budget of a stream or of a render/request ran out (alias expansion counted).
+    #[error("document {document}: YAML budget exceeded: more than {limit} {what} {scope}")]
+    Budget {
+        document: usize,
+        what: &'static str,
+        limit: usize,
+        scope: &'static str,
+    },
     #[error("document {document} (line {line}): {message}")]
     Syntax {
         document: usize,
@@ -72,10 +158,17 @@ pub enum YamlError {
     },
 }
 
-fn options(limits: &Limits, yaml_11: bool) -> serde_saphyr::Options {
+fn options(
+    limits: &Limits,
+    yaml_11: bool,
+    nodes: usize,
+    scalar_bytes: usize,
+) -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = limits.max_depth;
-    budget.max_nodes = limits.max_nodes;
+    budget.max_nodes = nodes;
+    budget.max_total_scalar_bytes = scalar_bytes;
+    budget.max_events = budget.max_events.max(nodes.saturating_mul(2));
     budget.max_documents = 1;
     let mut opts = serde_saphyr::Options::default();
     opts.budget = Some(budget);
@@ -126,13 +219,20 @@ fn split_documents(text: &str) -> Vec<(usize, String)> {
 }
 
 /// Parses a multi-document stream with kubectl-compatible scalars. Empty and comment-only
-/// documents are skipped but keep their place in the numbering.
+/// documents are skipped but keep their place in the numbering. The stream's budget (and the
+/// enclosing [`scoped`] one, if any) is shared by all its documents.
 pub fn parse_stream(text: &str, limits: &Limits) -> Result<Vec<Document>, YamlError> {
+    let scope = scope_left();
     if text.len() > limits.max_bytes {
         return Err(YamlError::TooLarge {
             size: text.len(),
             limit: limits.max_bytes,
         });
+    }
+    if let Some(b) = scope
+        && text.len() > b.bytes
+    {
+        return Err(budget_error(0, "bytes", b.bytes, true));
     }
     let chunks = split_documents(text);
     if chunks.len() > limits.max_documents {
@@ -140,7 +240,40 @@ pub fn parse_stream(text: &str, limits: &Limits) -> Result<Vec<Document>, YamlEr
             limit: limits.max_documents,
         });
     }
-    let opts = options(limits, true);
+    if let Some(b) = scope
+        && chunks.len() > b.documents
+    {
+        return Err(budget_error(0, "documents", b.documents, true));
+    }
+    let mut used = Usage {
+        bytes: text.len(),
+        documents: chunks.len(),
+        ..Usage::default()
+    };
+    let result = parse_chunks(chunks, limits, scope, &mut used);
+    charge_scope(used);
+    result
+}
+
+fn budget_error(document: usize, what: &'static str, limit: usize, task: bool) -> YamlError {
+    YamlError::Budget {
+        document,
+        what,
+        limit,
+        scope: if task {
+            "in this render or request"
+        } else {
+            "in this stream"
+        },
+    }
+}
+
+fn parse_chunks(
+    chunks: Vec<(usize, String)>,
+    limits: &Limits,
+    scope: Option<Budget>,
+    used: &mut Usage,
+) -> Result<Vec<Document>, YamlError> {
     let mut out = Vec::new();
     for (index, (line, chunk)) in chunks.into_iter().enumerate() {
         if chunk.lines().all(|l| {
@@ -149,14 +282,88 @@ pub fn parse_stream(text: &str, limits: &Limits) -> Result<Vec<Document>, YamlEr
         }) {
             continue;
         }
-        let value: Option<Value> = serde_saphyr::from_str_with_options(&chunk, opts.clone())
-            .map_err(|e| syntax_error(index, line, &e))?;
-        match value {
-            None | Some(Value::Null) => continue,
-            Some(value) => out.push(Document { index, line, value }),
+        // What is left for this document: the stream's remainder, or the task's if smaller.
+        let stream_nodes = limits.max_nodes.saturating_sub(used.nodes);
+        let stream_bytes = limits.max_scalar_bytes.saturating_sub(used.scalar_bytes);
+        let (task_nodes, task_bytes) = scope.map_or((usize::MAX, usize::MAX), |b| {
+            (
+                b.nodes.saturating_sub(used.nodes),
+                b.scalar_bytes.saturating_sub(used.scalar_bytes),
+            )
+        });
+        let nodes = stream_nodes.min(task_nodes);
+        let bytes = stream_bytes.min(task_bytes);
+        let opts = options(limits, true, nodes, bytes);
+        // The binding limit names the scope in errors: the task's when it is the smaller.
+        let task = nodes < stream_nodes || bytes < stream_bytes;
+        let value: Option<Value> =
+            serde_saphyr::from_str_with_options(&chunk, opts).map_err(|e| {
+                // Matched on the text: the parser wraps its budget errors differently
+                // depending on where they fire. Depth keeps its own message.
+                let text = e.to_string();
+                match text.split_once("budget breached: ") {
+                    Some((_, breach)) if !breach.starts_with("Depth") => {
+                        if breach.starts_with("ScalarBytes") {
+                            budget_error(index, "scalar bytes", bytes + used.scalar_bytes, task)
+                        } else if breach.starts_with("Nodes") {
+                            budget_error(index, "nodes", nodes + used.nodes, task)
+                        } else {
+                            YamlError::Budget {
+                                document: index,
+                                what: "alias expansions or anchors",
+                                limit: 1_000_000,
+                                scope: "in one document",
+                            }
+                        }
+                    }
+                    _ => syntax_error(index, line, &e),
+                }
+            })?;
+        let Some(value) = value else { continue };
+        // The parser's count is per document; the stream's is kept here, from the value as
+        // built (aliases expanded), so many small documents add up.
+        let (n, b) = measure(&value);
+        if n > nodes {
+            return Err(budget_error(index, "nodes", nodes + used.nodes, task));
+        }
+        if b > bytes {
+            return Err(budget_error(
+                index,
+                "scalar bytes",
+                bytes + used.scalar_bytes,
+                task,
+            ));
+        }
+        used.nodes += n;
+        used.scalar_bytes += b;
+        if !value.is_null() {
+            out.push(Document { index, line, value });
         }
     }
     Ok(out)
+}
+
+/// Nodes (scalars, keys, containers) and scalar bytes of a value, without recursion (a
+/// deep value must not overflow the stack here either).
+fn measure(value: &Value) -> (usize, usize) {
+    let (mut nodes, mut bytes) = (0usize, 0usize);
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        nodes += 1;
+        match v {
+            Value::String(s) => bytes += s.len(),
+            Value::Number(_) | Value::Bool(_) | Value::Null => bytes += 1,
+            Value::Array(a) => stack.extend(a.iter()),
+            Value::Object(m) => {
+                for (k, v) in m {
+                    nodes += 1;
+                    bytes += k.len();
+                    stack.push(v);
+                }
+            }
+        }
+    }
+    (nodes, bytes)
 }
 
 /// Parses a single-document file (a kustomization, a definition). An empty file is `Null`.
@@ -229,7 +436,7 @@ pub fn yaml11_warnings(text: &str, docs: &[Document], limits: &Limits) -> Vec<Sc
     if !suspicious {
         return Vec::new();
     }
-    let strict = options(limits, false);
+    let strict = options(limits, false, limits.max_nodes, limits.max_scalar_bytes);
     let mut warnings = Vec::new();
     let chunks = split_documents(text);
     for doc in docs {

@@ -32,8 +32,34 @@ pub fn mask_secrets(objects: &mut [&mut Value]) {
         }
         if let Some(Value::Object(ann)) = obj.pointer_mut("/metadata/annotations") {
             ann.remove("kubectl.kubernetes.io/last-applied-configuration");
+            // A value copied into an annotation (by a tool, or by hand) is as secret as the
+            // data: every occurrence, as given or base64-decoded, is masked there too.
+            for v in ann.values_mut() {
+                if let Value::String(text) = v {
+                    *text = mask_in(text, &masks);
+                }
+            }
         }
     }
+}
+
+/// `text` with every secret value (and the decoded text of base64 ones) replaced by its mask.
+/// Values under 4 bytes are left: masking them would mask every short word.
+fn mask_in(text: &str, masks: &BTreeMap<String, String>) -> String {
+    use base64::Engine;
+    let mut out = text.to_string();
+    for (value, mask) in masks {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok());
+        for needle in std::iter::once(value.as_str()).chain(decoded.as_deref()) {
+            if needle.len() >= 4 && out.contains(needle) {
+                out = out.replace(needle, mask);
+            }
+        }
+    }
+    out
 }
 
 /// A masked copy of one object (for logs, errors and API answers about a single object).

@@ -182,7 +182,9 @@ async fn an_app_of_apps_declares_the_engines_applications_and_prunes_them() {
     let env = env().await;
     let repo = TestRepo::new("fleet");
     let url = format!("file://{}/{}", repo.root().display(), repo.name());
-    let repo_def = "apiVersion: driftless.dev/v1alpha1\nkind: Repository\nmetadata: {name: charts}\nspec: {url: \"https://git.example.com/charts.git\", bearerToken: {env: CHARTS_TOKEN}}\n";
+    // A Git repository definition names no file or variable of the engine's host; its
+    // project (the operator's) lets it declare Repositories (see the trust model).
+    let repo_def = "apiVersion: driftless.dev/v1alpha1\nkind: Repository\nmetadata: {name: charts}\nspec: {url: \"https://git.example.com/charts.git\", bearerToken: t0ken}\n";
     repo.commit(
         &[
             (
@@ -196,8 +198,15 @@ async fn an_app_of_apps_declares_the_engines_applications_and_prunes_them() {
         "web",
     );
     let (ctl, _stop, _dir) = running_controller(&env, cfg()).await;
+    let fleet = driftless_core::project::parse(
+        "apiVersion: driftless.dev/v1alpha1\nkind: Project\nmetadata: {name: fleet}\nspec:\n  sourceRepos: [\"*\"]\n  destinations: [{namespace: \"*\"}]\n  childProjects: [default]\n  childKinds: [Repository]\n",
+        "fleet.yaml",
+    )
+    .unwrap()
+    .remove(0);
+    ctl.set_project(fleet, "alice").await.unwrap();
     let root = application(&format!(
-        "apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: root}}\nspec:\n  source: {{repoURL: \"{url}\", path: apps, targetRevision: main}}\n  destination: {{namespace: default}}\n  syncPolicy:\n    automated: {{prune: true}}\n"
+        "apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: root}}\nspec:\n  project: fleet\n  source: {{repoURL: \"{url}\", path: apps, targetRevision: main}}\n  destination: {{namespace: default}}\n  syncPolicy:\n    automated: {{prune: true}}\n"
     ));
     ctl.set_app(root, "alice").await.unwrap();
     until_apps(&ctl, &["root", "web"]).await;

@@ -1,15 +1,9 @@
 //! The engine's own definitions managed at run time: repositories (`repo add`, kept in the
-//! store; or from files and Git, re-read at start) and the app-of-apps, where an
-//! application's source declares Applications, Projects and Repositories. Those configure
-//! the engine — the engine's configuration is itself GitOps-managed — and never reach the
-//! cluster. A child the parent's source stops declaring is removed when the parent prunes.
-
-use std::collections::BTreeSet;
+//! store; or from files and Git, re-read at start). What an app-of-apps declares is applied
+//! by [`super::app_of_apps`], under the trust model.
 
 use serde_json::json;
 
-use driftless_core::definitions::Definitions;
-use driftless_core::desired::DesiredObject;
 use driftless_core::repository::Repository;
 
 use super::Controller;
@@ -119,101 +113,5 @@ impl Controller {
     async fn requeue_covered(&self, repo: &Repository) {
         self.requeue_where(|a| super::repositories::Repositories::covers(repo, &a.source.repo_url))
             .await;
-    }
-
-    /// Applies what an app-of-apps' source declares. Returns one line per definition that
-    /// was refused (the others are applied). Children no longer declared are removed when
-    /// `prune`, else reported.
-    pub(crate) async fn apply_definitions(
-        &self,
-        parent: &str,
-        declared: &[DesiredObject],
-        prune: bool,
-    ) -> Result<Vec<String>, String> {
-        let mut defs = Definitions::default();
-        for d in declared {
-            defs.add(&d.object, &format!("{} ({})", d.key, d.origin), false);
-        }
-        let actor = format!("app-of-apps:{parent}");
-        let mut errors = defs.errors.clone();
-        for r in defs.repositories {
-            let name = r.name.clone();
-            if let Err(e) = self.set_repository(r, &actor, false).await {
-                errors.push(format!("repository {name}: {e}"));
-            }
-        }
-        for c in defs.clusters {
-            let name = c.name.clone();
-            if let Err(e) = self.set_cluster(c, &actor, false).await {
-                errors.push(format!("cluster {name}: {e}"));
-            }
-        }
-        for p in defs.projects {
-            let name = p.name.clone();
-            if let Err(e) = self.set_project(p, &actor).await {
-                errors.push(format!("project {name}: {e}"));
-            }
-        }
-        let mut children = BTreeSet::new();
-        for parsed in defs.apps {
-            let mut child = parsed.app;
-            let name = child.name.clone();
-            if name == parent {
-                errors.push(format!("application {name} cannot declare itself"));
-                continue;
-            }
-            let owner = self
-                .apps
-                .lock()
-                .await
-                .get(&name)
-                .map(|s| s.app.parent.clone());
-            if let Some(owner) = owner
-                && owner.as_deref() != Some(parent)
-            {
-                errors.push(format!(
-                    "application {name} already exists ({}); it is not taken over — rename one of them",
-                    match owner {
-                        Some(o) => format!("declared by application {o}"),
-                        None => "defined by a file or the API".into(),
-                    }
-                ));
-                continue;
-            }
-            child.parent = Some(parent.to_string());
-            match self.set_app(child, &actor).await {
-                Ok(()) => {
-                    children.insert(name);
-                }
-                Err(e) => errors.push(format!("application {name}: {e}")),
-            }
-        }
-        let orphans: Vec<String> = self
-            .apps
-            .lock()
-            .await
-            .iter()
-            .filter(|(n, s)| s.app.parent.as_deref() == Some(parent) && !children.contains(*n))
-            .map(|(n, _)| n.clone())
-            .collect();
-        for child in orphans {
-            if prune {
-                self.remove_app(&child, &actor).await?;
-                self.event(
-                    parent,
-                    "ChildPruned",
-                    "info",
-                    &format!("application {child} is no longer declared by {parent}'s source and was removed (its objects stay in the cluster)"),
-                    &json!({"application": child}),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            } else {
-                errors.push(format!(
-                    "application {child} is no longer declared; it is kept because {parent} does not prune"
-                ));
-            }
-        }
-        Ok(errors)
     }
 }

@@ -6,6 +6,7 @@
 //! operation does is written to the store before and after it acts; on start, operations a
 //! previous process left running are closed as Interrupted, never resumed blindly.
 
+mod app_of_apps;
 pub mod clusters;
 mod definitions;
 mod delete;
@@ -298,7 +299,15 @@ impl Controller {
             None if name == "default" => driftless_core::project::Project::default_project(),
             None => return vec![format!("project {name} does not exist")],
         };
-        project.violations(&app.source.repo_url, &app.destination.namespace, objects)
+        // The server the destination resolves to, so a project listing servers can judge an
+        // application that names its cluster.
+        let server = self.target(app).ok().map(|t| t.server.clone());
+        project.violations(
+            &app.source.repo_url,
+            &app.destination,
+            server.as_deref(),
+            objects,
+        )
     }
 
     /// Removes an application from management (its objects stay in the cluster).

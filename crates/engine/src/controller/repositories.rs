@@ -271,7 +271,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(&key_file, "KEY-ONE").unwrap();
         r.set(Repository {
-            name: "private/config".into(),
+            name: "private.config".into(),
             url: "git@git.example.com:team/config.git".into(),
             ssh_private_key: Some(SecretValue::File {
                 file: key_file.display().to_string(),
@@ -297,7 +297,7 @@ mod tests {
         else {
             panic!("{c:?}")
         };
-        assert_eq!(private_key, dir.join("keys/private_config.key"));
+        assert_eq!(private_key, dir.join("keys/private.config.key"));
         assert_eq!(std::fs::read_to_string(&private_key).unwrap(), "KEY-ONE\n");
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&private_key)
@@ -320,7 +320,7 @@ mod tests {
             .access("git@git.example.com:team/config.git", base)
             .unwrap_err();
         assert!(
-            e.contains("repository private/config: spec.sshPrivateKey: cannot read"),
+            e.contains("repository private.config: spec.sshPrivateKey: cannot read"),
             "{e}"
         );
         std::fs::remove_dir_all(dir).unwrap();

@@ -1,0 +1,437 @@
+//! The app-of-apps: an application whose source declares the engine's own definitions
+//! (Applications, Projects, Repositories, Clusters). Those configure the engine and never
+//! reach the cluster.
+//!
+//! Everything here comes from Git, so every definition is checked against the trust model
+//! ([`driftless_core::trust`]) with what the operator configured: each refusal is an event
+//! on the parent naming the document and the field, and the rest still applies.
+//!
+//! What the source stops declaring goes away under the same guards as a prune of objects:
+//! nothing is removed when the source declares no definition at all unless the parent
+//! allows empty (`automated.allowEmpty`); a render that failed never gets here. Child
+//! Applications are removed only when the parent prunes; Repositories, Clusters and Projects
+//! declared by Git are removed when no longer declared (they are configuration, no object is
+//! deleted). A definition whose document is still there but invalid is kept as it was.
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+
+use driftless_core::clusters::ClusterDefinition;
+use driftless_core::definitions::Definitions;
+use driftless_core::desired::DesiredObject;
+use driftless_core::project::Project;
+use driftless_core::repository::Repository;
+use driftless_core::trust::{self, Context, Origin, Refusal};
+
+use super::Controller;
+
+/// What the operator configured, as the trust checks see it (owned copies).
+struct Configured {
+    parent_project: Option<Project>,
+    repositories: Vec<Repository>,
+    clusters: Vec<ClusterDefinition>,
+    projects: Vec<Project>,
+}
+
+impl Configured {
+    fn context(&self) -> Context<'_> {
+        Context {
+            parent_project: self.parent_project.as_ref(),
+            repositories: &self.repositories,
+            clusters: &self.clusters,
+            projects: &self.projects,
+        }
+    }
+}
+
+/// The definitions of one source, each with the origin it is judged by.
+#[derive(Default)]
+struct Declared {
+    apps: Vec<(Origin, driftless_core::app::Application)>,
+    projects: Vec<(Origin, Project)>,
+    repositories: Vec<(Origin, Repository)>,
+    clusters: Vec<(Origin, ClusterDefinition)>,
+    /// `Kind/name` of every definition document, valid or not (an invalid one keeps what it
+    /// declared before rather than having it removed).
+    names: BTreeSet<String>,
+    errors: Vec<String>,
+    refusals: Vec<Refusal>,
+}
+
+fn declared_kind(doc: &serde_json::Value) -> Option<&'static str> {
+    use driftless_core::{clusters, pipeline, project, repository, users};
+    if project::is_definition(doc) {
+        Some("Project")
+    } else if repository::Repository::is_definition(doc) {
+        Some("Repository")
+    } else if clusters::ClusterDefinition::is_definition(doc) {
+        Some("Cluster")
+    } else if pipeline::Pipeline::is_definition(doc) {
+        Some("Pipeline")
+    } else if users::User::is_definition(doc) {
+        Some("User")
+    } else if driftless_core::definitions::is_definition(doc) {
+        Some("Application")
+    } else {
+        None
+    }
+}
+
+fn collect(parent: &str, declared: &[DesiredObject]) -> Declared {
+    let mut out = Declared::default();
+    for d in declared {
+        let Some(kind) = declared_kind(&d.object) else {
+            continue;
+        };
+        let document = format!("{} ({})", d.key, d.origin);
+        let origin = Origin::Git {
+            parent: parent.to_string(),
+            document: document.clone(),
+        };
+        let name = driftless_core::object::name(&d.object).unwrap_or_default();
+        out.names.insert(format!("{kind}/{name}"));
+        let mut defs = Definitions::default();
+        defs.add(&d.object, &document, false);
+        out.errors.extend(defs.errors);
+        for p in defs.apps {
+            out.apps.push((origin.clone(), p.app));
+        }
+        for p in defs.projects {
+            out.projects.push((origin.clone(), p));
+        }
+        for r in defs.repositories {
+            out.repositories.push((origin.clone(), r));
+        }
+        for c in defs.clusters {
+            out.clusters.push((origin.clone(), c));
+        }
+        for p in defs.pipelines {
+            out.refusals
+                .extend(trust::refuse_kind(&origin, "Pipeline", &p.name));
+        }
+        for u in defs.users {
+            out.refusals
+                .extend(trust::refuse_kind(&origin, "User", &u.name));
+        }
+    }
+    out
+}
+
+impl Controller {
+    /// What the trust checks for `parent`'s definitions compare against.
+    async fn configured(&self, parent: &str) -> Configured {
+        let project_name = self
+            .apps
+            .lock()
+            .await
+            .get(parent)
+            .map(|s| s.app.project.clone())
+            .unwrap_or_default();
+        let project_name = if project_name.is_empty() {
+            "default".to_string()
+        } else {
+            project_name
+        };
+        let projects: Vec<Project> = self.projects.lock().await.values().cloned().collect();
+        // Only a project the operator defined delegates anything.
+        let parent_project = match projects.iter().find(|p| p.name == project_name) {
+            Some(p) if p.parent.is_none() => Some(p.clone()),
+            Some(_) => None,
+            None if project_name == "default" => Some(Project::default_project()),
+            None => None,
+        };
+        let clusters = self
+            .clusters
+            .read()
+            .expect("clusters lock")
+            .values()
+            .filter_map(|c| c.definition.clone())
+            .collect();
+        Configured {
+            parent_project,
+            repositories: self.sources.repositories.list(),
+            clusters,
+            projects,
+        }
+    }
+
+    /// Applies what an app-of-apps' source declares. Returns one line per definition that
+    /// was refused (the others are applied); each refusal by the trust model is also an
+    /// event on `parent`. Children no longer declared are removed when `prune`, else reported.
+    pub(crate) async fn apply_definitions(
+        &self,
+        parent: &str,
+        declared: &[DesiredObject],
+        prune: bool,
+    ) -> Result<Vec<String>, String> {
+        let configured = self.configured(parent).await;
+        let ctx = configured.context();
+        let mut d = collect(parent, declared);
+        let actor = format!("app-of-apps:{parent}");
+        let mut errors = std::mem::take(&mut d.errors);
+        let mut kept = Kept::default();
+        for (origin, mut r) in std::mem::take(&mut d.repositories) {
+            let name = r.name.clone();
+            if let Err(x) = trust::check_repository(&origin, &ctx, &r) {
+                d.refusals.push(x);
+                continue;
+            }
+            r.parent = Some(parent.to_string());
+            match self.set_repository(r, &actor, false).await {
+                Ok(()) => {
+                    kept.repositories.insert(name);
+                }
+                Err(e) => errors.push(format!("repository {name}: {e}")),
+            }
+        }
+        for (origin, mut c) in std::mem::take(&mut d.clusters) {
+            let name = c.name.clone();
+            if let Err(x) = trust::check_cluster(&origin, &ctx, &c) {
+                d.refusals.push(x);
+                continue;
+            }
+            c.parent = Some(parent.to_string());
+            match self.set_cluster(c, &actor, false).await {
+                Ok(()) => {
+                    kept.clusters.insert(name);
+                }
+                Err(e) => errors.push(format!("cluster {name}: {e}")),
+            }
+        }
+        for (origin, mut p) in std::mem::take(&mut d.projects) {
+            let name = p.name.clone();
+            if let Err(x) = trust::check_project(&origin, &ctx, &p) {
+                d.refusals.push(x);
+                continue;
+            }
+            p.parent = Some(parent.to_string());
+            match self.set_project(p, &actor).await {
+                Ok(()) => {
+                    kept.projects.insert(name);
+                }
+                Err(e) => errors.push(format!("project {name}: {e}")),
+            }
+        }
+        let children = self
+            .apply_children(
+                parent,
+                &ctx,
+                std::mem::take(&mut d.apps),
+                &mut d.refusals,
+                &mut errors,
+            )
+            .await;
+        for r in &d.refusals {
+            self.event(
+                parent,
+                "DefinitionRefused",
+                "warning",
+                &r.to_string(),
+                &json!({"document": r.document, "kind": r.kind, "name": r.name, "field": r.field}),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        }
+        errors.extend(d.refusals.iter().map(Refusal::to_string));
+        self.remove_undeclared(parent, &d.names, &children, &kept, prune, &mut errors)
+            .await?;
+        Ok(errors)
+    }
+
+    /// Applies the child Applications the trust model allows; returns their names.
+    async fn apply_children(
+        &self,
+        parent: &str,
+        ctx: &Context<'_>,
+        apps: Vec<(Origin, driftless_core::app::Application)>,
+        refusals: &mut Vec<Refusal>,
+        errors: &mut Vec<String>,
+    ) -> BTreeSet<String> {
+        let actor = format!("app-of-apps:{parent}");
+        let mut children = BTreeSet::new();
+        for (origin, mut child) in apps {
+            let name = child.name.clone();
+            if name == parent {
+                errors.push(format!("application {name} cannot declare itself"));
+                continue;
+            }
+            if let Err(x) = trust::check_application(&origin, ctx, &child) {
+                refusals.push(x);
+                continue;
+            }
+            let owner = self
+                .apps
+                .lock()
+                .await
+                .get(&name)
+                .map(|s| s.app.parent.clone());
+            if let Some(owner) = owner
+                && owner.as_deref() != Some(parent)
+            {
+                errors.push(format!(
+                    "application {name} already exists ({}); it is not taken over — rename one of them",
+                    match owner {
+                        Some(o) => format!("declared by application {o}"),
+                        None => "defined by a file or the API".into(),
+                    }
+                ));
+                continue;
+            }
+            child.parent = Some(parent.to_string());
+            match self.set_app(child, &actor).await {
+                Ok(()) => {
+                    children.insert(name);
+                }
+                Err(e) => errors.push(format!("application {name}: {e}")),
+            }
+        }
+        children
+    }
+}
+
+/// Definitions the source declares and that were applied, by kind.
+#[derive(Default)]
+struct Kept {
+    repositories: BTreeSet<String>,
+    clusters: BTreeSet<String>,
+    projects: BTreeSet<String>,
+}
+
+impl Controller {
+    /// Removes what `parent` declared before and declares no more (see the module doc).
+    async fn remove_undeclared(
+        &self,
+        parent: &str,
+        names: &BTreeSet<String>,
+        children: &BTreeSet<String>,
+        kept: &Kept,
+        prune: bool,
+        errors: &mut Vec<String>,
+    ) -> Result<(), String> {
+        let actor = format!("app-of-apps:{parent}");
+        let allow_empty = self
+            .apps
+            .lock()
+            .await
+            .get(parent)
+            .and_then(|s| s.app.sync_policy.automated.as_ref().map(|a| a.allow_empty))
+            .unwrap_or(false);
+        let gone = |kind: &str, name: &str, applied: &BTreeSet<String>| {
+            !applied.contains(name) && !names.contains(&format!("{kind}/{name}"))
+        };
+        let orphans: Vec<String> = self
+            .apps
+            .lock()
+            .await
+            .iter()
+            .filter(|(n, s)| {
+                s.app.parent.as_deref() == Some(parent) && gone("Application", n, children)
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        let repos: Vec<String> = self
+            .sources
+            .repositories
+            .list()
+            .into_iter()
+            .filter(|r| {
+                r.parent.as_deref() == Some(parent)
+                    && gone("Repository", &r.name, &kept.repositories)
+            })
+            .map(|r| r.name)
+            .collect();
+        let clusters: Vec<String> = self
+            .clusters
+            .read()
+            .expect("clusters lock")
+            .values()
+            .filter_map(|c| c.definition.as_ref())
+            .filter(|c| {
+                c.parent.as_deref() == Some(parent) && gone("Cluster", &c.name, &kept.clusters)
+            })
+            .map(|c| c.name.clone())
+            .collect();
+        let projects: Vec<String> = self
+            .projects
+            .lock()
+            .await
+            .values()
+            .filter(|p| {
+                p.parent.as_deref() == Some(parent) && gone("Project", &p.name, &kept.projects)
+            })
+            .map(|p| p.name.clone())
+            .collect();
+        let total = orphans.len() + repos.len() + clusters.len() + projects.len();
+        if total == 0 {
+            return Ok(());
+        }
+        // The empty-render guard: a source that suddenly declares nothing is more likely
+        // broken (a wrong path, a bad merge) than meant to remove everything.
+        if names.is_empty() && !allow_empty {
+            let message = format!(
+                "{parent}'s source declares no definition any more; the {total} it declared before are kept (set syncPolicy.automated.allowEmpty to let an empty source remove them)"
+            );
+            self.event(parent, "ChildPruneSkipped", "warning", &message, &json!({"applications": orphans, "repositories": repos, "clusters": clusters, "projects": projects}))
+                .await
+                .map_err(|e| e.to_string())?;
+            errors.push(message);
+            return Ok(());
+        }
+        for child in orphans {
+            if prune {
+                self.remove_app(&child, &actor).await?;
+                self.event(
+                    parent,
+                    "ChildPruned",
+                    "info",
+                    &format!("application {child} is no longer declared by {parent}'s source and was removed (its objects stay in the cluster)"),
+                    &json!({"application": child}),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            } else {
+                errors.push(format!(
+                    "application {child} is no longer declared; it is kept because {parent} does not prune"
+                ));
+            }
+        }
+        for name in repos {
+            self.remove_repository(&name, &actor).await?;
+            self.removed(parent, "repository", &name).await?;
+        }
+        for name in clusters {
+            self.remove_cluster(&name, &actor).await?;
+            self.removed(parent, "cluster", &name).await?;
+        }
+        for name in projects {
+            if self.projects.lock().await.remove(&name).is_some() {
+                self.store
+                    .audit(
+                        &actor,
+                        "project.delete",
+                        &format!("project/{name}"),
+                        &json!({}),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                self.requeue_where(|a| a.project == name).await;
+                self.removed(parent, "project", &name).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn removed(&self, parent: &str, kind: &str, name: &str) -> Result<(), String> {
+        self.event(
+            parent,
+            "DefinitionRemoved",
+            "info",
+            &format!("{kind} {name} is no longer declared by {parent}'s source and was removed"),
+            &json!({"kind": kind, "name": name}),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    }
+}
