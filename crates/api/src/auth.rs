@@ -25,7 +25,7 @@ fn caller_of(s: &ApiState, given: &str) -> Option<Caller> {
     if bool::from(given.as_bytes().ct_eq(s.token.as_bytes())) {
         found = Some(Caller::admin("api"));
     }
-    for (token, caller) in s.users.iter() {
+    for (token, caller) in s.users.snapshot().iter() {
         if bool::from(given.as_bytes().ct_eq(token.as_bytes())) && found.is_none() {
             found = Some(caller.clone());
         }

@@ -8,6 +8,8 @@ use serde_json::json;
 #[derive(Debug)]
 pub enum ApiError {
     Unauthorized,
+    /// A webhook whose signature (or GitLab token) is missing or wrong; says which header.
+    BadSignature(String),
     /// Authenticated, but the user's roles do not allow it.
     Forbidden(String),
     NotFound(String),
@@ -19,6 +21,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "a valid bearer token is required (Authorization: Bearer <token>; see api-token in the data directory)".to_string()),
+            ApiError::BadSignature(m) => (StatusCode::UNAUTHORIZED, m),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             ApiError::NotFound(what) => (StatusCode::NOT_FOUND, format!("{what} not found")),
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),

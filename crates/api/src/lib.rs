@@ -30,9 +30,12 @@ mod auth;
 mod clusters;
 mod definitions;
 mod error;
+mod guard;
 mod promotions;
 mod repositories;
+pub mod serve;
 mod ui;
+pub mod users;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -51,6 +54,8 @@ use driftless_engine::controller::{Controller, Reason};
 use driftless_store::AuditQuery;
 
 pub use error::ApiError;
+pub use serve::{Limits, serve};
+pub use users::Users;
 
 #[derive(Clone)]
 pub struct ApiState {
@@ -59,11 +64,18 @@ pub struct ApiState {
     /// Shared secret of the Git webhooks; none: webhooks are refused.
     pub webhook_secret: Option<Arc<String>>,
     /// Per-user tokens (`User` definitions) with their callers; `token` is the admin's.
-    pub users: Arc<Vec<(String, Caller)>>,
+    /// Replaceable while running: a revoked token is refused from the next request on.
+    pub users: Arc<Users>,
 }
 
-/// The whole API.
+/// The whole API, with the default [`Limits`] on request bodies.
 pub fn router(state: ApiState) -> Router {
+    router_with(state, Limits::default())
+}
+
+/// The whole API; every request passes [`guard`] (content type, body cap and timeout).
+/// Serve it with [`serve`] for the connection limits.
+pub fn router_with(state: ApiState, limits: Limits) -> Router {
     let api = Router::new()
         .route("/applications", get(list_apps).post(create_app))
         .route(
@@ -129,6 +141,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .with_state(state)
+        .layer(middleware::from_fn_with_state(limits, guard::guard))
 }
 
 async fn metrics(State(s): State<ApiState>) -> Response {

@@ -1,7 +1,9 @@
 //! Git webhooks: GitHub, GitLab, Bitbucket, Gitea and a generic HMAC receiver. The body is
-//! bounded, the signature (or GitLab's token) is checked against the raw bytes **before**
-//! anything is parsed, and a webhook only marks repositories changed and queues their apps:
-//! the fetch is the engine's own, once per repository per burst.
+//! read once (by [`crate::guard`], within the body timeout) and capped at [`MAX_BODY`]; the
+//! signature (or GitLab's token) is checked against those raw bytes **before** anything is
+//! parsed — a bad or missing one is 401 naming the header expected — and a webhook only marks
+//! repositories changed and queues their apps: the fetch is the engine's own, once per
+//! repository and commit.
 //!
 //! Signatures: GitHub and Bitbucket `X-Hub-Signature-256` / `X-Hub-Signature`
 //! (`sha256=<hex HMAC-SHA256>`), Gitea `X-Gitea-Signature` (hex), generic
@@ -68,7 +70,16 @@ fn verify(provider: &str, headers: &HeaderMap, body: &[u8], secret: &[u8]) -> Re
     if ok {
         Ok(())
     } else {
-        Err(ApiError::Unauthorized)
+        let proof = match provider {
+            "github" => "X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>",
+            "bitbucket" => "X-Hub-Signature: sha256=<hex HMAC-SHA256 of the body>",
+            "gitea" => "X-Gitea-Signature: <hex HMAC-SHA256 of the body>",
+            "gitlab" => "X-Gitlab-Token: <the webhook secret>",
+            _ => "X-Driftless-Signature: sha256=<hex HMAC-SHA256 of the body>",
+        };
+        Err(ApiError::BadSignature(format!(
+            "the {provider} webhook signature is missing or does not match the configured secret (expected {proof}); the body was not parsed"
+        )))
     }
 }
 

@@ -1,4 +1,5 @@
 //! The API crate's integration tests, one test binary for all of them.
 
+mod reliability;
 mod roles;
 mod webhook;

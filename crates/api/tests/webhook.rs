@@ -90,7 +90,7 @@ async fn a_signed_push_syncs_the_new_commit_and_a_forged_one_is_refused() {
         controller: ctl.clone(),
         token: Arc::new("t".into()),
         webhook_secret: Some(Arc::new("hook-secret".into())),
-        users: Arc::new(Vec::new()),
+        users: Arc::default(),
     });
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
 

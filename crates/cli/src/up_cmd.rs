@@ -219,7 +219,6 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         {
             println!("pipeline {name}: loaded from the store");
         }
-        let mut users: Vec<(String, driftless_core::users::Caller)> = Vec::new();
         for d in &app_dirs {
             let defs = load_definitions(d);
             for e in &defs.errors {
@@ -256,21 +255,6 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
                     Err(e) => eprintln!("error: project {name}: {e} (skipped)"),
                 }
             }
-            for u in defs.users {
-                // Tokens are resolved once, at start; a user whose token cannot be read
-                // cannot log in (and nobody else gets their roles).
-                match u.token.resolve() {
-                    Ok(t) if t.len() >= 16 => {
-                        println!("user {}: roles {}", u.name, u.roles.join(", "));
-                        users.push((t, u.caller()));
-                    }
-                    Ok(_) => eprintln!(
-                        "error: user {}: the token is shorter than 16 characters (skipped)",
-                        u.name
-                    ),
-                    Err(e) => eprintln!("error: user {}: token: {e} (skipped)", u.name),
-                }
-            }
             for parsed in defs.apps {
                 let name = parsed.app.name.clone();
                 match controller.set_app(parsed.app, "config").await {
@@ -279,6 +263,17 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        // Users and their tokens: re-read every few seconds, so a token removed from its
+        // definition (or a rotated token file) stops working without a restart.
+        let (table, problems) = driftless_api::users::load(&app_dirs);
+        for p in problems {
+            eprintln!("error: {p}");
+        }
+        for (_, u) in &table {
+            println!("user {}: roles {}", u.name, u.roles.join(", "));
+        }
+        let users = Arc::new(driftless_api::Users::from(table));
+        users.watch(app_dirs.clone(), Duration::from_secs(2));
         let token = api_token(&dir)?;
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
@@ -301,17 +296,20 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             .ok()
             .filter(|s| !s.is_empty())
             .map(Arc::new);
-        let app = driftless_api::router(driftless_api::ApiState {
-            controller,
-            token: Arc::new(token),
-            webhook_secret,
-            users: Arc::new(users),
-        });
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await?;
+        let limits = driftless_api::Limits::default();
+        let app = driftless_api::router_with(
+            driftless_api::ApiState {
+                controller,
+                token: Arc::new(token),
+                webhook_secret,
+                users,
+            },
+            limits,
+        );
+        driftless_api::serve(listener, app, limits, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
         let _ = stop.send(true);
         let _ = engine.await;
         anyhow::Ok(ExitCode::SUCCESS)

@@ -1,0 +1,134 @@
+//! The per-user token table, replaceable while the API runs: a token removed from the users'
+//! definitions (or a `{file: ...}` token that was rotated) stops working at the next reload,
+//! seconds later, without a restart. [`Users::watch`] re-reads the definition directories
+//! on a short period and swaps the table when what it resolves to changed; every swap
+//! bumps a version others can wait on ([`Users::changed`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use driftless_core::users::Caller;
+
+/// Tokens shorter than this are refused: they could be guessed.
+pub const MIN_TOKEN: usize = 16;
+
+/// Tokens with who they belong to.
+pub type Table = Vec<(String, Caller)>;
+
+pub struct Users {
+    table: RwLock<Arc<Table>>,
+    version: tokio::sync::watch::Sender<u64>,
+}
+
+impl From<Table> for Users {
+    fn from(t: Table) -> Users {
+        Users {
+            table: RwLock::new(Arc::new(t)),
+            version: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
+
+impl Default for Users {
+    fn default() -> Users {
+        Users::from(Vec::new())
+    }
+}
+
+impl Users {
+    /// The table as it is now (a cheap clone of an `Arc`).
+    pub fn snapshot(&self) -> Arc<Table> {
+        self.table
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Swaps in a new table; false (and no new version) when it is the same.
+    pub fn replace(&self, t: Table) -> bool {
+        let mut cur = self
+            .table
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if **cur == t {
+            return false;
+        }
+        *cur = Arc::new(t);
+        drop(cur);
+        self.version.send_modify(|v| *v += 1);
+        true
+    }
+
+    /// Wakes on every replacement of the table.
+    pub fn changed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.version.subscribe()
+    }
+
+    /// Re-reads `dirs` every `period` until the table is dropped elsewhere (the task holds a
+    /// weak reference only).
+    pub fn watch(self: &Arc<Self>, dirs: Vec<PathBuf>, period: Duration) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(users) = weak.upgrade() else { return };
+                let dirs = dirs.clone();
+                let Ok((table, problems)) = tokio::task::spawn_blocking(move || load(&dirs)).await
+                else {
+                    continue;
+                };
+                if users.replace(table) {
+                    tracing::info!(
+                        users = users.snapshot().len(),
+                        "API users reloaded from their definitions"
+                    );
+                    for p in problems {
+                        tracing::warn!("{p}");
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// The users defined in the YAML files of `dirs`, with their resolved tokens, and a line per
+/// user that cannot log in (never with the token).
+pub fn load(dirs: &[PathBuf]) -> (Table, Vec<String>) {
+    let mut table = Vec::new();
+    let mut problems = Vec::new();
+    for dir in dirs {
+        let mut defs = driftless_core::definitions::Definitions::default();
+        for f in yaml_files(dir) {
+            match std::fs::read_to_string(&f) {
+                Ok(t) => defs.add_file(&t, &f.display().to_string()),
+                Err(e) => problems.push(format!("{}: {e}", f.display())),
+            }
+        }
+        for u in defs.users {
+            match u.token.resolve() {
+                Ok(t) if t.len() >= MIN_TOKEN => table.push((t, u.caller())),
+                Ok(_) => problems.push(format!(
+                    "user {}: the token is shorter than {MIN_TOKEN} characters (skipped)",
+                    u.name
+                )),
+                Err(e) => problems.push(format!("user {}: token: {e} (skipped)", u.name)),
+            }
+        }
+    }
+    (table, problems)
+}
+
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|e| {
+            e.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
