@@ -1,0 +1,8 @@
+//! The notify crate's one integration-test binary.
+
+mod common;
+mod config;
+mod dispatch;
+mod email;
+mod flow;
+mod services;
