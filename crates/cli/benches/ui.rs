@@ -59,7 +59,7 @@ fn main() {
             controller: ctl,
             token: Arc::new("bench-token-0123456789".into()),
             webhook_secret: None,
-            users: Arc::new(Vec::new()),
+            users: Arc::default(),
         });
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
 
