@@ -101,12 +101,17 @@ impl Store {
                     if crd {
                         self.registry.add_crd(&obj);
                     }
-                    self.objects.insert(k, &obj);
+                    self.objects.insert(k.clone(), &obj);
+                    // Written after the last snapshot, maybe before the controllers looked at
+                    // it (a kill -9 between the write and the simulated status): look again,
+                    // or a Deployment restored mid-rollout stays Progressing for ever.
+                    self.pending.insert(k, std::time::Instant::now());
                 }
                 None => {
                     if crd {
                         self.registry.remove_crd(&k.3);
                     }
+                    self.pending.remove(&k);
                     self.objects.remove(&k);
                 }
             }
