@@ -127,7 +127,24 @@ impl LuaCheck {
         if let Some(e) = &self.compile_error {
             return Err(e.clone());
         }
-        let sandbox = Sandbox::new().map_err(|e| self.script_error(e))?;
+        let outcome = sandbox::with_sandbox(|sandbox, env| {
+            let result = self.run_in(sandbox, env, obj);
+            // Out of memory or time: the state is not worth keeping.
+            let keep = !matches!(
+                result,
+                Err(LuaError::Memory { .. } | LuaError::Timeout { .. })
+            );
+            (result, keep)
+        });
+        outcome.map_err(|e| self.script_error(e))?
+    }
+
+    fn run_in(
+        &self,
+        sandbox: &Sandbox,
+        env: Table,
+        obj: &Value,
+    ) -> Result<Option<Health>, LuaError> {
         let opts = SerializeOptions::new()
             .serialize_none_to_null(false)
             .serialize_unit_to_null(false)
@@ -136,9 +153,7 @@ impl LuaCheck {
             .lua
             .to_value_with(obj, opts)
             .map_err(|e| self.script_error(e))?;
-        sandbox
-            .env
-            .raw_set("obj", value)
+        env.raw_set("obj", value)
             .map_err(|e| self.script_error(e))?;
         sandbox
             .arm(Instant::now() + self.timeout, self.memory_bytes)
@@ -147,7 +162,7 @@ impl LuaCheck {
             .lua
             .load(&self.script)
             .set_name(format!("={}", self.selector))
-            .set_environment(sandbox.env.clone())
+            .set_environment(env)
             .eval()
         {
             Ok(v) => v,
