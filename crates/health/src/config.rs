@@ -66,8 +66,10 @@ pub struct HealthChecks {
     native: Vec<LuaCheck>,
     /// argocd-cm checks: Argo CD's `ResourceOverrides`.
     argocd_cm: Vec<LuaCheck>,
-    /// A `resource_customizations` directory: Argo CD's built-in scripts.
-    directory: Vec<LuaCheck>,
+    /// A `resource_customizations` directory (Argo CD's built-in scripts), by exact key.
+    directory: BTreeMap<String, LuaCheck>,
+    /// The directory's wildcard scripts (`_` in a directory name), sorted by path.
+    directory_wild: Vec<LuaCheck>,
 }
 
 impl HealthChecks {
@@ -147,7 +149,13 @@ impl HealthChecks {
             })
             .collect();
         found.sort_by(|a, b| a.selector.cmp(&b.selector));
-        self.directory.extend(found);
+        for check in found {
+            if !check.is_exact() {
+                self.directory_wild.push(check);
+            } else if !self.directory.contains_key(check.key()) {
+                self.directory.insert(check.key().to_string(), check);
+            }
+        }
     }
 
     /// Adds the checks a configuration document holds: Driftless's `HealthCheck` definition
@@ -190,14 +198,16 @@ impl HealthChecks {
 
     /// The check for a kind, by Argo CD's precedence.
     pub fn find(&self, group: &str, kind: &str) -> Option<&LuaCheck> {
-        let exact = |c: &&LuaCheck| c.is_exact() && c.applies_to(group, kind);
-        let wild = |c: &&LuaCheck| !c.is_exact() && c.applies_to(group, kind);
+        let key = crate::lua::argo_key(group, kind);
+        let core = group.is_empty();
+        let exact = |c: &&LuaCheck| c.is_exact() && c.applies_to_key(&key, core);
+        let wild = |c: &&LuaCheck| !c.is_exact() && c.applies_to_key(&key, core);
         let configured = || self.native.iter().chain(&self.argocd_cm);
         configured()
             .find(exact)
             .or_else(|| configured().find(wild))
-            .or_else(|| self.directory.iter().find(exact))
-            .or_else(|| self.directory.iter().find(wild))
+            .or_else(|| self.directory.get(&key))
+            .or_else(|| self.directory_wild.iter().find(wild))
     }
 
     /// Every check, configured ones first.
@@ -205,7 +215,8 @@ impl HealthChecks {
         self.native
             .iter()
             .chain(&self.argocd_cm)
-            .chain(&self.directory)
+            .chain(self.directory.values())
+            .chain(&self.directory_wild)
     }
 
     /// Scripts that do not compile: worth a warning at start-up (their kinds read Unknown).
@@ -214,7 +225,7 @@ impl HealthChecks {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.native.is_empty() && self.argocd_cm.is_empty() && self.directory.is_empty()
+        self.iter().next().is_none()
     }
 }
 

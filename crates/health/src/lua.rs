@@ -96,11 +96,23 @@ impl LuaCheck {
     /// the core group) matched as a whole with `*` wildcards; the core group may also be
     /// written `/Kind`.
     pub fn applies_to(&self, group: &str, kind: &str) -> bool {
-        let selector = self.selector.strip_prefix('/').unwrap_or(&self.selector);
-        let key = argo_key(group, kind);
-        driftless_core::wildcard::matches(selector, &key)
-            || (group.is_empty()
-                && driftless_core::wildcard::matches(selector, &format!("/{kind}")))
+        self.applies_to_key(&argo_key(group, kind), group.is_empty())
+    }
+
+    /// [`Self::applies_to`] for an Argo CD key computed once by the caller.
+    pub(crate) fn applies_to_key(&self, key: &str, core: bool) -> bool {
+        let selector = self.key();
+        if self.is_exact() {
+            return selector == key;
+        }
+        // The core group may be written `*/Kind` as well as `Kind`.
+        driftless_core::wildcard::matches(selector, key)
+            || (core && driftless_core::wildcard::matches(selector, &format!("/{key}")))
+    }
+
+    /// The selector as an Argo CD key (`/Kind` is `Kind`).
+    pub(crate) fn key(&self) -> &str {
+        self.selector.strip_prefix('/').unwrap_or(&self.selector)
     }
 
     /// Whether the selector names one kind exactly (no wildcard).
