@@ -2,7 +2,7 @@
 //! the global `obj` and returns a table `{ status = "...", message = "..." }`.
 //!
 //! The runtime is LuaJIT (Lua 5.1 plus `goto`, like Argo CD's gopher-lua), run in the
-//! sandbox of [`sandbox`]. What a script's result means follows Argo CD's
+//! sandbox of `lua/sandbox.rs`. What a script's result means follows Argo CD's
 //! `ExecuteHealthLua`: `nil`, an empty table or an array means "no health" (the object is
 //! left out of the aggregate); a status outside the six known ones is Unknown with "Lua
 //! returned an invalid health status"; any other value, a runtime error, a time-out or a
