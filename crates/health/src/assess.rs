@@ -1,6 +1,6 @@
 //! [`Assessor`]: the health of one live object, in Argo CD's order (gitops-engine
 //! `GetResourceHealth`): an absent object is Missing and one being deleted is Progressing
-//! ("Pending deletion") whatever its kind; then the Lua check for its kind, if any (a
+//! ("Pending deletion") whatever its kind, unless Argo CD's hook finalizer holds it; then the Lua check for its kind, if any (a
 //! failing script makes this object Unknown with the error, nothing more); then the
 //! built-in checks. `None` means the kind has no health (a ConfigMap, a Role): Argo CD
 //! shows nothing and leaves it out of the application's aggregate.
@@ -46,6 +46,7 @@ impl Assessor {
         if obj
             .pointer("/metadata/deletionTimestamp")
             .is_some_and(|t| !t.is_null())
+            && !has_hook_finalizer(obj)
         {
             return Some(
                 Health::new(HealthStatus::Progressing, "Pending deletion")
@@ -67,6 +68,17 @@ impl Assessor {
         }
         builtin::assess(group, kind, obj)
     }
+}
+
+/// A hook Argo CD holds with its finalizer until it has read the outcome: being deleted is
+/// not its health (gitops-engine's `HasHookFinalizer`).
+fn has_hook_finalizer(obj: &Value) -> bool {
+    obj.pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|f| {
+            f.iter()
+                .any(|f| f.as_str() == Some("argocd.argoproj.io/hook-finalizer"))
+        })
 }
 
 fn group_kind(obj: &Value) -> (&str, &str) {

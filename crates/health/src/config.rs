@@ -2,10 +2,11 @@
 //! the engine can load them from anything (a definition, a ConfigMap, a checkout).
 //!
 //! Three forms, as a team migrating from Argo CD has them:
-//! - a native list of `(selector, script)` pairs (Driftless's own configuration);
+//! - a native list of `(selector, script)` pairs, or `HealthCheck` definitions
+//!   (`apiVersion: driftless.dev/v1alpha1`, `spec.selector`, `spec.lua`);
 //! - Argo CD's `argocd-cm` data: `resource.customizations.health.<group>_<Kind>` keys (or
 //!   `.<Kind>` for the core group) and the older `resource.customizations` YAML block
-//!   (`<group>/<Kind>: {health.lua: ...}`);
+//!   (`<group>/<Kind>: {health.lua: ...}`), given as the data map or as the whole ConfigMap;
 //! - a directory laid out like Argo CD's `resource_customizations/<group>/<Kind>/health.lua`
 //!   (`_` in a directory name stands for `*`, as in Argo CD's `_.crossplane.io/_`), given
 //!   as `(relative path, text)` pairs ([`read_directory`] makes them from a real directory).
@@ -52,6 +53,8 @@ const BLOCK_KEY: &str = "resource.customizations";
 pub enum ConfigError {
     #[error("argocd-cm `{key}`: {message}")]
     ArgoConfigMap { key: String, message: String },
+    #[error("{origin}: {message}")]
+    Document { origin: String, message: String },
     #[error("cannot read {path}: {message}")]
     Directory { path: String, message: String },
 }
@@ -63,8 +66,10 @@ pub struct HealthChecks {
     native: Vec<LuaCheck>,
     /// argocd-cm checks: Argo CD's `ResourceOverrides`.
     argocd_cm: Vec<LuaCheck>,
-    /// A `resource_customizations` directory: Argo CD's built-in scripts.
-    directory: Vec<LuaCheck>,
+    /// A `resource_customizations` directory (Argo CD's built-in scripts), by exact key.
+    directory: BTreeMap<String, LuaCheck>,
+    /// The directory's wildcard scripts (`_` in a directory name), sorted by path.
+    directory_wild: Vec<LuaCheck>,
 }
 
 impl HealthChecks {
@@ -78,8 +83,11 @@ impl HealthChecks {
     /// Adds native checks (after the native ones already there, before any argocd-cm one).
     pub fn add_native<'a>(&mut self, list: impl IntoIterator<Item = (&'a str, &'a str)>) {
         for (selector, script) in list {
-            self.native
-                .push(LuaCheck::parse(selector, script, LuaOrigin::Native));
+            // As in Argo CD, an empty script is no check: the built-in one applies.
+            if !script.is_empty() {
+                self.native
+                    .push(LuaCheck::parse(selector, script, LuaOrigin::Native));
+            }
         }
     }
 
@@ -96,6 +104,9 @@ impl HealthChecks {
             let Some(group_kind) = key.strip_prefix(SPLIT_PREFIX) else {
                 continue;
             };
+            if script.is_empty() {
+                continue;
+            }
             let selector = split_key_selector(group_kind).ok_or_else(|| {
                 ConfigError::ArgoConfigMap {
                     key: key.clone(),
@@ -130,7 +141,7 @@ impl HealthChecks {
         let mut found: Vec<LuaCheck> = files
             .into_iter()
             .filter_map(|(path, text)| {
-                let selector = directory_selector(path)?;
+                let selector = directory_selector(path).filter(|_| !text.is_empty())?;
                 let origin = LuaOrigin::Directory {
                     path: path.to_string(),
                 };
@@ -138,19 +149,65 @@ impl HealthChecks {
             })
             .collect();
         found.sort_by(|a, b| a.selector.cmp(&b.selector));
-        self.directory.extend(found);
+        for check in found {
+            if !check.is_exact() {
+                self.directory_wild.push(check);
+            } else if !self.directory.contains_key(check.key()) {
+                self.directory.insert(check.key().to_string(), check);
+            }
+        }
+    }
+
+    /// Adds the checks a configuration document holds: Driftless's `HealthCheck` definition
+    /// (`spec.selector`, `spec.lua`) or Argo CD's `argocd-cm` ConfigMap. `Ok(false)` for any
+    /// other document; errors name `origin` (`file#document`) and the field at fault.
+    pub fn add_document(&mut self, doc: &Value, origin: &str) -> Result<bool, ConfigError> {
+        let err = |message: String| ConfigError::Document {
+            origin: origin.to_string(),
+            message,
+        };
+        if is_argocd_cm(doc) {
+            let mut data = BTreeMap::new();
+            for (k, v) in doc
+                .get("data")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                let v = v
+                    .as_str()
+                    .ok_or_else(|| err(format!("data.{k} must be a string")))?;
+                data.insert(k.clone(), v.to_string());
+            }
+            self.add_argocd_cm(&data).map_err(|e| err(e.to_string()))?;
+            return Ok(true);
+        }
+        if !is_native_definition(doc) {
+            return Ok(false);
+        }
+        let field = |name: &str| {
+            doc.pointer(&format!("/spec/{name}"))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| err(format!("HealthCheck needs a non-empty string spec.{name}")))
+        };
+        let (selector, script) = (field("selector")?, field("lua")?);
+        self.add_native([(selector, script)]);
+        Ok(true)
     }
 
     /// The check for a kind, by Argo CD's precedence.
     pub fn find(&self, group: &str, kind: &str) -> Option<&LuaCheck> {
-        let exact = |c: &&LuaCheck| c.is_exact() && c.applies_to(group, kind);
-        let wild = |c: &&LuaCheck| !c.is_exact() && c.applies_to(group, kind);
+        let key = crate::lua::argo_key(group, kind);
+        let core = group.is_empty();
+        let exact = |c: &&LuaCheck| c.is_exact() && c.applies_to_key(&key, core);
+        let wild = |c: &&LuaCheck| !c.is_exact() && c.applies_to_key(&key, core);
         let configured = || self.native.iter().chain(&self.argocd_cm);
         configured()
             .find(exact)
             .or_else(|| configured().find(wild))
-            .or_else(|| self.directory.iter().find(exact))
-            .or_else(|| self.directory.iter().find(wild))
+            .or_else(|| self.directory.get(&key))
+            .or_else(|| self.directory_wild.iter().find(wild))
     }
 
     /// Every check, configured ones first.
@@ -158,7 +215,8 @@ impl HealthChecks {
         self.native
             .iter()
             .chain(&self.argocd_cm)
-            .chain(&self.directory)
+            .chain(self.directory.values())
+            .chain(&self.directory_wild)
     }
 
     /// Scripts that do not compile: worth a warning at start-up (their kinds read Unknown).
@@ -167,8 +225,21 @@ impl HealthChecks {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.native.is_empty() && self.argocd_cm.is_empty() && self.directory.is_empty()
+        self.iter().next().is_none()
     }
+}
+
+/// Argo CD's settings ConfigMap, as `kubectl get cm argocd-cm -o yaml` prints it.
+pub fn is_argocd_cm(doc: &Value) -> bool {
+    doc.get("apiVersion").and_then(Value::as_str) == Some("v1")
+        && doc.get("kind").and_then(Value::as_str) == Some("ConfigMap")
+        && doc.pointer("/metadata/name").and_then(Value::as_str) == Some("argocd-cm")
+}
+
+/// `apiVersion: driftless.dev/v1alpha1`, `kind: HealthCheck`.
+pub fn is_native_definition(doc: &Value) -> bool {
+    doc.get("apiVersion").and_then(Value::as_str) == Some("driftless.dev/v1alpha1")
+        && doc.get("kind").and_then(Value::as_str) == Some("HealthCheck")
 }
 
 /// `cert-manager.io_Certificate` → `cert-manager.io/Certificate`; `Pod` → `Pod`.

@@ -2,7 +2,7 @@
 //! the global `obj` and returns a table `{ status = "...", message = "..." }`.
 //!
 //! The runtime is LuaJIT (Lua 5.1 plus `goto`, like Argo CD's gopher-lua), run in the
-//! sandbox of [`sandbox`]. What a script's result means follows Argo CD's
+//! sandbox of `lua/sandbox.rs`. What a script's result means follows Argo CD's
 //! `ExecuteHealthLua`: `nil`, an empty table or an array means "no health" (the object is
 //! left out of the aggregate); a status outside the six known ones is Unknown with "Lua
 //! returned an invalid health status"; any other value, a runtime error, a time-out or a
@@ -96,11 +96,23 @@ impl LuaCheck {
     /// the core group) matched as a whole with `*` wildcards; the core group may also be
     /// written `/Kind`.
     pub fn applies_to(&self, group: &str, kind: &str) -> bool {
-        let selector = self.selector.strip_prefix('/').unwrap_or(&self.selector);
-        let key = argo_key(group, kind);
-        driftless_core::wildcard::matches(selector, &key)
-            || (group.is_empty()
-                && driftless_core::wildcard::matches(selector, &format!("/{kind}")))
+        self.applies_to_key(&argo_key(group, kind), group.is_empty())
+    }
+
+    /// [`Self::applies_to`] for an Argo CD key computed once by the caller.
+    pub(crate) fn applies_to_key(&self, key: &str, core: bool) -> bool {
+        let selector = self.key();
+        if self.is_exact() {
+            return selector == key;
+        }
+        // The core group may be written `*/Kind` as well as `Kind`.
+        driftless_core::wildcard::matches(selector, key)
+            || (core && driftless_core::wildcard::matches(selector, &format!("/{key}")))
+    }
+
+    /// The selector as an Argo CD key (`/Kind` is `Kind`).
+    pub(crate) fn key(&self) -> &str {
+        self.selector.strip_prefix('/').unwrap_or(&self.selector)
     }
 
     /// Whether the selector names one kind exactly (no wildcard).
@@ -127,7 +139,24 @@ impl LuaCheck {
         if let Some(e) = &self.compile_error {
             return Err(e.clone());
         }
-        let sandbox = Sandbox::new().map_err(|e| self.script_error(e))?;
+        let outcome = sandbox::with_sandbox(|sandbox, env| {
+            let result = self.run_in(sandbox, env, obj);
+            // Out of memory or time: the state is not worth keeping.
+            let keep = !matches!(
+                result,
+                Err(LuaError::Memory { .. } | LuaError::Timeout { .. })
+            );
+            (result, keep)
+        });
+        outcome.map_err(|e| self.script_error(e))?
+    }
+
+    fn run_in(
+        &self,
+        sandbox: &Sandbox,
+        env: Table,
+        obj: &Value,
+    ) -> Result<Option<Health>, LuaError> {
         let opts = SerializeOptions::new()
             .serialize_none_to_null(false)
             .serialize_unit_to_null(false)
@@ -136,9 +165,7 @@ impl LuaCheck {
             .lua
             .to_value_with(obj, opts)
             .map_err(|e| self.script_error(e))?;
-        sandbox
-            .env
-            .raw_set("obj", value)
+        env.raw_set("obj", value)
             .map_err(|e| self.script_error(e))?;
         sandbox
             .arm(Instant::now() + self.timeout, self.memory_bytes)
@@ -147,7 +174,7 @@ impl LuaCheck {
             .lua
             .load(&self.script)
             .set_name(format!("={}", self.selector))
-            .set_environment(sandbox.env.clone())
+            .set_environment(env)
             .eval()
         {
             Ok(v) => v,

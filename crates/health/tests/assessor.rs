@@ -54,6 +54,12 @@ fn pending_deletion_comes_before_any_check() {
         (h.status, h.message.as_str()),
         (HealthStatus::Progressing, "Pending deletion")
     );
+    // A hook held by Argo CD's finalizer is assessed as usual.
+    let hook = json!({"apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "migrate", "deletionTimestamp": "2026-01-01T00:00:00Z",
+            "finalizers": ["argocd.argoproj.io/hook-finalizer"]},
+        "status": {"conditions": [{"type": "Complete", "status": "True"}]}});
+    assert_eq!(a.assess(Some(&hook)).unwrap().status, HealthStatus::Healthy);
 }
 
 #[test]

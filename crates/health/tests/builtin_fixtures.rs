@@ -81,6 +81,7 @@ fn every_fixture_gets_its_expected_health() {
     for family in [
         "cert-manager",
         "argo-rollouts",
+        "argo-workflows",
         "flux",
         "crossplane",
         "external-secrets",

@@ -9,6 +9,7 @@
 //! health, as in Argo CD.
 
 mod argo_rollouts;
+mod argo_workflows;
 mod cert_manager;
 mod cloudnative_pg;
 pub(crate) mod conditions;
@@ -66,6 +67,7 @@ type FamilyCheck = fn(&str, &str, &Value) -> Option<Health>;
 const FAMILIES: &[(&str, FamilyCheck)] = &[
     ("cert-manager", cert_manager::check),
     ("argo-rollouts", argo_rollouts::check),
+    ("argo-workflows", argo_workflows::check),
     ("flux", flux::check),
     ("crossplane", crossplane::check),
     ("external-secrets", external_secrets::check),

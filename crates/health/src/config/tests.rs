@@ -232,3 +232,50 @@ fn reading_a_real_directory() {
     let err = read_directory(Path::new("/nonexistent/driftless")).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/driftless"), "{err}");
 }
+
+#[test]
+fn definitions_in_a_config_directory() {
+    let mut checks = HealthChecks::default();
+    let native = json!({"apiVersion": "driftless.dev/v1alpha1", "kind": "HealthCheck",
+        "metadata": {"name": "certs"},
+        "spec": {"selector": "cert-manager.io/Certificate", "lua": "return {status = 'Healthy'}"}});
+    assert!(checks.add_document(&native, "health.yaml#0").unwrap());
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "argocd-cm", "namespace": "argocd"},
+        "data": {"resource.customizations.health.ConfigMap": "return {status = 'Degraded'}",
+                 "url": "https://argo.example.com"}});
+    assert!(checks.add_document(&cm, "argocd-cm.yaml#0").unwrap());
+    let other = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app"}});
+    assert!(!checks.add_document(&other, "x.yaml#0").unwrap());
+    assert_eq!(
+        found(&checks, "cert-manager.io", "Certificate").unwrap().1,
+        LuaOrigin::Native
+    );
+    assert!(matches!(
+        found(&checks, "", "ConfigMap").unwrap().1,
+        LuaOrigin::ArgoConfigMap { .. }
+    ));
+    let bad = json!({"apiVersion": "driftless.dev/v1alpha1", "kind": "HealthCheck",
+        "metadata": {"name": "x"}, "spec": {"selector": "a/B"}});
+    let err = checks
+        .add_document(&bad, "health.yaml#1")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "health.yaml#1: HealthCheck needs a non-empty string spec.lua"
+    );
+}
+
+#[test]
+fn empty_scripts_are_no_checks_as_in_argo_cd() {
+    let mut checks = HealthChecks::from_native([("apps/Deployment", "")]);
+    let data: BTreeMap<String, String> = [(
+        "resource.customizations.health.apps_StatefulSet".to_string(),
+        String::new(),
+    )]
+    .into();
+    checks.add_argocd_cm(&data).unwrap();
+    checks.add_directory([("apps/DaemonSet/health.lua", "")]);
+    assert!(checks.is_empty());
+}

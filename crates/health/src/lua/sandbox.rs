@@ -1,104 +1,78 @@
-//! The sandboxed LuaJIT state one health script runs in.
+//! The sandboxed LuaJIT state health scripts run in, one per thread, reused run after run.
 //!
-//! LuaJIT has no sandbox mode, so the script's environment is built here from an allow-list:
-//! the base functions that cannot load code or reach the host, `string`, `table`, `math`, a
-//! safe `os` (time, date, clock, difftime: what Argo CD's `oslib_safe.go` offers, plus the
-//! two harmless clocks), and a `require` that only hands out those modules. The state's real
-//! globals never reach the script; each run gets a fresh state, so writes to globals (Argo
-//! CD's scripts do `hs = {}`) stay inside one evaluation.
+//! LuaJIT has no sandbox mode, so each run's environment is built from an allow-list
+//! (`prelude.lua`): the base functions that cannot load code or reach the host, copies of
+//! `string`, `table` and `math`, a safe `os` (time, date, clock, difftime: what Argo CD's
+//! `oslib_safe.go` offers, plus the two harmless clocks), and a `require` that only hands
+//! out those modules. The state's real globals never reach a script, and every run gets a
+//! fresh environment, so writes to globals (Argo CD's scripts do `hs = {}`) stay inside one
+//! evaluation; a run that hit a limit discards the whole state.
 //!
 //! Limits: the JIT is switched off (compiled traces skip count hooks), an instruction-count
 //! hook enforces the deadline, and the allocator enforces the memory cap. `pcall`/`xpcall`
 //! are wrapped so a script cannot swallow the time-limit error and keep running.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use mlua::{HookTriggers, Lua, LuaOptions, StdLib, Table, VmState};
+use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, VmState};
 
 /// How many VM instructions run between two deadline checks: small enough that a tight loop
 /// overruns the deadline by microseconds, large enough that the check costs nothing.
 const HOOK_EVERY: u32 = 1_000;
 
-/// Builds the environment table; runs once per state with the real globals, before the
-/// script exists. `timed_out` is the Rust-side flag the hook raises.
-const PRELUDE: &str = concat!(
-    r#"
-local timed_out = ...
-"#,
-    include_str!("go_format.lua"),
-    r#"
-jit.off()
-jit.flush()
-local env = {}
-for _, name in ipairs({
-  "assert", "error", "ipairs", "next", "pairs", "select", "tonumber", "tostring", "type",
-  "unpack", "rawequal", "rawget", "rawset", "setmetatable", "getmetatable", "_VERSION",
-}) do
-  env[name] = _G[name]
-end
--- Argo CD's scripts may print while debugging; output goes nowhere here.
-env.print = function() end
-string.dump = nil
-string.format = go_format(string.format)
--- Lua 5.0 names gopher-lua still answers to (Lua 5.1 kept them behind LUA_COMPAT).
-math.mod = math.mod or math.fmod
-string.gfind = string.gfind or string.gmatch
-local safe_os = {
-  time = os.time, date = os.date, clock = os.clock, difftime = os.difftime,
-}
-env.string, env.table, env.math, env.os = string, table, math, safe_os
-local modules = { os = safe_os, string = string, table = table, math = math }
-env.require = function(name)
-  local m = modules[name]
-  if m == nil then
-    error("module '" .. tostring(name) .. "' not found", 2)
-  end
-  return m
-end
--- A time-limit error caught by the script is raised again, so the limit holds.
-local raw_pcall, raw_xpcall = pcall, xpcall
-local function pass(ok, ...)
-  if not ok and timed_out() then error((...), 0) end
-  return ok, ...
-end
-env.pcall = function(f, ...) return pass(raw_pcall(f, ...)) end
-env.xpcall = function(f, handler)
-  return pass(raw_xpcall(f, function(e)
-    if timed_out() then return e end
-    return handler(e)
-  end))
-end
-env._G = env
--- Nothing outside the environment may load code or touch the host, even by accident.
-for _, name in ipairs({ "dofile", "loadfile", "load", "loadstring", "module", "require",
-  "getfenv", "setfenv", "collectgarbage", "newproxy", "gcinfo", "io", "os", "debug",
-  "package", "ffi", "coroutine" }) do
-  _G[name] = nil
-end
-return env
-"#
-);
+/// Garbage left by earlier runs is collected once the state holds this much.
+const COLLECT_ABOVE: usize = 16 << 20;
 
-/// A fresh state and the environment for one script run.
+const PRELUDE: &str = concat!(include_str!("go_format.lua"), include_str!("prelude.lua"));
+
+thread_local! {
+    static STATE: RefCell<Option<Sandbox>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's sandbox and a fresh environment; a run that ran out of time
+/// or memory (or found the state unusable) leaves no state behind for the next one.
+pub(crate) fn with_sandbox<R>(f: impl FnOnce(&Sandbox, Table) -> (R, bool)) -> mlua::Result<R> {
+    STATE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let sandbox = match slot.take() {
+            Some(s) => s,
+            None => Sandbox::new()?,
+        };
+        if sandbox.lua.used_memory() > COLLECT_ABOVE {
+            sandbox.lua.gc_collect()?;
+        }
+        sandbox.timed_out.store(false, Ordering::Relaxed);
+        let env: Table = sandbox.make_env.call(())?;
+        let (result, healthy) = f(&sandbox, env);
+        if healthy && !sandbox.timed_out() {
+            sandbox.lua.remove_hook();
+            *slot = Some(sandbox);
+        }
+        Ok(result)
+    })
+}
+
+/// A LuaJIT state prepared by the prelude.
 pub(crate) struct Sandbox {
     pub lua: Lua,
-    pub env: Table,
+    make_env: Function,
     timed_out: Arc<AtomicBool>,
 }
 
 impl Sandbox {
-    pub fn new() -> mlua::Result<Self> {
+    fn new() -> mlua::Result<Self> {
         let libs = StdLib::STRING | StdLib::TABLE | StdLib::MATH | StdLib::OS | StdLib::JIT;
         let lua = Lua::new_with(libs, LuaOptions::default())?;
         let timed_out = Arc::new(AtomicBool::new(false));
         let flag = timed_out.clone();
         let probe = lua.create_function(move |_, ()| Ok(flag.load(Ordering::Relaxed)))?;
-        let env: Table = lua.load(PRELUDE).set_name("=sandbox").call(probe)?;
+        let make_env: Function = lua.load(PRELUDE).set_name("=sandbox").call(probe)?;
         Ok(Sandbox {
             lua,
-            env,
+            make_env,
             timed_out,
         })
     }

@@ -179,3 +179,28 @@ fn selectors_are_argo_keys_with_wildcards() {
     assert!(any.applies_to("apps", "Deployment") && any.applies_to("", "Pod"));
     assert!(!any.is_exact() && LuaCheck::new("apps/Deployment", "").unwrap().is_exact());
 }
+
+#[test]
+fn runs_on_one_thread_share_nothing() {
+    let vandal = r#"leak = "yes"
+string.format = nil
+table.insert = nil
+require("os").time = nil
+local mt = getmetatable("")
+local reached = type(mt) == "table"
+if reached then mt.__index.upper = nil end
+return { status = "Healthy", message = tostring(reached) }"#;
+    assert_eq!(health(vandal, json!({})).message, "false");
+    let witness = r#"local t = {}
+table.insert(t, string.format("%s", leak))
+return { status = "Healthy", message = t[1] .. ("x"):upper() .. type(os.time()) }"#;
+    assert_eq!(health(witness, json!({})).message, "nilXnumber");
+    // A run that hit the deadline leaves a usable sandbox behind.
+    let mut spin = LuaCheck::new("a/B", "while true do end").unwrap();
+    spin.timeout = Duration::from_millis(20);
+    assert!(matches!(
+        spin.run(&json!({})),
+        Err(LuaError::Timeout { .. })
+    ));
+    assert_eq!(health(witness, json!({})).message, "nilXnumber");
+}
