@@ -24,6 +24,7 @@ pub mod selector;
 pub mod source;
 pub mod strategic;
 pub mod tracking;
+pub mod url_rewrite;
 pub mod users;
 pub mod wildcard;
 pub mod yaml;

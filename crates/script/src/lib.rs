@@ -132,7 +132,7 @@ pub fn run(
     setup().map_err(lua_err)?;
     let chunk = lua
         .load(opts.source.as_str())
-        .set_name(format!("@{}", opts.file))
+        .set_name(format!("@{}", sandbox::chunk_name(&opts.file)))
         .set_environment(env.clone());
     chunk.exec().map_err(lua_err)?;
     let built = registry.borrow().clone();

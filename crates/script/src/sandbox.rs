@@ -164,10 +164,32 @@ pub fn caller(lua: &Lua) -> String {
 pub fn message(e: &mlua::Error) -> String {
     match e {
         mlua::Error::CallbackError { cause, .. } => message(cause),
-        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::RuntimeError(m) => without_traceback(m),
         mlua::Error::SyntaxError { message, .. } => message.clone(),
         mlua::Error::MemoryError(m) => format!("memory limit exceeded: {m}"),
         mlua::Error::WithContext { cause, context } => format!("{context}: {}", message(cause)),
         other => other.to_string(),
     }
+}
+
+/// The message without the traceback mlua appends (the first line names file and line).
+fn without_traceback(m: &str) -> String {
+    let end = [m.find("\nstack traceback:"), m.find("\n\t")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(m.len());
+    m[..end].to_string()
+}
+
+/// The chunk name errors show: the path as given, or its file name when Lua would cut a
+/// long path (it keeps 60 characters, from the end).
+pub fn chunk_name(path: &str) -> String {
+    if path.len() <= 55 {
+        return path.to_string();
+    }
+    std::path::Path::new(path)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.to_string())
 }

@@ -1,0 +1,7 @@
+//! `driftless run`: Lua workflows against a running engine — the documented examples
+//! unchanged, and the project's own scripts for each flow, checked by their effect on the
+//! sandbox cluster and in the audit log.
+
+mod examples;
+mod flows;
+mod rig;
