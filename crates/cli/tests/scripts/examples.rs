@@ -93,7 +93,12 @@ fn rollback_reasons(rig: &Rig, app: &str) -> Vec<String> {
 
 /// 01, 02, 04: workflows created, the automated ones synced by the engine.
 fn creating_workflows(rig: &Rig) {
-    rig.run_ok(&ex("01-simple-gitops-workflow.lua"), &[], 0);
+    let out = rig.run_ok(&ex("01-simple-gitops-workflow.lua"), &[], 0);
+    // log.info goes to the engine's log format (tracing, stderr).
+    assert!(
+        out.contains("GitOps workflow created: infrastructure"),
+        "{out}"
+    );
     synced(rig, "infrastructure");
     assert_eq!(value(rig, "infrastructure").as_deref(), Some("v1"));
     assert_eq!(rig.audit("app.create", "infrastructure")[0]["actor"], "api");

@@ -91,6 +91,19 @@ pub(super) fn install(g: &Rc<Gitops>, lua: &Lua, m: &Table) -> mlua::Result<()> 
             .collect();
         Ok(one(to_lua(lua, &Json::Array(list))?))
     })?;
+    install_wait(g, lua, m)?;
+    for (name, on) in [("start_auto_sync", true), ("stop_auto_sync", false)] {
+        g.add(lua, m, name, move |g, _lua, at, _| {
+            let n = g.auto_sync(on).map_err(|e| raise(at, name, e))?;
+            Ok(one(Value::Integer(n as i64)))
+        })?;
+    }
+    Ok(())
+}
+
+/// `wait_for(id, {status, health, event, timeout})`: polls until the workflow is in the
+/// state asked for (default: synced), or an event of that kind was recorded.
+fn install_wait(g: &Rc<Gitops>, lua: &Lua, m: &Table) -> mlua::Result<()> {
     g.add(lua, m, "wait_for", |g, lua, at, args| {
         let mut it = args.into_iter();
         let id = super::workflow_id(&it.next().unwrap_or(Value::Nil))
@@ -150,12 +163,6 @@ pub(super) fn install(g: &Rc<Gitops>, lua: &Lua, m: &Table) -> mlua::Result<()> 
             g.budget.host(|| g.client.pause(Duration::from_millis(300)));
         }
     })?;
-    for (name, on) in [("start_auto_sync", true), ("stop_auto_sync", false)] {
-        g.add(lua, m, name, move |g, _lua, at, _| {
-            let n = g.auto_sync(on).map_err(|e| raise(at, name, e))?;
-            Ok(one(Value::Integer(n as i64)))
-        })?;
-    }
     Ok(())
 }
 
