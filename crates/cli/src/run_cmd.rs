@@ -3,7 +3,10 @@
 //! its API with the caller's token, like the other client commands. Exit 0 when every task
 //! succeeded (or the script built none and ran to its end), 1 when a task failed or the
 //! script raised an error, 2 when it could not start (no file, a bad parameter, an unknown
-//! task).
+//! task). `--standalone` runs the script's workflows against a kubeconfig instead (see
+//! [`standalone`]).
+
+mod standalone;
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -40,8 +43,14 @@ pub struct RunArgs {
     /// Memory the script may allocate, in MiB.
     #[arg(long, default_value_t = 64)]
     memory_mib: usize,
+    /// No engine: diff and sync the workflows the script defines straight against the
+    /// cluster of a kubeconfig (history, rollback, events and pipelines need an engine).
+    #[arg(long)]
+    standalone: bool,
     #[command(flatten)]
     server: ServerArgs,
+    #[command(flatten)]
+    cluster: crate::app_args::ClusterArgs,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -76,12 +85,24 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     opts.wait_limit = args.timeout;
     opts.cpu_limit = args.cpu_limit;
     opts.memory_limit = args.memory_mib.saturating_mul(1 << 20);
-    let engine = Rc::new(HttpEngine {
-        rt: tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?,
-        client: args.server.client()?,
-    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let engine: Rc<dyn EngineClient> = if args.standalone {
+        use clap::FromArgMatches;
+        // Mirrors in the usual data directory ($DRIFTLESS_DATA_DIR, else ~/.driftless).
+        let git = crate::render_cmd::GitArgs::from_arg_matches(
+            &<crate::render_cmd::GitArgs as Args>::augment_args(clap::Command::new("git"))
+                .get_matches_from(["git"]),
+        )?;
+        let cluster = rt.block_on(args.cluster.connect())?;
+        Rc::new(standalone::LocalEngine::new(rt, cluster, git))
+    } else {
+        Rc::new(HttpEngine {
+            rt,
+            client: args.server.client()?,
+        })
+    };
     let console = Rc::new(Terminal { yes: args.yes });
     match driftless_script::run(&opts, engine, console) {
         Ok(report) => {

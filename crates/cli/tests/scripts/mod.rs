@@ -5,3 +5,4 @@
 mod examples;
 mod flows;
 mod rig;
+mod standalone;
