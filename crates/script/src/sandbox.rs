@@ -131,12 +131,17 @@ impl Sandbox {
         let enforced = lua.set_memory_limit(cap).is_ok();
         let hook_budget = budget.clone();
         let triggers = HookTriggers::new().every_nth_instruction(HOOK_EVERY);
-        lua.set_hook(triggers, move |lua, _| {
+        lua.set_hook(triggers, move |lua, debug| {
             if hook_budget.check() {
-                return Err(mlua::Error::RuntimeError(
-                    "time limit exceeded (the script's Lua time, waits on the engine excluded)"
-                        .into(),
-                ));
+                // Where the script was when its time ran out.
+                let src = debug.source().short_src.map(|s| s.into_owned());
+                let at = match (src, debug.current_line()) {
+                    (Some(s), Some(l)) => format!("{s}:{l}: "),
+                    _ => String::new(),
+                };
+                return Err(mlua::Error::RuntimeError(format!(
+                    "{at}time limit exceeded (the script's Lua time, waits on the engine excluded)"
+                )));
             }
             if !enforced && lua.used_memory() > cap {
                 return Err(mlua::Error::MemoryError("memory limit exceeded".into()));
