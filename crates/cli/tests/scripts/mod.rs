@@ -4,5 +4,6 @@
 
 mod examples;
 mod flows;
+mod release;
 mod rig;
 mod standalone;

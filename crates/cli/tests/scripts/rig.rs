@@ -103,12 +103,17 @@ impl Rig {
 
     /// `driftless run SCRIPT ARGS...` as the admin user; stdin is not a terminal.
     pub fn run(&self, script: &Path, args: &[&str]) -> Output {
+        self.run_as(&self.token, script, args)
+    }
+
+    /// `driftless run` with another user's token.
+    pub fn run_as(&self, token: &str, script: &Path, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_driftless"))
             .arg("run")
             .arg(script)
             .args(args)
             .env("DRIFTLESS_SERVER", &self.api)
-            .env("DRIFTLESS_TOKEN", &self.token)
+            .env("DRIFTLESS_TOKEN", token.trim())
             .env("NO_COLOR", "1")
             .stdin(std::process::Stdio::null())
             .output()
@@ -117,7 +122,11 @@ impl Rig {
 
     /// Runs and asserts the exit code; returns stdout and stderr together.
     pub fn run_ok(&self, script: &Path, args: &[&str], code: i32) -> String {
-        let out = self.run(script, args);
+        self.run_ok_as(&self.token, script, args, code)
+    }
+
+    pub fn run_ok_as(&self, token: &str, script: &Path, args: &[&str], code: i32) -> String {
+        let out = self.run_as(token, script, args);
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
