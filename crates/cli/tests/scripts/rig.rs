@@ -101,12 +101,7 @@ impl Rig {
         driftless_testkit::run(git(&work).args(["rev-parse", "HEAD"]))
     }
 
-    /// `driftless run SCRIPT ARGS...` as the admin user; stdin is not a terminal.
-    pub fn run(&self, script: &Path, args: &[&str]) -> Output {
-        self.run_as(&self.token, script, args)
-    }
-
-    /// `driftless run` with another user's token.
+    /// `driftless run SCRIPT ARGS...` with a user's token; stdin is not a terminal.
     pub fn run_as(&self, token: &str, script: &Path, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_driftless"))
             .arg("run")
@@ -120,7 +115,7 @@ impl Rig {
             .unwrap()
     }
 
-    /// Runs and asserts the exit code; returns stdout and stderr together.
+    /// Runs as the admin and asserts the exit code; returns stdout and stderr together.
     pub fn run_ok(&self, script: &Path, args: &[&str], code: i32) -> String {
         self.run_ok_as(&self.token, script, args, code)
     }
