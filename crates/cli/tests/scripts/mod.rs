@@ -7,3 +7,4 @@ mod flows;
 mod release;
 mod rig;
 mod standalone;
+mod terminal;
