@@ -6,7 +6,7 @@
 //! - `GET /api/v1/applications/{name}`, `PATCH` (a JSON merge patch of its spec: `app set`)
 //! - `POST /api/v1/applications/{name}/sync` (queued; audited with the caller)
 //! - `POST /api/v1/applications/{name}/refresh`
-//! - `POST /api/v1/applications/{name}/rollback` `{"id": N | "toTime": T, "revert": bool}`
+//! - `POST /api/v1/applications/{name}/rollback` `{"id": N | "toTime": T, "revert": bool, "reason": R}`
 //!   (default: the previous deployment, pinned; `revert`: a commit restoring it on the branch)
 //! - `POST /api/v1/applications/{name}/pause-heal` `{"duration": "30m", "reason": "..."}`
 //! - `GET /api/v1/applications/{name}/diff|history|operations|events?after=ID`
@@ -509,6 +509,9 @@ struct Rollback {
     /// source of truth) instead of pinning the application to the old revision.
     #[serde(default)]
     revert: bool,
+    /// Why (recorded in the audit log with the rollback).
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 async fn rollback(
@@ -555,9 +558,10 @@ async fn rollback(
             ),
         ));
     }
+    let reason = body.reason.as_deref().filter(|r| !r.trim().is_empty());
     let revision = s
         .controller
-        .rollback(&name, id, &caller.name)
+        .rollback_because(&name, id, &caller.name, reason)
         .await
         .map_err(ApiError::BadRequest)?;
     Ok((

@@ -13,6 +13,7 @@ mod image_cmd;
 mod promote_cmd;
 mod render_cmd;
 mod repo_cmd;
+mod run_cmd;
 mod sandbox_cmd;
 mod status_cmd;
 mod sync_cmd;
@@ -71,6 +72,8 @@ enum Command {
     Cluster(cluster_cmd::ClusterCmdArgs),
     /// Repositories of a running engine and their credentials, through its API.
     Repo(repo_cmd::RepoCmdArgs),
+    /// Run a Lua workflow script (the `gitops` module, tasks) against a running engine.
+    Run(Box<run_cmd::RunArgs>),
     /// Audit log tools: `verify` checks its hash chain.
     Audit(audit_cmd::AuditArgs),
     /// Run the embedded sandbox Kubernetes API server and write a kubeconfig for it.
@@ -106,6 +109,7 @@ fn main() -> ExitCode {
         Command::Render(args) => render_cmd::run(*args),
         Command::Diff(args) => diff_cmd::run(*args),
         Command::Audit(args) => audit_cmd::run(args),
+        Command::Run(args) => run_cmd::run(*args),
         Command::Repo(args) => repo_cmd::run(args),
         Command::Cluster(args) => cluster_cmd::run(args),
         Command::Image(args) => image_cmd::run(args),

@@ -3,6 +3,7 @@
 mod promote;
 mod render;
 mod sandbox;
+mod scripts;
 mod sync_cli;
 mod ui;
 mod up;

@@ -26,6 +26,7 @@ pub mod source;
 pub mod strategic;
 pub mod tracking;
 pub mod trust;
+pub mod url_rewrite;
 pub mod users;
 pub mod wildcard;
 pub mod yaml;

@@ -98,6 +98,11 @@ pub struct Repository {
     /// Plain `http://` to a non-loopback host is allowed for this repository.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub insecure: bool,
+    /// Git's `url.<url>.insteadOf`: repository URLs starting with one of these prefixes are
+    /// fetched from this definition's `url` followed by the rest (a mirror; see
+    /// [`crate::url_rewrite`]). Credentials and policy are then this definition's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instead_of: Vec<String>,
     /// The secret its webhooks are signed with (`POST /webhooks/{provider}/{name}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<SecretValue>,
@@ -139,6 +144,12 @@ impl Repository {
         if kinds.iter().filter(|k| **k).count() > 1 {
             return Err(format!(
                 "repository {}: give one of spec.password, spec.bearerToken, spec.sshPrivateKey",
+                self.name
+            ));
+        }
+        if self.instead_of.iter().any(|p| p.trim().is_empty()) {
+            return Err(format!(
+                "repository {}: spec.insteadOf holds an empty prefix (it would rewrite every URL)",
                 self.name
             ));
         }

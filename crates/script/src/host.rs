@@ -36,20 +36,22 @@ fn log_fn(lua: &Lua, origin: &Origin, level: tracing::Level) -> mlua::Result<mlu
     let origin = origin.clone();
     lua.create_function(move |_, args: MultiValue| {
         let msg = joined(&args, " ")?;
-        let task = origin.task.borrow().clone().unwrap_or_default();
+        // Recorded only inside a task (an absent field, not an empty one, at top level).
+        let task = origin.task.borrow().clone();
+        let task = task.as_deref();
         let file = &*origin.file;
         match level {
             tracing::Level::ERROR => {
-                tracing::error!(target: "driftless::script", script = file, task = %task, "{msg}")
+                tracing::error!(target: "driftless::script", script = file, task, "{msg}")
             }
             tracing::Level::WARN => {
-                tracing::warn!(target: "driftless::script", script = file, task = %task, "{msg}")
+                tracing::warn!(target: "driftless::script", script = file, task, "{msg}")
             }
             tracing::Level::DEBUG | tracing::Level::TRACE => {
-                tracing::debug!(target: "driftless::script", script = file, task = %task, "{msg}")
+                tracing::debug!(target: "driftless::script", script = file, task, "{msg}")
             }
             tracing::Level::INFO => {
-                tracing::info!(target: "driftless::script", script = file, task = %task, "{msg}")
+                tracing::info!(target: "driftless::script", script = file, task, "{msg}")
             }
         }
         Ok(())

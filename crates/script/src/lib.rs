@@ -132,7 +132,7 @@ pub fn run(
     setup().map_err(lua_err)?;
     let chunk = lua
         .load(opts.source.as_str())
-        .set_name(format!("@{}", opts.file))
+        .set_name(format!("@{}", sandbox::chunk_name(&opts.file)))
         .set_environment(env.clone());
     chunk.exec().map_err(lua_err)?;
     let built = registry.borrow().clone();
@@ -146,7 +146,7 @@ pub fn run(
         return Ok(Report::default());
     }
     let ordered = tasks::order(&built, &opts.tasks).map_err(ScriptError::Usage)?;
-    let outcomes = tasks::run(lua, &ordered, &params, &origin.task).map_err(lua_err)?;
+    let outcomes = tasks::run(lua, &ordered, &params, &origin.task, &opts.file).map_err(lua_err)?;
     if sb.budget.exceeded() {
         return Err(ScriptError::Lua(format!(
             "{}: time limit of {}s of Lua time exceeded",

@@ -131,12 +131,17 @@ impl Sandbox {
         let enforced = lua.set_memory_limit(cap).is_ok();
         let hook_budget = budget.clone();
         let triggers = HookTriggers::new().every_nth_instruction(HOOK_EVERY);
-        lua.set_hook(triggers, move |lua, _| {
+        lua.set_hook(triggers, move |lua, debug| {
             if hook_budget.check() {
-                return Err(mlua::Error::RuntimeError(
-                    "time limit exceeded (the script's Lua time, waits on the engine excluded)"
-                        .into(),
-                ));
+                // Where the script was when its time ran out.
+                let src = debug.source().short_src.map(|s| s.into_owned());
+                let at = match (src, debug.current_line()) {
+                    (Some(s), Some(l)) => format!("{s}:{l}: "),
+                    _ => String::new(),
+                };
+                return Err(mlua::Error::RuntimeError(format!(
+                    "{at}time limit exceeded (the script's Lua time, waits on the engine excluded)"
+                )));
             }
             if !enforced && lua.used_memory() > cap {
                 return Err(mlua::Error::MemoryError("memory limit exceeded".into()));
@@ -164,10 +169,32 @@ pub fn caller(lua: &Lua) -> String {
 pub fn message(e: &mlua::Error) -> String {
     match e {
         mlua::Error::CallbackError { cause, .. } => message(cause),
-        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::RuntimeError(m) => without_traceback(m),
         mlua::Error::SyntaxError { message, .. } => message.clone(),
         mlua::Error::MemoryError(m) => format!("memory limit exceeded: {m}"),
         mlua::Error::WithContext { cause, context } => format!("{context}: {}", message(cause)),
         other => other.to_string(),
     }
+}
+
+/// The message without the traceback mlua appends (the first line names file and line).
+fn without_traceback(m: &str) -> String {
+    let end = [m.find("\nstack traceback:"), m.find("\n\t")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(m.len());
+    m[..end].to_string()
+}
+
+/// The chunk name errors show: the path as given, or its file name when Lua would cut a
+/// long path (it keeps 60 characters, from the end).
+pub fn chunk_name(path: &str) -> String {
+    if path.len() <= 55 {
+        return path.to_string();
+    }
+    std::path::Path::new(path)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.to_string())
 }

@@ -205,6 +205,7 @@ pub(crate) fn run(
     ordered: &[TaskDef],
     params: &Table,
     current: &RefCell<Option<String>>,
+    script: &str,
 ) -> mlua::Result<Vec<TaskOutcome>> {
     let results = lua.create_table()?;
     let mut outcomes: Vec<TaskOutcome> = Vec::new();
@@ -215,7 +216,7 @@ pub(crate) fn run(
             .iter()
             .find(|d| outcomes.iter().any(|o| &o.name == *d && !o.success));
         if let Some(d) = failed_dep {
-            tracing::warn!(target: "driftless::script", task = %t.name, "skipped: dependency {d} failed");
+            tracing::warn!(target: "driftless::script", script, task = %t.name, "skipped: dependency {d} failed");
             outcomes.push(TaskOutcome {
                 name: t.name.clone(),
                 success: false,
@@ -229,7 +230,7 @@ pub(crate) fn run(
             deps.set(d.as_str(), results.get::<Value>(d.as_str())?)?;
         }
         *current.borrow_mut() = Some(t.name.clone());
-        tracing::info!(target: "driftless::script", task = %t.name, description = %t.description, "task started");
+        tracing::info!(target: "driftless::script", script, task = %t.name, description = %t.description, "task started");
         let r = t.command.call::<MultiValue>((params.clone(), deps));
         *current.borrow_mut() = None;
         let (success, message, value) = match r {
@@ -243,9 +244,9 @@ pub(crate) fn run(
         results.set(t.name.as_str(), shown)?;
         let seconds = started.elapsed().as_secs();
         if success {
-            tracing::info!(target: "driftless::script", task = %t.name, seconds, "task succeeded: {message}");
+            tracing::info!(target: "driftless::script", script, task = %t.name, seconds, "task succeeded: {message}");
         } else {
-            tracing::error!(target: "driftless::script", task = %t.name, seconds, "task failed: {message}");
+            tracing::error!(target: "driftless::script", script, task = %t.name, seconds, "task failed: {message}");
         }
         outcomes.push(TaskOutcome {
             name: t.name.clone(),

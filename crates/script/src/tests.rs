@@ -96,8 +96,8 @@ impl EngineClient for Engine {
         self.log(format!("diff {name}"));
         Ok(json!({"comparison": self.comparison.borrow().clone()}))
     }
-    fn rollback(&self, name: &str, _id: Option<i64>, reason: &str) -> ClientResult<Value> {
-        self.log(format!("rollback {name} {reason}"));
+    fn rollback(&self, name: &str, id: Option<i64>, reason: &str) -> ClientResult<Value> {
+        self.log(format!("rollback {name} to {id:?} {reason}"));
         self.operation(name, "rollback", "rollback requested by a user");
         Ok(json!({"queued": true}))
     }
@@ -112,7 +112,12 @@ impl EngineClient for Engine {
             .collect())
     }
     fn history(&self, _: &str) -> ClientResult<Vec<Value>> {
-        Ok(vec![])
+        // Newest first: a re-sync of the current revision, then the one before.
+        Ok(vec![
+            json!({"id": 3, "revision": "b"}),
+            json!({"id": 2, "revision": "b"}),
+            json!({"id": 1, "revision": "a"}),
+        ])
     }
     fn events(&self, _: &str, _: i64) -> ClientResult<Vec<Value>> {
         Ok(vec![])
@@ -159,7 +164,7 @@ fn go(
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    o.cpu_limit = Duration::from_secs(2);
+    o.cpu_limit = Duration::from_secs(1);
     o.memory_limit = 16 << 20;
     run(&o, engine.clone(), term.clone())
 }
@@ -279,7 +284,7 @@ fn rollback_and_status_answer_the_shapes_scripts_read() {
         e.calls
             .borrow()
             .iter()
-            .any(|c| c == "rollback web bad release")
+            .any(|c| c == "rollback web to Some(1) bad release")
     );
     let src = "local s = gitops.get_workflow_status(workflow_id)\nassert(s.status == 'synced' and s.last_sync_result.status == 'succeeded' and s.health == 'healthy')";
     go(&e, &t, src, &[("workflow_id", "web")]).unwrap();
@@ -341,6 +346,17 @@ fn errors_name_the_file_and_line() {
             .starts_with("test.lua:3: gitops.sync_workflow: the workflow id is nil"),
         "{err}"
     );
+    let r = go(
+        &e,
+        &t,
+        "task('t'):command(function()\n  local x = nil\n  return x.y\nend):build()",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        r.tasks[0].message,
+        "test.lua:3: attempt to index local 'x' (a nil value)"
+    );
     let err = go(&e, &t, "local x = \n\n )", &[]).unwrap_err();
     assert!(err.to_string().starts_with("test.lua:3:"), "{err}");
     let err = go(&e, &t, "gitops.get_workflow_status('ghost')", &[]).unwrap_err();
@@ -371,7 +387,11 @@ assert(require("gitops") == gitops and type(os.time()) == "number")
 "#;
     go(&e, &t, src, &[]).unwrap();
     let err = go(&e, &t, "local n = 0\nwhile true do n = n + 1 end", &[]).unwrap_err();
-    assert!(err.to_string().contains("time limit exceeded"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("test.lua:2: time limit exceeded"),
+        "{err}"
+    );
     let err = go(
         &e,
         &t,

@@ -457,6 +457,17 @@ impl Controller {
         history_id: Option<i64>,
         actor: &str,
     ) -> Result<String, String> {
+        self.rollback_because(name, history_id, actor, None).await
+    }
+
+    /// [`Controller::rollback`] with the caller's reason, recorded in the audit log.
+    pub async fn rollback_because(
+        &self,
+        name: &str,
+        history_id: Option<i64>,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> Result<String, String> {
         let target = self.rollback_target(name, history_id).await?;
         let status = self
             .store
@@ -482,12 +493,16 @@ impl Controller {
             });
             s.sync_requested = Some(actor.to_string());
         }
+        let mut details = json!({"to": target.revision, "historyId": target.id, "from": head});
+        if let Some(r) = reason {
+            details["reason"] = json!(r);
+        }
         self.store
             .audit(
                 actor,
                 "app.rollback",
                 &format!("application/{name}"),
-                &json!({"to": target.revision, "historyId": target.id, "from": head}),
+                &details,
             )
             .await
             .map_err(|e| e.to_string())?;

@@ -88,6 +88,21 @@ impl Repositories {
             .cloned()
     }
 
+    /// The URL to fetch `url` from: rewritten by the definitions' `insteadOf` rules (Git's
+    /// `url.<base>.insteadOf`, longest prefix first), else `url` itself.
+    pub fn rewrite(&self, url: &str) -> String {
+        let defs = self.defs.read().expect("repositories lock");
+        let rules = defs.values().flat_map(|r| {
+            r.instead_of
+                .iter()
+                .map(|p| driftless_core::url_rewrite::Rule {
+                    base: r.url.as_str(),
+                    instead_of: p.as_str(),
+                })
+        });
+        driftless_core::url_rewrite::rewrite(url, rules).unwrap_or_else(|| url.to_string())
+    }
+
     /// Does the definition named `name` cover `url`?
     pub fn covers(repo: &Repository, url: &str) -> bool {
         let (base, wanted) = (normalize_repo_url(&repo.url), normalize_repo_url(url));
@@ -261,6 +276,22 @@ mod tests {
         assert!(matches!(a.credentials, Credentials::None));
         assert!(r.remove("exact").is_some());
         assert_eq!(pw("https://git.example.com/acme/team/app"), "pw-team");
+    }
+
+    #[test]
+    fn instead_of_rules_send_public_urls_to_a_mirror_with_its_credentials() {
+        let dir = std::env::temp_dir().join(format!("drepos-rw-{}", std::process::id()));
+        let r = Repositories::new(&dir);
+        let mut mirror = repo("mirror", "http://127.0.0.1:9/", true);
+        mirror.instead_of = vec!["https://github.com/".into()];
+        r.set(mirror).unwrap();
+        let fetch = r.rewrite("https://github.com/company/k8s-dev");
+        assert_eq!(fetch, "http://127.0.0.1:9/company/k8s-dev");
+        assert_eq!(r.for_url(&fetch).unwrap().name, "mirror");
+        assert_eq!(
+            r.rewrite("https://gitlab.com/x/y"),
+            "https://gitlab.com/x/y"
+        );
     }
 
     #[test]

@@ -99,10 +99,10 @@ impl Sources {
     }
 
     fn forget_mirrors(&self, repo: &driftless_core::repository::Repository) {
-        self.mirrors
-            .lock()
-            .expect("mirrors lock")
-            .retain(|url, _| !super::repositories::Repositories::covers(repo, url));
+        self.mirrors.lock().expect("mirrors lock").retain(|url, _| {
+            !super::repositories::Repositories::covers(repo, url)
+                && !repo.instead_of.iter().any(|p| url.starts_with(p.as_str()))
+        });
     }
 
     /// Marks a repository as changed (a webhook): the next render of any of its apps
@@ -169,7 +169,7 @@ impl Sources {
             // Secrets are resolved per fetch (a rotated file is picked up), not per render.
             let access = self
                 .repositories
-                .access(url, self.policy)
+                .access(&self.repositories.rewrite(url), self.policy)
                 .map_err(|e| format!("application {}: {e}", app.name))?;
             guard
                 .mirror
@@ -222,12 +222,14 @@ impl Sources {
         if let Some(m) = self.mirrors.lock().expect("mirrors lock").get(url) {
             return Ok(m.clone());
         }
-        let access = self.repositories.access(url, self.policy)?;
+        // Fetched from where an `insteadOf` rule sends it (a mirror), kept under its own URL.
+        let fetch_url = self.repositories.rewrite(url);
+        let access = self.repositories.access(&fetch_url, self.policy)?;
         let mut mirrors = self.mirrors.lock().expect("mirrors lock");
         if let Some(m) = mirrors.get(url) {
             return Ok(m.clone());
         }
-        let mut m = Mirror::open(&self.data_dir.join("repos"), url, access.policy)
+        let mut m = Mirror::open(&self.data_dir.join("repos"), &fetch_url, access.policy)
             .map_err(|e| e.to_string())?;
         if let Some(ca) = &access.ca_file {
             m = m.with_ca_file(ca);
@@ -250,7 +252,9 @@ impl Sources {
         f: impl FnOnce(&Mirror, &driftless_git::Credentials) -> Result<T, String>,
     ) -> Result<T, String> {
         let mirror = self.mirror(url)?;
-        let access = self.repositories.access(url, self.policy)?;
+        let access = self
+            .repositories
+            .access(&self.repositories.rewrite(url), self.policy)?;
         let mut guard = mirror.lock().expect("mirror lock");
         let r = f(&guard.mirror, &access.credentials);
         guard.stale = true;

@@ -118,7 +118,7 @@ impl Gitops {
             if let Some(b) = branch {
                 g.branches.borrow_mut().insert(name.clone(), b);
             }
-            tracing::info!(target: "driftless::script", repository = %name, url = %url, "repository registered");
+            tracing::info!(target: "driftless::script", repository = %name, url = %spec::redact(&url), "repository registered");
             Ok(MultiValue::from_vec(vec![Value::String(lua.create_string(&name)?)]))
         })?;
         for name in ["generate_diff", "preview_changes"] {
@@ -164,7 +164,7 @@ impl Gitops {
         for warning in answer["warnings"].as_array().into_iter().flatten() {
             tracing::warn!(target: "driftless::script", workflow = %id, "{}", warning.as_str().unwrap_or_default());
         }
-        tracing::info!(target: "driftless::script", workflow = %id, repo = %w.repo, path = %w.target_path, auto_sync = w.auto_sync, "workflow created");
+        tracing::info!(target: "driftless::script", workflow = %id, repo = %spec::redact(&w.repo), path = %w.target_path, auto_sync = w.auto_sync, "workflow created");
         Ok(id)
     }
 

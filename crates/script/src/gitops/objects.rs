@@ -1,6 +1,7 @@
 //! The engine's own objects, so a release script can drive a pipeline with its own checks in
 //! between: `promote(pipeline, to, {from, wait})` (waits until the promotion ends or waits
-//! for an approval), `approve(id, comment)`, `get_promotion(id)`, `get_pipeline(name)`,
+//! for an approval), `approve(id, comment)`, `wait_promotion(id)` (until it ends),
+//! `get_promotion(id)`, `get_pipeline(name)`,
 //! `history(workflow)` and `events(workflow, after)`.
 
 use std::rc::Rc;
@@ -36,11 +37,18 @@ fn id_arg(v: Option<&Value>) -> Result<i64, String> {
     }
 }
 
-/// Phases after which a promotion changes no more (or waits for a person).
+/// Phases after which a promotion changes no more (or waits for a person: an approval, a
+/// pull request's merge).
 fn settled(phase: &str) -> bool {
     matches!(
         phase,
-        "Succeeded" | "Failed" | "Rejected" | "Expired" | "WaitingApproval"
+        "Succeeded"
+            | "Failed"
+            | "Rejected"
+            | "Expired"
+            | "Superseded"
+            | "WaitingApproval"
+            | "WaitingMerge"
     )
 }
 
@@ -64,7 +72,7 @@ pub(super) fn install(g: &Rc<Gitops>, lua: &Lua, m: &Table) -> mlua::Result<()> 
             .call(|c| c.promote(&pipeline, from.as_deref(), &to))
             .map_err(|e| raise(at, "promote", e))?;
         let p = if wait {
-            g.wait_promotion(&started)
+            g.wait_promotion(&started, false)
                 .map_err(|e| raise(at, "promote", e))?
         } else {
             started
@@ -86,6 +94,14 @@ pub(super) fn install(g: &Rc<Gitops>, lua: &Lua, m: &Table) -> mlua::Result<()> 
         let p = g
             .call(|c| c.promotion(id))
             .map_err(|e| raise(at, "get_promotion", e))?;
+        Ok(MultiValue::from_vec(vec![to_lua(lua, &p)?]))
+    })?;
+    g.add(lua, m, "wait_promotion", |g, lua, at, args| {
+        let a: Vec<Value> = args.into_iter().collect();
+        let id = id_arg(a.first()).map_err(|e| raise(at, "wait_promotion", e))?;
+        let p = g
+            .wait_promotion(&serde_json::json!({"id": id}), true)
+            .map_err(|e| raise(at, "wait_promotion", e))?;
         Ok(MultiValue::from_vec(vec![to_lua(lua, &p)?]))
     })?;
     g.add(lua, m, "get_pipeline", |g, lua, at, args| {
@@ -134,15 +150,21 @@ pub(super) fn install(g: &Rc<Gitops>, lua: &Lua, m: &Table) -> mlua::Result<()> 
 }
 
 impl Gitops {
-    /// Polls a promotion until it settles (or the run's wait limit passes).
-    fn wait_promotion(&self, started: &serde_json::Value) -> Result<serde_json::Value, String> {
+    /// Polls a promotion until it settles (or the run's wait limit passes); `past_approval`:
+    /// waiting for an approval is not settled (after `approve`, the promotion runs on).
+    fn wait_promotion(
+        &self,
+        started: &serde_json::Value,
+        past_approval: bool,
+    ) -> Result<serde_json::Value, String> {
         let id = started["id"]
             .as_i64()
             .ok_or_else(|| format!("the engine's answer names no promotion: {started}"))?;
         let begun = Instant::now();
         loop {
             let p = self.call(|c| c.promotion(id)).map_err(|e| e.to_string())?;
-            if settled(p["phase"].as_str().unwrap_or_default()) {
+            let phase = p["phase"].as_str().unwrap_or_default();
+            if settled(phase) && !(past_approval && phase == "WaitingApproval") {
                 return Ok(p);
             }
             if begun.elapsed() > self.wait_limit {

@@ -91,6 +91,19 @@ pub(super) fn install(g: &Rc<Gitops>, lua: &Lua, m: &Table) -> mlua::Result<()> 
             .collect();
         Ok(one(to_lua(lua, &Json::Array(list))?))
     })?;
+    install_wait(g, lua, m)?;
+    for (name, on) in [("start_auto_sync", true), ("stop_auto_sync", false)] {
+        g.add(lua, m, name, move |g, _lua, at, _| {
+            let n = g.auto_sync(on).map_err(|e| raise(at, name, e))?;
+            Ok(one(Value::Integer(n as i64)))
+        })?;
+    }
+    Ok(())
+}
+
+/// `wait_for(id, {status, health, event, timeout})`: polls until the workflow is in the
+/// state asked for (default: synced), or an event of that kind was recorded.
+fn install_wait(g: &Rc<Gitops>, lua: &Lua, m: &Table) -> mlua::Result<()> {
     g.add(lua, m, "wait_for", |g, lua, at, args| {
         let mut it = args.into_iter();
         let id = super::workflow_id(&it.next().unwrap_or(Value::Nil))
@@ -103,40 +116,53 @@ pub(super) fn install(g: &Rc<Gitops>, lua: &Lua, m: &Table) -> mlua::Result<()> 
             opts.as_ref()
                 .and_then(|o| o.get::<Option<String>>(k).ok().flatten())
         };
-        let (status, health) = (
-            want("status").unwrap_or_else(|| "synced".into()),
-            want("health"),
-        );
+        // An event kind to wait for (`RollbackOnFailure`); then the status is only checked
+        // when asked for.
+        let event = want("event");
+        let status = want("status").or_else(|| event.is_none().then(|| "synced".into()));
+        let health = want("health");
         let limit =
             timeout_of(opts.as_ref(), g.wait_limit).map_err(|e| raise(at, "wait_for", e))?;
         let started = Instant::now();
         loop {
             let s = g.status(&id).map_err(|e| raise(at, "wait_for", e))?;
             let health_ok = health.as_ref().is_none_or(|h| s["health"] == h.as_str());
-            if s["status"] == status.as_str() && health_ok {
+            let status_ok = status.as_ref().is_none_or(|w| s["status"] == w.as_str());
+            let seen = match &event {
+                Some(kind) => g
+                    .event_of(&id, kind)
+                    .map_err(|e| raise(at, "wait_for", e))?,
+                None => Some(serde_json::Value::Null),
+            };
+            if let Some(ev) = seen
+                && status_ok
+                && health_ok
+            {
+                let mut s = s;
+                s["event"] = ev;
                 return Ok(one(to_lua(lua, &s)?));
             }
             if started.elapsed() > limit {
+                let wanted = [
+                    status.clone(),
+                    health.clone(),
+                    event.clone().map(|e| format!("event {e}")),
+                ];
+                let wanted: Vec<String> = wanted.into_iter().flatten().collect();
                 return failed(
                     lua,
                     &format!(
-                        "workflow {id} is {} and {} after {}s (waited for {status}{})",
+                        "workflow {id} is {} and {} after {}s (waited for {})",
                         s["status"].as_str().unwrap_or("?"),
                         s["health"].as_str().unwrap_or("?"),
                         limit.as_secs(),
-                        health.map(|h| format!(" and {h}")).unwrap_or_default()
+                        wanted.join(", ")
                     ),
                 );
             }
             g.budget.host(|| g.client.pause(Duration::from_millis(300)));
         }
     })?;
-    for (name, on) in [("start_auto_sync", true), ("stop_auto_sync", false)] {
-        g.add(lua, m, name, move |g, _lua, at, _| {
-            let n = g.auto_sync(on).map_err(|e| raise(at, name, e))?;
-            Ok(one(Value::Integer(n as i64)))
-        })?;
-    }
     Ok(())
 }
 
@@ -168,8 +194,28 @@ impl Gitops {
         to: Option<i64>,
     ) -> Result<Result<Json, String>, String> {
         let app = self.app(id)?;
+        // "The previous state" is the newest deployment of another revision: the history
+        // also holds re-syncs of the current one, and going back to those changes nothing.
+        let to = match to {
+            Some(t) => t,
+            None => {
+                let history = self.call(|c| c.history(id)).map_err(|e| e.to_string())?;
+                let current = history.first().map(|h| h["revision"].clone());
+                match history
+                    .iter()
+                    .find(|h| Some(&h["revision"]) != current.as_ref())
+                {
+                    Some(h) => h["id"].as_i64().unwrap_or_default(),
+                    None => {
+                        return Ok(Err(format!(
+                            "workflow {id} has no earlier revision to roll back to"
+                        )));
+                    }
+                }
+            }
+        };
         let (before, error_before) = self.mark(id, &app)?;
-        match self.call(|c| c.rollback(id, to, reason)) {
+        match self.call(|c| c.rollback(id, Some(to), reason)) {
             Ok(_) => {}
             Err(crate::client::ClientError::Refused(why)) => return Ok(Err(why)),
             Err(e) => return Err(e.to_string()),
@@ -294,6 +340,23 @@ impl Gitops {
             "summary": st["sync"]["summary"],
             "last_sync_result": last_sync_result,
         }))
+    }
+
+    /// The first event of `kind` the workflow has (its list is read page by page).
+    fn event_of(&self, id: &str, kind: &str) -> Result<Option<Json>, String> {
+        let mut after = 0;
+        loop {
+            let page = self
+                .call(|c| c.events(id, after))
+                .map_err(|e| e.to_string())?;
+            if let Some(e) = page.iter().find(|e| e["kind"] == kind) {
+                return Ok(Some(e.clone()));
+            }
+            match page.iter().filter_map(|e| e["id"].as_i64()).max() {
+                Some(last) if last > after => after = last,
+                _ => return Ok(None),
+            }
+        }
     }
 
     /// Turns the automated policy of the `auto_sync = true` workflows on or off; returns how

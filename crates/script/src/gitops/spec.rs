@@ -69,6 +69,20 @@ pub fn dns_name(raw: &str) -> String {
     }
 }
 
+/// A URL as logs may show it: user and password (`https://user:token@host/...`) removed.
+pub fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..host_end].rfind('@') {
+                Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+                None => url.to_string(),
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
 /// The repository's own name: the last path segment of its URL, without `.git`.
 pub fn repo_basename(url: &str) -> String {
     let trimmed = url.trim_end_matches('/');
@@ -267,6 +281,11 @@ mod tests {
             "company-k8s-dev"
         );
         assert_eq!(dns_name("  ÄÖ "), "workflow");
+        assert_eq!(
+            redact("https://bot:ghp_x@github.com/a/b"),
+            "https://github.com/a/b"
+        );
+        assert_eq!(redact("git@github.com:a/b.git"), "git@github.com:a/b.git");
     }
 
     #[test]
