@@ -6,3 +6,4 @@ mod sandbox;
 mod sync_cli;
 mod ui;
 mod up;
+mod validate;

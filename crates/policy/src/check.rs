@@ -13,11 +13,13 @@ use crate::schema::{Outcome, SchemaSet};
 /// Below this many objects one thread does the work (spawning costs more than it saves).
 const PARALLEL_THRESHOLD: usize = 512;
 
-/// One rendered object and where it was rendered from (`file#document`).
+/// One rendered object, where it was rendered from (`file#document`) and for which
+/// environment or application (empty in the gate).
 #[derive(Debug, Clone, Copy)]
 pub struct Rendered<'a> {
     pub object: &'a Value,
     pub origin: &'a str,
+    pub environment: &'a str,
 }
 
 /// Compiled schema, policies and target version; cheap to share (`Clone` copies an `Arc`
@@ -58,18 +60,17 @@ impl Validator {
         }
     }
 
-    /// Checks every object; `locate` turns an origin into (file, line). Findings carry
-    /// `environment`, in the objects' order.
+    /// Checks every object; `locate` turns an origin into (file, line). Findings come in the
+    /// objects' order, each with its object's environment.
     pub fn check(
         &self,
-        environment: &str,
         objects: &[Rendered<'_>],
         locate: &(dyn Fn(&str) -> (String, Option<usize>) + Sync),
     ) -> Vec<Finding> {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(8);
-        let mut out: Vec<Finding> = if objects.len() < PARALLEL_THRESHOLD || threads == 1 {
+        if objects.len() < PARALLEL_THRESHOLD || threads == 1 {
             let mut ev = self.policies.evaluator();
             objects
                 .iter()
@@ -94,11 +95,7 @@ impl Validator {
                     .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                     .collect()
             })
-        };
-        for f in &mut out {
-            f.environment = environment.to_string();
         }
-        out
     }
 
     fn check_one(
@@ -111,6 +108,7 @@ impl Validator {
         let mut out = Vec::new();
         let deprecated = deprecation::check(&target, self.minor);
         let removed = deprecated.as_ref().is_some_and(Finding::is_error);
+        let deprecated_at_target = deprecated.is_some() && !removed;
         out.extend(deprecated);
         // A removed version has no schema left: the removal finding says it, with the replacement.
         if !removed && !target.api_version.starts_with("driftless.dev/") {
@@ -118,20 +116,23 @@ impl Validator {
                 Outcome::Checked(issues) => out.extend(issues.into_iter().map(|i| {
                     Finding::error(Check::Schema, i.rule, i.message).on(target.clone()).field(i.path)
                 })),
-                Outcome::NotServed => out.push(
-                    Finding::error(
-                        Check::Schema,
-                        "schema.not-served",
-                        format!(
-                            "{} {} is not served by Kubernetes {}",
-                            target.api_version,
-                            target.kind,
-                            self.version_label()
-                        ),
-                    )
-                    .on(target.clone())
-                    .field("apiVersion"),
-                ),
+                // The deprecation table knows this version is still served at the target.
+                Outcome::NotServed if deprecated_at_target => {}
+                Outcome::NotServed => {
+                    let label = self.version_label();
+                    let message = format!("{} {} is not served by Kubernetes {label}", target.api_version, target.kind);
+                    // A schema of another release cannot say what the target serves.
+                    let f = if deprecation::parse_minor(&label) == Some(self.minor) {
+                        Finding::error(Check::Schema, "schema.not-served", message)
+                    } else {
+                        Finding::warning(
+                            Check::Schema,
+                            "schema.not-served",
+                            format!("{message} (target 1.{}: give that release's schema with --schema)", self.minor),
+                        )
+                    };
+                    out.push(f.on(target.clone()).field("apiVersion"));
+                }
                 Outcome::NoSchema if self.ignore_missing_schemas => {}
                 Outcome::NoSchema => out.push(
                     Finding::warning(
@@ -150,6 +151,7 @@ impl Validator {
         if !out.is_empty() {
             let (file, line) = locate(r.origin);
             for f in &mut out {
+                f.environment = r.environment.to_string();
                 f.file = Some(file.clone());
                 f.line = line;
                 if f.severity == Severity::Error && f.object.is_none() {

@@ -125,9 +125,10 @@ impl Gate {
             .map(|o| Rendered {
                 object: &o.object,
                 origin: &o.origin,
+                environment: "",
             })
             .collect();
-        validator.check("", &objects, &|origin: &str| {
+        validator.check(&objects, &|origin: &str| {
             let file = origin.split_once('#').map_or(origin, |(f, _)| f);
             (file.to_string(), None)
         })

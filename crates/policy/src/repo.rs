@@ -165,7 +165,12 @@ pub fn yaml_finding(file: &str, text: &str, e: &YamlError) -> Finding {
                 let trimmed = l.trim_start_matches([' ', '-']);
                 (!trimmed.is_empty()).then(|| l.len() - trimmed.len() + 1)
             });
-            Finding::error(Check::Yaml, rule, message.clone())
+            // serde-saphyr suggests a parser option; the user's fix is in the file.
+            let message = message
+                .split(", set DuplicateKeyPolicy")
+                .next()
+                .unwrap_or(message);
+            Finding::error(Check::Yaml, rule, message.to_string())
                 .in_file(file)
                 .at(Some(*line), if duplicate { column } else { None })
         }
