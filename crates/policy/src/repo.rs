@@ -129,12 +129,12 @@ fn check_yaml_file(tree: &Tree, file: &str, inv: &mut Inventory, findings: &mut 
     let limits = yaml::Limits::default();
     match yaml::parse_stream(&text, &limits) {
         Ok(docs) => {
-            inv.documents.insert(
-                file.to_string(),
-                docs.iter().map(|d| (d.index, d.line)).collect(),
-            );
+            let lines: BTreeMap<usize, usize> = docs
+                .iter()
+                .map(|d| (d.index, content_line(&text, d.line)))
+                .collect();
             for w in yaml::yaml11_warnings(&text, &docs, &limits) {
-                let line = docs.iter().find(|d| d.index == w.document).map(|d| d.line);
+                let line = lines.get(&w.document).copied();
                 findings.push(
                     Finding::warning(Check::Yaml, "yaml.ambiguous-scalar", w.message)
                         .in_file(file)
@@ -142,12 +142,26 @@ fn check_yaml_file(tree: &Tree, file: &str, inv: &mut Inventory, findings: &mut 
                         .field(pointer_to_path(&w.pointer)),
                 );
             }
+            inv.documents.insert(file.to_string(), lines);
         }
         Err(e) => {
             inv.broken.insert(file.to_string());
             findings.push(yaml_finding(file, &text, &e));
         }
     }
+}
+
+/// The first line of a document that holds content (not blank, a comment or the `---`
+/// marker), so a finding points at the object rather than at its separator.
+fn content_line(text: &str, start: usize) -> usize {
+    text.lines()
+        .enumerate()
+        .skip(start.saturating_sub(1))
+        .find(|(_, l)| {
+            let t = l.trim();
+            !(t.is_empty() || t.starts_with('#') || t == "---")
+        })
+        .map_or(start, |(i, _)| i + 1)
 }
 
 /// A syntax error as a finding. The wrapper reports the line; the column is recovered for
