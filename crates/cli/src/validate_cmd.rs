@@ -412,7 +412,11 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
             })
         })
         .collect();
-    findings.extend(validator.check(&objects, &|origin: &str| inv.locate(origin)));
+    findings.extend(
+        validator.check(&objects, &|origin: &str, field: Option<&str>| {
+            inv.position(origin, field)
+        }),
+    );
     for (t, s) in &sets {
         let objects = s
             .iter()

@@ -185,6 +185,11 @@ fn schema_violation_names_object_file_and_field() {
     for f in &unknown {
         assert_eq!(f["file"], "applications/shop/deployment.yaml");
         assert_eq!(f["field"], "spec.replica");
+        // The line the field is written on, not just the object's.
+        assert_eq!(
+            (f["line"].as_u64(), f["column"].as_u64()),
+            (Some(7), Some(3))
+        );
         assert_eq!(f["object"]["kind"], "Deployment");
         assert_eq!(f["object"]["name"], "shop");
     }
@@ -228,6 +233,12 @@ fn denied_policies_name_the_rule_and_the_object() {
     let latest = findings(&r, "builtin.no-latest-tag");
     assert_eq!(latest.len(), 3, "{r:#}");
     assert_eq!(latest[0]["field"], "spec.template.spec.containers[0].image");
+    assert_eq!(
+        (latest[0]["line"].as_u64(), latest[0]["column"].as_u64()),
+        (Some(20), Some(11))
+    );
+    // The base's `replicas:` line, which the prod overlay's replicas override replaced.
+    assert_eq!(team_line(&r), Some(6));
     assert_eq!(latest[0]["object"]["name"], "shop");
     let team = findings(&r, "shop.replicas.deny");
     assert_eq!(team.len(), 1, "{r:#}");
@@ -240,6 +251,10 @@ fn denied_policies_name_the_rule_and_the_object() {
             .unwrap()
             .contains("runs 1 replica(s) in production")
     );
+}
+
+fn team_line(r: &Value) -> Option<u64> {
+    findings(r, "shop.replicas.deny").first()?["line"].as_u64()
 }
 
 #[test]

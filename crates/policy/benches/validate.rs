@@ -90,7 +90,7 @@ fn main() {
             })
         })
         .collect();
-    let locate = |o: &str| (o.to_string(), None);
+    let locate = |o: &str, _: Option<&str>| (o.to_string(), None, None);
     let mut runs = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
@@ -129,7 +129,10 @@ fn main() {
     let schema_only = Gate::new(GateConfig::default()).expect("gate");
     let t = Instant::now();
     assert!(schema_only.validator().check(&objects, &locate).is_empty());
-    println!("the same without policies (schema + deprecations only): {:?}", t.elapsed());
+    println!(
+        "the same without policies (schema + deprecations only): {:?}",
+        t.elapsed()
+    );
     let mut per_app = Vec::new();
     for (_, objs) in apps.iter().take(200) {
         let set = driftless_core::DesiredSet::from_objects(

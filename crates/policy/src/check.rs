@@ -10,6 +10,10 @@ use crate::finding::{Check, Finding, ObjectRef, Severity};
 use crate::rego::{Evaluator, PolicySet};
 use crate::schema::{Outcome, SchemaSet};
 
+/// Where a finding is: (origin, field path) → (file, line, column).
+pub type Locate<'a> =
+    &'a (dyn Fn(&str, Option<&str>) -> (String, Option<usize>, Option<usize>) + Sync);
+
 /// Below this many objects one thread does the work (spawning costs more than it saves).
 const PARALLEL_THRESHOLD: usize = 512;
 
@@ -60,13 +64,9 @@ impl Validator {
         }
     }
 
-    /// Checks every object; `locate` turns an origin into (file, line). Findings come in the
+    /// Checks every object; `locate` turns an origin and a field into a position. Findings come in the
     /// objects' order, each with its object's environment.
-    pub fn check(
-        &self,
-        objects: &[Rendered<'_>],
-        locate: &(dyn Fn(&str) -> (String, Option<usize>) + Sync),
-    ) -> Vec<Finding> {
+    pub fn check(&self, objects: &[Rendered<'_>], locate: Locate<'_>) -> Vec<Finding> {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(8);
@@ -98,12 +98,7 @@ impl Validator {
         }
     }
 
-    fn check_one(
-        &self,
-        r: &Rendered<'_>,
-        ev: &mut Evaluator,
-        locate: &(dyn Fn(&str) -> (String, Option<usize>) + Sync),
-    ) -> Vec<Finding> {
+    fn check_one(&self, r: &Rendered<'_>, ev: &mut Evaluator, locate: Locate<'_>) -> Vec<Finding> {
         let target = ObjectRef::of(r.object);
         let mut out = Vec::new();
         let deprecated = deprecation::check(&target, self.minor);
@@ -149,11 +144,12 @@ impl Validator {
         }
         out.extend(ev.check(r.object));
         if !out.is_empty() {
-            let (file, line) = locate(r.origin);
             for f in &mut out {
+                let (file, line, column) = locate(r.origin, f.field.as_deref());
                 f.environment = r.environment.to_string();
-                f.file = Some(file.clone());
+                f.file = Some(file);
                 f.line = line;
+                f.column = column;
                 if f.severity == Severity::Error && f.object.is_none() {
                     f.object = Some(target.clone());
                 }

@@ -128,9 +128,9 @@ impl Gate {
                 environment: "",
             })
             .collect();
-        validator.check(&objects, &|origin: &str| {
+        validator.check(&objects, &|origin: &str, _field: Option<&str>| {
             let file = origin.split_once('#').map_or(origin, |(f, _)| f);
-            (file.to_string(), None)
+            (file.to_string(), None, None)
         })
     }
 }

@@ -137,8 +137,9 @@ fn yaml_positions_and_object_lines() {
         .find(|f| f.rule == "yaml.ambiguous-scalar")
         .expect("yes");
     assert_eq!(
-        (ambiguous.line, ambiguous.field.as_deref()),
-        (Some(6), Some("data.enabled"))
+        (ambiguous.line, ambiguous.column, ambiguous.field.as_deref()),
+        // `data: {enabled: yes}`: the flow mapping's key is as deep as the scanner goes.
+        (Some(9), Some(1), Some("data.enabled"))
     );
     // Helm templates and dot-directories are not YAML to check.
     assert_eq!(found.len(), 2, "{found:#?}");

@@ -131,6 +131,11 @@ fn sarif_report_locates_results() {
         latest["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
         "applications/shop/deployment.yaml"
     );
+    let region = &latest["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(
+        (region["startLine"].as_u64(), region["startColumn"].as_u64()),
+        (Some(20), Some(11))
+    );
     assert_eq!(
         latest["locations"][0]["logicalLocations"][0]["fullyQualifiedName"],
         "apps/v1 Deployment shop-dev/shop/spec.template.spec.containers[0].image"
