@@ -284,13 +284,12 @@ fn render_finding(
     Some(f)
 }
 
-/// The schema: the embedded v1.36 one or the --schema / config files, plus every CRD given,
-/// configured or rendered.
+/// The schema: the embedded v1.36 one or the --schema / config files, plus every CRD given
+/// (--crd) or configured (`spec.schema.crds`); a bad one stops the command.
 fn schemas(
     args: &ValidateArgs,
     tree: &dyn SourceTree,
     inputs: &driftless_policy::load::RepoInputs,
-    rendered_crds: &[(serde_json::Value, String)],
 ) -> anyhow::Result<SchemaSet> {
     let mut set = if args.schemas.is_empty() && inputs.config.schema.files.is_empty() {
         (*driftless_policy::gate::embedded_schema()).clone()
@@ -328,7 +327,7 @@ fn schemas(
             ));
         }
     }
-    for (crd, origin) in crds.iter().chain(rendered_crds) {
+    for (crd, origin) in &crds {
         set.add_crd(crd, origin)?;
     }
     Ok(set)
@@ -362,6 +361,41 @@ fn policies(
     Ok(PolicySet::new(&builtins, &modules)?)
 }
 
+/// CRDs found in the repository's files or rendered by a target: their schemas apply to
+/// the custom resources; a bad one is a finding, not the end of the run.
+fn add_found_crds(
+    schema: &mut SchemaSet,
+    inv: &driftless_policy::repo::Inventory,
+    sets: &[(Target, driftless_core::DesiredSet)],
+) -> Vec<Finding> {
+    let mut found = Vec::new();
+    for (file, text) in &inv.texts {
+        if text.contains("CustomResourceDefinition") {
+            // The file parsed during the scan; it cannot fail here.
+            let _ = driftless_policy::load::crds_in_text(text, file, &mut found);
+        }
+    }
+    for o in sets.iter().flat_map(|(_, s)| s.iter()) {
+        if driftless_policy::load::is_crd(&o.object) {
+            found.push((o.object.clone(), o.origin.clone()));
+        }
+    }
+    let mut out = Vec::new();
+    for (crd, origin) in &found {
+        if let Err(e) = schema.add_crd(crd, origin) {
+            let file = origin.split_once('#').map_or(origin.as_str(), |(f, _)| f);
+            out.push(
+                Finding::error(Check::Schema, "schema.crd", e.to_string())
+                    .in_file(file)
+                    .on(ObjectRef::of(crd)),
+            );
+        }
+    }
+    out.sort_by(|a, b| a.message.cmp(&b.message));
+    out.dedup();
+    out
+}
+
 pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let tree = open_tree(&args)?;
     let inputs = driftless_policy::load::load(tree.as_ref(), args.config.as_deref())?;
@@ -393,13 +427,8 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let rendered_crds: Vec<(serde_json::Value, String)> = sets
-        .iter()
-        .flat_map(|(_, s)| s.iter())
-        .filter(|o| driftless_policy::load::is_crd(&o.object))
-        .map(|o| (o.object.clone(), o.origin.clone()))
-        .collect();
-    let schema = schemas(&args, tree.as_ref(), &inputs, &rendered_crds)?;
+    let mut schema = schemas(&args, tree.as_ref(), &inputs)?;
+    findings.extend(add_found_crds(&mut schema, &inv, &sets));
     let mut validator = Validator::new(Arc::new(schema), policies(&args, &inputs)?, minor);
     validator.ignore_missing_schemas = inputs.config.schema.ignore_missing_schemas;
     let objects: Vec<Rendered> = sets

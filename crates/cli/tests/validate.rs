@@ -339,6 +339,91 @@ fn warnings_only_exit_zero_and_usage_errors_exit_two() {
     assert_eq!(findings(&r, "builtin.probes")[0]["severity"], "error");
 }
 
+const WIDGET_CRD: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                size: {type: integer, maximum: 10}
+";
+
+#[test]
+fn custom_resources_use_crds_from_the_repository_or_the_command_line() {
+    let dir = seed();
+    std::fs::write(
+        dir.path().join("applications/shop/widget.yaml"),
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  size: 11\n",
+    )
+    .unwrap();
+    edit(
+        dir.path(),
+        "applications/shop/kustomization.yaml",
+        "  - configmap.yaml\n",
+        "  - configmap.yaml\n  - widget.yaml\n",
+    );
+    // No CRD anywhere: a warning per environment, exit 0.
+    let r = json_report(dir.path(), 0);
+    assert_eq!(findings(&r, "schema.missing").len(), 3, "{r:#}");
+    // The CRD given on the command line (outside the repository).
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("widget-crd.yaml"), WIDGET_CRD).unwrap();
+    let crd = outside.path().join("widget-crd.yaml");
+    let out = validate(dir.path(), &["-o", "json", "--crd", crd.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bounds = findings(&r, "schema.bounds");
+    assert_eq!(bounds.len(), 3, "{r:#}");
+    assert_eq!(
+        (
+            bounds[0]["file"].as_str(),
+            bounds[0]["field"].as_str(),
+            bounds[0]["line"].as_u64()
+        ),
+        (
+            Some("applications/shop/widget.yaml"),
+            Some("spec.size"),
+            Some(6)
+        )
+    );
+    // The same CRD kept anywhere in the repository is found there.
+    std::fs::create_dir_all(dir.path().join("clusters/eu-1/crds")).unwrap();
+    std::fs::write(
+        dir.path().join("clusters/eu-1/crds/widget.yaml"),
+        WIDGET_CRD,
+    )
+    .unwrap();
+    let r = json_report(dir.path(), 1);
+    assert_eq!(findings(&r, "schema.bounds").len(), 3, "{r:#}");
+    // A local policy directory adds the team's rules.
+    std::fs::write(
+        outside.path().join("widgets.rego"),
+        "package widgets\n\nwarn contains \"widgets are experimental\" if input.kind == \"Widget\"\n",
+    )
+    .unwrap();
+    let out = validate(
+        dir.path(),
+        &["-o", "json", "--policy", outside.path().to_str().unwrap()],
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let warn = findings(&r, "widgets.warn");
+    assert_eq!(warn.len(), 3, "{r:#}");
+    assert_eq!(warn[0]["severity"], "warning");
+}
+
 #[test]
 fn a_git_revision_is_validated_without_touching_the_work_tree() {
     let dir = seed();
