@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod errors;
 mod reports;
 
 pub(crate) fn seed() -> tempfile::TempDir {

@@ -155,3 +155,9 @@ pub fn with_crds_of<'a>(
     }
     Ok(v.with_schemas(Arc::new(s)))
 }
+
+// The engine shares one gate between its workers.
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<Gate>();
+};
