@@ -133,6 +133,18 @@ fn main() {
         "the same without policies (schema + deprecations only): {:?}",
         t.elapsed()
     );
+    // The fixed cost of one evaluation: a single trivial team policy.
+    let trivial = Gate::new(GateConfig {
+        modules: vec![driftless_policy::Module {
+            file: "t.rego".into(),
+            text: "package t\n\ndeny contains \"x\" if input.kind == \"Nothing\"\n".into(),
+        }],
+        ..Default::default()
+    })
+    .expect("gate");
+    let t = Instant::now();
+    assert!(trivial.validator().check(&objects, &locate).is_empty());
+    println!("schema + one trivial Rego rule: {:?}", t.elapsed());
     let mut per_app = Vec::new();
     for (_, objs) in apps.iter().take(200) {
         let set = driftless_core::DesiredSet::from_objects(
