@@ -18,6 +18,7 @@ mod sandbox_cmd;
 mod status_cmd;
 mod sync_cmd;
 mod up_cmd;
+mod validate_cmd;
 
 use std::process::ExitCode;
 
@@ -43,6 +44,9 @@ struct Cli {
 enum Command {
     /// Render an application path into Kubernetes objects (no server needed).
     Render(Box<render_cmd::RenderArgs>),
+    /// Check a configuration repository before anything syncs: structure, YAML, Kubernetes
+    /// and CRD schemas, Rego policies, deprecated APIs (reports: text, json, junit, sarif).
+    Validate(Box<validate_cmd::ValidateArgs>),
     /// Show what a sync would change: per resource status, impact and a unified diff.
     Diff(Box<diff_cmd::DiffArgs>),
     /// Make the cluster match Git: waves, hooks, prune, health checks.
@@ -107,6 +111,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Render(args) => render_cmd::run(*args),
+        Command::Validate(args) => validate_cmd::run(*args),
         Command::Diff(args) => diff_cmd::run(*args),
         Command::Audit(args) => audit_cmd::run(args),
         Command::Run(args) => run_cmd::run(*args),

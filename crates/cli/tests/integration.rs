@@ -7,3 +7,4 @@ mod scripts;
 mod sync_cli;
 mod ui;
 mod up;
+mod validate;

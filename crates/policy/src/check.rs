@@ -10,14 +10,20 @@ use crate::finding::{Check, Finding, ObjectRef, Severity};
 use crate::rego::{Evaluator, PolicySet};
 use crate::schema::{Outcome, SchemaSet};
 
+/// Where a finding is: (origin, field path) → (file, line, column).
+pub type Locate<'a> =
+    &'a (dyn Fn(&str, Option<&str>) -> (String, Option<usize>, Option<usize>) + Sync);
+
 /// Below this many objects one thread does the work (spawning costs more than it saves).
 const PARALLEL_THRESHOLD: usize = 512;
 
-/// One rendered object and where it was rendered from (`file#document`).
+/// One rendered object, where it was rendered from (`file#document`) and for which
+/// environment or application (empty in the gate).
 #[derive(Debug, Clone, Copy)]
 pub struct Rendered<'a> {
     pub object: &'a Value,
     pub origin: &'a str,
+    pub environment: &'a str,
 }
 
 /// Compiled schema, policies and target version; cheap to share (`Clone` copies an `Arc`
@@ -58,18 +64,13 @@ impl Validator {
         }
     }
 
-    /// Checks every object; `locate` turns an origin into (file, line). Findings carry
-    /// `environment`, in the objects' order.
-    pub fn check(
-        &self,
-        environment: &str,
-        objects: &[Rendered<'_>],
-        locate: &(dyn Fn(&str) -> (String, Option<usize>) + Sync),
-    ) -> Vec<Finding> {
+    /// Checks every object; `locate` turns an origin and a field into a position. Findings come in the
+    /// objects' order, each with its object's environment.
+    pub fn check(&self, objects: &[Rendered<'_>], locate: Locate<'_>) -> Vec<Finding> {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(8);
-        let mut out: Vec<Finding> = if objects.len() < PARALLEL_THRESHOLD || threads == 1 {
+        if objects.len() < PARALLEL_THRESHOLD || threads == 1 {
             let mut ev = self.policies.evaluator();
             objects
                 .iter()
@@ -94,23 +95,15 @@ impl Validator {
                     .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                     .collect()
             })
-        };
-        for f in &mut out {
-            f.environment = environment.to_string();
         }
-        out
     }
 
-    fn check_one(
-        &self,
-        r: &Rendered<'_>,
-        ev: &mut Evaluator,
-        locate: &(dyn Fn(&str) -> (String, Option<usize>) + Sync),
-    ) -> Vec<Finding> {
+    fn check_one(&self, r: &Rendered<'_>, ev: &mut Evaluator, locate: Locate<'_>) -> Vec<Finding> {
         let target = ObjectRef::of(r.object);
         let mut out = Vec::new();
         let deprecated = deprecation::check(&target, self.minor);
         let removed = deprecated.as_ref().is_some_and(Finding::is_error);
+        let deprecated_at_target = deprecated.is_some() && !removed;
         out.extend(deprecated);
         // A removed version has no schema left: the removal finding says it, with the replacement.
         if !removed && !target.api_version.starts_with("driftless.dev/") {
@@ -118,20 +111,23 @@ impl Validator {
                 Outcome::Checked(issues) => out.extend(issues.into_iter().map(|i| {
                     Finding::error(Check::Schema, i.rule, i.message).on(target.clone()).field(i.path)
                 })),
-                Outcome::NotServed => out.push(
-                    Finding::error(
-                        Check::Schema,
-                        "schema.not-served",
-                        format!(
-                            "{} {} is not served by Kubernetes {}",
-                            target.api_version,
-                            target.kind,
-                            self.version_label()
-                        ),
-                    )
-                    .on(target.clone())
-                    .field("apiVersion"),
-                ),
+                // The deprecation table knows this version is still served at the target.
+                Outcome::NotServed if deprecated_at_target => {}
+                Outcome::NotServed => {
+                    let label = self.version_label();
+                    let message = format!("{} {} is not served by Kubernetes {label}", target.api_version, target.kind);
+                    // A schema of another release cannot say what the target serves.
+                    let f = if deprecation::parse_minor(&label) == Some(self.minor) {
+                        Finding::error(Check::Schema, "schema.not-served", message)
+                    } else {
+                        Finding::warning(
+                            Check::Schema,
+                            "schema.not-served",
+                            format!("{message} (target 1.{}: give that release's schema with --schema)", self.minor),
+                        )
+                    };
+                    out.push(f.on(target.clone()).field("apiVersion"));
+                }
                 Outcome::NoSchema if self.ignore_missing_schemas => {}
                 Outcome::NoSchema => out.push(
                     Finding::warning(
@@ -148,10 +144,12 @@ impl Validator {
         }
         out.extend(ev.check(r.object));
         if !out.is_empty() {
-            let (file, line) = locate(r.origin);
             for f in &mut out {
-                f.file = Some(file.clone());
+                let (file, line, column) = locate(r.origin, f.field.as_deref());
+                f.environment = r.environment.to_string();
+                f.file = Some(file);
                 f.line = line;
+                f.column = column;
                 if f.severity == Severity::Error && f.object.is_none() {
                     f.object = Some(target.clone());
                 }

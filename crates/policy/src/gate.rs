@@ -125,11 +125,12 @@ impl Gate {
             .map(|o| Rendered {
                 object: &o.object,
                 origin: &o.origin,
+                environment: "",
             })
             .collect();
-        validator.check("", &objects, &|origin: &str| {
+        validator.check(&objects, &|origin: &str, _field: Option<&str>| {
             let file = origin.split_once('#').map_or(origin, |(f, _)| f);
-            (file.to_string(), None)
+            (file.to_string(), None, None)
         })
     }
 }
@@ -154,3 +155,9 @@ pub fn with_crds_of<'a>(
     }
     Ok(v.with_schemas(Arc::new(s)))
 }
+
+// The engine shares one gate between its workers.
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<Gate>();
+};

@@ -15,6 +15,7 @@ pub mod deprecation;
 pub mod finding;
 pub mod gate;
 pub mod load;
+pub mod locate;
 pub mod rego;
 pub mod repo;
 pub mod report;

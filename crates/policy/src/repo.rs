@@ -26,6 +26,8 @@ pub struct Inventory {
     pub documents: BTreeMap<String, BTreeMap<usize, usize>>,
     /// YAML files that did not parse.
     pub broken: BTreeSet<String>,
+    /// Text of every YAML file that parsed (to place findings on a field's line).
+    pub texts: BTreeMap<String, String>,
 }
 
 impl Inventory {
@@ -39,6 +41,25 @@ impl Inventory {
             .and_then(|d| d.parse().ok());
         let line = index.and_then(|i| self.documents.get(file)?.get(&i).copied());
         (file.to_string(), line)
+    }
+
+    /// File, line and column of `field` in the object an origin names: the field's own line
+    /// when it is written in that document, else the object's first line.
+    pub fn position(
+        &self,
+        origin: &str,
+        field: Option<&str>,
+    ) -> (String, Option<usize>, Option<usize>) {
+        let (file, line) = self.locate(origin);
+        let Some(start) = line else {
+            return (file, None, None);
+        };
+        let at =
+            field.and_then(|f| crate::locate::field_position(self.texts.get(&file)?, start, f));
+        match at {
+            Some((l, c)) => (file, Some(l), Some(c)),
+            None => (file, Some(start), None),
+        }
     }
 
     /// Files below `dir` (repository-relative, `""` for all).
@@ -129,25 +150,46 @@ fn check_yaml_file(tree: &Tree, file: &str, inv: &mut Inventory, findings: &mut 
     let limits = yaml::Limits::default();
     match yaml::parse_stream(&text, &limits) {
         Ok(docs) => {
-            inv.documents.insert(
-                file.to_string(),
-                docs.iter().map(|d| (d.index, d.line)).collect(),
-            );
+            let lines: BTreeMap<usize, usize> = docs
+                .iter()
+                .map(|d| (d.index, content_line(&text, d.line)))
+                .collect();
             for w in yaml::yaml11_warnings(&text, &docs, &limits) {
-                let line = docs.iter().find(|d| d.index == w.document).map(|d| d.line);
+                let start = lines.get(&w.document).copied();
+                let path = pointer_to_path(&w.pointer);
+                let (line, column) =
+                    match start.and_then(|s| crate::locate::field_position(&text, s, &path)) {
+                        Some((l, c)) => (Some(l), Some(c)),
+                        None => (start, None),
+                    };
                 findings.push(
                     Finding::warning(Check::Yaml, "yaml.ambiguous-scalar", w.message)
                         .in_file(file)
-                        .at(line, None)
-                        .field(pointer_to_path(&w.pointer)),
+                        .at(line, column)
+                        .field(path),
                 );
             }
+            inv.documents.insert(file.to_string(), lines);
+            inv.texts.insert(file.to_string(), text);
         }
         Err(e) => {
             inv.broken.insert(file.to_string());
             findings.push(yaml_finding(file, &text, &e));
         }
     }
+}
+
+/// The first line of a document that holds content (not blank, a comment or the `---`
+/// marker), so a finding points at the object rather than at its separator.
+fn content_line(text: &str, start: usize) -> usize {
+    text.lines()
+        .enumerate()
+        .skip(start.saturating_sub(1))
+        .find(|(_, l)| {
+            let t = l.trim();
+            !(t.is_empty() || t.starts_with('#') || t == "---")
+        })
+        .map_or(start, |(i, _)| i + 1)
 }
 
 /// A syntax error as a finding. The wrapper reports the line; the column is recovered for
@@ -165,7 +207,12 @@ pub fn yaml_finding(file: &str, text: &str, e: &YamlError) -> Finding {
                 let trimmed = l.trim_start_matches([' ', '-']);
                 (!trimmed.is_empty()).then(|| l.len() - trimmed.len() + 1)
             });
-            Finding::error(Check::Yaml, rule, message.clone())
+            // serde-saphyr suggests a parser option; the user's fix is in the file.
+            let message = message
+                .split(", set DuplicateKeyPolicy")
+                .next()
+                .unwrap_or(message);
+            Finding::error(Check::Yaml, rule, message.to_string())
                 .in_file(file)
                 .at(Some(*line), if duplicate { column } else { None })
         }

@@ -27,18 +27,34 @@ pub struct SchemaIssue {
     pub message: String,
 }
 
+/// Most schema nodes visited for one object. Real objects need a few thousand; a hostile CRD
+/// nesting `anyOf` alternatives could otherwise make the walk exponential.
+const MAX_STEPS: usize = 1_000_000;
+
 struct Walker<'a> {
     set: &'a SchemaSet,
     out: Vec<SchemaIssue>,
+    /// Nodes visited so far, shared with the alternatives' walkers.
+    steps: usize,
 }
 
 pub(super) fn validate(set: &SchemaSet, schema: &str, object: &Value) -> Vec<SchemaIssue> {
     let mut w = Walker {
         set,
         out: Vec::new(),
+        steps: 0,
     };
     let root = serde_json::json!({"$ref": schema});
     w.check(&root, object, &mut String::new(), 0);
+    if w.steps > MAX_STEPS {
+        w.out.push(SchemaIssue {
+            path: String::new(),
+            rule: "schema.too-complex",
+            message: format!(
+                "validation stopped after {MAX_STEPS} schema steps (a schema with deeply nested alternatives?)"
+            ),
+        });
+    }
     w.out
 }
 
@@ -88,7 +104,8 @@ impl Walker<'_> {
     }
 
     fn check(&mut self, schema: &Value, value: &Value, path: &mut String, depth: usize) {
-        if value.is_null() || depth > MAX_DEPTH {
+        self.steps += 1;
+        if value.is_null() || depth > MAX_DEPTH || self.steps > MAX_STEPS {
             return;
         }
         if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
@@ -144,8 +161,10 @@ impl Walker<'_> {
             let mut w = Walker {
                 set: self.set,
                 out: Vec::new(),
+                steps: self.steps,
             };
             w.check(b, value, &mut path.to_string(), depth + 1);
+            self.steps = w.steps;
             if w.out.is_empty() {
                 return;
             }
