@@ -11,7 +11,7 @@ use driftless_diff::CompareOptions;
 use driftless_engine::SyncRequest;
 use driftless_kube::{ClusterSource, KubeCluster, connect};
 
-use crate::render_cmd::{GitArgs, render_source};
+use crate::render_cmd::{GitArgs, open_source, render_tree};
 
 #[derive(Args)]
 pub struct AppArgs {
@@ -110,6 +110,8 @@ pub struct Target {
     pub app: Application,
     pub rendered: driftless_core::DesiredSet,
     pub policy: driftless_engine::AppPolicy,
+    /// The repository's policy gate on the rendered set (`None`: it declares none).
+    pub policy_verdict: Option<driftless_engine::controller::gate::Verdict>,
 }
 
 impl AppArgs {
@@ -214,14 +216,13 @@ impl AppArgs {
         });
         let spec = driftless_render::spec_for(&app.source)
             .map_err(|e| anyhow::anyhow!("application {}: {e}", app.name))?;
-        let rendered = render_source(
-            &source,
-            revision.as_deref(),
-            &app.source.path,
-            &spec,
-            &self.git,
-        )
-        .with_context(|| format!("application {}", app.name))?;
+        let tree = open_source(&source, revision.as_deref(), &self.git)
+            .with_context(|| format!("application {}", app.name))?;
+        let rendered = render_tree(tree.as_ref(), &app.source.path, &spec)
+            .with_context(|| format!("application {}", app.name))?;
+        // The repository's own policy gate (`driftless.yaml`), as the engine runs it.
+        let gate = driftless_engine::controller::gate::PolicyGates::default();
+        let policy_verdict = gate.check(&source, "cli", tree.as_ref(), &rendered.set);
         for w in &rendered.warnings {
             eprintln!("warning: {w}");
         }
@@ -231,6 +232,7 @@ impl AppArgs {
             app,
             rendered: rendered.set,
             policy,
+            policy_verdict,
         })
     }
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use driftless_diff::{Comparison, SyncStatus};
+use driftless_engine::controller::gate::Verdict;
 use driftless_engine::{compare_with_cluster, load};
 
 use crate::app_args::{AppArgs, Output};
@@ -42,20 +43,61 @@ pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
             .await,
         )
     })?;
+    let refusal = target.policy_verdict.as_ref().and_then(|v| v.refusal());
     match args.app.output {
         Output::Json => println!(
             "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"app": target.app.name, "comparison": cmp})
-            )?
+            serde_json::to_string_pretty(&serde_json::json!({
+                "app": target.app.name,
+                "comparison": cmp,
+                "policy": policy_json(target.policy_verdict.as_ref()),
+            }))?
         ),
-        Output::Text => print!("{}", text(&target.app.name, &cmp)),
+        Output::Text => {
+            print!("{}", text(&target.app.name, &cmp));
+            print!("{}", policy_text(target.policy_verdict.as_ref()));
+        }
     }
-    Ok(if args.exit_code && !cmp.summary.in_sync() {
+    // A revision the policy gate refuses would not be synced: CI should see that too.
+    Ok(if args.exit_code && (!cmp.summary.in_sync() || refusal.is_some()) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The policy gate's findings as the engine would judge this revision (`null`: the
+/// repository declares no gate).
+fn policy_json(verdict: Option<&Verdict>) -> serde_json::Value {
+    match verdict {
+        None => serde_json::Value::Null,
+        Some(Verdict::Broken(e)) => serde_json::json!({"refused": true, "error": e}),
+        Some(v @ Verdict::Checked(findings)) => serde_json::json!({
+            "refused": v.refusal().is_some(),
+            "findings": findings,
+        }),
+    }
+}
+
+fn policy_text(verdict: Option<&Verdict>) -> String {
+    match verdict {
+        None => String::new(),
+        Some(Verdict::Broken(e)) => {
+            format!("policy: the repository's validation config is invalid, a sync would be refused: {e}\n")
+        }
+        Some(v @ Verdict::Checked(findings)) => {
+            let mut out = String::new();
+            for f in findings {
+                out.push_str(&format!("policy: {}\n", f.one_line()));
+            }
+            out.push_str(if v.refusal().is_some() {
+                "policy: a sync of this revision would be refused by the policy gate\n"
+            } else {
+                "policy: passed\n"
+            });
+            out
+        }
+    }
 }
 
 fn text(app: &str, cmp: &Comparison) -> String {

@@ -148,10 +148,21 @@ pub(crate) fn render_source(
     spec: &RendererSpec,
     git: &GitArgs,
 ) -> anyhow::Result<driftless_render::Rendered> {
+    let tree = open_source(source, revision, git)?;
+    render_tree(tree.as_ref(), path, spec)
+}
+
+/// The tree a source names: a Git URL (or a local repository at `revision`) fetched, or a
+/// local directory as it is on disk.
+pub(crate) fn open_source(
+    source: &str,
+    revision: Option<&str>,
+    git: &GitArgs,
+) -> anyhow::Result<Box<dyn SourceTree>> {
     let is_url = source.contains("://")
         || driftless_git::url::parse(source)
             .is_ok_and(|u| u.scheme != driftless_git::url::Scheme::File);
-    let tree: Box<dyn SourceTree> = if is_url || revision.is_some() {
+    Ok(if is_url || revision.is_some() {
         let revision = revision.unwrap_or("HEAD");
         Box::new(git_tree(source, revision, git).with_context(|| {
             format!(
@@ -161,9 +172,17 @@ pub(crate) fn render_source(
         })?)
     } else {
         Box::new(LocalTree::new(source).with_context(|| format!("cannot open `{source}`"))?)
-    };
+    })
+}
+
+/// Renders `path` of an opened source tree.
+pub(crate) fn render_tree(
+    tree: &dyn SourceTree,
+    path: &str,
+    spec: &RendererSpec,
+) -> anyhow::Result<driftless_render::Rendered> {
     let shown_path = if path.is_empty() { "." } else { path };
-    render(tree.as_ref(), path, spec, &RenderLimits::default())
+    render(tree, path, spec, &RenderLimits::default())
         .with_context(|| format!("rendering `{shown_path}` in {}", tree.describe()))
 }
 

@@ -547,3 +547,58 @@ async fn a_cascading_delete_removes_the_apps_objects_and_guards_critical_ones() 
             .is_none()
     );
 }
+
+/// Issue 16: a repository that declares a `ValidationConfig` gates every sync. A revision
+/// that breaks a policy is not applied (nothing reaches the cluster, no operation runs), the
+/// app says which object and rule, the refusal is an event and an audit entry; the next
+/// compliant revision syncs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_violating_revision_is_refused_and_the_next_compliant_one_syncs() {
+    let env = env().await;
+    let r = start(&env, None, &APP_V1.replace("nginx:1.27", "nginx:latest")).await;
+    std::fs::write(
+        r.repo.join("driftless.yaml"),
+        "apiVersion: driftless.dev/v1alpha1\nkind: ValidationConfig\nspec:\n  policies:\n    builtin: [no-latest-tag]\n",
+    )
+    .unwrap();
+    r.ctl.set_app(shop(&r.repo, true), "alice").await.unwrap();
+    let status = until(&r.ctl.store, "the policy refusal", |s| {
+        s["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("refused by the policy gate"))
+    })
+    .await;
+    let error = status["error"].as_str().unwrap();
+    assert!(error.contains("no-latest-tag"), "names the rule: {error}");
+    assert!(error.contains("Deployment"), "names the object: {error}");
+    assert_eq!(status["sync"]["status"], "OutOfSync");
+    // The refusal event is what a sync would have been recorded after: nothing was applied.
+    let events = r.ctl.store.list_events("shop", 0, 100).await.unwrap();
+    let denied: Vec<_> = events.iter().filter(|e| e.kind == "PolicyDenied").collect();
+    assert_eq!(denied.len(), 1, "one refusal per revision: {events:?}");
+    assert!(r.ctl.store.list_operations("shop", 10).await.unwrap().is_empty());
+    assert!(get(&env, "v1", "ConfigMap", "shop", "settings").await.is_none());
+    assert!(get(&env, "apps/v1", "Deployment", "shop", "web").await.is_none());
+    let audit = r.ctl.store.list_audit(&Default::default()).await.unwrap();
+    assert!(
+        audit.iter().any(|e| e.action == "app.policy-denied"),
+        "audited: {audit:?}"
+    );
+
+    // The fix lands: the next revision passes the gate and syncs.
+    std::fs::write(r.repo.join("shop/all.yaml"), APP_V1).unwrap();
+    r.ctl
+        .enqueue("shop", driftless_engine::controller::Reason::SourceChanged);
+    let status = until(&r.ctl.store, "the compliant revision synced", synced_healthy).await;
+    assert!(status["error"].is_null(), "the refusal is gone: {status}");
+    let d = get(&env, "apps/v1", "Deployment", "shop", "web")
+        .await
+        .unwrap();
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.27"
+    );
+    let ops = r.ctl.store.list_operations("shop", 10).await.unwrap();
+    assert_eq!(ops.len(), 1);
+    assert_eq!(ops[0].phase, OperationPhase::Succeeded);
+}

@@ -10,6 +10,7 @@ mod app_of_apps;
 pub mod clusters;
 mod definitions;
 mod delete;
+pub mod gate;
 pub mod images;
 pub mod promotion;
 mod queue;

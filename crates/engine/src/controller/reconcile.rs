@@ -260,6 +260,12 @@ impl Controller {
         }
         self.save_status(name, &cmp, &health, &rendered.revision, &rendered.head)
             .await?;
+        if self
+            .policy_gate(name, &rendered, &attempt, trigger.map(Trigger::label))
+            .await?
+        {
+            return Ok(());
+        }
         let Some(trigger) = trigger else {
             return Ok(());
         };
@@ -403,7 +409,7 @@ impl Controller {
         Ok(())
     }
 
-    async fn update<T>(&self, name: &str, f: impl FnOnce(&mut super::AppState) -> T) -> T
+    pub(crate) async fn update<T>(&self, name: &str, f: impl FnOnce(&mut super::AppState) -> T) -> T
     where
         T: Default,
     {
@@ -449,7 +455,7 @@ impl Controller {
     }
 
     /// Stores an app's status and publishes it to live subscribers.
-    async fn store_status(&self, name: &str, status: Value) -> Result<(), String> {
+    pub(crate) async fn store_status(&self, name: &str, status: Value) -> Result<(), String> {
         self.store
             .set_app_status(name, &status)
             .await
@@ -720,7 +726,7 @@ fn snapshot(cache: &driftless_kube::LiveCache, name: &str) -> Vec<Value> {
         .collect()
 }
 
-fn short(revision: &str) -> &str {
+pub(crate) fn short(revision: &str) -> &str {
     &revision[..revision.len().min(12)]
 }
 

@@ -30,6 +30,8 @@ pub struct Rendered {
     /// Repositories. They configure the engine and are never applied to the cluster.
     pub definitions: Vec<driftless_core::desired::DesiredObject>,
     pub warnings: Vec<String>,
+    /// The policy gate's verdict, when the repository declares one (see [`super::gate`]).
+    pub policy: Option<super::gate::Verdict>,
     /// Seconds spent fetching (None when no fetch was due) and rendering.
     pub fetch_seconds: Option<f64>,
     pub render_seconds: f64,
@@ -56,6 +58,8 @@ pub struct Sources {
     mirrors: Mutex<HashMap<String, SharedMirror>>,
     /// Credentials and URL policy per repository (`repo add`, Repository definitions).
     pub repositories: super::repositories::Repositories,
+    /// Compiled policy gates, per repository and revision.
+    gates: super::gate::PolicyGates,
 }
 
 impl Sources {
@@ -67,6 +71,7 @@ impl Sources {
             cache: RenderCache::new(),
             mirrors: Mutex::new(HashMap::new()),
             repositories: super::repositories::Repositories::new(data_dir),
+            gates: super::gate::PolicyGates::default(),
         }
     }
 
@@ -298,7 +303,11 @@ impl Sources {
             })?;
         let mut set = rendered.set.clone();
         let definitions = set.take_where(driftless_core::definitions::is_definition);
+        let policy = self
+            .gates
+            .check(&app.source.repo_url, &revision, tree, &set);
         Ok(Rendered {
+            policy,
             head: revision.clone(),
             revision,
             set,
