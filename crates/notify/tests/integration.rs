@@ -6,3 +6,4 @@ mod dispatch;
 mod email;
 mod flow;
 mod services;
+mod sql;
