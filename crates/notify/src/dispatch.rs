@@ -12,6 +12,7 @@
 //! Time comes from tokio's clock (anchored to the wall clock at start), so tests pause it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -103,6 +104,8 @@ struct Shared {
     in_flight: Mutex<HashSet<String>>,
     metrics: Metrics,
     wake: Notify,
+    /// Set by `run` at shutdown: finish the message in hand, release the rest.
+    stopping: AtomicBool,
 }
 
 /// Delivers outbox messages. Cheap to clone.
@@ -121,6 +124,7 @@ impl Dispatcher {
             in_flight: Mutex::default(),
             metrics: Metrics::default(),
             wake: Notify::new(),
+            stopping: AtomicBool::new(false),
         }))
     }
 
@@ -158,6 +162,9 @@ impl Dispatcher {
     }
 
     /// Delivers until `shutdown` resolves; slow destinations never hold up the others.
+    /// At shutdown no new message is started: each destination finishes (and records) the
+    /// message in hand and releases the rest, so a clean stop never leaves a message to be
+    /// resent after its lease.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut tasks = JoinSet::new();
@@ -177,7 +184,8 @@ impl Dispatcher {
                 _ = tokio::time::sleep(self.0.options.poll) => {}
             }
         }
-        tasks.shutdown().await;
+        self.0.stopping.store(true, Ordering::SeqCst);
+        while tasks.join_next().await.is_some() {}
     }
 
     async fn start_round(&self) -> Result<(usize, JoinSet<RoundReport>), OutboxError> {
@@ -228,6 +236,12 @@ impl Dispatcher {
     ) -> RoundReport {
         let mut report = RoundReport::default();
         for m in messages {
+            if self.0.stopping.load(Ordering::SeqCst) {
+                self.complete(&m, Outcome::Deferred { until: self.now() })
+                    .await;
+                report.deferred += 1;
+                continue;
+            }
             if let Some(until) = self.paused_until(destination) {
                 let until_ts = self.to_timestamp(until);
                 self.complete(&m, Outcome::Deferred { until: until_ts })

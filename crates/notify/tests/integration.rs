@@ -2,6 +2,7 @@
 
 mod common;
 mod config;
+mod crash;
 mod dispatch;
 mod email;
 mod flow;
