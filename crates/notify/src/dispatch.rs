@@ -205,6 +205,9 @@ impl Dispatcher {
             per_destination: o.per_destination,
             exclude,
         };
+        // Sends must end before the lease does, or another replica could claim the message
+        // while it is still in hand; a destination releases what it cannot finish in time.
+        let lease_deadline = Instant::now() + o.lease;
         let claimed = self.0.outbox.claim(&request).await?;
         let count = claimed.len();
         let mut groups: BTreeMap<String, Vec<OutboxMessage>> = BTreeMap::new();
@@ -218,7 +221,9 @@ impl Dispatcher {
             }
             let this = self.clone();
             tasks.spawn(async move {
-                let report = this.deliver_destination(&destination, messages).await;
+                let report = this
+                    .deliver_destination(&destination, messages, lease_deadline)
+                    .await;
                 if let Ok(mut set) = this.0.in_flight.lock() {
                     set.remove(&destination);
                 }
@@ -233,10 +238,12 @@ impl Dispatcher {
         &self,
         destination: &str,
         messages: Vec<OutboxMessage>,
+        lease_deadline: Instant,
     ) -> RoundReport {
         let mut report = RoundReport::default();
         for m in messages {
-            if self.0.stopping.load(Ordering::SeqCst) {
+            let out_of_lease = Instant::now() + self.0.options.send_timeout >= lease_deadline;
+            if self.0.stopping.load(Ordering::SeqCst) || out_of_lease {
                 self.complete(&m, Outcome::Deferred { until: self.now() })
                     .await;
                 report.deferred += 1;
@@ -250,6 +257,12 @@ impl Dispatcher {
                 continue;
             }
             self.wait_for_token(destination).await;
+            if Instant::now() + self.0.options.send_timeout >= lease_deadline {
+                self.complete(&m, Outcome::Deferred { until: self.now() })
+                    .await;
+                report.deferred += 1;
+                continue;
+            }
             let outcome = self.attempt(&m).await;
             match &outcome {
                 Outcome::Sent { .. } => report.sent += 1,

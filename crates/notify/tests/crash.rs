@@ -77,7 +77,8 @@ async fn child() {
     println!("ENQUEUED");
     if mode == "send" {
         let options = DispatcherOptions {
-            lease: Duration::from_secs(1),
+            lease: Duration::from_secs(3),
+            send_timeout: Duration::from_secs(2),
             ..Default::default()
         };
         // Hangs in the send: the endpoint never answers; the parent kills us meanwhile.
@@ -164,7 +165,7 @@ async fn killed_mid_send_it_is_resent_once_after_the_lease_with_the_same_deliver
         (claimed[0].status, claimed[0].attempts),
         (Status::Sending, 0)
     );
-    // The restarted engine delivers it once its lease (1 s) is over.
+    // The restarted engine delivers it once its lease (3 s) is over.
     let hook = Receiver::start(200, "ok").await;
     let (_, services) = parts(&hook.url);
     let options = DispatcherOptions {

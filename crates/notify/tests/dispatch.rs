@@ -325,3 +325,44 @@ async fn a_dead_endpoint_with_1000_queued_messages_does_not_hold_up_others() {
     );
     assert_eq!(dead.iter().map(|m| m.attempts).sum::<u32>(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_destination_releases_what_it_cannot_send_within_its_lease() {
+    let (service, services) = scripted(vec![]);
+    let outbox = Arc::new(MemoryOutbox::new());
+    let options = DispatcherOptions {
+        lease: Duration::from_secs(10),
+        send_timeout: Duration::from_secs(2),
+        rate: RateLimit {
+            burst: 1,
+            per: Duration::from_secs(4),
+        },
+        ..Default::default()
+    };
+    let d = Dispatcher::new(outbox.clone(), services, options);
+    let start = Instant::now();
+    let now = d.now();
+    let batch: Vec<NewMessage> = (0..5)
+        .map(|n| message(n, "scripted", "slow", now))
+        .collect();
+    outbox.enqueue(&batch).await.unwrap();
+    let round = d.run_once().await.unwrap();
+    // Sends at 0 s and 4 s; at 8 s a send could outlast the 10 s lease: the rest go back.
+    assert_eq!((round.sent, round.deferred), (2, 3));
+    assert_eq!(offsets(&service.calls.lock().unwrap(), start), vec![0, 4]);
+    let pending = outbox
+        .list(&ListFilter {
+            status: Some(Status::Pending),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        pending
+            .iter()
+            .all(|m| m.attempts == 0 && m.lease_owner.is_none())
+    );
+    // Later rounds send them, each message once.
+    drain(&d, &outbox, 60).await;
+    assert_eq!(service.calls.lock().unwrap().len(), 5);
+}
