@@ -305,3 +305,23 @@ async fn the_dispatcher_delivers_from_the_sql_outbox_exactly_once() {
     );
     assert!(sent[0].sent_at.is_some());
 }
+
+#[tokio::test]
+async fn a_claim_round_stays_cheap_with_1000_messages_queued_for_one_destination() {
+    let (_dir, pool) = database().await;
+    let outbox = SqlOutbox::new(pool, Dialect::Sqlite);
+    let mut all: Vec<NewMessage> = (0..1000).map(|n| message(n, "dead")).collect();
+    all.extend((1000..1010).map(|n| message(n, "live")));
+    let started = std::time::Instant::now();
+    outbox.enqueue(&all).await.unwrap();
+    let enqueue = started.elapsed();
+    let started = std::time::Instant::now();
+    let claimed = outbox.claim(&claim("a", at(10), 200, 10)).await.unwrap();
+    let round = started.elapsed();
+    eprintln!(
+        "BENCH sql outbox (SQLite file, WAL): enqueue 1010 in one transaction = {enqueue:?}; one claim round over them = {round:?}"
+    );
+    // Fairness: the dead destination gets its 10, the live one all of its own.
+    let live = claimed.iter().filter(|m| m.destination == "live:r").count();
+    assert_eq!((claimed.len(), live), (20, 10));
+}
