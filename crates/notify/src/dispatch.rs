@@ -12,6 +12,7 @@
 //! Time comes from tokio's clock (anchored to the wall clock at start), so tests pause it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -103,6 +104,8 @@ struct Shared {
     in_flight: Mutex<HashSet<String>>,
     metrics: Metrics,
     wake: Notify,
+    /// Set by `run` at shutdown: finish the message in hand, release the rest.
+    stopping: AtomicBool,
 }
 
 /// Delivers outbox messages. Cheap to clone.
@@ -121,6 +124,7 @@ impl Dispatcher {
             in_flight: Mutex::default(),
             metrics: Metrics::default(),
             wake: Notify::new(),
+            stopping: AtomicBool::new(false),
         }))
     }
 
@@ -158,6 +162,9 @@ impl Dispatcher {
     }
 
     /// Delivers until `shutdown` resolves; slow destinations never hold up the others.
+    /// At shutdown no new message is started: each destination finishes (and records) the
+    /// message in hand and releases the rest, so a clean stop never leaves a message to be
+    /// resent after its lease.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut tasks = JoinSet::new();
@@ -177,7 +184,8 @@ impl Dispatcher {
                 _ = tokio::time::sleep(self.0.options.poll) => {}
             }
         }
-        tasks.shutdown().await;
+        self.0.stopping.store(true, Ordering::SeqCst);
+        while tasks.join_next().await.is_some() {}
     }
 
     async fn start_round(&self) -> Result<(usize, JoinSet<RoundReport>), OutboxError> {
@@ -197,6 +205,9 @@ impl Dispatcher {
             per_destination: o.per_destination,
             exclude,
         };
+        // Sends must end before the lease does, or another replica could claim the message
+        // while it is still in hand; a destination releases what it cannot finish in time.
+        let lease_deadline = Instant::now() + o.lease;
         let claimed = self.0.outbox.claim(&request).await?;
         let count = claimed.len();
         let mut groups: BTreeMap<String, Vec<OutboxMessage>> = BTreeMap::new();
@@ -210,7 +221,9 @@ impl Dispatcher {
             }
             let this = self.clone();
             tasks.spawn(async move {
-                let report = this.deliver_destination(&destination, messages).await;
+                let report = this
+                    .deliver_destination(&destination, messages, lease_deadline)
+                    .await;
                 if let Ok(mut set) = this.0.in_flight.lock() {
                     set.remove(&destination);
                 }
@@ -225,9 +238,17 @@ impl Dispatcher {
         &self,
         destination: &str,
         messages: Vec<OutboxMessage>,
+        lease_deadline: Instant,
     ) -> RoundReport {
         let mut report = RoundReport::default();
         for m in messages {
+            let out_of_lease = Instant::now() + self.0.options.send_timeout >= lease_deadline;
+            if self.0.stopping.load(Ordering::SeqCst) || out_of_lease {
+                self.complete(&m, Outcome::Deferred { until: self.now() })
+                    .await;
+                report.deferred += 1;
+                continue;
+            }
             if let Some(until) = self.paused_until(destination) {
                 let until_ts = self.to_timestamp(until);
                 self.complete(&m, Outcome::Deferred { until: until_ts })
@@ -236,6 +257,12 @@ impl Dispatcher {
                 continue;
             }
             self.wait_for_token(destination).await;
+            if Instant::now() + self.0.options.send_timeout >= lease_deadline {
+                self.complete(&m, Outcome::Deferred { until: self.now() })
+                    .await;
+                report.deferred += 1;
+                continue;
+            }
             let outcome = self.attempt(&m).await;
             match &outcome {
                 Outcome::Sent { .. } => report.sent += 1,

@@ -268,9 +268,23 @@ impl NotifyEvent {
         if matches!(self.kind, EventKind::AppDeleted) {
             metadata["deletionTimestamp"] = json!(self.at.to_string());
         }
+        // Events that state a status make it so, whatever the caller filled in: the built-in
+        // conditions test these fields.
+        let (sync, health) = match self.kind {
+            EventKind::SyncStatusUnknown { .. } => ("Unknown", app.health_status.as_str()),
+            EventKind::Deployed { .. } => ("Synced", "Healthy"),
+            EventKind::HealthDegraded { .. } => (app.sync_status.as_str(), "Degraded"),
+            _ => (app.sync_status.as_str(), app.health_status.as_str()),
+        };
+        let health_message = match &self.kind {
+            EventKind::HealthDegraded { message } if app.health_message.is_none() => {
+                message.clone()
+            }
+            _ => app.health_message.clone().unwrap_or_default(),
+        };
         let mut status = json!({
-            "sync": {"status": app.sync_status, "revision": app.revision.clone().unwrap_or_default()},
-            "health": {"status": app.health_status, "message": app.health_message.clone().unwrap_or_default()},
+            "sync": {"status": sync, "revision": app.revision.clone().unwrap_or_default()},
+            "health": {"status": health, "message": health_message},
         });
         if let Some((op, phase)) = self.kind.operation() {
             status["operationState"] = operation_state(op, phase);

@@ -143,3 +143,132 @@ fn empty_row(app: &AppInfo) -> DriftRow {
         episodes: 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbox::NewMessage;
+    use serde_json::json;
+
+    fn app(name: &str, env: &str) -> AppInfo {
+        AppInfo {
+            name: name.into(),
+            project: "shop".into(),
+            environment: Some(env.into()),
+            ..Default::default()
+        }
+    }
+
+    fn ev(id: &str, secs: i64, app: AppInfo, kind: EventKind) -> NotifyEvent {
+        NotifyEvent {
+            id: id.into(),
+            at: Timestamp::from_second(secs).unwrap(),
+            app,
+            kind,
+        }
+    }
+
+    fn drift(episode: &str) -> Drift {
+        Drift {
+            episode: episode.into(),
+            grade: "major".into(),
+            summary: vec!["Deployment/web: replicas 3 -> 5".into()],
+            resources: 1,
+        }
+    }
+
+    #[test]
+    fn per_application_and_environment() {
+        let (web, api, cart) = (
+            app("web", "prod"),
+            app("api", "prod"),
+            app("cart", "staging"),
+        );
+        let events = vec![
+            ev(
+                "e1",
+                10,
+                web.clone(),
+                EventKind::DriftDetected { drift: drift("w1") },
+            ),
+            ev(
+                "e2",
+                20,
+                web.clone(),
+                EventKind::DriftHealed {
+                    drift: drift("w1"),
+                    by_self_heal: true,
+                },
+            ),
+            ev(
+                "e3",
+                30,
+                api.clone(),
+                EventKind::DriftDetected { drift: drift("a1") },
+            ),
+            ev(
+                "e4",
+                40,
+                api.clone(),
+                EventKind::DriftDetected { drift: drift("a1") },
+            ),
+            ev("e5", 5, web.clone(), EventKind::AppCreated),
+        ];
+        let sent = OutboxMessage {
+            id: 1,
+            message: NewMessage {
+                dedupe_key: "k".into(),
+                event_id: "e3".into(),
+                app: "api".into(),
+                trigger: "on-drift-detected".into(),
+                template: "drift-detected".into(),
+                service: "slack".into(),
+                service_type: "slack".into(),
+                recipient: "drift".into(),
+                payload: json!({}),
+                created_at: Timestamp::from_second(30).unwrap(),
+            },
+            destination: "slack:drift".into(),
+            status: Status::Sent,
+            attempts: 1,
+            next_attempt_at: Timestamp::from_second(30).unwrap(),
+            last_error: None,
+            sent_at: None,
+            lease_owner: None,
+            lease_until: None,
+            claim_token: 1,
+        };
+        let report = drift_report(
+            &[web, api, cart],
+            &events,
+            &[sent],
+            Timestamp::from_second(50).unwrap(),
+        );
+        let row = |name: &str| report.applications.iter().find(|r| r.app == name).unwrap();
+        let web = row("web");
+        assert!(!web.drifted && web.healed && web.healed_by_self_heal);
+        assert_eq!(
+            (web.detected_at, web.healed_at),
+            (
+                Some(Timestamp::from_second(10).unwrap()),
+                Some(Timestamp::from_second(20).unwrap())
+            )
+        );
+        let api = row("api");
+        assert!(api.drifted && !api.healed);
+        assert_eq!(
+            (api.episodes, api.grade.as_deref(), api.alerted.clone()),
+            (1, Some("major"), vec!["slack:drift".to_owned()])
+        );
+        assert_eq!(api.summary, vec!["Deployment/web: replicas 3 -> 5"]);
+        let cart = row("cart");
+        assert!(
+            !cart.drifted
+                && cart.detected_at.is_none()
+                && cart.environment.as_deref() == Some("staging")
+        );
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["applications"][0]["app"], "api");
+        assert_eq!(json["applications"][0]["healedBySelfHeal"], false);
+    }
+}

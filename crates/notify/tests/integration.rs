@@ -2,7 +2,9 @@
 
 mod common;
 mod config;
+mod crash;
 mod dispatch;
 mod email;
 mod flow;
 mod services;
+mod sql;

@@ -289,3 +289,36 @@ async fn secrets_never_reach_errors_the_outbox_or_debug_output() {
         "notification services: service.github.github: secret `$missing` is not defined"
     );
 }
+
+#[tokio::test]
+async fn notifications_test_sends_a_test_message_to_one_destination() {
+    crypto();
+    let receiver = Receiver::start(200, "ok").await;
+    let host = receiver.url.trim_start_matches("http://").to_owned();
+    let config = config(&receiver.url, &host);
+    let services = Services::build(
+        &config,
+        &secrets(),
+        &HttpClient::new(Duration::from_secs(5)).unwrap(),
+    )
+    .unwrap();
+    let notifier = Notifier::new(config);
+    let message = notifier
+        .test_message("audit", "anyone", crate::common::at(0))
+        .unwrap();
+    services.send_now(&message).await.unwrap();
+    let got = receiver.next().await;
+    assert_eq!(got.path, "/hooks");
+    assert!(
+        got.json()["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Test notification from Driftless")
+    );
+    assert_eq!(
+        notifier
+            .test_message("github", "x", crate::common::at(0))
+            .unwrap_err(),
+        "service `github` sets commit statuses and needs a commit: it has no test message"
+    );
+}

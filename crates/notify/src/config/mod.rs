@@ -284,8 +284,9 @@ impl NotifyConfig {
     }
 }
 
-/// Parses a YAML (or JSON) text into a JSON value, naming `source` and `key` on error.
+/// Parses a YAML (or JSON) text into a JSON value through the workspace's one bounded YAML
+/// reader, naming `source` and `key` on error (never quoting the text: it may hold a secret).
 pub(crate) fn parse_yaml(text: &str, source: &str, key: &str) -> Result<Value, ConfigError> {
-    serde_saphyr::from_str::<Value>(text)
+    driftless_core::yaml::parse_one(text, &driftless_core::yaml::Limits::default())
         .map_err(|e| ConfigError::new(source, key, format!("invalid YAML: {e}")))
 }

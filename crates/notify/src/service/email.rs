@@ -1,6 +1,7 @@
 //! E-mail over SMTP (lettre, rustls on aws-lc-rs), Argo CD's `service.email.<name>` settings:
 //! `host`, `port`, `username`, `password`, `from`, `html`, `insecure_skip_verify`, plus `tls`
-//! (`starttls`, `tls` or `none`; default: `tls` on port 465, `starttls` elsewhere).
+//! (`starttls`, `tls` or `none`; default: `tls` on port 465, `starttls` elsewhere) and `rootCA`
+//! (PEM, e.g. `$smtp-ca`: a private CA trusted besides the system's).
 //! The subject is the template's `email.subject` (default: the message's first line), the body
 //! the `message` (or `email.body`). The Message-ID is derived from the deduplication key, so a
 //! resend after a crash carries the same id and mail clients show it once.
@@ -11,7 +12,7 @@ use futures_util::future::{BoxFuture, FutureExt};
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::Deserialize;
 use serde_json::Value;
@@ -36,6 +37,8 @@ pub(crate) struct Settings {
     tls: Option<String>,
     #[serde(default)]
     insecure_skip_verify: bool,
+    #[serde(default, rename = "rootCA")]
+    root_ca: Option<String>,
 }
 
 fn default_port() -> u16 {
@@ -60,8 +63,14 @@ impl Email {
             .clone()
             .unwrap_or_else(|| if s.port == 465 { "tls" } else { "starttls" }.into());
         let params = || {
-            TlsParameters::builder(s.host.clone())
-                .dangerous_accept_invalid_certs(s.insecure_skip_verify)
+            let mut builder = TlsParameters::builder(s.host.clone())
+                .dangerous_accept_invalid_certs(s.insecure_skip_verify);
+            if let Some(pem) = &s.root_ca {
+                let ca = Certificate::from_pem(pem.as_bytes())
+                    .map_err(|e| format!("rootCA: not a PEM certificate: {e}"))?;
+                builder = builder.add_root_certificate(ca);
+            }
+            builder
                 .build_rustls()
                 .map_err(|e| format!("TLS settings: {e}"))
         };

@@ -82,6 +82,27 @@ impl Services {
         self.map.insert(name.into(), service);
     }
 
+    /// Sends `message` now, outside the outbox (`driftless notifications test`).
+    pub async fn send_now(&self, message: &crate::outbox::NewMessage) -> Result<(), SendError> {
+        let service = self.get(&message.service).ok_or_else(|| {
+            SendError::permanent(format!("service `{}` is not configured", message.service))
+        })?;
+        let stored = OutboxMessage {
+            id: 0,
+            destination: message.destination(),
+            message: message.clone(),
+            status: crate::outbox::Status::Sending,
+            attempts: 0,
+            next_attempt_at: message.created_at,
+            last_error: None,
+            sent_at: None,
+            lease_owner: None,
+            lease_until: None,
+            claim_token: 0,
+        };
+        service.send(&stored).await
+    }
+
     /// Builds every service of `config`, resolving secrets through `secrets`.
     pub fn build(
         config: &NotifyConfig,
