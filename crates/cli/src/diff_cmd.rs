@@ -59,11 +59,13 @@ pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
         }
     }
     // A revision the policy gate refuses would not be synced: CI should see that too.
-    Ok(if args.exit_code && (!cmp.summary.in_sync() || refusal.is_some()) {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(
+        if args.exit_code && (!cmp.summary.in_sync() || refusal.is_some()) {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }
 
 /// The policy gate's findings as the engine would judge this revision (`null`: the
@@ -83,7 +85,9 @@ fn policy_text(verdict: Option<&Verdict>) -> String {
     match verdict {
         None => String::new(),
         Some(Verdict::Broken(e)) => {
-            format!("policy: the repository's validation config is invalid, a sync would be refused: {e}\n")
+            format!(
+                "policy: the repository's validation config is invalid, a sync would be refused: {e}\n"
+            )
         }
         Some(v @ Verdict::Checked(findings)) => {
             let mut out = String::new();

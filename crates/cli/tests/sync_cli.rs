@@ -258,3 +258,51 @@ async fn audit_verify_reports_an_intact_chain_and_names_a_tampered_entry() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Issue 16: `driftless diff` shows what the repository's policy gate says of the revision,
+/// so a reviewer sees a refusal before the engine makes it; `--exit-code` fails on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_shows_the_policy_gate_and_fails_on_a_refusal() {
+    let sandbox = driftless_sandbox::Sandbox::start(0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(&kc, sandbox.kubeconfig()).unwrap();
+    std::fs::create_dir(dir.path().join("manifests")).unwrap();
+    std::fs::write(
+        dir.path().join("manifests/all.yaml"),
+        MANIFESTS.replace("nginx:1.27", "nginx:latest"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("app.yaml"), APP).unwrap();
+    std::fs::write(
+        dir.path().join("driftless.yaml"),
+        "apiVersion: driftless.dev/v1alpha1\nkind: ValidationConfig\nspec:\n  policies:\n    builtin: [no-latest-tag]\n",
+    )
+    .unwrap();
+    let d = dir.path();
+
+    let out = driftless(&kc, d, &["diff", "app.yaml"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("no-latest-tag"), "{text}");
+    assert!(
+        text.contains("would be refused by the policy gate"),
+        "{text}"
+    );
+
+    let out = driftless(&kc, d, &["diff", "app.yaml", "-o", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["policy"]["refused"], true, "{json}");
+
+    // Compliant and already in sync: exit 0 and the gate passed.
+    std::fs::write(dir.path().join("manifests/all.yaml"), MANIFESTS).unwrap();
+    let out = driftless(&kc, d, &["sync", "app.yaml"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = driftless(&kc, d, &["diff", "app.yaml", "--exit-code"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("policy: passed"), "{text}");
+}

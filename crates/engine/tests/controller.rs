@@ -576,9 +576,24 @@ async fn a_policy_violating_revision_is_refused_and_the_next_compliant_one_syncs
     let events = r.ctl.store.list_events("shop", 0, 100).await.unwrap();
     let denied: Vec<_> = events.iter().filter(|e| e.kind == "PolicyDenied").collect();
     assert_eq!(denied.len(), 1, "one refusal per revision: {events:?}");
-    assert!(r.ctl.store.list_operations("shop", 10).await.unwrap().is_empty());
-    assert!(get(&env, "v1", "ConfigMap", "shop", "settings").await.is_none());
-    assert!(get(&env, "apps/v1", "Deployment", "shop", "web").await.is_none());
+    assert!(
+        r.ctl
+            .store
+            .list_operations("shop", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        get(&env, "v1", "ConfigMap", "shop", "settings")
+            .await
+            .is_none()
+    );
+    assert!(
+        get(&env, "apps/v1", "Deployment", "shop", "web")
+            .await
+            .is_none()
+    );
     let audit = r.ctl.store.list_audit(&Default::default()).await.unwrap();
     assert!(
         audit.iter().any(|e| e.action == "app.policy-denied"),
@@ -589,7 +604,12 @@ async fn a_policy_violating_revision_is_refused_and_the_next_compliant_one_syncs
     std::fs::write(r.repo.join("shop/all.yaml"), APP_V1).unwrap();
     r.ctl
         .enqueue("shop", driftless_engine::controller::Reason::SourceChanged);
-    let status = until(&r.ctl.store, "the compliant revision synced", synced_healthy).await;
+    let status = until(
+        &r.ctl.store,
+        "the compliant revision synced",
+        synced_healthy,
+    )
+    .await;
     assert!(status["error"].is_null(), "the refusal is gone: {status}");
     let d = get(&env, "apps/v1", "Deployment", "shop", "web")
         .await

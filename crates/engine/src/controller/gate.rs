@@ -29,7 +29,9 @@ impl Verdict {
     /// Why the revision must not be applied, or `None` when it may.
     pub fn refusal(&self) -> Option<String> {
         match self {
-            Verdict::Broken(e) => Some(format!("the repository's validation config is invalid: {e}")),
+            Verdict::Broken(e) => Some(format!(
+                "the repository's validation config is invalid: {e}"
+            )),
             Verdict::Checked(findings) => {
                 let errors: Vec<String> = findings
                     .iter()
@@ -39,7 +41,12 @@ impl Verdict {
                 if errors.is_empty() {
                     return None;
                 }
-                let shown = errors.iter().take(5).cloned().collect::<Vec<_>>().join("; ");
+                let shown = errors
+                    .iter()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 let more = errors.len().saturating_sub(5);
                 Some(if more > 0 {
                     format!("{} policy error(s): {shown}; and {more} more", errors.len())
