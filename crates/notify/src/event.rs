@@ -189,6 +189,11 @@ pub enum EventKind {
         repo_url: String,
         error: String,
     },
+    /// The policy gate refused a revision (`message` names the objects and rules).
+    PolicyDenied {
+        revision: String,
+        message: String,
+    },
 }
 
 impl EventKind {
@@ -209,6 +214,7 @@ impl EventKind {
             Self::Rollback { .. } => "rollback",
             Self::Promotion { .. } => "promotion",
             Self::RepositoryUnreachable { .. } => "repository-unreachable",
+            Self::PolicyDenied { .. } => "policy-denied",
         }
     }
 
@@ -240,6 +246,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "rollback",
     "promotion",
     "repository-unreachable",
+    "policy-denied",
 ];
 
 /// One occurrence the engine reports.

@@ -257,3 +257,37 @@ fn the_notifications_secret_is_read_from_data_and_string_data() {
         r#"["email-password", "slack-token"]"#
     );
 }
+
+/// Issue 16's gate has its trigger: `on-policy-denied` sends once per refused revision.
+#[test]
+fn a_policy_refusal_has_its_trigger_once_per_revision() {
+    let config = argocd::parse_configmap(CM, "argocd-notifications-cm").unwrap();
+    let subscribed = app(
+        "cart",
+        &[(
+            "notifications.argoproj.io/subscribe.on-policy-denied.teams",
+            "channelName",
+        )],
+    );
+    let denied = |id: &str| {
+        event(
+            id,
+            subscribed.clone(),
+            EventKind::PolicyDenied {
+                revision: SHA.into(),
+                message: "1 policy error(s): error[no-latest-tag] Deployment cart/web".into(),
+            },
+        )
+    };
+    let notifier = Notifier::new(config);
+    let first = notifier.plan(&denied("ev-1"), &BTreeMap::new());
+    assert_eq!(first.messages.len(), 1, "{:?}", first.problems);
+    let body = first.messages[0].payload.to_string();
+    assert!(
+        body.contains("was not synced") && body.contains("no-latest-tag"),
+        "{body}"
+    );
+    // Another event about the same revision dedupes on it (oncePer: event.revision).
+    let again = notifier.plan(&denied("ev-2"), &BTreeMap::new());
+    assert_eq!(again.messages[0].dedupe_key, first.messages[0].dedupe_key);
+}

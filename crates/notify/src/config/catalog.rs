@@ -91,6 +91,13 @@ const TRIGGERS: &[(&str, &str, &str, Option<&str>, &str)] = &[
         "repository-unreachable",
     ),
     (
+        "on-policy-denied",
+        "policy-denied",
+        "true",
+        Some("event.revision"),
+        "policy-denied",
+    ),
+    (
         "on-promotion-waiting-for-approval",
         "promotion",
         "event.stage == 'waiting-for-approval'",
@@ -164,6 +171,7 @@ fn templates() -> Vec<(&'static str, String, String)> {
         ("heal-paused", format!("Self-heal paused for {APP}"), format!("Self-heal of application {APP} is paused: {{{{.event.reason}}}}\n{LINK}")),
         ("rollback", format!("Application {APP} rolled back"), format!("Application {APP} was rolled back{{{{if .event.automatic}}}} automatically{{{{end}}}} from {{{{.event.from}}}} to {{{{.event.to}}}}: {{{{.event.reason}}}}\n{LINK}")),
         ("repository-unreachable", format!("Repository of {APP} is unreachable"), format!("Repository {{{{.event.repoUrl}}}} of application {APP} is unreachable: {{{{.event.error}}}}")),
+        ("policy-denied", format!("Policy gate refused a revision of {APP}"), format!("Revision {{{{.event.revision}}}} of application {APP} was not synced: {{{{.event.message}}}}\n{LINK}")),
         ("promotion-waiting-for-approval", "Promotion {{.event.promotion.id}} waits for approval".into(), "Promotion {{.event.promotion.id}} of pipeline {{.event.promotion.pipeline}} from {{.event.promotion.from}} to {{.event.promotion.to}} waits for approval.".into()),
         ("promotion-approved", "Promotion {{.event.promotion.id}} approved".into(), "Promotion {{.event.promotion.id}} to {{.event.promotion.to}} was approved by {{.event.promotion.by}}.".into()),
         ("promotion-rejected", "Promotion {{.event.promotion.id}} rejected".into(), "Promotion {{.event.promotion.id}} to {{.event.promotion.to}} was rejected by {{.event.promotion.by}}: {{.event.promotion.message}}".into()),
