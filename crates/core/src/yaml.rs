@@ -34,14 +34,14 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// Sized so the largest real inputs (a full CRD bundle of a few MB, ~300k nodes) pass and
-    /// the worst case a hostile stream can reach stays well under 200 MB of memory.
+    /// Sized so large real inputs (a CRD bundle of a few MB is ~150k nodes) pass and the worst
+    /// a hostile stream can reach stays well under 200 MB of memory (~150 bytes a node).
     fn default() -> Self {
         Limits {
             max_bytes: 8 * 1024 * 1024,
             max_documents: 10_000,
             max_depth: 64,
-            max_nodes: 1_000_000,
+            max_nodes: 500_000,
             max_scalar_bytes: 24 * 1024 * 1024,
         }
     }
@@ -60,7 +60,7 @@ impl Budget {
     /// The default budget of one render or one request: a few streams' worth.
     pub fn for_task() -> Budget {
         Budget {
-            nodes: 2_000_000,
+            nodes: 1_000_000,
             scalar_bytes: 48 * 1024 * 1024,
             documents: 50_000,
             bytes: 64 * 1024 * 1024,
@@ -167,6 +167,8 @@ fn options(
     budget.max_nodes = nodes;
     budget.max_total_scalar_bytes = scalar_bytes;
     budget.max_events = budget.max_events.max(nodes.saturating_mul(2));
+    // Events kept to replay aliases are memory too: no more of them than nodes allowed.
+    budget.max_recorded_anchor_events = budget.max_recorded_anchor_events.min(nodes.max(1024));
     budget.max_documents = 1;
     let mut opts = serde_saphyr::Options::default();
     opts.budget = Some(budget);
