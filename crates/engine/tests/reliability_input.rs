@@ -708,3 +708,77 @@ pub(crate) async fn until_status(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The fuzz corpus of `target` (`fuzz/corpus/TARGET/`), sorted.
+fn fuzz_corpus(target: &str) -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target);
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.sort();
+    assert!(paths.len() >= 5, "{}: corpus too small", dir.display());
+    paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+/// The kustomization fuzz target's body on stable: each corpus file is the kustomization of
+/// a tree that also holds the files it may name; any answer but a panic is fine.
+#[test]
+fn fuzz_corpus_kustomization_replays_without_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "app/deploy.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: nginx:1.0}]}\n",
+            ),
+            (
+                "app/patch.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 3}\n",
+            ),
+            ("app/values.env", "A=1\nB=2\n"),
+            ("base/kustomization.yaml", "resources: [cm.yaml]\n"),
+            ("base/cm.yaml", &cm("c")),
+        ],
+    );
+    let limits = RenderLimits {
+        max_objects: 500,
+        ..RenderLimits::default()
+    };
+    for bytes in fuzz_corpus("kustomization") {
+        std::fs::write(dir.path().join("app/kustomization.yaml"), &bytes).unwrap();
+        let tree = LocalTree::new(dir.path()).unwrap();
+        let _ = render(&tree, "app", &RendererSpec::Kustomize, &limits);
+    }
+}
+
+/// The webhook fuzz target's body on stable.
+#[test]
+fn fuzz_corpus_webhook_replays_without_panic() {
+    let pointers = [
+        "/repository/clone_url",
+        "/repository/ssh_url",
+        "/repository/html_url",
+        "/project/git_http_url",
+        "/project/git_ssh_url",
+        "/project/web_url",
+        "/repository/links/html/href",
+        "/repoURL",
+    ];
+    let mut urls = 0;
+    for bytes in fuzz_corpus("webhook") {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+            for p in pointers {
+                if let Some(url) = v.pointer(p).and_then(serde_json::Value::as_str) {
+                    urls += 1;
+                    let _ = driftless_core::trust::host_of_url(url);
+                    let _ = driftless_engine::controller::normalize_repo_url(url);
+                }
+            }
+        }
+    }
+    assert!(urls >= 5, "the corpus exercises the URL pointers");
+}
