@@ -581,3 +581,31 @@ async fn defect_11_git_declared_repositories_go_when_git_stops_declaring_them() 
         "the still-declared child stays"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reliability_input_07_over_cap_render_keeps_the_previous_state() {
+    let env = env().await;
+    let (ctl, _stop, _dir) = running_controller(&env, cfg()).await;
+    let (repo, _) = synced_app(
+        &ctl,
+        &env,
+        "capped",
+        "automated: {prune: true, selfHeal: true}",
+    )
+    .await;
+    // One file over the 4 MiB per-file cap replaces the manifest.
+    let huge = format!("# {}\n", "x".repeat(5 * 1024 * 1024));
+    repo.commit(&[("app/cm.yaml", Some(&huge))], "too big");
+    ctl.enqueue("capped", Reason::User);
+    let s = until_status(&ctl, "capped", |s| s["error"].is_string()).await;
+    assert!(
+        !s["error"].as_str().unwrap().contains("xxxxxxxx"),
+        "the error quotes no input"
+    );
+    assert!(
+        get(&env, "v1", "ConfigMap", "capped", "capped")
+            .await
+            .is_some(),
+        "previous state kept"
+    );
+}
