@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod clusters;
 pub mod definitions;
 pub mod desired;
+pub mod duration;
 pub mod key;
 pub mod names;
 pub mod object;

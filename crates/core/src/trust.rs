@@ -213,11 +213,11 @@ pub fn check_repository(origin: &Origin, ctx: &Context, r: &Repository) -> Resul
         ));
     }
     if r.ca.is_some() {
-        let host = host_of(&r.url);
+        let host = host_of_url(&r.url);
         let configured = ctx
             .repositories
             .iter()
-            .any(|o| o.parent.is_none() && host.is_some() && host_of(&o.url) == host);
+            .any(|o| o.parent.is_none() && host.is_some() && host_of_url(&o.url) == host);
         if !configured {
             return Err(c.refuse(
                 "spec.ca",
@@ -285,11 +285,11 @@ pub fn check_cluster(
         ));
     }
     if def.ca_data.is_some() {
-        let host = host_of(&def.server);
+        let host = host_of_url(&def.server);
         let configured = ctx
             .clusters
             .iter()
-            .any(|o| o.parent.is_none() && host.is_some() && host_of(&o.server) == host);
+            .any(|o| o.parent.is_none() && host.is_some() && host_of_url(&o.server) == host);
         if !configured {
             return Err(c.refuse(
                 "spec.caData",
@@ -458,7 +458,7 @@ fn kinds_within(
 }
 
 /// The host (and port) of a URL, lowercased; `user@host:path` SSH URLs too.
-fn host_of(url: &str) -> Option<&str> {
+pub fn host_of_url(url: &str) -> Option<&str> {
     let rest = match url.split_once("://") {
         Some((_, r)) => r,
         None => url.split_once(':').map(|(h, _)| h)?,

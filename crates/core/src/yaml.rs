@@ -12,8 +12,6 @@
 //! index in the stream (empty and comment-only documents included), which errors report.
 //! Error messages never quote the input: a YAML file can hold secrets.
 
-use std::cell::RefCell;
-
 use serde_json::Value;
 
 pub use crate::yaml_emit::{to_yaml, to_yaml_stream};
@@ -36,85 +34,25 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// Sized so the largest real inputs (a full CRD bundle of a few MB, ~300k nodes) pass and
-    /// the worst case a hostile stream can reach stays well under 200 MB of memory.
+    /// Sized so large real inputs (a CRD bundle of a few MB is ~150k nodes) pass and the worst
+    /// a hostile stream can reach stays well under 200 MB of memory (~150 bytes a node).
     fn default() -> Self {
         Limits {
             max_bytes: 8 * 1024 * 1024,
             max_documents: 10_000,
             max_depth: 64,
-            max_nodes: 1_000_000,
+            max_nodes: 500_000,
             max_scalar_bytes: 24 * 1024 * 1024,
         }
     }
 }
 
-/// What is left of a budget shared by several streams (see [`scoped`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Budget {
-    pub nodes: usize,
-    pub scalar_bytes: usize,
-    pub documents: usize,
-    pub bytes: usize,
-}
+mod budget;
+mod warnings;
 
-impl Budget {
-    /// The default budget of one render or one request: a few streams' worth.
-    pub fn for_task() -> Budget {
-        Budget {
-            nodes: 2_000_000,
-            scalar_bytes: 48 * 1024 * 1024,
-            documents: 50_000,
-            bytes: 64 * 1024 * 1024,
-        }
-    }
-}
-
-thread_local! {
-    static SCOPE: RefCell<Option<Budget>> = const { RefCell::new(None) };
-}
-
-/// Runs `f` with `budget` shared by every stream parsed on this thread inside it (one render,
-/// one request), on top of each stream's own [`Limits`]. Returns what is left with `f`'s result.
-/// Scopes nest: the inner one is charged, and what it used is charged to the outer one.
-pub fn scoped<T>(budget: Budget, f: impl FnOnce() -> T) -> (T, Budget) {
-    let outer = SCOPE.with(|s| s.replace(Some(budget)));
-    let out = f();
-    let left = SCOPE.with(|s| s.replace(outer)).unwrap_or(budget);
-    if outer.is_some() {
-        charge_scope(Usage {
-            nodes: budget.nodes - left.nodes,
-            scalar_bytes: budget.scalar_bytes - left.scalar_bytes,
-            documents: budget.documents - left.documents,
-            bytes: budget.bytes - left.bytes,
-        });
-    }
-    (out, left)
-}
-
-/// What a parse consumed.
-#[derive(Debug, Clone, Copy, Default)]
-struct Usage {
-    nodes: usize,
-    scalar_bytes: usize,
-    documents: usize,
-    bytes: usize,
-}
-
-fn scope_left() -> Option<Budget> {
-    SCOPE.with(|s| *s.borrow())
-}
-
-fn charge_scope(u: Usage) {
-    SCOPE.with(|s| {
-        if let Some(b) = s.borrow_mut().as_mut() {
-            b.nodes = b.nodes.saturating_sub(u.nodes);
-            b.scalar_bytes = b.scalar_bytes.saturating_sub(u.scalar_bytes);
-            b.documents = b.documents.saturating_sub(u.documents);
-            b.bytes = b.bytes.saturating_sub(u.bytes);
-        }
-    })
-}
+pub use budget::{Budget, scoped};
+use budget::{Usage, charge_scope, measure, scope_left};
+pub use warnings::yaml11_warnings;
 
 /// One non-empty document of a stream.
 #[derive(Debug, Clone, PartialEq)]
@@ -169,6 +107,8 @@ fn options(
     budget.max_nodes = nodes;
     budget.max_total_scalar_bytes = scalar_bytes;
     budget.max_events = budget.max_events.max(nodes.saturating_mul(2));
+    // Events kept to replay aliases are memory too: no more of them than nodes allowed.
+    budget.max_recorded_anchor_events = budget.max_recorded_anchor_events.min(nodes.max(1024));
     budget.max_documents = 1;
     let mut opts = serde_saphyr::Options::default();
     opts.budget = Some(budget);
@@ -343,29 +283,6 @@ fn parse_chunks(
     Ok(out)
 }
 
-/// Nodes (scalars, keys, containers) and scalar bytes of a value, without recursion (a
-/// deep value must not overflow the stack here either).
-fn measure(value: &Value) -> (usize, usize) {
-    let (mut nodes, mut bytes) = (0usize, 0usize);
-    let mut stack = vec![value];
-    while let Some(v) = stack.pop() {
-        nodes += 1;
-        match v {
-            Value::String(s) => bytes += s.len(),
-            Value::Number(_) | Value::Bool(_) | Value::Null => bytes += 1,
-            Value::Array(a) => stack.extend(a.iter()),
-            Value::Object(m) => {
-                for (k, v) in m {
-                    nodes += 1;
-                    bytes += k.len();
-                    stack.push(v);
-                }
-            }
-        }
-    }
-    (nodes, bytes)
-}
-
 /// Parses a single-document file (a kustomization, a definition). An empty file is `Null`.
 pub fn parse_one(text: &str, limits: &Limits) -> Result<Value, YamlError> {
     let mut docs = parse_stream(text, limits)?;
@@ -406,100 +323,6 @@ fn syntax_error(document: usize, first_line: usize, e: &serde_saphyr::Error) -> 
         document,
         line,
         message,
-    }
-}
-
-/// Finds plain scalars that YAML 1.1 (kubectl) reads differently from YAML 1.2: `yes`/`no`/
-/// `on`/`off` booleans and `0644`-style octals. Users often mean the string.
-pub fn yaml11_warnings(text: &str, docs: &[Document], limits: &Limits) -> Vec<ScalarWarning> {
-    let suspicious = text.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| {
-        matches!(
-            w,
-            "yes"
-                | "Yes"
-                | "YES"
-                | "no"
-                | "No"
-                | "NO"
-                | "on"
-                | "On"
-                | "ON"
-                | "off"
-                | "Off"
-                | "OFF"
-                | "y"
-                | "Y"
-                | "n"
-                | "N"
-        ) || (w.len() > 1 && w.starts_with('0') && w.bytes().all(|b| b.is_ascii_digit()))
-    });
-    if !suspicious {
-        return Vec::new();
-    }
-    let strict = options(limits, false, limits.max_nodes, limits.max_scalar_bytes);
-    let mut warnings = Vec::new();
-    let chunks = split_documents(text);
-    for doc in docs {
-        let Some((_, chunk)) = chunks.get(doc.index) else {
-            continue;
-        };
-        let Ok(Some(v12)) =
-            serde_saphyr::from_str_with_options::<Option<Value>>(chunk, strict.clone())
-        else {
-            continue;
-        };
-        compare_scalars(
-            &doc.value,
-            &v12,
-            &mut String::new(),
-            doc.index,
-            &mut warnings,
-        );
-    }
-    warnings
-}
-
-fn compare_scalars(
-    v11: &Value,
-    v12: &Value,
-    path: &mut String,
-    document: usize,
-    out: &mut Vec<ScalarWarning>,
-) {
-    match (v11, v12) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, va) in a {
-                if let Some(vb) = b.get(k) {
-                    let len = path.len();
-                    path.push('/');
-                    path.push_str(&k.replace('~', "~0").replace('/', "~1"));
-                    compare_scalars(va, vb, path, document, out);
-                    path.truncate(len);
-                }
-            }
-        }
-        (Value::Array(a), Value::Array(b)) => {
-            for (i, (va, vb)) in a.iter().zip(b).enumerate() {
-                let len = path.len();
-                path.push_str(&format!("/{i}"));
-                compare_scalars(va, vb, path, document, out);
-                path.truncate(len);
-            }
-        }
-        (a, b) if a != b && !a.is_object() && !a.is_array() => {
-            let spelled = match b {
-                Value::String(s) => format!("`{s}`"),
-                other => format!("`{other}` (YAML 1.2)"),
-            };
-            out.push(ScalarWarning {
-                document,
-                pointer: path.clone(),
-                message: format!(
-                    "plain scalar {spelled} is read as {a} (YAML 1.1, as kubectl does); quote it if you meant a string"
-                ),
-            })
-        }
-        _ => {}
     }
 }
 

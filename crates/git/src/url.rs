@@ -8,6 +8,7 @@
 //! - Link-local and cloud metadata addresses are refused always (SSRF through a repo URL).
 //! - `ext::`, `fd::` and every other transport helper are refused: they run commands.
 //! - Credentials written into the URL are refused: they would end up in logs and the store.
+//! - Browser pseudo-schemes (`javascript:`, `data:`) are refused, never read as `host:path`.
 
 use std::net::{IpAddr, ToSocketAddrs};
 
@@ -108,6 +109,15 @@ pub fn parse(url: &str) -> Result<RepoUrl, GitError> {
             host: Some(host),
             port,
         });
+    }
+    // Browser pseudo-schemes: never a repository, and inert nowhere but here (a UI link).
+    if let Some((before, _)) = url.split_once(':')
+        && matches!(
+            before.trim().to_ascii_lowercase().as_str(),
+            "javascript" | "data" | "vbscript" | "about" | "blob"
+        )
+    {
+        return Err(refused(url, "this is not a repository URL"));
     }
     // scp-like `user@host:path` (a colon before any slash), else a local path.
     if let Some((before, _)) = url.split_once(':')

@@ -186,6 +186,8 @@ impl Controller {
     /// Adds or replaces an application; an invalid one is refused with the reason, and
     /// never affects the others.
     pub async fn set_app(&self, app: Application, actor: &str) -> Result<(), String> {
+        // Name, durations and numbers, whatever the path (file, Git, API body or patch).
+        app.validate()?;
         let policy = AppPolicy::of(&app, false)?;
         let spec = serde_json::to_value(&app).map_err(|e| e.to_string())?;
         let existed = self
