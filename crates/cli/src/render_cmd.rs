@@ -182,8 +182,12 @@ pub(crate) fn render_tree(
     spec: &RendererSpec,
 ) -> anyhow::Result<driftless_render::Rendered> {
     let shown_path = if path.is_empty() { "." } else { path };
-    render(tree, path, spec, &RenderLimits::default())
-        .with_context(|| format!("rendering `{shown_path}` in {}", tree.describe()))
+    // One YAML budget for the whole render (every file, every base), not per stream.
+    let (result, _) =
+        driftless_core::yaml::scoped(driftless_core::yaml::Budget::for_task(), || {
+            render(tree, path, spec, &RenderLimits::default())
+        });
+    result.with_context(|| format!("rendering `{shown_path}` in {}", tree.describe()))
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -364,15 +364,8 @@ impl Controller {
         if automated.is_none() && !requested {
             return Ok(());
         }
-        // Nothing declared and no children left to prune: not an app-of-apps.
-        if rendered.definitions.is_empty()
-            && !self
-                .apps
-                .lock()
-                .await
-                .values()
-                .any(|s| s.app.parent.as_deref() == Some(name))
-        {
+        // Nothing declared and nothing it declared left to remove: not an app-of-apps.
+        if rendered.definitions.is_empty() && !self.declared_anything(name).await {
             return Ok(());
         }
         let mut h = Sha256::new();
@@ -407,6 +400,39 @@ impl Controller {
             .map_err(|e| e.to_string())?;
         }
         Ok(())
+    }
+
+    /// Whether `name` (an app-of-apps) still has children or definitions it declared:
+    /// Applications, Repositories, Clusters or Projects whose parent it is.
+    async fn declared_anything(&self, name: &str) -> bool {
+        let parent = Some(name);
+        self.apps
+            .lock()
+            .await
+            .values()
+            .any(|s| s.app.parent.as_deref() == parent)
+            || self
+                .sources
+                .repositories
+                .list()
+                .iter()
+                .any(|r| r.parent.as_deref() == parent)
+            || self
+                .clusters
+                .read()
+                .expect("clusters lock")
+                .values()
+                .any(|c| {
+                    c.definition
+                        .as_ref()
+                        .is_some_and(|d| d.parent.as_deref() == parent)
+                })
+            || self
+                .projects
+                .lock()
+                .await
+                .values()
+                .any(|p| p.parent.as_deref() == parent)
     }
 
     pub(crate) async fn update<T>(&self, name: &str, f: impl FnOnce(&mut super::AppState) -> T) -> T

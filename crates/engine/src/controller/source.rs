@@ -286,21 +286,23 @@ impl Sources {
         spec: &driftless_render::RendererSpec,
     ) -> Result<Rendered, String> {
         let started = Instant::now();
-        let (rendered, _) = self
-            .cache
-            .render(
-                &app.name,
-                tree,
-                &app.source.path,
-                spec,
-                &RenderLimits::default(),
-            )
-            .map_err(|e| {
-                format!(
-                    "application {}: rendering {} at {revision}: {e}",
-                    app.name, app.source.path
+        // One YAML budget for the whole render (every file, every base), not per stream.
+        let (result, _) =
+            driftless_core::yaml::scoped(driftless_core::yaml::Budget::for_task(), || {
+                self.cache.render(
+                    &app.name,
+                    tree,
+                    &app.source.path,
+                    spec,
+                    &RenderLimits::default(),
                 )
-            })?;
+            });
+        let (rendered, _) = result.map_err(|e| {
+            format!(
+                "application {}: rendering {} at {revision}: {e}",
+                app.name, app.source.path
+            )
+        })?;
         let mut set = rendered.set.clone();
         let definitions = set.take_where(driftless_core::definitions::is_definition);
         let policy = self
