@@ -44,6 +44,10 @@ pub struct UpArgs {
     /// Applications reconciled (and synced) at once.
     #[arg(long, default_value_t = 16)]
     workers: usize,
+    /// Lua health checks laid out like Argo CD's `resource_customizations/<group>/<Kind>/health.lua`
+    /// (`HealthCheck` definitions and an `argocd-cm` ConfigMap in --config are read too).
+    #[arg(long, value_name = "DIR")]
+    resource_customizations: Option<PathBuf>,
     #[command(flatten)]
     cluster: ClusterArgs,
 }
@@ -110,6 +114,37 @@ fn load_definitions(dir: &Path) -> driftless_core::definitions::Definitions {
     defs
 }
 
+/// The health assessor: built-in checks plus the operator's Lua checks, from `HealthCheck`
+/// definitions and an `argocd-cm` ConfigMap in the config directory and from an Argo CD
+/// `resource_customizations` directory. A check that does not compile is a warning (its kind
+/// reads Unknown with the error); a malformed document stops the start, naming it.
+fn health_assessor(
+    config: Option<&Path>,
+    customizations: Option<&Path>,
+) -> anyhow::Result<Assessor> {
+    let mut checks = driftless_health::HealthChecks::default();
+    if let Some(dir) = config {
+        for (doc, origin) in load_definitions(dir).health_checks {
+            checks
+                .add_document(&doc, &origin)
+                .with_context(|| format!("health checks in {origin}"))?;
+        }
+    }
+    if let Some(dir) = customizations {
+        let files = driftless_health::config::read_directory(dir)
+            .with_context(|| format!("health checks in {}", dir.display()))?;
+        checks.add_directory(files.iter().map(|(p, t)| (p.as_str(), t.as_str())));
+    }
+    for problem in checks.problems() {
+        eprintln!("warning: {problem} (that kind's health reads Unknown)");
+    }
+    let configured = checks.iter().count();
+    if configured > 0 {
+        eprintln!("health: {configured} Lua check(s) configured");
+    }
+    Ok(Assessor::with_checks(checks))
+}
+
 pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let dir = data_dir(&args.data_dir)?;
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -168,7 +203,10 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             store,
             cluster,
             sources,
-            Assessor::default(),
+            health_assessor(
+                args.config.as_deref(),
+                args.resource_customizations.as_deref(),
+            )?,
             ControllerConfig {
                 workers: args.workers.max(1),
                 ..ControllerConfig::default()

@@ -23,8 +23,23 @@ pub struct Definitions {
     pub clusters: Vec<ClusterDefinition>,
     pub pipelines: Vec<Pipeline>,
     pub users: Vec<User>,
+    /// Health check configuration of an operator's config file (`HealthCheck` definitions,
+    /// Argo CD's `argocd-cm`), with its origin: the health crate reads them. Never taken from
+    /// Git (a non-strict add leaves them to the cluster as the objects they are).
+    pub health_checks: Vec<(Value, String)>,
     /// One line per refused document, naming its origin and the field at fault.
     pub errors: Vec<String>,
+}
+
+/// Health check configuration: `driftless.dev/v1alpha1 HealthCheck`, or Argo CD's `argocd-cm`
+/// ConfigMap (its `resource.customizations.health.*` keys).
+pub fn is_health_config(doc: &Value) -> bool {
+    let api = crate::object::api_version(doc);
+    let kind = crate::object::kind(doc);
+    (api == Some("driftless.dev/v1alpha1") && kind == Some("HealthCheck"))
+        || (api == Some("v1")
+            && kind == Some("ConfigMap")
+            && doc.pointer("/metadata/name").and_then(Value::as_str) == Some("argocd-cm"))
 }
 
 /// Is this document one of the engine's definitions (rather than a cluster object)?
@@ -79,9 +94,11 @@ impl Definitions {
                 Ok(u) => self.users.push(u),
                 Err(e) => self.errors.push(e),
             }
+        } else if strict && is_health_config(doc) {
+            self.health_checks.push((doc.clone(), origin.to_string()));
         } else if strict {
             self.errors.push(format!(
-                "{origin}: expected an Application, Project/AppProject, Repository, Cluster, Pipeline or User (or an Argo CD repository/cluster Secret), found kind {:?} of {:?}",
+                "{origin}: expected an Application, Project/AppProject, Repository, Cluster, Pipeline, User or HealthCheck (or an Argo CD repository/cluster Secret or argocd-cm), found kind {:?} of {:?}",
                 crate::object::kind(doc).unwrap_or_default(),
                 crate::object::api_version(doc).unwrap_or_default()
             ));
