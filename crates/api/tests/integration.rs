@@ -2,4 +2,5 @@
 
 mod reliability;
 mod roles;
+mod storm;
 mod webhook;

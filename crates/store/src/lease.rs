@@ -167,3 +167,61 @@ impl Coordination for StoreLease {
         self.ttl
     }
 }
+
+/// A lease being held: `deadline` is when, on this host's monotonic clock, the lease may have
+/// expired without a renewal seen — writes must stop then. `None` once it was lost.
+pub struct Holding {
+    pub fence: Fence,
+    pub deadline: tokio::sync::watch::Receiver<Option<std::time::Instant>>,
+}
+
+/// The local deadline of a lease renewed by a call sent at `sent`: its time-to-live less a
+/// margin for the round trip and clock rate differences.
+fn local_deadline(sent: std::time::Instant, ttl: Duration) -> std::time::Instant {
+    sent + ttl.mul_f64(0.8)
+}
+
+/// Waits until `coord`'s lease is ours (calling `waiting` with the holder while another
+/// engine has it), then renews it every third of its time-to-live in the background.
+/// The returned deadline moves on at each renewal and turns `None` once it is lost.
+pub async fn hold(
+    coord: std::sync::Arc<dyn Coordination>,
+    waiting: impl Fn(Option<&Fence>),
+) -> Result<Holding, StoreError> {
+    let ttl = coord.ttl();
+    let (sent, fence) = loop {
+        let sent = std::time::Instant::now();
+        if let Some(f) = coord.try_acquire().await? {
+            break (sent, f);
+        }
+        waiting(coord.holder().await?.as_ref());
+        tokio::time::sleep(ttl / 3).await;
+    };
+    let (tx, rx) = tokio::sync::watch::channel(Some(local_deadline(sent, ttl)));
+    let held = fence.clone();
+    tokio::spawn(async move {
+        let mut current = held;
+        loop {
+            tokio::time::sleep(ttl / 3).await;
+            let sent = std::time::Instant::now();
+            match coord.renew(&current).await {
+                Ok(Some(f)) => {
+                    current = f;
+                    if tx.send(Some(local_deadline(sent, ttl))).is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => {
+                    let _ = tx.send(None);
+                    return;
+                }
+                // The store is unreachable: the deadline stands; retry.
+                Err(e) => tracing::warn!("renewing the write lease: {e}"),
+            }
+        }
+    });
+    Ok(Holding {
+        fence,
+        deadline: rx,
+    })
+}

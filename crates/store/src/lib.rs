@@ -22,7 +22,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Executor};
 
 pub use audit::{AuditEntry, AuditQuery};
-pub use lease::{Coordination, Fence, StoreLease};
+pub use lease::{Coordination, Fence, Holding, StoreLease, hold};
 pub use lock::{DataDirLock, LockError};
 pub use promotions::{Deployment, PromotionRow};
 pub use records::{AppRecord, Event, HistoryEntry, Operation, OperationPhase};

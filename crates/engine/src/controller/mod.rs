@@ -16,6 +16,7 @@ mod reconcile;
 pub mod repositories;
 pub mod revert;
 pub mod source;
+pub mod source_guard;
 mod views;
 
 use std::collections::BTreeMap;
@@ -35,6 +36,7 @@ use crate::policy::AppPolicy;
 
 pub use queue::{Reason, WorkQueue};
 pub use source::Sources;
+pub use source_guard::SourceGuard;
 
 /// Controller settings.
 #[derive(Debug, Clone)]
@@ -185,6 +187,10 @@ impl Controller {
     /// never affects the others.
     pub async fn set_app(&self, app: Application, actor: &str) -> Result<(), String> {
         let policy = AppPolicy::of(&app, false)?;
+        // Local paths, the engine's own files and API: refused before anything is stored.
+        self.sources
+            .admit(&app.source.repo_url)
+            .map_err(|e| format!("application {}: source.repoURL: {e}", app.name))?;
         let spec = serde_json::to_value(&app).map_err(|e| e.to_string())?;
         let existed = self
             .store
@@ -419,12 +425,18 @@ impl Controller {
     /// A push to a repository (a webhook): its mirror is marked stale and every app using
     /// it is queued. Returns the apps queued.
     pub async fn source_changed(&self, repo_urls: &[String]) -> Vec<String> {
+        self.source_pushed(repo_urls, None).await
+    }
+
+    /// [`Controller::source_changed`] for a push of commit `sha`: however many webhooks name
+    /// it, the repository is fetched once, and not at all when that commit is already here.
+    pub async fn source_pushed(&self, repo_urls: &[String], sha: Option<&str>) -> Vec<String> {
         let wanted: Vec<String> = repo_urls.iter().map(|u| normalize_repo_url(u)).collect();
         let apps = self.apps.lock().await;
         let mut queued = Vec::new();
         for (name, s) in apps.iter() {
             if wanted.contains(&normalize_repo_url(&s.app.source.repo_url)) {
-                self.sources.invalidate(&s.app.source.repo_url);
+                self.sources.pushed(&s.app.source.repo_url, sha);
                 self.queue.enqueue(name, Reason::SourceChanged);
                 queued.push(name.clone());
             }

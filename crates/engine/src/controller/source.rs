@@ -17,6 +17,8 @@ use driftless_render::cache::RenderCache;
 use driftless_render::local::LocalTree;
 use driftless_render::{RenderLimits, spec_for};
 
+use super::source_guard::{Marks, SourceGuard};
+
 /// A rendered source.
 #[derive(Debug, Clone)]
 pub struct Rendered {
@@ -39,8 +41,10 @@ pub struct Rendered {
 struct MirrorState {
     mirror: Mirror,
     fetched_at: Option<Instant>,
-    /// A webhook said the remote changed: fetch before the next render.
+    /// A push from here (`with_mirror`): fetch before the next render.
     stale: bool,
+    /// When the last fetch started (a webhook's mark made before it is settled by it).
+    fetch_started: Option<Instant>,
     /// The tree last read, shared by every app on that commit (its directory listings are
     /// memoized, so a fleet on one repository reads each directory once).
     tree: Option<Arc<driftless_git::GitTree>>,
@@ -56,6 +60,10 @@ pub struct Sources {
     mirrors: Mutex<HashMap<String, SharedMirror>>,
     /// Credentials and URL policy per repository (`repo add`, Repository definitions).
     pub repositories: super::repositories::Repositories,
+    /// Local sources and the engine's own files and API (see [`SourceGuard`]).
+    guard: SourceGuard,
+    /// Repositories webhooks marked changed.
+    marks: Marks,
 }
 
 impl Sources {
@@ -67,7 +75,20 @@ impl Sources {
             cache: RenderCache::new(),
             mirrors: Mutex::new(HashMap::new()),
             repositories: super::repositories::Repositories::new(data_dir),
+            guard: SourceGuard::default(),
+            marks: Marks::default(),
         }
+    }
+
+    /// Refuses sources in the engine's own directories or at its API (`up` sets this).
+    pub fn with_guard(mut self, guard: SourceGuard) -> Self {
+        self.guard = guard;
+        self
+    }
+
+    /// May `url` be a source at all? (Local sources need the operator's consent.)
+    pub fn admit(&self, url: &str) -> Result<(), String> {
+        self.guard.check(url, self.policy.allow_local)
     }
 
     /// The engine's data directory (mirrors, keys, cluster kubeconfigs).
@@ -108,10 +129,13 @@ impl Sources {
     /// Marks a repository as changed (a webhook): the next render of any of its apps
     /// fetches it, once.
     pub fn invalidate(&self, url: &str) {
-        let m = self.mirrors.lock().expect("mirrors lock").get(url).cloned();
-        if let Some(m) = m {
-            m.lock().expect("mirror lock").stale = true;
-        }
+        self.marks.mark(url, None);
+    }
+
+    /// A webhook for `url` naming the pushed commit `sha`: one fetch for any number of such
+    /// webhooks, none when the mirror has the commit already. Never waits for a fetch.
+    pub fn pushed(&self, url: &str, sha: Option<&str>) {
+        self.marks.mark(url, sha);
     }
 
     /// A path to a directory that is not a bare Git repository: rendered as on disk (a work
@@ -133,6 +157,8 @@ impl Sources {
     ) -> Result<Rendered, String> {
         let spec = spec_for(&app.source).map_err(|e| format!("application {}: {e}", app.name))?;
         let url = &app.source.repo_url;
+        self.admit(url)
+            .map_err(|e| format!("application {}: {e}", app.name))?;
         let rev = app.source.target_revision.as_str();
         if Self::is_local_dir(url)
             && (rev.is_empty() || rev == "HEAD")
@@ -164,13 +190,18 @@ impl Sources {
             .is_none_or(|at| at.elapsed() >= self.poll_interval);
         let started = Instant::now();
         let mut fetched = None;
-        // A webhook marked the repository stale: fetch once, whichever app comes first.
-        if fetch || due || guard.stale {
+        // A webhook marked the repository changed: fetch once, whichever app comes first,
+        // unless a fetch since or the commits it names settle it.
+        let marked = self.marks.wants_fetch(url, guard.fetch_started, |sha| {
+            guard.mirror.resolve(sha).is_ok_and(|c| c.starts_with(sha))
+        });
+        if fetch || due || guard.stale || marked {
             // Secrets are resolved per fetch (a rotated file is picked up), not per render.
             let access = self
                 .repositories
                 .access(url, self.policy)
                 .map_err(|e| format!("application {}: {e}", app.name))?;
+            guard.fetch_started = Some(started);
             guard
                 .mirror
                 .fetch(&access.credentials, &FetchOptions::default())
@@ -183,6 +214,7 @@ impl Sources {
                 })?;
             guard.fetched_at = Some(Instant::now());
             guard.stale = false;
+            self.marks.fetched(url, started);
             fetched = Some(started.elapsed().as_secs_f64());
         }
         let head = guard
@@ -222,6 +254,7 @@ impl Sources {
         if let Some(m) = self.mirrors.lock().expect("mirrors lock").get(url) {
             return Ok(m.clone());
         }
+        self.admit(url)?;
         let access = self.repositories.access(url, self.policy)?;
         let mut mirrors = self.mirrors.lock().expect("mirrors lock");
         if let Some(m) = mirrors.get(url) {
@@ -236,6 +269,7 @@ impl Sources {
             mirror: m,
             fetched_at: None,
             stale: false,
+            fetch_started: None,
             tree: None,
         }));
         mirrors.insert(url.to_string(), entry.clone());
