@@ -8,5 +8,6 @@ mod freight;
 mod images;
 mod noop;
 mod promotion;
+mod reliability_fault;
 mod rollback;
 mod sync;

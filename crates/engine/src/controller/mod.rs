@@ -79,6 +79,8 @@ pub(crate) struct AppState {
     pub last_attempt: Option<String>,
     /// `revision:digest` of the last sync that succeeded.
     pub last_good: Option<String>,
+    /// Syncs in a row stopped by an unreachable cluster (their retry backs off).
+    pub unreachable_retries: u32,
     /// When drift was first seen since the last sync (self-heal waits for the grace).
     pub drift_since: Option<tokio::time::Instant>,
     /// Fingerprint of the last drift recorded (one event per distinct drift).
@@ -231,6 +233,7 @@ impl Controller {
             policy: policy.clone(),
             last_attempt: text("attempt"),
             last_good: text("good"),
+            unreachable_retries: 0,
             drift_since: None,
             last_drift: None,
             last_error: None,

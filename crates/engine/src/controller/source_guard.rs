@@ -177,7 +177,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn local_sources_need_the_operator_and_never_the_data_dir() {
+    fn defect_04_local_sources_need_the_operator_and_never_the_data_dir_or_api() {
         let data = tempfile::tempdir().unwrap();
         let demo = data.path().join("demo/repo");
         std::fs::create_dir_all(&demo).unwrap();
