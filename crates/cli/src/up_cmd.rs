@@ -362,8 +362,10 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         for (_, u) in &table {
             println!("user {}: roles {}", u.name, u.roles.join(", "));
         }
-        let users = Arc::new(driftless_api::Users::from(table));
-        users.watch(app_dirs.clone(), Duration::from_secs(2));
+        controller.users().replace(table);
+        controller
+            .users()
+            .watch(app_dirs.clone(), Duration::from_secs(2));
         let token = api_token(&dir)?;
         println!(
             "api: http://{} (bearer token in {})",
@@ -384,7 +386,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
                 controller,
                 token: Arc::new(token),
                 webhook_secret,
-                users,
+                users: Arc::new(Vec::new()),
             },
             limits,
         );

@@ -17,6 +17,7 @@ pub mod repositories;
 pub mod revert;
 pub mod source;
 pub mod source_guard;
+pub mod users;
 mod views;
 
 use std::collections::BTreeMap;
@@ -127,6 +128,8 @@ pub struct Controller {
     pub(crate) updates: tokio::sync::broadcast::Sender<serde_json::Value>,
     /// Pipelines and the promotion driver's observations.
     pub(crate) promotions: promotion::Promotions,
+    /// API users' tokens, replaceable while running (revocation without a restart).
+    users: Arc<users::Users>,
 }
 
 impl Controller {
@@ -182,7 +185,13 @@ impl Controller {
             metrics: Default::default(),
             updates: tokio::sync::broadcast::channel(1024).0,
             promotions: Default::default(),
+            users: Arc::default(),
         }))
+    }
+
+    /// The API users' token table (`User` definitions), re-read while the engine runs.
+    pub fn users(&self) -> &Arc<users::Users> {
+        &self.users
     }
 
     /// Adds or replaces an application; an invalid one is refused with the reason, and
