@@ -3,4 +3,5 @@
 mod reliability;
 mod roles;
 mod storm;
+mod unreachable;
 mod webhook;
