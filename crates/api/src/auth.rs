@@ -25,7 +25,8 @@ fn caller_of(s: &ApiState, given: &str) -> Option<Caller> {
     if bool::from(given.as_bytes().ct_eq(s.token.as_bytes())) {
         found = Some(Caller::admin("api"));
     }
-    for (token, caller) in s.users.snapshot().iter() {
+    let defined = s.controller.users().snapshot();
+    for (token, caller) in s.users.iter().chain(defined.iter()) {
         if bool::from(given.as_bytes().ct_eq(token.as_bytes())) && found.is_none() {
             found = Some(caller.clone());
         }

@@ -35,7 +35,6 @@ mod promotions;
 mod repositories;
 pub mod serve;
 mod ui;
-pub mod users;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -53,9 +52,10 @@ use driftless_core::users::Caller;
 use driftless_engine::controller::{Controller, Reason};
 use driftless_store::AuditQuery;
 
+/// The user token table lives with the controller (see `Controller::users`).
+pub use driftless_engine::controller::users::{self, Users};
 pub use error::ApiError;
 pub use serve::{Limits, serve};
-pub use users::Users;
 
 #[derive(Clone)]
 pub struct ApiState {
@@ -63,9 +63,10 @@ pub struct ApiState {
     pub token: Arc<String>,
     /// Shared secret of the Git webhooks; none: webhooks are refused.
     pub webhook_secret: Option<Arc<String>>,
-    /// Per-user tokens (`User` definitions) with their callers; `token` is the admin's.
-    /// Replaceable while running: a revoked token is refused from the next request on.
-    pub users: Arc<Users>,
+    /// Fixed per-user tokens with their callers; `token` is the admin's. The users from
+    /// `User` definitions, which can be revoked while running, are the controller's
+    /// ([`Controller::users`]); both are checked.
+    pub users: Arc<Vec<(String, Caller)>>,
 }
 
 /// The whole API, with the default [`Limits`] on request bodies.

@@ -83,6 +83,22 @@ fn verify(provider: &str, headers: &HeaderMap, body: &[u8], secret: &[u8]) -> Re
     }
 }
 
+/// The commit a push payload says the branch now points at (absent for tags deleted, or
+/// providers that do not say): with it, a storm of webhooks costs one fetch.
+fn pushed_commit(provider: &str, v: &Value) -> Option<String> {
+    let ptrs: &[&str] = match provider {
+        "github" | "gitea" => &["/after"],
+        "gitlab" => &["/checkout_sha", "/after"],
+        "bitbucket" => &["/push/changes/0/new/target/hash"],
+        _ => &["/revision", "/after"],
+    };
+    ptrs.iter()
+        .find_map(|p| v.pointer(p).and_then(Value::as_str))
+        // A deleted branch reports the zero commit.
+        .filter(|s| !s.is_empty() && !s.bytes().all(|b| b == b'0'))
+        .map(String::from)
+}
+
 /// Repository URLs named by a push payload.
 fn repo_urls(provider: &str, v: &Value) -> Vec<String> {
     let ptrs: &[&str] = match provider {
@@ -114,8 +130,8 @@ pub async fn receive(
     let Some(secret) = s.webhook_secret.as_deref() else {
         return Err(ApiError::NotFound("webhooks (no webhook secret is configured: start `driftless up` with DRIFTLESS_WEBHOOK_SECRET, or give a Repository a webhookSecret and use /webhooks/{provider}/{repository})".into()));
     };
-    let urls = verified_urls(&provider, &headers, &body, secret.as_bytes())?;
-    let queued = s.controller.source_changed(&urls).await;
+    let (urls, sha) = verified_urls(&provider, &headers, &body, secret.as_bytes())?;
+    let queued = s.controller.source_pushed(&urls, sha.as_deref()).await;
     Ok(Json(json!({"repositories": urls, "queued": queued})))
 }
 
@@ -138,7 +154,8 @@ pub async fn receive_for_repository(
             tracing::warn!(repository = %repository, "webhook secret unavailable: {e}");
             ApiError::Internal(format!("repository {repository}: webhookSecret: {e}"))
         })?;
-    let urls: Vec<String> = verified_urls(&provider, &headers, &body, secret.as_bytes())?
+    let (urls, sha) = verified_urls(&provider, &headers, &body, secret.as_bytes())?;
+    let urls: Vec<String> = urls
         .into_iter()
         .filter(|u| driftless_engine::controller::repositories::Repositories::covers(&repo, u))
         .collect();
@@ -148,17 +165,18 @@ pub async fn receive_for_repository(
             driftless_git::url::redact(&repo.url)
         )));
     }
-    let queued = s.controller.source_changed(&urls).await;
+    let queued = s.controller.source_pushed(&urls, sha.as_deref()).await;
     Ok(Json(json!({"repositories": urls, "queued": queued})))
 }
 
-/// Checks size and signature, then parses: the repository URLs a verified payload names.
+/// Checks size and signature, then parses: the repository URLs a verified payload names and
+/// the commit pushed, when it says.
 fn verified_urls(
     provider: &str,
     headers: &HeaderMap,
     body: &[u8],
     secret: &[u8],
-) -> Result<Vec<String>, ApiError> {
+) -> Result<(Vec<String>, Option<String>), ApiError> {
     if body.len() > MAX_BODY {
         return Err(ApiError::BadRequest(format!(
             "webhook body over {MAX_BODY} bytes"
@@ -174,7 +192,7 @@ fn verified_urls(
             "the {provider} payload names no repository"
         )));
     }
-    Ok(urls)
+    Ok((urls, pushed_commit(provider, &payload)))
 }
 
 #[cfg(test)]

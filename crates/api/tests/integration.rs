@@ -2,4 +2,6 @@
 
 mod reliability;
 mod roles;
+mod storm;
+mod unreachable;
 mod webhook;

@@ -65,7 +65,8 @@ async fn start(limits: Limits, users: Vec<(String, Caller)>) -> Api {
     )
     .await
     .unwrap();
-    let users = Arc::new(Users::from(users));
+    ctl.users().replace(users);
+    let users = ctl.users().clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = driftless_api::router_with(
@@ -73,7 +74,7 @@ async fn start(limits: Limits, users: Vec<(String, Caller)>) -> Api {
             controller: ctl.clone(),
             token: Arc::new(ADMIN.into()),
             webhook_secret: Some(Arc::new(SECRET.into())),
-            users: users.clone(),
+            users: Arc::new(Vec::new()),
         },
         limits,
     );

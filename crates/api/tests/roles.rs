@@ -50,13 +50,10 @@ async fn roles_decide_who_may_act_and_pipelines_are_served() {
         controller: ctl.clone(),
         token: Arc::new("admin-token-0123456789".into()),
         webhook_secret: None,
-        users: Arc::new(
-            vec![
-                ("alice-token-0123456789".into(), user("alice", "release")),
-                ("rita-token-0123456789".into(), user("rita", "readonly")),
-            ]
-            .into(),
-        ),
+        users: Arc::new(vec![
+            ("alice-token-0123456789".into(), user("alice", "release")),
+            ("rita-token-0123456789".into(), user("rita", "readonly")),
+        ]),
     });
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     let http = reqwest::Client::new();

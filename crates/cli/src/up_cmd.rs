@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use driftless_core::app;
-use driftless_engine::controller::{Controller, ControllerConfig, Sources};
+use driftless_engine::controller::{Controller, ControllerConfig, SourceGuard, Sources};
 use driftless_git::UrlPolicy;
 use driftless_health::Assessor;
 use driftless_kube::{ClusterSource, KubeCluster, connect};
@@ -48,6 +48,10 @@ pub struct UpArgs {
     /// (`HealthCheck` definitions and an `argocd-cm` ConfigMap in --config are read too).
     #[arg(long, value_name = "DIR")]
     resource_customizations: Option<PathBuf>,
+    /// Let applications read local paths, file:// URLs and repositories on loopback hosts
+    /// (implied by --demo). Never the data directory or this engine's own API.
+    #[arg(long)]
+    allow_local_sources: bool,
     #[command(flatten)]
     cluster: ClusterArgs,
 }
@@ -145,9 +149,77 @@ fn health_assessor(
     Ok(Assessor::with_checks(checks))
 }
 
+/// How long the store's write lease lasts unrenewed; renewed every third of it.
+const LEASE_TTL: Duration = Duration::from_secs(15);
+
+/// Takes the store's write lease (waiting as a standby while another engine holds it) and
+/// keeps the clusters' write gate open only while the lease is surely ours. The receiver
+/// turns `None` when the lease was lost.
+async fn lead(
+    store: &Store,
+) -> anyhow::Result<tokio::sync::watch::Receiver<Option<std::time::Instant>>> {
+    let gate = driftless_kube::WriteGate::closed("this engine does not hold the write lease yet");
+    gate.install_for_engine();
+    let me = format!(
+        "{} pid {} started {}",
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "unknown host".into()),
+        std::process::id(),
+        jiff::Timestamp::now()
+    );
+    let coord = Arc::new(driftless_store::StoreLease::new(
+        store.clone(),
+        "engine",
+        &me,
+        LEASE_TTL,
+    ));
+    let said = std::sync::atomic::AtomicBool::new(false);
+    let holding = driftless_store::hold(coord, |holder| {
+        if !said.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            println!(
+                "standby: the store's write lease is held by {}; waiting",
+                holder.map_or("another engine", |f| f.holder.as_str())
+            );
+        }
+    })
+    .await?;
+    println!("write lease taken (token {})", holding.fence.token);
+    let mut deadline = holding.deadline;
+    let watched = deadline.clone();
+    tokio::spawn(async move {
+        loop {
+            match *deadline.borrow_and_update() {
+                Some(d) => gate.open_until(d),
+                None => {
+                    gate.close("this engine lost the store's write lease to another engine");
+                    return;
+                }
+            }
+            if deadline.changed().await.is_err() {
+                gate.close("the write lease is no longer renewed");
+                return;
+            }
+        }
+    });
+    Ok(watched)
+}
+
+/// Completes when the lease is lost; never without one.
+async fn lease_lost(lease: Option<tokio::sync::watch::Receiver<Option<std::time::Instant>>>) {
+    match lease {
+        Some(mut rx) => {
+            let _ = rx.wait_for(Option::is_none).await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let dir = data_dir(&args.data_dir)?;
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // One engine per data directory, held until this process ends (however it ends).
+    let _lock = driftless_store::DataDirLock::acquire(&dir)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -156,6 +228,20 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             Some(url) => Store::open(url).await?,
             None => Store::sqlite(&dir.join("driftless.db")).await?,
         };
+        // A shared Postgres store: one writer at a time, by lease (SQLite is this data
+        // directory's, locked above). Clusters made from here on pass the write gate.
+        let lost = match store.backend() {
+            driftless_store::Backend::Postgres => Some(lead(&store).await?),
+            driftless_store::Backend::Sqlite => None,
+        };
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} (another engine running? choose --listen 127.0.0.1:0)",
+                    args.listen
+                )
+            })?;
         let mut _sandbox = None;
         let client = if args.demo || args.sandbox {
             let sb = driftless_sandbox::Sandbox::start_with(driftless_sandbox::SandboxOptions {
@@ -172,33 +258,37 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
                 sb.url(),
                 kc.display()
             );
-            let c = connect(&ClusterSource::Kubeconfig {
+            let source = ClusterSource::Kubeconfig {
                 path: kc,
                 context: None,
                 allow_exec: false,
-            })
-            .await?;
+            };
+            let c = connect(&source).await?;
             _sandbox = Some(sb);
-            c
+            KubeCluster::new(c, "sandbox").with_source(source)
         } else {
-            args.cluster.connect().await?.client().clone()
+            args.cluster.connect().await?
         };
-        let cluster = Arc::new(KubeCluster::new(
-            client,
-            if _sandbox.is_some() {
-                "sandbox"
-            } else {
-                "cluster"
-            },
-        ));
-        let sources = Arc::new(Sources::new(
-            &dir,
-            UrlPolicy {
-                allow_local: true,
-                allow_insecure: false,
-            },
-            Duration::from_secs(60),
-        ));
+        let cluster = Arc::new(client);
+        let sources = Arc::new(
+            Sources::new(
+                &dir,
+                UrlPolicy {
+                    allow_local: args.demo || args.allow_local_sources,
+                    allow_insecure: false,
+                },
+                Duration::from_secs(60),
+            )
+            .with_guard(SourceGuard {
+                private: vec![dir.clone()],
+                allowed: if args.demo {
+                    vec![dir.join("demo")]
+                } else {
+                    Vec::new()
+                },
+                api: Some(listener.local_addr()?),
+            }),
+        );
         let controller = Controller::new(
             store,
             cluster,
@@ -310,17 +400,11 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         for (_, u) in &table {
             println!("user {}: roles {}", u.name, u.roles.join(", "));
         }
-        let users = Arc::new(driftless_api::Users::from(table));
-        users.watch(app_dirs.clone(), Duration::from_secs(2));
+        controller.users().replace(table);
+        controller
+            .users()
+            .watch(app_dirs.clone(), Duration::from_secs(2));
         let token = api_token(&dir)?;
-        let listener = tokio::net::TcpListener::bind(&args.listen)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot listen on {} (another engine running? choose --listen 127.0.0.1:0)",
-                    args.listen
-                )
-            })?;
         println!(
             "api: http://{} (bearer token in {})",
             listener.local_addr()?,
@@ -340,16 +424,26 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
                 controller,
                 token: Arc::new(token),
                 webhook_secret,
-                users,
+                users: Arc::new(Vec::new()),
             },
             limits,
         );
-        driftless_api::serve(listener, app, limits, async {
-            let _ = tokio::signal::ctrl_c().await;
+        let lost_lease = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let lost_flag = lost_lease.clone();
+        driftless_api::serve(listener, app, limits, async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                () = lease_lost(lost) => lost_flag.store(true, std::sync::atomic::Ordering::SeqCst),
+            }
         })
         .await?;
         let _ = stop.send(true);
         let _ = engine.await;
+        if lost_lease.load(std::sync::atomic::Ordering::SeqCst) {
+            anyhow::bail!(
+                "this engine lost the store's write lease to another engine and stopped; restarted, it waits as a standby"
+            );
+        }
         anyhow::Ok(ExitCode::SUCCESS)
     })
 }

@@ -50,9 +50,14 @@ async fn start(env: &Env, store: Option<Store>, manifests: &str) -> Running {
             .await
             .unwrap(),
     };
+    // The source is a directory on disk: local sources are allowed, as `up
+    // --allow-local-sources` does.
     let sources = Arc::new(Sources::new(
         dir.path(),
-        Default::default(),
+        driftless_git::UrlPolicy {
+            allow_local: true,
+            allow_insecure: false,
+        },
         Duration::from_secs(60),
     ));
     let cluster = Arc::new(driftless_kube::KubeCluster::new(

@@ -8,6 +8,7 @@ mod freight;
 mod images;
 mod noop;
 mod promotion;
+mod reliability_fault;
 mod reliability_fault_input;
 mod reliability_input;
 mod rollback;

@@ -19,6 +19,10 @@ use driftless_core::cluster::{ApplyOptions, Cluster, ClusterError, KindScope, Pr
 use driftless_core::tracking::TRACKING_ANNOTATION;
 use driftless_core::{Gvk, ResourceKey, object};
 
+use crate::ClusterSource;
+use crate::gate::WriteGate;
+use crate::reload::{Credentials, is_unauthorized};
+
 /// The field manager of every apply.
 pub const FIELD_MANAGER: &str = "driftless";
 
@@ -60,29 +64,69 @@ impl KindIndex {
     }
 }
 
+/// Runs a call; on a 401, re-reads the credentials and runs it once more (the expression is
+/// evaluated again, with the new client).
+macro_rules! authed {
+    ($self:ident, $call:expr) => {{
+        let started = Instant::now();
+        match $call.await {
+            Err(e)
+                if is_unauthorized(&e) && $self.credentials.rebuild(&$self.name, started).await =>
+            {
+                $call.await
+            }
+            r => r,
+        }
+    }};
+}
+
 /// A cluster reached through kube-rs.
 pub struct KubeCluster {
-    client: kube::Client,
+    credentials: Credentials,
     name: String,
     discovery: RwLock<Option<(KindIndex, Instant)>>,
+    gate: WriteGate,
 }
 
 impl KubeCluster {
     /// `name` is how errors and logs refer to this cluster (a kubeconfig context, `sandbox`).
+    /// Writes pass the engine's [`WriteGate`] when one is installed.
     pub fn new(client: kube::Client, name: impl Into<String>) -> Self {
         KubeCluster {
-            client,
+            credentials: Credentials::new(client),
             name: name.into(),
             discovery: RwLock::new(None),
+            gate: WriteGate::for_engine(),
         }
+    }
+
+    /// Where the client came from: on a 401 it is built again from there (rotated tokens,
+    /// rewritten kubeconfigs) and the call retried once.
+    pub fn with_source(mut self, source: ClusterSource) -> Self {
+        self.credentials.set_source(source);
+        self
+    }
+
+    /// Writes (apply, create, replace, delete; never dry runs) must pass `gate`.
+    pub fn with_write_gate(mut self, gate: WriteGate) -> Self {
+        self.gate = gate;
+        self
     }
 
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    pub fn client(&self) -> &kube::Client {
-        &self.client
+    /// The client in use now (a new one after credentials were re-read).
+    pub fn client(&self) -> kube::Client {
+        self.credentials.client()
+    }
+
+    fn writable(&self, what: &str) -> Result<(), ClusterError> {
+        self.gate.check().map_err(|message| ClusterError::Other {
+            what: format!("{what} on cluster {}", self.name),
+            message,
+        })
     }
 
     /// Every object of a kind (in `namespace`, or everywhere) that `keep` selects, listed in
@@ -102,8 +146,8 @@ impl KubeCluster {
             &scope.plural,
         );
         let api: Api<DynamicObject> = match namespace {
-            Some(ns) if scope.namespaced => Api::namespaced_with(self.client.clone(), ns, &ar),
-            _ => Api::all_with(self.client.clone(), &ar),
+            Some(ns) if scope.namespaced => Api::namespaced_with(self.client(), ns, &ar),
+            _ => Api::all_with(self.client(), &ar),
         };
         let what = format!("listing {} on cluster {}", scope.plural, self.name);
         let mut out = Vec::new();
@@ -128,7 +172,7 @@ impl KubeCluster {
     }
 
     async fn refresh(&self) -> Result<(), ClusterError> {
-        let d = Discovery::new(self.client.clone())
+        let d = Discovery::new(self.client())
             .run_aggregated()
             .await
             .map_err(|e| self.error(&format!("discovery on cluster {}", self.name), None, e))?;
@@ -175,7 +219,7 @@ impl KubeCluster {
                 })?;
         let api = match scope {
             Scope::Namespaced if !key.namespace.is_empty() => {
-                Api::namespaced_with(self.client.clone(), &key.namespace, &ar)
+                Api::namespaced_with(self.client(), &key.namespace, &ar)
             }
             Scope::Namespaced => {
                 return Err(ClusterError::Rejected {
@@ -187,7 +231,7 @@ impl KubeCluster {
                     ),
                 });
             }
-            Scope::Cluster => Api::all_with(self.client.clone(), &ar),
+            Scope::Cluster => Api::all_with(self.client(), &ar),
         };
         Ok((api, scope))
     }
@@ -265,8 +309,9 @@ fn to_value(obj: DynamicObject) -> Value {
     serde_json::to_value(obj).expect("a DynamicObject serializes")
 }
 
-impl Cluster for KubeCluster {
-    async fn resolve(&self, gvk: &Gvk) -> Result<Option<KindScope>, ClusterError> {
+/// The calls themselves, once; [`Cluster`] below adds the gate and the 401 retry.
+impl KubeCluster {
+    async fn resolve_once(&self, gvk: &Gvk) -> Result<Option<KindScope>, ClusterError> {
         Ok(self.api_resource(gvk).await?.map(|(ar, scope)| KindScope {
             gvk: Gvk {
                 group: ar.group,
@@ -278,7 +323,7 @@ impl Cluster for KubeCluster {
         }))
     }
 
-    async fn get(&self, gvk: &Gvk, key: &ResourceKey) -> Result<Option<Value>, ClusterError> {
+    async fn get_once(&self, gvk: &Gvk, key: &ResourceKey) -> Result<Option<Value>, ClusterError> {
         let (api, _) = self.api_for(gvk, key).await?;
         let got = api
             .get_opt(&key.name)
@@ -287,7 +332,7 @@ impl Cluster for KubeCluster {
         Ok(got.map(|o| with_type(to_value(o), gvk)))
     }
 
-    async fn list_tracked(
+    async fn list_tracked_once(
         &self,
         scope: &KindScope,
         namespace: Option<&str>,
@@ -301,7 +346,7 @@ impl Cluster for KubeCluster {
         .await
     }
 
-    async fn apply(&self, obj: &Value, opts: &ApplyOptions) -> Result<Value, ClusterError> {
+    async fn apply_once(&self, obj: &Value, opts: &ApplyOptions) -> Result<Value, ClusterError> {
         let (gvk, key) = key_of(obj)?;
         let (api, _) = self.api_for(&gvk, &key).await?;
         let mut params = PatchParams::apply(FIELD_MANAGER);
@@ -324,7 +369,7 @@ impl Cluster for KubeCluster {
         }
     }
 
-    async fn create(&self, obj: &Value) -> Result<Value, ClusterError> {
+    async fn create_once(&self, obj: &Value) -> Result<Value, ClusterError> {
         let gvk = object::gvk(obj).ok_or_else(|| ClusterError::Other {
             what: "object".into(),
             message: "has no apiVersion or kind".into(),
@@ -350,7 +395,7 @@ impl Cluster for KubeCluster {
             .map_err(|e| self.error("create", Some(&key), e))
     }
 
-    async fn replace(&self, obj: &Value) -> Result<Value, ClusterError> {
+    async fn replace_once(&self, obj: &Value) -> Result<Value, ClusterError> {
         let (gvk, key) = key_of(obj)?;
         let (api, _) = self.api_for(&gvk, &key).await?;
         let mut d = to_dynamic(obj, &key)?;
@@ -373,7 +418,7 @@ impl Cluster for KubeCluster {
         .map_err(|e| self.error("replace", Some(&key), e))
     }
 
-    async fn delete(
+    async fn delete_once(
         &self,
         gvk: &Gvk,
         key: &ResourceKey,
@@ -395,7 +440,7 @@ impl Cluster for KubeCluster {
         }
     }
 
-    async fn wait_until(
+    async fn wait_until_once(
         &self,
         gvk: &Gvk,
         key: &ResourceKey,
@@ -434,5 +479,60 @@ impl Cluster for KubeCluster {
                 after: timeout,
             }),
         }
+    }
+}
+
+impl Cluster for KubeCluster {
+    async fn resolve(&self, gvk: &Gvk) -> Result<Option<KindScope>, ClusterError> {
+        authed!(self, self.resolve_once(gvk))
+    }
+
+    async fn get(&self, gvk: &Gvk, key: &ResourceKey) -> Result<Option<Value>, ClusterError> {
+        authed!(self, self.get_once(gvk, key))
+    }
+
+    async fn list_tracked(
+        &self,
+        scope: &KindScope,
+        namespace: Option<&str>,
+    ) -> Result<Vec<Value>, ClusterError> {
+        authed!(self, self.list_tracked_once(scope, namespace))
+    }
+
+    async fn apply(&self, obj: &Value, opts: &ApplyOptions) -> Result<Value, ClusterError> {
+        if !opts.dry_run {
+            self.writable("apply")?;
+        }
+        authed!(self, self.apply_once(obj, opts))
+    }
+
+    async fn create(&self, obj: &Value) -> Result<Value, ClusterError> {
+        self.writable("create")?;
+        authed!(self, self.create_once(obj))
+    }
+
+    async fn replace(&self, obj: &Value) -> Result<Value, ClusterError> {
+        self.writable("replace")?;
+        authed!(self, self.replace_once(obj))
+    }
+
+    async fn delete(
+        &self,
+        gvk: &Gvk,
+        key: &ResourceKey,
+        propagation: Propagation,
+    ) -> Result<bool, ClusterError> {
+        self.writable("delete")?;
+        authed!(self, self.delete_once(gvk, key, propagation))
+    }
+
+    async fn wait_until(
+        &self,
+        gvk: &Gvk,
+        key: &ResourceKey,
+        timeout: Duration,
+        done: &(dyn Fn(Option<&Value>) -> bool + Send + Sync),
+    ) -> Result<Option<Value>, ClusterError> {
+        authed!(self, self.wait_until_once(gvk, key, timeout, done))
     }
 }

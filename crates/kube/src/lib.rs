@@ -7,6 +7,9 @@
 //! - [`KubeCluster`]: the `Cluster` trait (discovery, get, list tracked, server-side apply,
 //!   dry-run, create, replace, delete, watch-until) on kube-rs.
 //!
+//! - [`WriteGate`]: the engine's permission to change clusters while it holds its lease;
+//!   on a 401 a cluster built `with_source` re-reads its credentials and retries once.
+//!
 //! - [`LiveCache`]: watches on the kinds applications use, holding tracked objects only.
 //!
 //! Everything here behaves the same against a real API server and the Driftless sandbox:
@@ -16,11 +19,14 @@ mod cache;
 mod cluster;
 mod connect;
 mod error;
+mod gate;
+mod reload;
 
 pub use cache::{KindState, LiveCache, LiveChange};
 pub use cluster::{FIELD_MANAGER, KubeCluster};
 pub use connect::{ClusterSource, connect};
 pub use error::KubeError;
+pub use gate::WriteGate;
 
 /// kube-rs's client, re-exported so callers need not depend on kube-rs themselves.
 pub use kube::Client;

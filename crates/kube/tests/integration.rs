@@ -3,3 +3,4 @@
 mod cache;
 mod conformance;
 mod connect;
+mod credentials;

@@ -9,16 +9,21 @@
 //! default; Postgres behaves the same (the tests run every scenario on both).
 
 mod audit;
+pub mod lease;
+pub mod lock;
 mod promotions;
 mod records;
 
 use std::borrow::Cow;
+use std::sync::{Arc, RwLock};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, Executor};
 
 pub use audit::{AuditEntry, AuditQuery};
+pub use lease::{Coordination, Fence, Holding, StoreLease, hold};
+pub use lock::{DataDirLock, LockError};
 pub use promotions::{Deployment, PromotionRow};
 pub use records::{AppRecord, Event, HistoryEntry, Operation, OperationPhase};
 
@@ -55,6 +60,9 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// `NAME:TOKEN` of the lease this store writes under (empty: none); declared on every
+    /// Postgres connection handed out, where triggers check it (see [`lease`]).
+    fence: Arc<RwLock<String>>,
 }
 
 macro_rules! migrations {
@@ -72,10 +80,10 @@ macro_rules! migrations {
 fn migrator(backend: Backend) -> Migrator {
     Migrator::with_migrations(match backend {
         Backend::Sqlite => {
-            migrations!("sqlite", 1 "0001_init", 2 "0002_definitions", 3 "0003_promotions")
+            migrations!("sqlite", 1 "0001_init", 2 "0002_definitions", 3 "0003_promotions", 4 "0004_leases")
         }
         Backend::Postgres => {
-            migrations!("postgres", 1 "0001_init", 2 "0002_definitions", 3 "0003_promotions")
+            migrations!("postgres", 1 "0001_init", 2 "0002_definitions", 3 "0003_promotions", 4 "0004_leases")
         }
     })
 }
@@ -115,10 +123,21 @@ impl Store {
                 message: "expected a sqlite:// or postgres:// URL".into(),
             });
         };
+        let fence: Arc<RwLock<String>> = Arc::default();
+        let (declared, on_connect) = (fence.clone(), fence.clone());
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
-            .after_connect(move |conn, _| {
+            .before_acquire(move |conn, _| {
+                let fence = declared_fence(&declared);
                 Box::pin(async move {
+                    declare_on(conn, backend, fence).await?;
+                    Ok(true)
+                })
+            })
+            .after_connect(move |conn, _| {
+                let fence = declared_fence(&on_connect);
+                Box::pin(async move {
+                    declare_on(conn, backend, fence).await?;
                     if backend == Backend::Sqlite {
                         // WAL: readers never wait for the writer; busy_timeout: writers queue.
                         conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;").await?;
@@ -136,7 +155,20 @@ impl Store {
                 url: shown,
                 message: format!("migrations failed: {e}"),
             })?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            fence,
+        })
+    }
+
+    /// Writes from now on happen under `fence` (Postgres refuses them once it is not the
+    /// lease's current token).
+    pub(crate) fn declare_fence(&self, fence: &lease::Fence) {
+        *self
+            .fence
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = fence.declaration();
     }
 
     pub fn backend(&self) -> Backend {
@@ -160,6 +192,30 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+fn declared_fence(fence: &RwLock<String>) -> String {
+    fence
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+}
+
+/// Once a lease was taken, every connection declares it — a lost one too: its writes must
+/// then fail, not pass unchecked. Set on each hand-out, since the token changes at a
+/// take-over while pooled connections live on.
+async fn declare_on(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    fence: String,
+) -> Result<(), sqlx::Error> {
+    if backend == Backend::Postgres && !fence.is_empty() {
+        sqlx::query("SELECT set_config('driftless.fence', $1, false)")
+            .bind(fence)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// `scheme://user:password@host` → `scheme://user:***@host`.

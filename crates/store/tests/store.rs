@@ -1,5 +1,7 @@
 //! Every store scenario runs on SQLite and on a real PostgreSQL started for the test.
 
+mod coordination;
+
 use driftless_store::{AuditQuery, HistoryEntry, OperationPhase, Store, StoreError};
 use driftless_testkit::postgres::PgServer;
 use serde_json::json;

@@ -18,6 +18,8 @@ mod reconcile;
 pub mod repositories;
 pub mod revert;
 pub mod source;
+pub mod source_guard;
+pub mod users;
 mod views;
 
 use std::collections::BTreeMap;
@@ -37,6 +39,7 @@ use crate::policy::AppPolicy;
 
 pub use queue::{Reason, WorkQueue};
 pub use source::Sources;
+pub use source_guard::SourceGuard;
 
 /// Controller settings.
 #[derive(Debug, Clone)]
@@ -79,6 +82,8 @@ pub(crate) struct AppState {
     pub last_attempt: Option<String>,
     /// `revision:digest` of the last sync that succeeded.
     pub last_good: Option<String>,
+    /// Syncs in a row stopped by an unreachable cluster (their retry backs off).
+    pub unreachable_retries: u32,
     /// When drift was first seen since the last sync (self-heal waits for the grace).
     pub drift_since: Option<tokio::time::Instant>,
     /// Fingerprint of the last drift recorded (one event per distinct drift).
@@ -125,6 +130,8 @@ pub struct Controller {
     pub(crate) updates: tokio::sync::broadcast::Sender<serde_json::Value>,
     /// Pipelines and the promotion driver's observations.
     pub(crate) promotions: promotion::Promotions,
+    /// API users' tokens, replaceable while running (revocation without a restart).
+    users: Arc<users::Users>,
 }
 
 impl Controller {
@@ -180,7 +187,13 @@ impl Controller {
             metrics: Default::default(),
             updates: tokio::sync::broadcast::channel(1024).0,
             promotions: Default::default(),
+            users: Arc::default(),
         }))
+    }
+
+    /// The API users' token table (`User` definitions), re-read while the engine runs.
+    pub fn users(&self) -> &Arc<users::Users> {
+        &self.users
     }
 
     /// Adds or replaces an application; an invalid one is refused with the reason, and
@@ -189,6 +202,10 @@ impl Controller {
         // Name, durations and numbers, whatever the path (file, Git, API body or patch).
         app.validate()?;
         let policy = AppPolicy::of(&app, false)?;
+        // Local paths, the engine's own files and API: refused before anything is stored.
+        self.sources
+            .admit(&app.source.repo_url)
+            .map_err(|e| format!("application {}: source.repoURL: {e}", app.name))?;
         let spec = serde_json::to_value(&app).map_err(|e| e.to_string())?;
         let existed = self
             .store
@@ -229,6 +246,7 @@ impl Controller {
             policy: policy.clone(),
             last_attempt: text("attempt"),
             last_good: text("good"),
+            unreachable_retries: 0,
             drift_since: None,
             last_drift: None,
             last_error: None,
@@ -431,12 +449,18 @@ impl Controller {
     /// A push to a repository (a webhook): its mirror is marked stale and every app using
     /// it is queued. Returns the apps queued.
     pub async fn source_changed(&self, repo_urls: &[String]) -> Vec<String> {
+        self.source_pushed(repo_urls, None).await
+    }
+
+    /// [`Controller::source_changed`] for a push of commit `sha`: however many webhooks name
+    /// it, the repository is fetched once, and not at all when that commit is already here.
+    pub async fn source_pushed(&self, repo_urls: &[String], sha: Option<&str>) -> Vec<String> {
         let wanted: Vec<String> = repo_urls.iter().map(|u| normalize_repo_url(u)).collect();
         let apps = self.apps.lock().await;
         let mut queued = Vec::new();
         for (name, s) in apps.iter() {
             if wanted.contains(&normalize_repo_url(&s.app.source.repo_url)) {
-                self.sources.invalidate(&s.app.source.repo_url);
+                self.sources.pushed(&s.app.source.repo_url, sha);
                 self.queue.enqueue(name, Reason::SourceChanged);
                 queued.push(name.clone());
             }

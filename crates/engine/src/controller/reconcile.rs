@@ -273,6 +273,9 @@ impl Controller {
         let result = self
             .run_sync(&target, name, &req, &rendered.revision, &attempt, trigger)
             .await?;
+        if result.unreachable {
+            return self.retry_unreachable(name, requested, &result).await;
+        }
         // A change reaching the cluster (not a self-heal of the same revision) counts for
         // the DORA figures, failed or not.
         let last_good_revision = state
@@ -291,6 +294,7 @@ impl Controller {
         }
         self.update(name, |s| {
             s.last_attempt = Some(attempt.clone());
+            s.unreachable_retries = 0;
             s.drift_since = None;
             if result.phase == Phase::Succeeded {
                 s.last_good = Some(attempt.clone());
@@ -433,6 +437,45 @@ impl Controller {
                 .await
                 .values()
                 .any(|p| p.parent.as_deref() == parent)
+    }
+
+    /// A sync the cluster did not answer is no verdict on the revision: the attempt is not
+    /// recorded (so the same revision is synced again, and objects it had not reached yet are
+    /// applied then), a user's request is kept, and the app is queued again with a backoff
+    /// (2 s doubling to 5 min) until the cluster answers.
+    async fn retry_unreachable(
+        &self,
+        name: &str,
+        requested: Option<String>,
+        result: &crate::sync::SyncResult,
+    ) -> Result<(), String> {
+        let n = self
+            .update(name, |s| {
+                s.unreachable_retries = s.unreachable_retries.saturating_add(1);
+                if s.sync_requested.is_none() {
+                    s.sync_requested = requested.clone();
+                }
+                s.unreachable_retries
+            })
+            .await;
+        let wait = std::time::Duration::from_secs(2)
+            .saturating_mul(1 << n.saturating_sub(1).min(8))
+            .min(std::time::Duration::from_secs(300));
+        self.event(
+            name,
+            "ClusterUnreachable",
+            "warning",
+            &format!(
+                "the sync stopped because the cluster did not answer ({}); retrying in {} s",
+                result.message,
+                wait.as_secs()
+            ),
+            &json!({"retryInSeconds": wait.as_secs(), "attempt": n}),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        self.enqueue_after(name, wait);
+        Ok(())
     }
 
     pub(crate) async fn update<T>(&self, name: &str, f: impl FnOnce(&mut super::AppState) -> T) -> T

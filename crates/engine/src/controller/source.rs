@@ -17,6 +17,8 @@ use driftless_render::cache::RenderCache;
 use driftless_render::local::LocalTree;
 use driftless_render::{RenderLimits, spec_for};
 
+use super::source_guard::{Marks, SourceGuard};
+
 /// A rendered source.
 #[derive(Debug, Clone)]
 pub struct Rendered {
@@ -41,8 +43,10 @@ pub struct Rendered {
 struct MirrorState {
     mirror: Mirror,
     fetched_at: Option<Instant>,
-    /// A webhook said the remote changed: fetch before the next render.
+    /// A push from here (`with_mirror`): fetch before the next render.
     stale: bool,
+    /// When the last fetch started (a webhook's mark made before it is settled by it).
+    fetch_started: Option<Instant>,
     /// The tree last read, shared by every app on that commit (its directory listings are
     /// memoized, so a fleet on one repository reads each directory once).
     tree: Option<Arc<driftless_git::GitTree>>,
@@ -60,6 +64,10 @@ pub struct Sources {
     pub repositories: super::repositories::Repositories,
     /// Compiled policy gates, per repository and revision.
     gates: super::gate::PolicyGates,
+    /// Local sources and the engine's own files and API (see [`SourceGuard`]).
+    guard: SourceGuard,
+    /// Repositories webhooks marked changed.
+    marks: Marks,
 }
 
 impl Sources {
@@ -72,7 +80,20 @@ impl Sources {
             mirrors: Mutex::new(HashMap::new()),
             repositories: super::repositories::Repositories::new(data_dir),
             gates: super::gate::PolicyGates::default(),
+            guard: SourceGuard::default(),
+            marks: Marks::default(),
         }
+    }
+
+    /// Refuses sources in the engine's own directories or at its API (`up` sets this).
+    pub fn with_guard(mut self, guard: SourceGuard) -> Self {
+        self.guard = guard;
+        self
+    }
+
+    /// May `url` be a source at all? (Local sources need the operator's consent.)
+    pub fn admit(&self, url: &str) -> Result<(), String> {
+        self.guard.check(url, self.policy.allow_local)
     }
 
     /// The engine's data directory (mirrors, keys, cluster kubeconfigs).
@@ -113,10 +134,13 @@ impl Sources {
     /// Marks a repository as changed (a webhook): the next render of any of its apps
     /// fetches it, once.
     pub fn invalidate(&self, url: &str) {
-        let m = self.mirrors.lock().expect("mirrors lock").get(url).cloned();
-        if let Some(m) = m {
-            m.lock().expect("mirror lock").stale = true;
-        }
+        self.marks.mark(url, None);
+    }
+
+    /// A webhook for `url` naming the pushed commit `sha`: one fetch for any number of such
+    /// webhooks, none when the mirror has the commit already. Never waits for a fetch.
+    pub fn pushed(&self, url: &str, sha: Option<&str>) {
+        self.marks.mark(url, sha);
     }
 
     /// A path to a directory that is not a bare Git repository: rendered as on disk (a work
@@ -138,6 +162,8 @@ impl Sources {
     ) -> Result<Rendered, String> {
         let spec = spec_for(&app.source).map_err(|e| format!("application {}: {e}", app.name))?;
         let url = &app.source.repo_url;
+        self.admit(url)
+            .map_err(|e| format!("application {}: {e}", app.name))?;
         let rev = app.source.target_revision.as_str();
         if Self::is_local_dir(url)
             && (rev.is_empty() || rev == "HEAD")
@@ -169,13 +195,18 @@ impl Sources {
             .is_none_or(|at| at.elapsed() >= self.poll_interval);
         let started = Instant::now();
         let mut fetched = None;
-        // A webhook marked the repository stale: fetch once, whichever app comes first.
-        if fetch || due || guard.stale {
+        // A webhook marked the repository changed: fetch once, whichever app comes first,
+        // unless a fetch since or the commits it names settle it.
+        let marked = self.marks.wants_fetch(url, guard.fetch_started, |sha| {
+            guard.mirror.resolve(sha).is_ok_and(|c| c.starts_with(sha))
+        });
+        if fetch || due || guard.stale || marked {
             // Secrets are resolved per fetch (a rotated file is picked up), not per render.
             let access = self
                 .repositories
                 .access(&self.repositories.rewrite(url), self.policy)
                 .map_err(|e| format!("application {}: {e}", app.name))?;
+            guard.fetch_started = Some(started);
             guard
                 .mirror
                 .fetch(&access.credentials, &FetchOptions::default())
@@ -188,6 +219,7 @@ impl Sources {
                 })?;
             guard.fetched_at = Some(Instant::now());
             guard.stale = false;
+            self.marks.fetched(url, started);
             fetched = Some(started.elapsed().as_secs_f64());
         }
         let head = guard
@@ -227,6 +259,7 @@ impl Sources {
         if let Some(m) = self.mirrors.lock().expect("mirrors lock").get(url) {
             return Ok(m.clone());
         }
+        self.admit(url)?;
         // Fetched from where an `insteadOf` rule sends it (a mirror), kept under its own URL.
         let fetch_url = self.repositories.rewrite(url);
         let access = self.repositories.access(&fetch_url, self.policy)?;
@@ -243,6 +276,7 @@ impl Sources {
             mirror: m,
             fetched_at: None,
             stale: false,
+            fetch_started: None,
             tree: None,
         }));
         mirrors.insert(url.to_string(), entry.clone());

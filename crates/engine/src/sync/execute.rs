@@ -109,6 +109,7 @@ impl<C: Cluster> Executor<'_, C> {
             let r = match self.act(t).await {
                 Ok(outcome) => self.result(t, outcome, String::new()),
                 Err(e) => {
+                    result.unreachable = e.is_transient();
                     let r = self.result(t, Outcome::Failed, mask_error(&e, t.object.as_ref()));
                     on_event(&SyncEvent::Resource(&r));
                     result.resources.push(r);
@@ -136,6 +137,9 @@ impl<C: Cluster> Executor<'_, C> {
                 }
                 Ok(None) => {}
                 Err(e) => {
+                    if failure.is_none() {
+                        result.unreachable = e.is_transient();
+                    }
                     failure.get_or_insert_with(|| format!("{}: {e}", t.key));
                     r.message = e.to_string();
                 }

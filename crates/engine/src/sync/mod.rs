@@ -112,6 +112,11 @@ pub struct SyncResult {
     pub resources: Vec<ResourceResult>,
     /// The rollback run after a failure, when one was asked for.
     pub rollback: Option<Box<SyncResult>>,
+    /// The sync stopped because the cluster did not answer (connection errors, 5xx, 429
+    /// outlasting the retries): not a verdict on the revision, which is tried again once the
+    /// cluster answers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unreachable: bool,
 }
 
 /// Progress, for a display or an operation record.
@@ -165,6 +170,7 @@ pub async fn sync_loaded<C: Cluster>(
         summary: comparison.summary.clone(),
         resources: Vec::new(),
         rollback: None,
+        unreachable: false,
     };
     let planned = match plan(
         &loaded.resources,

@@ -1,4 +1,4 @@
-//! The per-user token table, replaceable while the API runs: a token removed from the users'
+//! The API's per-user token table, kept by the controller and replaceable while it runs: a token removed from the users'
 //! definitions (or a `{file: ...}` token that was rotated) stops working at the next reload,
 //! seconds later, without a restart. [`Users::watch`] re-reads the definition directories
 //! on a short period and swaps the table when what it resolves to changed; every swap
