@@ -27,7 +27,7 @@ fn crd(kind: &str, plural: &str) -> String {
 /// and uses goto, which Argo CD's scripts do and Luau could not run.
 fn script(kind: &str) -> String {
     format!(
-        "local hs = {{}}\nif obj.spec.ready then goto ready end\nhs.status = \"Progressing\"\nhs.message = \"{kind} not ready\"\nreturn hs\n::ready::\nhs.status = \"Healthy\"\nhs.message = \"{kind} ready\"\nreturn hs\n"
+        "local hs = {{}}\nif obj.spec.ready then goto ready end\nhs.status = \"Progressing\"\nhs.message = \"{kind} not ready\"\ndo return hs end\n::ready::\nhs.status = \"Healthy\"\nhs.message = \"{kind} ready\"\nreturn hs\n"
     )
 }
 
@@ -129,7 +129,7 @@ async fn up_runs_lua_health_checks_from_all_three_configuration_forms() {
             .await
             .unwrap_or_default();
         let health_of = |kind: &str| {
-            tree["nodes"].as_array().and_then(|nodes| {
+            tree["items"].as_array().and_then(|nodes| {
                 nodes
                     .iter()
                     .find(|n| n["kind"] == kind && n["name"] == "one")
