@@ -45,7 +45,7 @@ fn json_response(code: u16, body: &Value) -> Response {
         .expect("valid response")
 }
 
-fn error_response(e: &ApiError) -> Response {
+pub(crate) fn error_response(e: &ApiError) -> Response {
     match e.body() {
         Ok(body) => json_response(e.code(), &body),
         Err(text) => Response::builder()
@@ -254,6 +254,16 @@ pub async fn handle(
         && q.get("watch").is_some_and(|w| w == "true" || w == "1")
     {
         return watch(app, target, q).await;
+    }
+    if let (true, "pods", Some(ns), Some(name), Some("log")) = (
+        method == Method::GET,
+        target.t.plural.as_str(),
+        &target.namespace,
+        &target.name,
+        target.subresource.as_deref(),
+    ) && target.t.group.is_empty()
+    {
+        return crate::logs::serve(app.clone(), ns.clone(), name.clone(), q).await;
     }
     // Kubernetes protobuf is not spoken here: 415 makes client-go fall back to JSON.
     let content_type = headers

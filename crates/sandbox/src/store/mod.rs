@@ -16,8 +16,13 @@ use crate::validate;
 mod admission;
 use admission::{convert_on_write, defaults_on_create};
 mod controllers;
+mod endpoints;
+mod kit;
 mod objects;
+mod podsets;
+mod workloads;
 use objects::Objects;
+pub use workloads::HOLD_ANNOTATION;
 mod persist;
 pub use persist::State;
 mod read;
@@ -58,10 +63,13 @@ pub struct Store {
     pub schedulable: bool,
     /// Every Deployment rollout stays Progressing this long (see `SandboxOptions`).
     pub rollout_hold: Option<std::time::Duration>,
-    /// Per Deployment: the pod template hash last rolled out, and its revision.
-    revisions: std::collections::HashMap<Key, (String, u64)>,
-    /// Objects written since the status simulator last looked at them, and when.
-    pending: BTreeMap<Key, std::time::Instant>,
+    /// Per ReplicaSet uid: when its rollout started (for holds and progress deadlines; on
+    /// tokio's clock, so a paused test clock moves it).
+    progress: std::collections::HashMap<String, tokio::time::Instant>,
+    /// ReplicaSets whose held rollout was released (`Store::release_rollouts`).
+    released: std::collections::HashSet<String>,
+    /// Objects their controller should look at, and from when.
+    pending: BTreeMap<Key, tokio::time::Instant>,
     /// Namespaces being deleted, and since when: a real namespace stays Terminating while
     /// its controller empties it, so the sandbox keeps it for at least the rollout delay.
     terminating: std::collections::HashMap<String, std::time::Instant>,
@@ -132,7 +140,8 @@ impl Store {
             rollout_delay: std::time::Duration::from_millis(300),
             schedulable: true,
             rollout_hold: None,
-            revisions: std::collections::HashMap::new(),
+            progress: std::collections::HashMap::new(),
+            released: std::collections::HashSet::new(),
             pending: BTreeMap::new(),
             terminating: std::collections::HashMap::new(),
             registry: Registry::builtin(),
@@ -231,8 +240,10 @@ impl Store {
         if kind == "DELETED" {
             self.pending.remove(&key);
         } else {
-            self.pending.insert(key.clone(), std::time::Instant::now());
+            let due = tokio::time::Instant::now() + controllers::delay(self, group, plural);
+            self.pending.insert(key.clone(), due);
         }
+        self.wake_watchers(group, plural, obj);
         let (group, plural, namespace, name) = key;
         self.history.push_back(std::sync::Arc::new(WatchEvent {
             rv: self.rv,
@@ -329,7 +340,7 @@ impl Store {
                     "name or generateName is required".into(),
                 ));
             }
-            name = format!("{prefix}{}", &meta::uid().replace('-', "")[..5]);
+            name = format!("{prefix}{}", crate::pods::suffix());
             obj["metadata"]["name"] = json!(name);
         }
         self.admit_namespace(t, ns, &mut obj, &name)?;
