@@ -26,6 +26,7 @@ mod journal;
 mod logs;
 mod meta;
 mod pods;
+mod protobuf;
 pub mod registry;
 mod server;
 mod simulate;

@@ -265,16 +265,29 @@ pub async fn handle(
     {
         return crate::logs::serve(app.clone(), ns.clone(), name.clone(), q).await;
     }
-    // Kubernetes protobuf is not spoken here: 415 makes client-go fall back to JSON.
+    // Kubernetes protobuf bodies (kubectl's creates and updates of built-in kinds) are read
+    // into the JSON object they encode; patches are never protobuf.
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if content_type.starts_with("application/vnd.kubernetes.protobuf") {
-        return error_response(&ApiError::UnsupportedMediaType(format!(
-            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type})"
-        )));
-    }
+    let body = if content_type.starts_with("application/vnd.kubernetes.protobuf") {
+        if method != Method::POST && method != Method::PUT {
+            return error_response(&ApiError::UnsupportedMediaType(format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {content_type})"
+            )));
+        }
+        match crate::protobuf::decode(&body) {
+            Ok(obj) => Bytes::from(serde_json::to_vec(&obj).expect("JSON serializes")),
+            Err(e) => {
+                return error_response(&ApiError::BadRequest(format!(
+                    "the protobuf body could not be decoded: {e}"
+                )));
+            }
+        }
+    } else {
+        body
+    };
     let result = dispatch(&app, &method, &headers, &target, &q, &body);
     // Acknowledge a write only once it is durable (one fsync shared by concurrent writers).
     if method != Method::GET
