@@ -2,4 +2,6 @@
 
 mod cache;
 mod conformance;
+mod conformance_api;
+mod conformance_workloads;
 mod connect;

@@ -307,6 +307,23 @@ pub async fn handle(
     }
 }
 
+/// The media type of a PATCH body, without parameters.
+fn patch_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+fn is_apply(headers: &HeaderMap) -> bool {
+    patch_type(headers) == "application/apply-patch+yaml"
+}
+
 fn asset(path: &str) -> Response {
     match Assets::get(path) {
         Some(f) => Response::builder()
@@ -373,8 +390,21 @@ fn dispatch(
                 .create_as(t, ns, parse_body(body)?, dry_run, &manager)
                 .map(|v| (201, v))
         }
-        (Method::PUT, Some(name), None | Some("status")) => store
+        (Method::PUT, Some(name), Some("status")) => store
+            .update_status(t, ns, name, &parse_body(body)?, &manager)
+            .map(|v| (200, v)),
+        (Method::PUT, Some(name), None) => store
             .update(t, ns, name, parse_body(body)?, &manager)
+            .map(|v| (200, v)),
+        (Method::PATCH, Some(name), Some("status")) if !is_apply(headers) => store
+            .patch_status(
+                t,
+                ns,
+                name,
+                &patch_type(headers),
+                &parse_body(body)?,
+                &manager,
+            )
             .map(|v| (200, v)),
         (Method::PATCH, Some(name), None | Some("status")) => {
             let ct = headers

@@ -26,6 +26,7 @@ pub use workloads::HOLD_ANNOTATION;
 mod persist;
 pub use persist::State;
 mod read;
+mod subresource;
 
 /// Events kept for watches to resume from by default; older resourceVersions get `410 Gone`.
 const HISTORY: usize = 10_000;
@@ -349,6 +350,12 @@ impl Store {
             return Err(ApiError::already_exists(t, &name));
         }
         Self::check_types(t, &obj)?;
+        if t.crd.is_some() && t.subresources.iter().any(|s| s == "status") {
+            // Status is written through its subresource only: ignored on create.
+            if let Some(m) = obj.as_object_mut() {
+                m.remove("status");
+            }
+        }
         defaults_on_create(t, &mut obj);
         self.default(t, &mut obj, &uid);
         Self::check_valid(t, &obj)?;
@@ -554,6 +561,20 @@ impl Store {
         body: &Value,
         manager: &str,
     ) -> Result<Value, ApiError> {
+        let (k, old, new) = self.patched(t, ns, name, content_type, body)?;
+        let managed = self.updated_fields(t, &old, &new, manager);
+        self.replace(t, k, &old, new, managed)
+    }
+
+    /// The object at `name` with a (non-apply) patch applied, not stored: key, old, new.
+    fn patched(
+        &self,
+        t: &ResourceType,
+        ns: &str,
+        name: &str,
+        content_type: &str,
+        body: &Value,
+    ) -> Result<(Key, Value, Value), ApiError> {
         let (k, old) = self.existing(t, ns, name)?;
         let mut new = old.clone();
         match content_type {
@@ -604,8 +625,7 @@ impl Store {
                 "metadata.name cannot be changed by a patch".into(),
             ));
         }
-        let managed = self.updated_fields(t, &old, &new, manager);
-        self.replace(t, k, &old, new, managed)
+        Ok((k, old, new))
     }
 
     /// PATCH `application/apply-patch+yaml`: server-side apply as `manager`. Creates the
