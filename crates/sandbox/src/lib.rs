@@ -12,10 +12,13 @@
 //! resourceVersion, bookmarks, `timeoutSeconds` and `410 Gone`; CRDs adding their types; a
 //! bearer token (checked whenever sent; anonymous requests accepted because it binds loopback
 //! only, over plain HTTP). Validation: scalar types against the schema (500 typed-patch on
-//! apply, 400 otherwise) and workload semantics (422 with causes). Simulated status: rollouts
-//! after a delay (`:broken` images fail), Jobs, LoadBalancer IPs, PVC binding, CRD Established.
-//! Optional persistence (`SandboxOptions::data_dir`, atomic snapshots). Not yet: TLS (needed
-//! before any non-loopback bind), Kubernetes protobuf bodies (a clear 415).
+//! apply, 400 otherwise), Secret `data` as Go's base64 decodes it, and workload semantics (422
+//! with causes). Kubernetes protobuf request bodies (kubectl's) are decoded to JSON. The
+//! controllers of a controller manager: Deployments → ReplicaSets → Pods, StatefulSets,
+//! DaemonSets, Jobs, EndpointSlices, garbage collection; pods get a kubelet's status and logs;
+//! rollouts can be held Progressing. LoadBalancer IPs, PVC binding, CRD Established.
+//! Optional durable persistence (`SandboxOptions::data_dir`: journal synced before each
+//! answer, snapshots). Not yet: TLS (needed before any non-loopback bind).
 
 mod apply;
 mod defaults;
