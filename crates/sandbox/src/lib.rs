@@ -36,6 +36,7 @@ mod simulate;
 mod status;
 pub mod store;
 mod validate;
+mod watch;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
