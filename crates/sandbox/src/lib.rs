@@ -46,7 +46,7 @@ pub use status::ApiError;
 pub use store::Store;
 
 /// Controller passes per 50 ms tick (see the controller loop in `Sandbox::start_with`).
-const PASSES_PER_TICK: usize = 4;
+const PASSES_PER_TICK: usize = 8;
 
 /// A running sandbox API server.
 pub struct Sandbox {
@@ -128,8 +128,8 @@ impl Sandbox {
                 tick.tick().await;
                 let Some(app) = weak.upgrade() else { return };
                 // One pass per lock hold, so requests interleave with a long catch-up; and
-                // few passes per tick (at most 64 status writes each, ~2,500/s), so a burst
-                // of API writes keeps the CPU. The real controller-manager is far slower
+                // few passes per tick (at most 64 objects looked at each, ~10,000/s), so a
+                // burst of API writes keeps the CPU. The real controller-manager is far slower
                 // still (client QPS 20 by default): rollouts after a burst just finish later.
                 for _ in 0..PASSES_PER_TICK {
                     if !app.store.lock().expect("store").reconcile() {

@@ -11,7 +11,7 @@ use crate::registry::ResourceType;
 
 /// Objects the controllers look at per pass: each pass holds the store lock, so a big
 /// burst of writes is worked off in slices that let API requests in between.
-const SIMULATE_BATCH: usize = 32;
+const SIMULATE_BATCH: usize = 64;
 
 /// How long after a write an object's controller looks at it: the kubelet starts a pod's
 /// containers, a cloud assigns a load balancer and binds volumes after the rollout delay;
