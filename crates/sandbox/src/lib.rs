@@ -43,7 +43,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use status::ApiError;
-pub use store::Store;
+pub use store::{HOLD_ANNOTATION, Store};
+
+/// A rollout hold as `--hold-rollouts` and the [`HOLD_ANNOTATION`] take it: `90s`, `5m`,
+/// `1h`, or `forever`/`true` (`Duration::MAX`, until released); `None` for anything else.
+pub fn parse_hold(value: &str) -> Option<Duration> {
+    pods::hold_duration(value)
+}
 
 /// Controller passes per 50 ms tick (see the controller loop in `Sandbox::start_with`).
 const PASSES_PER_TICK: usize = 8;
