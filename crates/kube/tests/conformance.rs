@@ -13,11 +13,12 @@ use kube::discovery::Discovery;
 use serde_json::{Value, json};
 
 /// A cluster to test against, and a namespace of this test's own.
-struct Target {
-    client: kube::Client,
-    ns: String,
-    kubeconfig: std::path::PathBuf,
-    _sandbox: Option<driftless_sandbox::Sandbox>,
+pub(crate) struct Target {
+    pub(crate) client: kube::Client,
+    pub(crate) ns: String,
+    pub(crate) kubeconfig: std::path::PathBuf,
+    /// The sandbox when the suite runs on one (`None` on a real cluster).
+    pub(crate) sandbox: Option<driftless_sandbox::Sandbox>,
     _dir: tempfile_dir::Dir,
 }
 
@@ -31,7 +32,7 @@ mod tempfile_dir {
     }
 }
 
-async fn target() -> Target {
+pub(crate) async fn target() -> Target {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let dir = std::env::temp_dir().join(format!("driftless-conformance-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -70,20 +71,30 @@ async fn target() -> Target {
         client,
         ns,
         kubeconfig: path,
-        _sandbox: sandbox,
+        sandbox,
         _dir: tempfile_dir::Dir(dir),
     }
 }
 
 impl Target {
-    fn api(&self, group: &str, version: &str, kind: &str, plural: &str) -> Api<DynamicObject> {
+    pub(crate) fn api(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+        plural: &str,
+    ) -> Api<DynamicObject> {
         let gvk = GroupVersionKind::gvk(group, version, kind);
         let ar = ApiResource::from_gvk_with_plural(&gvk, plural);
         Api::namespaced_with(self.client.clone(), &self.ns, &ar)
     }
 
     /// Applies `deployment(name, image)` as `driftless`; the Deployments API and the params.
-    async fn apply_deployment(&self, name: &str, image: &str) -> (Api<DynamicObject>, PatchParams) {
+    pub(crate) async fn apply_deployment(
+        &self,
+        name: &str,
+        image: &str,
+    ) -> (Api<DynamicObject>, PatchParams) {
         let deploys = self.api("apps", "v1", "Deployment", "deployments");
         let pp = PatchParams::apply("driftless").force();
         deploys
@@ -93,18 +104,18 @@ impl Target {
         (deploys, pp)
     }
 
-    fn configmaps(&self) -> Api<DynamicObject> {
+    pub(crate) fn configmaps(&self) -> Api<DynamicObject> {
         self.api("", "v1", "ConfigMap", "configmaps")
     }
 
-    async fn cleanup(self) {
+    pub(crate) async fn cleanup(self) {
         let _ = namespaces(&self.client)
             .delete(&self.ns, &DeleteParams::default())
             .await;
     }
 }
 
-fn namespaces(client: &kube::Client) -> Api<DynamicObject> {
+pub(crate) fn namespaces(client: &kube::Client) -> Api<DynamicObject> {
     let ar = ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("", "v1", "Namespace"),
         "namespaces",
@@ -112,11 +123,11 @@ fn namespaces(client: &kube::Client) -> Api<DynamicObject> {
     Api::all_with(client.clone(), &ar)
 }
 
-fn object(v: Value) -> DynamicObject {
+pub(crate) fn object(v: Value) -> DynamicObject {
     serde_json::from_value(v).unwrap()
 }
 
-fn deployment(name: &str, image: &str) -> DynamicObject {
+pub(crate) fn deployment(name: &str, image: &str) -> DynamicObject {
     object(json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": name, "labels": {"app": name}},
@@ -127,7 +138,7 @@ fn deployment(name: &str, image: &str) -> DynamicObject {
 }
 
 /// Reads back until `check` holds (5 s).
-async fn eventually<T>(mut f: impl AsyncFnMut() -> Option<T>) -> Option<T> {
+pub(crate) async fn eventually<T>(mut f: impl AsyncFnMut() -> Option<T>) -> Option<T> {
     for _ in 0..100 {
         if let Some(t) = f().await {
             return Some(t);
@@ -398,7 +409,7 @@ async fn aggregated_discovery_finds_built_in_kinds_and_new_crds() {
 }
 
 /// Runs kubectl against the target; (exit code, stdout + stderr).
-fn kubectl(t: &Target, args: &[&str], stdin: Option<&str>) -> (i32, String) {
+pub(crate) fn kubectl(t: &Target, args: &[&str], stdin: Option<&str>) -> (i32, String) {
     use std::io::Write;
     use std::process::{Command, Stdio};
     let mut child = Command::new("kubectl")

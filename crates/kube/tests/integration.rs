@@ -2,5 +2,7 @@
 
 mod cache;
 mod conformance;
+mod conformance_api;
+mod conformance_workloads;
 mod connect;
 mod credentials;

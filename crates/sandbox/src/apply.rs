@@ -354,7 +354,21 @@ pub fn record_status_update(
     def: Option<&str>,
     extra: &[fields::Path],
 ) {
-    let fields_v1 = status_fields_v1(new, before, manager, def, extra);
+    let mut fields_v1 = status_fields_v1(new, before, manager, def, extra);
+    // An Update keeps what its manager owned before and still exists (e.g. the `.` of a list
+    // it created on an earlier write).
+    let previous = new["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| {
+            e["manager"] == manager && e["operation"] == "Update" && e["subresource"] == "status"
+        })
+        .map(|e| e["fieldsV1"].clone());
+    if let Some(mut previous) = previous {
+        fields::prune_absent(&mut previous, new);
+        fields::union_fields(&mut fields_v1, &previous);
+    }
     let entry = json!({"manager": manager, "operation": "Update", "apiVersion": new["apiVersion"], "time": meta::now(), "fieldsType": "FieldsV1", "fieldsV1": fields_v1, "subresource": "status"});
     let Some(m) = new["metadata"].as_object_mut() else {
         return;

@@ -43,6 +43,7 @@ pub fn open(dir: &Path) -> std::io::Result<(Store, Arc<Journal>)> {
         Store::new()
     };
     store.replay(journal::read(dir).map_err(std::io::Error::other)?);
+    store.wake_all();
     // Fold what was replayed into a snapshot, so the old journals can go.
     save_state(dir, &store.snapshot_state())?;
     let j = Arc::new(Journal::create(dir, store.resource_version())?);

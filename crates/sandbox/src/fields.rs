@@ -386,6 +386,50 @@ pub fn display(path: &[Pe]) -> String {
     s
 }
 
+/// Adds every path of `other` to the `fieldsV1` tree `into`.
+pub fn union_fields(into: &mut Value, other: &Value) {
+    let (Some(into), Some(other)) = (into.as_object_mut(), other.as_object()) else {
+        return;
+    };
+    for (k, v) in other {
+        union_fields(
+            into.entry(k.clone())
+                .or_insert_with(|| Value::Object(Map::new())),
+            v,
+        );
+    }
+}
+
+/// Removes from a `fieldsV1` tree the paths `obj` no longer has (`f:` members, `k:` list
+/// items by their key fields).
+pub fn prune_absent(fields: &mut Value, obj: &Value) {
+    let Some(m) = fields.as_object_mut() else {
+        return;
+    };
+    m.retain(|k, sub| {
+        let child = if let Some(name) = k.strip_prefix("f:") {
+            obj.get(name)
+        } else if let Some(key) = k.strip_prefix("k:") {
+            let key: Value = serde_json::from_str(key).unwrap_or_default();
+            obj.as_array().and_then(|items| {
+                items.iter().find(|item| {
+                    key.as_object()
+                        .is_some_and(|kv| kv.iter().all(|(f, v)| item.get(f) == Some(v)))
+                })
+            })
+        } else {
+            return true;
+        };
+        match child {
+            Some(c) => {
+                prune_absent(sub, c);
+                true
+            }
+            None => false,
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,10 +12,13 @@
 //! resourceVersion, bookmarks, `timeoutSeconds` and `410 Gone`; CRDs adding their types; a
 //! bearer token (checked whenever sent; anonymous requests accepted because it binds loopback
 //! only, over plain HTTP). Validation: scalar types against the schema (500 typed-patch on
-//! apply, 400 otherwise) and workload semantics (422 with causes). Simulated status: rollouts
-//! after a delay (`:broken` images fail), Jobs, LoadBalancer IPs, PVC binding, CRD Established.
-//! Optional persistence (`SandboxOptions::data_dir`, atomic snapshots). Not yet: TLS (needed
-//! before any non-loopback bind), Kubernetes protobuf bodies (a clear 415).
+//! apply, 400 otherwise), Secret `data` as Go's base64 decodes it, and workload semantics (422
+//! with causes). Kubernetes protobuf request bodies (kubectl's) are decoded to JSON. The
+//! controllers of a controller manager: Deployments → ReplicaSets → Pods, StatefulSets,
+//! DaemonSets, Jobs, EndpointSlices, garbage collection; pods get a kubelet's status and logs;
+//! rollouts can be held Progressing. LoadBalancer IPs, PVC binding, CRD Established.
+//! Optional durable persistence (`SandboxOptions::data_dir`: journal synced before each
+//! answer, snapshots). Not yet: TLS (needed before any non-loopback bind).
 
 mod apply;
 mod defaults;
@@ -23,23 +26,33 @@ mod durable;
 mod fields;
 mod gobase64;
 mod journal;
+mod logs;
 mod meta;
+mod pods;
+mod protobuf;
 pub mod registry;
 mod server;
 mod simulate;
 mod status;
 pub mod store;
 mod validate;
+mod watch;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use status::ApiError;
-pub use store::Store;
+pub use store::{HOLD_ANNOTATION, Store};
+
+/// A rollout hold as `--hold-rollouts` and the [`HOLD_ANNOTATION`] take it: `90s`, `5m`,
+/// `1h`, or `forever`/`true` (`Duration::MAX`, until released); `None` for anything else.
+pub fn parse_hold(value: &str) -> Option<Duration> {
+    pods::hold_duration(value)
+}
 
 /// Controller passes per 50 ms tick (see the controller loop in `Sandbox::start_with`).
-const PASSES_PER_TICK: usize = 4;
+const PASSES_PER_TICK: usize = 8;
 
 /// A running sandbox API server.
 pub struct Sandbox {
@@ -121,8 +134,8 @@ impl Sandbox {
                 tick.tick().await;
                 let Some(app) = weak.upgrade() else { return };
                 // One pass per lock hold, so requests interleave with a long catch-up; and
-                // few passes per tick (at most 64 status writes each, ~2,500/s), so a burst
-                // of API writes keeps the CPU. The real controller-manager is far slower
+                // few passes per tick (at most 64 objects looked at each, ~10,000/s), so a
+                // burst of API writes keeps the CPU. The real controller-manager is far slower
                 // still (client QPS 20 by default): rollouts after a burst just finish later.
                 for _ in 0..PASSES_PER_TICK {
                     if !app.store.lock().expect("store").reconcile() {

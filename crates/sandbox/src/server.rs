@@ -1,21 +1,17 @@
 //! HTTP front of the sandbox: parses Kubernetes API paths, checks the bearer token, and turns
-//! store results into responses. Watches stream newline-delimited JSON events (the format
-//! kube-rs and kubectl read), replaying history from a resourceVersion, with bookmarks and
-//! `timeoutSeconds`.
+//! store results into responses (watches: `crate::watch`, pod logs: `crate::logs`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::Response;
-use driftless_core::selector::LabelSelector;
 use serde_json::{Value, json};
 
 use crate::registry::{Assets, ResourceType};
 use crate::status::ApiError;
-use crate::store::{ApplyOptions, ListOptions, Store, WatchEvent};
+use crate::store::{ApplyOptions, ListOptions, Store};
 
 pub struct App {
     pub store: Mutex<Store>,
@@ -28,11 +24,11 @@ pub struct App {
 }
 
 /// A parsed resource path.
-struct Target {
-    t: ResourceType,
-    namespace: Option<String>,
-    name: Option<String>,
-    subresource: Option<String>,
+pub(crate) struct Target {
+    pub(crate) t: ResourceType,
+    pub(crate) namespace: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) subresource: Option<String>,
 }
 
 fn json_response(code: u16, body: &Value) -> Response {
@@ -45,7 +41,7 @@ fn json_response(code: u16, body: &Value) -> Response {
         .expect("valid response")
 }
 
-fn error_response(e: &ApiError) -> Response {
+pub(crate) fn error_response(e: &ApiError) -> Response {
     match e.body() {
         Ok(body) => json_response(e.code(), &body),
         Err(text) => Response::builder()
@@ -253,18 +249,41 @@ pub async fn handle(
         && target.name.is_none()
         && q.get("watch").is_some_and(|w| w == "true" || w == "1")
     {
-        return watch(app, target, q).await;
+        return crate::watch::serve(app, target, q).await;
     }
-    // Kubernetes protobuf is not spoken here: 415 makes client-go fall back to JSON.
+    if let (true, "pods", Some(ns), Some(name), Some("log")) = (
+        method == Method::GET,
+        target.t.plural.as_str(),
+        &target.namespace,
+        &target.name,
+        target.subresource.as_deref(),
+    ) && target.t.group.is_empty()
+    {
+        return crate::logs::serve(app.clone(), ns.clone(), name.clone(), q).await;
+    }
+    // Kubernetes protobuf bodies (kubectl's creates and updates of built-in kinds) are read
+    // into the JSON object they encode; patches are never protobuf.
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if content_type.starts_with("application/vnd.kubernetes.protobuf") {
-        return error_response(&ApiError::UnsupportedMediaType(format!(
-            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type})"
-        )));
-    }
+    let body = if content_type.starts_with("application/vnd.kubernetes.protobuf") {
+        if method != Method::POST && method != Method::PUT {
+            return error_response(&ApiError::UnsupportedMediaType(format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {content_type})"
+            )));
+        }
+        match crate::protobuf::decode(&body) {
+            Ok(obj) => Bytes::from(serde_json::to_vec(&obj).expect("JSON serializes")),
+            Err(e) => {
+                return error_response(&ApiError::BadRequest(format!(
+                    "the protobuf body could not be decoded: {e}"
+                )));
+            }
+        }
+    } else {
+        body
+    };
     let result = dispatch(&app, &method, &headers, &target, &q, &body);
     // Acknowledge a write only once it is durable (one fsync shared by concurrent writers).
     if method != Method::GET
@@ -282,6 +301,23 @@ pub async fn handle(
         Ok((code, v)) => json_response(code, &v),
         Err(e) => error_response(&e),
     }
+}
+
+/// The media type of a PATCH body, without parameters.
+fn patch_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+fn is_apply(headers: &HeaderMap) -> bool {
+    patch_type(headers) == "application/apply-patch+yaml"
 }
 
 fn asset(path: &str) -> Response {
@@ -350,8 +386,21 @@ fn dispatch(
                 .create_as(t, ns, parse_body(body)?, dry_run, &manager)
                 .map(|v| (201, v))
         }
-        (Method::PUT, Some(name), None | Some("status")) => store
+        (Method::PUT, Some(name), Some("status")) => store
+            .update_status(t, ns, name, &parse_body(body)?, &manager)
+            .map(|v| (200, v)),
+        (Method::PUT, Some(name), None) => store
             .update(t, ns, name, parse_body(body)?, &manager)
+            .map(|v| (200, v)),
+        (Method::PATCH, Some(name), Some("status")) if !is_apply(headers) => store
+            .patch_status(
+                t,
+                ns,
+                name,
+                &patch_type(headers),
+                &parse_body(body)?,
+                &manager,
+            )
             .map(|v| (200, v)),
         (Method::PATCH, Some(name), None | Some("status")) => {
             let ct = headers
@@ -414,151 +463,6 @@ fn dispatch(
             "{m} is not supported on this path"
         ))),
     }
-}
-
-fn event_matches(
-    target: &Target,
-    labels: &LabelSelector,
-    name_field: Option<&str>,
-    e: &WatchEvent,
-) -> bool {
-    e.group == target.t.group
-        && e.plural == target.t.plural
-        && target
-            .namespace
-            .as_deref()
-            .is_none_or(|n| !target.t.namespaced || n == e.namespace)
-        && name_field.is_none_or(|n| e.name == n)
-        // Only a label selector needs the object itself.
-        && (labels.0.is_empty() || {
-            let obj: Value = serde_json::from_slice(&e.object).unwrap_or_default();
-            labels.matches(obj["metadata"]["labels"].as_object())
-        })
-}
-
-/// One line of a watch stream. The stored JSON is spliced in as is when it was written in the
-/// version the watch asked for (nearly always); only other versions are re-encoded.
-fn event_line(t: &ResourceType, e: &WatchEvent) -> Bytes {
-    let api_version = t.api_version();
-    let mut line = Vec::with_capacity(e.object.len() + 40);
-    line.extend_from_slice(b"{\"type\":\"");
-    line.extend_from_slice(e.kind.as_bytes());
-    line.extend_from_slice(b"\",\"object\":");
-    if e.api_version == api_version {
-        line.extend_from_slice(&e.object);
-    } else {
-        let mut obj: Value = serde_json::from_slice(&e.object).unwrap_or_default();
-        obj["apiVersion"] = json!(api_version);
-        obj["kind"] = json!(t.kind);
-        serde_json::to_writer(&mut line, &obj).expect("JSON serializes");
-    }
-    line.extend_from_slice(b"}\n");
-    Bytes::from(line)
-}
-
-async fn watch(app: Arc<App>, target: Target, q: HashMap<String, String>) -> Response {
-    let labels =
-        match LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or("")) {
-            Ok(l) => l,
-            Err(e) => return error_response(&ApiError::BadRequest(e.to_string())),
-        };
-    let name_field = q
-        .get("fieldSelector")
-        .and_then(|f| f.strip_prefix("metadata.name="))
-        .map(String::from);
-    let bookmarks = q.get("allowWatchBookmarks").is_some_and(|b| b == "true");
-    let timeout = q
-        .get("timeoutSeconds")
-        .and_then(|t| t.parse::<u64>().ok())
-        .unwrap_or(1800);
-    let rv = q.get("resourceVersion").cloned().unwrap_or_default();
-    let (initial, mut rx, mut last_rv) = {
-        let store = app.store.lock().expect("store");
-        let rx = store.latest.subscribe();
-        let initial = if rv.is_empty() || rv == "0" {
-            Ok(store.snapshot(&target.t, target.namespace.as_deref()))
-        } else {
-            match rv.parse::<u64>() {
-                Ok(n) => store.events_since(n),
-                Err(_) => Err(ApiError::BadRequest(format!(
-                    "invalid resource version: {rv}"
-                ))),
-            }
-        };
-        (initial, rx, store.resource_version())
-    };
-    let initial = match initial {
-        Ok(i) => i,
-        // A watch that cannot start answers 200 with one ERROR event, as the real server does.
-        Err(e) => {
-            let body = e.body().unwrap_or_default();
-            let line = format!("{}\n", json!({"type": "ERROR", "object": body}));
-            return Response::builder()
-                .status(StatusCode::OK)
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(line))
-                .expect("valid response");
-        }
-    };
-    let (tx, out) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(256);
-    tokio::spawn(async move {
-        for e in initial
-            .iter()
-            .filter(|e| event_matches(&target, &labels, name_field.as_deref(), e))
-        {
-            if tx.send(Ok(event_line(&target.t, e))).await.is_err() {
-                return;
-            }
-        }
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep_until(deadline) => return,
-                _ = tick.tick(), if bookmarks => {
-                    let mark = json!({"type": "BOOKMARK", "object": {"kind": target.t.kind, "apiVersion": target.t.api_version(), "metadata": {"resourceVersion": last_rv.to_string()}}});
-                    if tx.send(Ok(Bytes::from(format!("{mark}\n")))).await.is_err() {
-                        return;
-                    }
-                }
-                changed = rx.changed() => {
-                    if changed.is_err() {
-                        return;
-                    }
-                    let news = app.store.lock().expect("store").events_since(last_rv);
-                    let news = match news {
-                        Ok(n) => n,
-                        // Fell further behind than the history keeps: tell the client, which
-                        // re-lists, as a real server does with a too-old resourceVersion.
-                        Err(e) => {
-                            let line = format!("{}\n", json!({"type": "ERROR", "object": e.body().unwrap_or_default()}));
-                            let _ = tx.send(Ok(Bytes::from(line))).await;
-                            return;
-                        }
-                    };
-                    for e in &news {
-                        last_rv = e.rv;
-                        if event_matches(&target, &labels, name_field.as_deref(), e) && tx.send(Ok(event_line(&target.t, e))).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        }
-    });
-    let stream = tokio_stream(out);
-    Response::builder()
-        .status(200)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from_stream(stream))
-        .expect("valid response")
-}
-
-/// An mpsc receiver as a stream, without pulling in tokio-stream.
-fn tokio_stream(
-    mut rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
-) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
-    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 /// The `autoscaling/v1` Scale of a Deployment, StatefulSet or ReplicaSet.

@@ -213,3 +213,42 @@ async fn durable_write_latency_is_measured() {
         "200 plus kube-root-ca.crt"
     );
 }
+
+/// A rollout under way when the sandbox stopped goes on after the restart.
+#[tokio::test]
+async fn a_rollout_interrupted_by_a_restart_completes_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || SandboxOptions {
+        port: 0,
+        data_dir: Some(dir.path().to_path_buf()),
+    };
+    let path = "/apis/apps/v1/namespaces/shop/deployments/web";
+    {
+        let sb = Sandbox::start_with(opts()).await.unwrap();
+        sb.with_store(|s| s.rollout_hold = Some(Duration::MAX));
+        let c = Client::new(&sb);
+        c.post("/api/v1/namespaces", ns("shop")).await;
+        let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}});
+        assert_eq!(
+            c.post("/apis/apps/v1/namespaces/shop/deployments", d)
+                .await
+                .0,
+            201
+        );
+        let held =
+            crate::common::eventually(&c, path, |d| d["status"]["unavailableReplicas"] == 1).await;
+        assert_eq!(
+            held["status"]["conditions"][1]["reason"],
+            "ReplicaSetUpdated"
+        );
+    }
+    // Restarted without the hold: the controllers pick the rollout up again.
+    let sb = Sandbox::start_with(opts()).await.unwrap();
+    let c = Client::new(&sb);
+    let d = crate::common::eventually(&c, path, |d| d["status"]["availableReplicas"] == 1).await;
+    assert_eq!(
+        d["status"]["conditions"][1]["reason"], "NewReplicaSetAvailable",
+        "{d}"
+    );
+}

@@ -3,6 +3,7 @@
 mod api;
 mod common;
 mod conformance;
+mod controllers;
 mod durable;
 mod lifecycle;
 mod ssa;

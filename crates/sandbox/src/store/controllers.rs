@@ -1,6 +1,7 @@
 //! The cluster's controllers, run by [`Store::reconcile`] on a short tick: garbage collection
 //! by ownerReferences (background, foreground, orphan), namespace termination, CRD removal
-//! taking its custom resources, and simulated status (see `crate::simulate`).
+//! taking its custom resources, and the workload controllers (`workloads`, `podsets`,
+//! `endpoints`) plus simple simulated status (see `crate::simulate`).
 
 use serde_json::{Value, json};
 
@@ -8,9 +9,19 @@ use super::{Key, Store, meta_str};
 use crate::meta;
 use crate::registry::ResourceType;
 
-/// Objects the status simulator updates per pass: each pass holds the store lock, so a big
+/// Objects the controllers look at per pass: each pass holds the store lock, so a big
 /// burst of writes is worked off in slices that let API requests in between.
-const SIMULATE_BATCH: usize = 32;
+const SIMULATE_BATCH: usize = 64;
+
+/// How long after a write an object's controller looks at it: the kubelet starts a pod's
+/// containers, a cloud assigns a load balancer and binds volumes after the rollout delay;
+/// the controllers of workloads act at once.
+pub(super) fn delay(store: &Store, group: &str, plural: &str) -> std::time::Duration {
+    match (group, plural) {
+        ("", "pods" | "services" | "persistentvolumeclaims") => store.rollout_delay,
+        _ => std::time::Duration::ZERO,
+    }
+}
 
 impl Store {
     pub(super) fn orphan_dependents(&mut self, owner_uid: &str) {
@@ -27,97 +38,66 @@ impl Store {
         }
     }
 
-    /// Simulated controller status for objects written at least the rollout delay ago. Only
-    /// `pending` objects (written since last looked at) are examined, so a settled cluster of
+    /// The controllers' pass over objects due for a look (written, woken by a dependent, or a
+    /// deadline reached). Only `pending` objects are examined, so a settled cluster of
     /// thousands of objects costs nothing per tick.
     fn simulate_status(&mut self) -> bool {
-        let now = std::time::Instant::now();
-        let now_text = meta::now();
+        let now = tokio::time::Instant::now();
         let due: Vec<Key> = self
             .pending
             .iter()
-            .filter(|(k, at)| {
-                now.duration_since(**at) >= self.rollout_delay || k.1 == "customresourcedefinitions"
-            })
+            .filter(|(_, at)| **at <= now)
             .map(|(k, _)| k.clone())
             .take(SIMULATE_BATCH)
             .collect();
-        let mut changed = false;
+        let before = self.rv;
         for k in due {
             self.pending.remove(&k);
-            let Some(t) = self.type_of(&k) else { continue };
-            // Only kinds with a simulated status are worth parsing.
-            if !crate::simulate::simulates(&t.group, &t.kind) {
-                continue;
+            match (k.0.as_str(), k.1.as_str()) {
+                ("apps", "deployments") => self.sync_deployment(&k),
+                ("apps", "replicasets") => self.sync_replicaset(&k),
+                ("apps", "statefulsets") => self.sync_statefulset(&k),
+                ("apps", "daemonsets") => self.sync_daemonset(&k),
+                ("batch", "jobs") => self.sync_job(&k),
+                ("", "pods") => self.sync_pod(&k),
+                ("", "services") => {
+                    self.sync_endpoints(&k);
+                    self.simple_status(&k, &meta::now());
+                }
+                _ => self.simple_status(&k, &meta::now()),
             }
-            let Some(old) = self.objects.get(&k) else {
-                continue;
-            };
-            let deployment = t.kind == "Deployment" && t.group == "apps";
-            let replica_set = deployment.then(|| self.rollout_revision(&k, &old));
-            let cluster = crate::simulate::Cluster {
-                schedulable: self.schedulable,
-                replica_set: replica_set.as_ref().map(|(name, _)| name.clone()),
-            };
-            let Some(status) =
-                crate::simulate::status(&t.group, &t.kind, &old, &now_text, &cluster)
-            else {
-                continue;
-            };
-            // What the controller's managedFields entry needs of the object before its write.
-            let before = json!({"status": old["status"], "metadata": {"annotations": old["metadata"]["annotations"]}});
+        }
+        self.rv != before
+    }
+
+    /// Status that needs nothing but the object (LoadBalancer IPs, PVC binding, CRDs).
+    fn simple_status(&mut self, k: &Key, now: &str) {
+        let Some(t) = self.type_of(k) else { return };
+        if !crate::simulate::simulates(&t.group, &t.kind) {
+            return;
+        }
+        let Some(old) = self.objects.get(k) else {
+            return;
+        };
+        let Some(status) = crate::simulate::status(&t.group, &t.kind, &old, now) else {
+            return;
+        };
+        let manager = if crate::simulate::written_by_controller_manager(&t.group, &t.kind) {
+            super::kit::MANAGER
+        } else {
+            ""
+        };
+        if manager.is_empty() {
+            // Status is the controllers' to write: stored as is (no status-subresource guard).
             let mut new = old;
             new["status"] = status;
-            let mut extra = Vec::new();
-            if let Some((_, revision)) = replica_set {
-                if let Some(a) =
-                    driftless_core::object::ensure_map(&mut new, &["metadata", "annotations"])
-                {
-                    a.insert(
-                        "deployment.kubernetes.io/revision".into(),
-                        json!(revision.to_string()),
-                    );
-                }
-                extra.push(crate::fields::annotation_path(
-                    "deployment.kubernetes.io/revision",
-                ));
-            }
-            if crate::simulate::written_by_controller_manager(&t.group, &t.kind) {
-                let def = crate::apply::definition(&new, t.crd.is_some());
-                crate::apply::record_status_update(
-                    &mut new,
-                    &before,
-                    "kube-controller-manager",
-                    def,
-                    &extra,
-                );
-            }
-            // Status is the controllers' to write: stored as is (no status-subresource guard).
             let rv = self.bump();
             new["metadata"]["resourceVersion"] = json!(rv.to_string());
             self.put("MODIFIED", &t, k.clone(), &new);
-            // Our own write needs no second look.
-            self.pending.remove(&k);
-            changed = true;
+            self.pending.remove(k);
+        } else {
+            self.write_status(k, status, &[], manager);
         }
-        changed
-    }
-
-    /// The ReplicaSet name and revision a Deployment's current pod template rolls out as: the
-    /// revision goes up only when the template changes, as the real controller's does.
-    fn rollout_revision(&mut self, k: &Key, obj: &Value) -> (String, u64) {
-        let template = serde_json::to_vec(&obj["spec"]["template"]).unwrap_or_default();
-        let hash = crate::simulate::pod_template_hash(&template);
-        let revision = match self.revisions.get(k) {
-            Some((h, r)) if *h == hash => *r,
-            Some((_, r)) => r + 1,
-            None => obj["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
-                .as_str()
-                .and_then(|r| r.parse().ok())
-                .unwrap_or(1),
-        };
-        self.revisions.insert(k.clone(), (hash.clone(), revision));
-        (format!("{}-{hash}", k.3), revision)
     }
 
     /// One pass of the cluster's controllers: garbage collection (ownerReferences),

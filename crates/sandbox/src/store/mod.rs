@@ -11,23 +11,30 @@ use crate::apply;
 use crate::meta;
 use crate::registry::{Registry, ResourceType};
 use crate::status::ApiError;
-use crate::validate;
 
 mod admission;
 use admission::{convert_on_write, defaults_on_create};
 mod controllers;
+mod endpoints;
+mod kit;
 mod objects;
+mod podsets;
+mod workloads;
 use objects::Objects;
+pub use workloads::HOLD_ANNOTATION;
 mod persist;
 pub use persist::State;
 mod read;
+mod seed;
+mod subresource;
+mod verbs;
 
 /// Events kept for watches to resume from by default; older resourceVersions get `410 Gone`.
 const HISTORY: usize = 10_000;
 
 /// What the sandbox publishes where a cluster publishes its CA bundle (it has no CA of its
 /// own to hand out; clients trust it through their kubeconfig).
-const SANDBOX_CA: &str =
+pub(super) const SANDBOX_CA: &str =
     "-----BEGIN CERTIFICATE-----\n(driftless sandbox)\n-----END CERTIFICATE-----\n";
 
 /// One change, as a watch reports it.
@@ -58,10 +65,13 @@ pub struct Store {
     pub schedulable: bool,
     /// Every Deployment rollout stays Progressing this long (see `SandboxOptions`).
     pub rollout_hold: Option<std::time::Duration>,
-    /// Per Deployment: the pod template hash last rolled out, and its revision.
-    revisions: std::collections::HashMap<Key, (String, u64)>,
-    /// Objects written since the status simulator last looked at them, and when.
-    pending: BTreeMap<Key, std::time::Instant>,
+    /// Per ReplicaSet uid: when its rollout started (for holds and progress deadlines; on
+    /// tokio's clock, so a paused test clock moves it).
+    progress: std::collections::HashMap<String, tokio::time::Instant>,
+    /// ReplicaSets whose held rollout was released (`Store::release_rollouts`).
+    released: std::collections::HashSet<String>,
+    /// Objects their controller should look at, and from when.
+    pending: BTreeMap<Key, tokio::time::Instant>,
     /// Namespaces being deleted, and since when: a real namespace stays Terminating while
     /// its controller empties it, so the sandbox keeps it for at least the rollout delay.
     terminating: std::collections::HashMap<String, std::time::Instant>,
@@ -125,70 +135,6 @@ fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
 }
 
 impl Store {
-    /// A fresh cluster with the namespaces every cluster has.
-    pub fn new() -> Self {
-        let (latest, _) = tokio::sync::watch::channel(0);
-        let mut s = Store {
-            rollout_delay: std::time::Duration::from_millis(300),
-            schedulable: true,
-            rollout_hold: None,
-            revisions: std::collections::HashMap::new(),
-            pending: BTreeMap::new(),
-            terminating: std::collections::HashMap::new(),
-            registry: Registry::builtin(),
-            objects: Objects::default(),
-            rv: 100,
-            history: VecDeque::new(),
-            history_limit: HISTORY,
-            compacted: 0,
-            journal: None,
-            latest,
-        };
-        let ns = s
-            .registry
-            .find("", "v1", "namespaces")
-            .expect("namespaces are built in")
-            .clone();
-        for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-            s.create(
-                &ns,
-                "",
-                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
-                false,
-            )
-            .expect("fresh store");
-        }
-        // What the API server itself publishes in kube-system (a list of all ConfigMaps
-        // counts them: transcript 19).
-        let cm = s
-            .registry
-            .find("", "v1", "configmaps")
-            .expect("configmaps are built in")
-            .clone();
-        for (name, data) in [
-            (
-                "extension-apiserver-authentication",
-                json!({"client-ca-file": SANDBOX_CA, "requestheader-allowed-names": "[\"front-proxy-client\"]", "requestheader-client-ca-file": SANDBOX_CA, "requestheader-extra-headers-prefix": "[\"X-Remote-Extra-\"]", "requestheader-group-headers": "[\"X-Remote-Group\"]", "requestheader-username-headers": "[\"X-Remote-User\"]"}),
-            ),
-            (
-                "kube-apiserver-legacy-service-account-token-tracking",
-                json!({"since": meta::now()[..10].to_string()}),
-            ),
-        ] {
-            s.create_as(
-                &cm,
-                "kube-system",
-                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}),
-                false,
-                "kube-apiserver",
-            )
-            .expect("fresh store");
-        }
-        // Nothing is compacted yet: as on a fresh real cluster (transcript 21), a watch from
-        // resourceVersion 1 replays everything since the cluster began.
-        s
-    }
-
     pub fn resource_version(&self) -> u64 {
         self.rv
     }
@@ -231,8 +177,10 @@ impl Store {
         if kind == "DELETED" {
             self.pending.remove(&key);
         } else {
-            self.pending.insert(key.clone(), std::time::Instant::now());
+            let due = tokio::time::Instant::now() + controllers::delay(self, group, plural);
+            self.pending.insert(key.clone(), due);
         }
+        self.wake_watchers(group, plural, obj);
         let (group, plural, namespace, name) = key;
         self.history.push_back(std::sync::Arc::new(WatchEvent {
             rv: self.rv,
@@ -329,7 +277,7 @@ impl Store {
                     "name or generateName is required".into(),
                 ));
             }
-            name = format!("{prefix}{}", &meta::uid().replace('-', "")[..5]);
+            name = format!("{prefix}{}", crate::pods::suffix());
             obj["metadata"]["name"] = json!(name);
         }
         self.admit_namespace(t, ns, &mut obj, &name)?;
@@ -338,6 +286,12 @@ impl Store {
             return Err(ApiError::already_exists(t, &name));
         }
         Self::check_types(t, &obj)?;
+        if t.crd.is_some() && t.subresources.iter().any(|s| s == "status") {
+            // Status is written through its subresource only: ignored on create.
+            if let Some(m) = obj.as_object_mut() {
+                m.remove("status");
+            }
+        }
         defaults_on_create(t, &mut obj);
         self.default(t, &mut obj, &uid);
         Self::check_valid(t, &obj)?;
@@ -384,30 +338,6 @@ impl Store {
         self.put("ADDED", t, k, &obj);
         self.after_create(t, &obj);
         Ok(obj)
-    }
-
-    /// What the cluster's controllers do right after some creations.
-    fn after_create(&mut self, t: &ResourceType, obj: &Value) {
-        match (t.group.as_str(), t.kind.as_str()) {
-            ("", "Namespace") => {
-                let ns = meta_str(obj, "name").to_string();
-                let cm = self
-                    .registry
-                    .find("", "v1", "configmaps")
-                    .expect("built in")
-                    .clone();
-                let sa = self
-                    .registry
-                    .find("", "v1", "serviceaccounts")
-                    .expect("built in")
-                    .clone();
-                let root_ca = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt", "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."}}, "data": {"ca.crt": SANDBOX_CA}});
-                let _ = self.create_as(&cm, &ns, root_ca, false, "kube-controller-manager");
-                let _ = self.create(&sa, &ns, json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}), false);
-            }
-            ("apiextensions.k8s.io", "CustomResourceDefinition") => self.registry.add_crd(obj),
-            _ => {}
-        }
     }
 
     /// PUT: replaces an object, with optimistic concurrency on `metadata.resourceVersion`.
@@ -531,209 +461,6 @@ impl Store {
             self.registry.add_crd(&new);
         }
         Ok(new)
-    }
-
-    /// PATCH with a JSON merge patch or a JSON patch.
-    pub fn patch(
-        &mut self,
-        t: &ResourceType,
-        ns: &str,
-        name: &str,
-        content_type: &str,
-        body: &Value,
-        manager: &str,
-    ) -> Result<Value, ApiError> {
-        let (k, old) = self.existing(t, ns, name)?;
-        let mut new = old.clone();
-        match content_type {
-            "application/merge-patch+json" => json_patch::merge(&mut new, body),
-            "application/strategic-merge-patch+json" => {
-                // As on a real server: only built-in types have the schema strategic merge needs.
-                let def = t
-                    .crd
-                    .is_none()
-                    .then(|| driftless_core::strategic::definition_of(&old))
-                    .flatten();
-                if def.is_none() {
-                    return Err(ApiError::UnsupportedMediaType(format!(
-                        "strategic merge patch is not supported for {}; use a merge patch",
-                        t.qualified()
-                    )));
-                }
-                if driftless_core::strategic::apply(&mut new, body, def)
-                    .map_err(|e| ApiError::BadRequest(format!("{}: {}", e.field, e.message)))?
-                    == driftless_core::strategic::Outcome::Delete
-                {
-                    return Err(ApiError::BadRequest(
-                        "$patch: delete is not allowed on a whole object".into(),
-                    ));
-                }
-            }
-            "application/json-patch+json" => {
-                let p: json_patch::Patch = serde_json::from_value(body.clone())
-                    .map_err(|e| ApiError::BadRequest(format!("invalid JSON patch: {e}")))?;
-                json_patch::patch(&mut new, &p).map_err(|e| {
-                    ApiError::BadRequest(format!(
-                        "the server rejected our request due to an error in our request: {e}"
-                    ))
-                })?;
-            }
-            other => {
-                return Err(ApiError::UnsupportedMediaType(format!(
-                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {other})"
-                )));
-            }
-        }
-        let sent_rv = meta_str(&new, "resourceVersion");
-        if !sent_rv.is_empty() && sent_rv != meta_str(&old, "resourceVersion") {
-            return Err(ApiError::conflict(t, name));
-        }
-        if meta_str(&new, "name") != name {
-            return Err(ApiError::BadRequest(
-                "metadata.name cannot be changed by a patch".into(),
-            ));
-        }
-        let managed = self.updated_fields(t, &old, &new, manager);
-        self.replace(t, k, &old, new, managed)
-    }
-
-    /// PATCH `application/apply-patch+yaml`: server-side apply as `manager`. Creates the
-    /// object when absent (201), else merges (200); conflicts are a 409 unless `force`.
-    pub fn apply(
-        &mut self,
-        t: &ResourceType,
-        ns: &str,
-        name: &str,
-        applied: Value,
-        opts: &ApplyOptions,
-    ) -> Result<(u16, Value), ApiError> {
-        let (manager, force, dry_run) = (opts.manager.as_str(), opts.force, opts.dry_run);
-        Self::check_type(t, &applied)?;
-        if manager.is_empty() {
-            return Err(ApiError::BadRequest(
-                "PATCH, application/apply-patch+yaml requires fieldManager to be set".into(),
-            ));
-        }
-        let applied_name = meta_str(&applied, "name");
-        if applied_name != name {
-            return Err(ApiError::BadRequest(format!(
-                "the name of the object ({applied_name}) does not match the name on the URL ({name})"
-            )));
-        }
-        let def = apply::definition(&applied, t.crd.is_some());
-        // The server names the object as `namespace/name; group/version, Kind=K`.
-        let who = format!(
-            "{}/{name}; {}/{}, Kind={}",
-            if t.namespaced { ns } else { "" },
-            t.group,
-            t.version,
-            t.kind
-        );
-        if let Some(e) = validate::type_error(&applied, def) {
-            return Err(ApiError::Internal(format!(
-                "failed to create typed patch object ({who}): {e}"
-            )));
-        }
-        // Bytes fields are plain strings to the typed patch; only the conversion of the
-        // merged object back to a Secret decodes them (structuredmerge.go).
-        if let Some(e) = admission::secret_data_error(t, &applied) {
-            return Err(ApiError::Internal(format!(
-                "failed to convert new object ({who}) to proper version: error decoding from json: {e}"
-            )));
-        }
-        let k = key(t, ns, name);
-        let live = self.objects.get(&k);
-        let mut defaulted = applied.clone();
-        let uid = live
-            .as_ref()
-            .map(|l| meta_str(l, "uid").to_string())
-            .unwrap_or_else(meta::uid);
-        self.default(t, &mut defaulted, &uid);
-        let outcome = apply::apply(live.as_ref(), &applied, &defaulted, manager, force, def)
-            .map_err(|conflicts| ApiError::ApplyConflict {
-                message: apply::conflict_message(&conflicts),
-                causes: conflicts
-                    .iter()
-                    .map(|c| {
-                        (
-                            format!("conflict with \"{}\" using {}", c.manager, c.api_version),
-                            c.path.clone(),
-                        )
-                    })
-                    .collect(),
-            })?;
-        let object = outcome.object;
-        match live {
-            None => {
-                let created = self.create_with_uid(
-                    t,
-                    ns,
-                    object,
-                    dry_run,
-                    Ownership::Applied(&outcome.managed),
-                    uid,
-                )?;
-                Ok((201, created))
-            }
-            Some(old) => self
-                .replace_or_try(t, k, &old, object, Some(outcome.managed), dry_run)
-                .map(|v| (200, v)),
-        }
-    }
-
-    /// DELETE. Objects with finalizers (or a foreground deletion) only get a deletion
-    /// timestamp; namespaces become Terminating and are emptied by [`Store::reconcile`].
-    pub fn delete(
-        &mut self,
-        t: &ResourceType,
-        ns: &str,
-        name: &str,
-        propagation: Option<&str>,
-    ) -> Result<Value, ApiError> {
-        let (k, mut obj) = self.existing(t, ns, name)?;
-        let is_namespace = t.group.is_empty() && t.kind == "Namespace";
-        let mut finalizers: Vec<String> = obj["metadata"]["finalizers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|f| f.as_str().map(String::from))
-            .collect();
-        if propagation == Some("Foreground")
-            && !finalizers.iter().any(|f| f == "foregroundDeletion")
-        {
-            finalizers.push("foregroundDeletion".into());
-        }
-        if propagation == Some("Orphan") {
-            self.orphan_dependents(meta_str(&obj, "uid"));
-        }
-        if finalizers.is_empty() && !is_namespace {
-            self.objects.remove(&k);
-            let rv = self.bump();
-            obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-            self.record_deleted(&t.group, &t.plural, &obj);
-            if t.kind == "CustomResourceDefinition" {
-                self.drop_crd(name);
-            }
-            return Ok(obj);
-        }
-        if obj["metadata"].get("deletionTimestamp").is_none() {
-            obj["metadata"]["deletionTimestamp"] = json!(meta::now());
-            if !is_namespace {
-                obj["metadata"]["deletionGracePeriodSeconds"] = json!(0);
-                obj["metadata"]["finalizers"] = json!(finalizers);
-                // A graceful deletion is a change of intent: the server bumps generation
-                // (transcript 22).
-                if let Some(g) = obj["metadata"]["generation"].as_i64() {
-                    obj["metadata"]["generation"] = json!(g + 1);
-                }
-            } else {
-                obj["status"]["phase"] = json!("Terminating");
-            }
-            let rv = self.bump();
-            obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-            self.put("MODIFIED", t, k, &obj);
-        }
-        Ok(obj)
     }
 
     fn type_of(&self, k: &Key) -> Option<ResourceType> {

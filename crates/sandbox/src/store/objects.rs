@@ -6,7 +6,7 @@
 //! so a settled cluster of thousands of objects costs nothing to reconcile: which uids
 //! exist, and which objects are being deleted or have owners.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use axum::body::Bytes;
 use serde_json::Value;
@@ -26,8 +26,14 @@ pub(super) struct Control {
 pub(super) struct Objects {
     map: BTreeMap<Key, Bytes>,
     uids: HashMap<String, Key>,
-    /// Objects with owners or a deletion in progress: the only ones the controllers visit.
-    controlled: BTreeMap<Key, Control>,
+    /// Objects with owners or a deletion in progress.
+    controlled: HashMap<Key, Control>,
+    /// Owner uid → its dependents.
+    by_owner: HashMap<String, BTreeSet<Key>>,
+    /// Objects being deleted: the controllers visit them every pass.
+    deleting: BTreeSet<Key>,
+    /// Dependents whose owner went away (or never existed) since the controllers looked.
+    orphan_candidates: BTreeSet<Key>,
 }
 
 fn uid_of(obj: &Value) -> Option<&str> {
@@ -78,27 +84,79 @@ impl Objects {
         if let Some(uid) = uid_of(obj) {
             self.uids.insert(uid.to_string(), k.clone());
         }
-        match control_of(obj) {
-            Some(c) => self.controlled.insert(k.clone(), c),
-            None => self.controlled.remove(&k),
-        };
+        self.unindex(&k);
+        if let Some(c) = control_of(obj) {
+            for o in &c.owners {
+                self.by_owner
+                    .entry(o.clone())
+                    .or_default()
+                    .insert(k.clone());
+                if !self.uids.contains_key(o) {
+                    self.orphan_candidates.insert(k.clone());
+                }
+            }
+            if c.deleting {
+                self.deleting.insert(k.clone());
+            }
+            self.controlled.insert(k.clone(), c);
+        }
         self.map.insert(k, bytes.clone());
         bytes
     }
 
+    /// Drops `k` from the control indexes.
+    fn unindex(&mut self, k: &Key) {
+        if let Some(c) = self.controlled.remove(k) {
+            for o in &c.owners {
+                if let Some(set) = self.by_owner.get_mut(o) {
+                    set.remove(k);
+                    if set.is_empty() {
+                        self.by_owner.remove(o);
+                    }
+                }
+            }
+        }
+        self.deleting.remove(k);
+    }
+
     pub fn remove(&mut self, k: &Key) -> Option<Value> {
-        self.controlled.remove(k);
+        self.unindex(k);
+        self.orphan_candidates.remove(k);
         let obj = parse(&self.map.remove(k)?);
         if let Some(uid) = uid_of(&obj)
             && self.uids.get(uid) == Some(k)
         {
             self.uids.remove(uid);
+            // Its dependents may have lost their last owner.
+            if let Some(deps) = self.by_owner.get(uid) {
+                self.orphan_candidates.extend(deps.iter().cloned());
+            }
         }
         Some(obj)
     }
 
     pub fn clear(&mut self) {
         *self = Objects::default();
+    }
+
+    /// The key of the object with this uid.
+    pub fn key_of_uid(&self, uid: &str) -> Option<Key> {
+        self.uids.get(uid).cloned()
+    }
+
+    /// Keys of one type in one namespace, without visiting the others.
+    pub fn keys_in(&self, group: &str, plural: &str, ns: &str) -> Vec<Key> {
+        let start = (
+            group.to_string(),
+            plural.to_string(),
+            ns.to_string(),
+            String::new(),
+        );
+        self.map
+            .range(start..)
+            .take_while(|(k, _)| k.0 == group && k.1 == plural && k.2 == ns)
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     pub fn has_uid(&self, uid: &str) -> bool {
@@ -127,21 +185,23 @@ impl Objects {
             .take_while(move |(k, _)| k.0 == group && k.1 == plural)
     }
 
-    /// Objects being deleted or owned by others, with what the controllers need of them.
-    pub fn controlled(&self) -> Vec<(Key, Control)> {
-        self.controlled
+    /// What the controllers must look at this pass: objects being deleted, and dependents
+    /// that lost an owner since the last pass (taken: each is looked at once).
+    pub fn controlled(&mut self) -> Vec<(Key, Control)> {
+        let candidates = std::mem::take(&mut self.orphan_candidates);
+        self.deleting
             .iter()
-            .map(|(k, c)| (k.clone(), c.clone()))
+            .chain(candidates.iter().filter(|k| !self.deleting.contains(*k)))
+            .filter_map(|k| self.controlled.get(k).map(|c| (k.clone(), c.clone())))
             .collect()
     }
 
     /// Objects that name `uid` among their owners.
     pub fn dependents_of(&self, uid: &str) -> Vec<Key> {
-        self.controlled
-            .iter()
-            .filter(|(_, c)| c.owners.iter().any(|o| o == uid))
-            .map(|(k, _)| k.clone())
-            .collect()
+        self.by_owner
+            .get(uid)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Keys of the objects in namespace `ns`.

@@ -119,4 +119,31 @@ impl Store {
         }
         self.compacted = self.rv;
     }
+
+    /// After a restart every controller looks at its objects once more (a rollout that was
+    /// under way goes on; nothing was pending in the saved state).
+    pub fn wake_all(&mut self) {
+        let types = [
+            ("apps", "deployments"),
+            ("apps", "replicasets"),
+            ("apps", "statefulsets"),
+            ("apps", "daemonsets"),
+            ("batch", "jobs"),
+            ("", "pods"),
+            ("", "services"),
+            ("", "persistentvolumeclaims"),
+        ];
+        let keys: Vec<_> = types
+            .iter()
+            .flat_map(|(g, p)| {
+                self.objects
+                    .of_type(g, p)
+                    .map(|(k, _)| k.clone())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for k in keys {
+            self.wake(k);
+        }
+    }
 }
