@@ -7,6 +7,8 @@
 //! - [`KubeCluster`]: the `Cluster` trait (discovery, get, list tracked, server-side apply,
 //!   dry-run, create, replace, delete, watch-until) on kube-rs.
 //!
+//! - [`LogOptions`] / `KubeCluster::pod_logs`: a pod's log lines, streamed (with follow).
+//!
 //! - [`LiveCache`]: watches on the kinds applications use, holding tracked objects only.
 //!
 //! Everything here behaves the same against a real API server and the Driftless sandbox:
@@ -16,11 +18,13 @@ mod cache;
 mod cluster;
 mod connect;
 mod error;
+mod logs;
 
 pub use cache::{KindState, LiveCache, LiveChange};
 pub use cluster::{FIELD_MANAGER, KubeCluster};
 pub use connect::{ClusterSource, connect};
 pub use error::KubeError;
+pub use logs::LogOptions;
 
 /// kube-rs's client, re-exported so callers need not depend on kube-rs themselves.
 pub use kube::Client;

@@ -11,6 +11,7 @@ pub mod clusters;
 mod definitions;
 mod delete;
 pub mod images;
+mod inspect;
 pub mod promotion;
 mod queue;
 mod reconcile;
@@ -18,6 +19,8 @@ pub mod repositories;
 pub mod revert;
 pub mod source;
 mod views;
+
+pub use inspect::NodeRef;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
