@@ -41,8 +41,9 @@ export async function drawMermaid(host, text) {
   const mermaid = await mermaidLib();
   const id = `dflow${++drawn}`;
   const { svg } = await mermaid.render(id, text);
-  const root = new DOMParser().parseFromString(svg, "image/svg+xml").documentElement;
-  if (root.nodeName !== "svg") throw new Error("the diagram could not be drawn");
+  // Parsed as HTML: Mermaid's labels are HTML inside <foreignObject>, not well-formed XML.
+  const root = new DOMParser().parseFromString(svg, "text/html").querySelector("svg");
+  if (!root) throw new Error("the diagram could not be drawn");
   const sheets = [];
   for (const st of [...root.querySelectorAll("style")]) {
     const sheet = new CSSStyleSheet();

@@ -1,6 +1,7 @@
 //! The web UI in headless Chromium against `driftless up --demo`: the list renders, a drift
 //! made with kubectl appears live, a sync from the UI puts the cluster back, a read-only
-//! user sees no action buttons, and an approval from the UI promotes to prod. Screenshots
+//! user sees no action buttons, and an approval from the UI promotes to prod; the flow diagram
+//! (Mermaid SVG, links to app pages) and the resource tree (pods, events, logs). Screenshots
 //! are kept under the target directory (`tmp/ui-screenshots/`) as test artifacts.
 
 use std::path::PathBuf;
@@ -308,6 +309,210 @@ async fn the_web_ui_shows_drift_live_syncs_and_approves_a_promotion() {
         assert!(
             png.starts_with(b"\x89PNG") && png.len() > 5_000,
             "{shot}.png is not a screenshot"
+        );
+    }
+}
+
+/// Creates `yaml` with kubectl (objects made the way a controller makes them).
+fn kubectl_create(dir: &std::path::Path, name: &str, yaml: &str) -> String {
+    let file = dir.join(format!("{name}.yaml"));
+    std::fs::write(&file, yaml).unwrap();
+    kubectl(
+        dir,
+        &[
+            "create",
+            "-o",
+            "jsonpath={.metadata.uid}",
+            "-f",
+            file.to_str().unwrap(),
+        ],
+    )
+}
+
+/// Where the screenshots for the README go: `docs/images/` when
+/// `DRIFTLESS_DOCS_SCREENSHOTS=1` (see README: anyone can regenerate them), else the test
+/// artifacts.
+fn screenshot_dir() -> PathBuf {
+    if std::env::var("DRIFTLESS_DOCS_SCREENSHOTS").as_deref() == Ok("1") {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/images")
+    } else {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_flow_diagram_and_the_resource_tree_in_the_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_guard, api) = start_up(dir.path());
+    let admin = std::fs::read_to_string(dir.path().join("api-token")).unwrap();
+    let http = reqwest::Client::new();
+    all_synced_and_healthy(&http, &api, &admin).await;
+    let shots = screenshot_dir();
+
+    // What a Deployment controller and a ReplicaSet controller make: a ReplicaSet owned by
+    // the Deployment, a Pod owned by the ReplicaSet, and an Event about the Deployment.
+    let ns = ["-n", "demo-prod"];
+    let deploy_uid = kubectl(
+        dir.path(),
+        &[
+            ns[0],
+            ns[1],
+            "get",
+            "deployment/guestbook",
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ],
+    );
+    let owner = |kind: &str, api_version: &str, name: &str, uid: &str| {
+        format!(
+            "ownerReferences: [{{apiVersion: {api_version}, kind: {kind}, name: {name}, uid: {uid}, controller: true, blockOwnerDeletion: true}}]"
+        )
+    };
+    let rs_uid = kubectl_create(
+        dir.path(),
+        "rs",
+        &format!(
+            "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: guestbook-5d8f7c9b4\n  namespace: demo-prod\n  labels: {{app.kubernetes.io/name: guestbook, pod-template-hash: 5d8f7c9b4}}\n  {}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app.kubernetes.io/name: guestbook, pod-template-hash: 5d8f7c9b4}}}}\n  template:\n    metadata: {{labels: {{app.kubernetes.io/name: guestbook, pod-template-hash: 5d8f7c9b4}}}}\n    spec: {{containers: [{{name: guestbook, image: registry.example.com/guestbook:1.1.0}}]}}\n",
+            owner("Deployment", "apps/v1", "guestbook", &deploy_uid)
+        ),
+    );
+    kubectl_create(
+        dir.path(),
+        "pod",
+        &format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: guestbook-5d8f7c9b4-x7k2p\n  namespace: demo-prod\n  labels: {{app.kubernetes.io/name: guestbook, pod-template-hash: 5d8f7c9b4}}\n  {}\nspec: {{containers: [{{name: guestbook, image: registry.example.com/guestbook:1.1.0}}]}}\n",
+            owner("ReplicaSet", "apps/v1", "guestbook-5d8f7c9b4", &rs_uid)
+        ),
+    );
+    kubectl_create(
+        dir.path(),
+        "event",
+        &format!(
+            "apiVersion: v1\nkind: Event\nmetadata: {{name: guestbook.scaled, namespace: demo-prod}}\ninvolvedObject: {{apiVersion: apps/v1, kind: Deployment, name: guestbook, namespace: demo-prod, uid: {deploy_uid}}}\nreason: ScalingReplicaSet\nmessage: Scaled up replica set guestbook-5d8f7c9b4 from 0 to 1\ntype: Normal\ncount: 1\nsource: {{component: deployment-controller}}\nfirstTimestamp: \"2026-12-04T23:00:00Z\"\nlastTimestamp: \"2026-12-04T23:00:00Z\"\n"
+        ),
+    );
+
+    // The flow page: Mermaid draws an SVG with the seed's groups, no parse error.
+    let b = Browser::start().await;
+    login(&b, &api, &admin).await;
+    b.goto(&format!("{api}/ui/#/graph")).await;
+    b.wait_for(
+        "the flow diagram drawn",
+        "document.querySelector('#flow svg .flow-link[data-name=\"guestbook-prod\"]')",
+        Duration::from_secs(60),
+    )
+    .await;
+    let drawn = b
+        .eval(
+            "const s = document.querySelector('#flow svg'); return {text: s.textContent, \
+             clusters: s.querySelectorAll('g.cluster').length, \
+             apps: [...s.querySelectorAll('.flow-link[data-kind=application]')].map(e => e.dataset.name).sort(), \
+             error: !!document.querySelector('#flow [role=alert]') || s.textContent.includes('Syntax error')};",
+            serde_json::json!([]),
+        )
+        .await;
+    let text = drawn["text"].as_str().unwrap();
+    for group in [
+        "Source control",
+        "CI: what triggers a sync",
+        "CD: Driftless engine",
+        "Platform: clusters and the stages they host",
+        "cluster in-cluster",
+        "stage prod · pipeline guestbook",
+        "policy gate",
+        "approval ×1 (release)",
+    ] {
+        assert!(text.contains(group), "{group:?} not drawn: {text}");
+    }
+    assert_eq!(drawn["error"], false, "{drawn}");
+    assert!(drawn["clusters"].as_u64().unwrap() >= 7, "{drawn}");
+    assert_eq!(
+        drawn["apps"],
+        serde_json::json!(["guestbook-dev", "guestbook-prod", "guestbook-staging"])
+    );
+    b.screenshot(&shots.join("flow.png")).await;
+
+    // A click on an application's node opens its page.
+    b.click("#flow svg .flow-link[data-name='guestbook-prod']")
+        .await;
+    b.wait_for(
+        "the app page of guestbook-prod",
+        "location.hash === '#/apps/guestbook-prod' && document.querySelector('h1') && document.querySelector('h1').textContent.includes('guestbook-prod')",
+        WAIT,
+    )
+    .await;
+
+    // The tree: Deployment → ReplicaSet → Pod, expanded level by level.
+    b.click("li[data-kind='Deployment'] > button[data-toggle]")
+        .await;
+    b.click("li[data-kind='ReplicaSet'][data-name='guestbook-5d8f7c9b4'] > button[data-toggle]")
+        .await;
+    b.wait_for(
+        "the pod under its ReplicaSet under the Deployment",
+        "document.querySelector(\"li[data-kind='Deployment'] li[data-kind='ReplicaSet'] li[data-kind='Pod'][data-name='guestbook-5d8f7c9b4-x7k2p']\")",
+        WAIT,
+    )
+    .await;
+
+    // The Deployment's events (the Kubernetes Events about it).
+    b.click("li[data-kind='Deployment'] > button.node").await;
+    b.click("#tab-events").await;
+    b.wait_for(
+        "the Deployment's event",
+        "document.getElementById('node-events') && document.getElementById('node-events').textContent.includes('Scaled up replica set guestbook-5d8f7c9b4 from 0 to 1')",
+        WAIT,
+    )
+    .await;
+    // Its live manifest, and the desired one from Git.
+    b.click("#tab-desired").await;
+    b.wait_for(
+        "the desired manifest",
+        "document.getElementById('node-body').textContent.includes('registry.example.com/guestbook')",
+        WAIT,
+    )
+    .await;
+
+    // The pod's logs, streamed through the API: what the UI shows is what the API answers.
+    b.click("li[data-kind='Pod'][data-name='guestbook-5d8f7c9b4-x7k2p'] > button.node")
+        .await;
+    b.click("#tab-logs").await;
+    // The same request as the page's (followed, so a successful answer is read chunk-wise).
+    let mut logs = http
+        .get(format!(
+            "{api}/api/v1/applications/guestbook-prod/pods/demo-prod/guestbook-5d8f7c9b4-x7k2p/log?tailLines=500&follow=true"
+        ))
+        .bearer_auth(admin.trim())
+        .send()
+        .await
+        .unwrap();
+    if logs.status().is_success() {
+        let chunk = logs.chunk().await.unwrap().expect("the pod has log lines");
+        let text = String::from_utf8_lossy(&chunk).to_string();
+        let first = text.lines().next().expect("a log line");
+        let q = serde_json::to_string(first).unwrap();
+        b.wait_for(
+            "the pod's log lines",
+            &format!("document.getElementById('log-lines').textContent.includes({q})"),
+            WAIT,
+        )
+        .await;
+    } else {
+        // A cluster without a log endpoint: the UI says what the API server said.
+        let error: serde_json::Value = logs.json().await.unwrap();
+        let q = serde_json::to_string(error["error"].as_str().unwrap()).unwrap();
+        b.wait_for(
+            "the API's answer about the logs",
+            &format!("document.getElementById('log-state').textContent === {q}"),
+            WAIT,
+        )
+        .await;
+    }
+    b.screenshot(&shots.join("resource-tree.png")).await;
+    for shot in ["flow", "resource-tree"] {
+        let png = std::fs::read(shots.join(format!("{shot}.png"))).unwrap();
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 5_000,
+            "{shot}.png"
         );
     }
 }
