@@ -51,10 +51,8 @@ pub fn trace_origins(
             }
             rev = src;
         }
-        if rev != d.revision {
-            if let Some(t) = commit_times.get(rev) {
-                d.commit_ms = Some(*t);
-            }
+        if let Some(t) = commit_times.get(rev).filter(|_| rev != d.revision) {
+            d.commit_ms = Some(*t);
         }
     }
 }

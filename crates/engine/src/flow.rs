@@ -339,6 +339,9 @@ fn engine(o: &mut Out, projects: bool) {
     o.edge("cd_drift -->|drift| cd_ctrl".to_string());
 }
 
+/// A cluster's applications by group: (pipeline, stage) or, outside any stage, namespace.
+type Groups<'a> = BTreeMap<(Option<(String, String)>, String), Vec<&'a FlowApp>>;
+
 /// Clusters → stages → applications; returns the Mermaid ids of each (pipeline, stage): one
 /// per cluster hosting it (a DR mirror hosts prod too).
 fn platform(
@@ -360,8 +363,7 @@ fn platform(
         })
         .collect();
     // cluster → group (a stage, or the namespace for apps in no stage) → apps.
-    let mut clusters: BTreeMap<&str, BTreeMap<(Option<(String, String)>, String), Vec<&FlowApp>>> =
-        BTreeMap::new();
+    let mut clusters: BTreeMap<&str, Groups> = BTreeMap::new();
     for c in &input.clusters {
         if apps.iter().any(|a| &a.cluster == c) || apps.len() == input.apps.len() {
             clusters.entry(c.as_str()).or_default();

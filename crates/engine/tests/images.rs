@@ -222,7 +222,7 @@ async fn the_resource_tree_follows_owner_references_and_the_graph_links_the_flow
         "{mermaid}"
     );
     assert!(
-        mermaid.contains(&format!("{}<br/>", driftless_git::url::redact(&url))),
+        mermaid.contains(&format!("{}<br/>", driftless_git::url::redact(url))),
         "{mermaid}"
     );
 }
