@@ -25,7 +25,7 @@ function mermaidLib() {
         securityLevel: "strict",
         theme: "base",
         themeVariables: { fontFamily: FONT, fontSize: "14px", primaryColor: "#f4f6f8", lineColor: "#57606a" },
-        flowchart: { useMaxWidth: false, curve: "basis", padding: 12 },
+        flowchart: { useMaxWidth: true, curve: "basis", padding: 12, wrappingWidth: 260 },
       });
       ok(window.mermaid);
     };

@@ -508,6 +508,27 @@ async fn the_flow_diagram_and_the_resource_tree_in_the_browser() {
         .await;
     }
     b.screenshot(&shots.join("resource-tree.png")).await;
+
+    // The tree is the boundary: an object outside it, or a pod of another application, is
+    // not answered; a read-only user reads what every reader reads.
+    let viewer = std::fs::read_to_string(dir.path().join("demo/tokens/viewer")).unwrap();
+    let status = |path: String, token: String| {
+        let req = http
+            .get(format!("{api}/api/v1/applications/{path}"))
+            .bearer_auth(token.trim().to_string());
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let outside = "guestbook-prod/resource?version=v1&kind=ConfigMap&namespace=kube-system&name=kube-root-ca.crt";
+    assert_eq!(status(outside.into(), admin.clone()).await, 404);
+    let other = "guestbook-dev/pods/demo-prod/guestbook-5d8f7c9b4-x7k2p/log?tailLines=1";
+    assert_eq!(status(other.into(), admin.clone()).await, 404);
+    let pod = "guestbook-prod/resource?version=v1&kind=Pod&namespace=demo-prod&name=guestbook-5d8f7c9b4-x7k2p";
+    assert_eq!(status(pod.into(), viewer.clone()).await, 200);
+    assert_eq!(
+        status(format!("{pod}/../events"), viewer).await,
+        404,
+        "no path tricks"
+    );
     for shot in ["flow", "resource-tree"] {
         let png = std::fs::read(shots.join(format!("{shot}.png"))).unwrap();
         assert!(
