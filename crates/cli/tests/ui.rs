@@ -536,4 +536,57 @@ async fn the_flow_diagram_and_the_resource_tree_in_the_browser() {
             "{shot}.png"
         );
     }
+
+    // A large application: 600 more pods under the ReplicaSet. Children are listed 200 at a
+    // time, the name filter finds one among them, and grouping by kind works on the lot.
+    let pods: Vec<String> = (0..600)
+        .map(|i| format!(
+            "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: guestbook-5d8f7c9b4-n{i:03}\n  namespace: demo-prod\n  labels: {{app.kubernetes.io/name: guestbook, pod-template-hash: 5d8f7c9b4}}\n  {}\nspec: {{containers: [{{name: guestbook, image: registry.example.com/guestbook:1.1.0}}]}}\n",
+            owner("ReplicaSet", "apps/v1", "guestbook-5d8f7c9b4", &rs_uid)
+        ))
+        .collect();
+    let file = dir.path().join("pods.yaml");
+    std::fs::write(&file, pods.concat()).unwrap();
+    kubectl(dir.path(), &["create", "-f", file.to_str().unwrap()]);
+    b.goto(&format!("{api}/ui/?large#/apps/guestbook-prod"))
+        .await;
+    b.wait_for(
+        "601 pods owned by the ReplicaSet",
+        "document.getElementById('t-count') && document.getElementById('t-count').textContent === '605 objects'",
+        Duration::from_secs(60),
+    )
+    .await;
+    let timing = b
+        .eval(
+            "const t0 = performance.now(); \
+             document.querySelector(\"li[data-kind='Deployment'] > button[data-toggle]\").click(); \
+             document.querySelector(\"li[data-kind='ReplicaSet'] > button[data-toggle]\").click(); \
+             const expand = performance.now() - t0; \
+             const listed = document.querySelectorAll(\"li[data-kind='Pod']\").length; \
+             const more = document.querySelector('[data-more]').textContent; \
+             const q = document.getElementById('t-q'); q.value = 'n599'; \
+             const t1 = performance.now(); q.dispatchEvent(new Event('input', {bubbles: true})); \
+             const filter = performance.now() - t1; \
+             const found = [...document.querySelectorAll(\"li[data-kind='Pod']\")].map(l => l.dataset.name); \
+             q.value = ''; const g = document.getElementById('t-group'); g.checked = true; \
+             const t2 = performance.now(); g.dispatchEvent(new Event('input', {bubbles: true})); \
+             const group = performance.now() - t2; \
+             const groups = [...document.querySelectorAll('#tree-list details summary')].map(s => s.textContent.trim()); \
+             return {expand, listed, more, filter, found, group, groups};",
+            serde_json::json!([]),
+        )
+        .await;
+    eprintln!("resource tree of 605 objects: {timing}");
+    assert_eq!(timing["listed"], 200, "{timing}");
+    assert_eq!(timing["more"], "Show 200 more of 401", "{timing}");
+    assert_eq!(
+        timing["found"],
+        serde_json::json!(["guestbook-5d8f7c9b4-n599"]),
+        "{timing}"
+    );
+    assert_eq!(
+        timing["groups"],
+        serde_json::json!(["ConfigMap (1)", "Deployment (1)", "Service (1)"]),
+        "{timing}"
+    );
 }
