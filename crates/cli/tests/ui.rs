@@ -432,6 +432,46 @@ async fn the_flow_diagram_and_the_resource_tree_in_the_browser() {
     );
     b.screenshot(&shots.join("flow.png")).await;
 
+    // Stages link to their pipeline, clusters to the applications they host.
+    let kinds = b
+        .eval(
+            "return [...document.querySelectorAll('#flow svg .flow-link')].map(e => e.dataset.kind + ':' + e.dataset.name).sort();",
+            serde_json::json!([]),
+        )
+        .await;
+    for link in ["cluster:in-cluster", "pipeline:guestbook"] {
+        assert!(
+            kinds.as_array().unwrap().iter().any(|k| k == link),
+            "{link} not a link: {kinds}"
+        );
+    }
+    // The CLI prints the same diagram, scoped.
+    let out = Command::new(env!("CARGO_BIN_EXE_driftless"))
+        .args([
+            "graph",
+            "-o",
+            "mermaid",
+            "--pipeline",
+            "guestbook",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("DRIFTLESS_SERVER", &api)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        printed.starts_with("flowchart LR\n")
+            && printed.contains("subgraph scm[\"Source control\"]")
+            && printed.contains("stage prod · pipeline guestbook"),
+        "{printed}"
+    );
+
     // Mermaid's own parser and renderer take the diagram of 100 applications over four
     // clusters (a DR mirror among them), grouped and aggregated, and every scope's.
     let big = big_flow();
