@@ -384,6 +384,25 @@ async fn the_flow_diagram_and_the_resource_tree_in_the_browser() {
             owner("ReplicaSet", "apps/v1", "guestbook-5d8f7c9b4", &rs_uid)
         ),
     );
+    let svc_uid = kubectl(
+        dir.path(),
+        &[
+            ns[0],
+            ns[1],
+            "get",
+            "service/guestbook",
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ],
+    );
+    kubectl_create(
+        dir.path(),
+        "slice",
+        &format!(
+            "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: guestbook-abcde\n  namespace: demo-prod\n  labels: {{kubernetes.io/service-name: guestbook}}\n  {}\naddressType: IPv4\nendpoints: [{{addresses: [10.0.0.7], conditions: {{ready: true}}}}]\nports: [{{port: 8080, protocol: TCP}}]\n",
+            owner("Service", "v1", "guestbook", &svc_uid)
+        ),
+    );
     kubectl_create(
         dir.path(),
         "event",
@@ -523,6 +542,16 @@ async fn the_flow_diagram_and_the_resource_tree_in_the_browser() {
     )
     .await;
 
+    // Service → EndpointSlice.
+    b.click("li[data-kind='Service'] > button[data-toggle]")
+        .await;
+    b.wait_for(
+        "the Service's EndpointSlice",
+        "document.querySelector(\"li[data-kind='Service'] li[data-kind='EndpointSlice'][data-name='guestbook-abcde']\")",
+        WAIT,
+    )
+    .await;
+
     // The Deployment's events (the Kubernetes Events about it).
     b.click("li[data-kind='Deployment'] > button.node").await;
     b.click("#tab-events").await;
@@ -620,8 +649,8 @@ async fn the_flow_diagram_and_the_resource_tree_in_the_browser() {
     b.goto(&format!("{api}/ui/?large#/apps/guestbook-prod"))
         .await;
     b.wait_for(
-        "601 pods owned by the ReplicaSet",
-        "document.getElementById('t-count') && document.getElementById('t-count').textContent === '605 objects'",
+        "601 pods owned by the ReplicaSet (606 objects)",
+        "document.getElementById('t-count') && document.getElementById('t-count').textContent === '606 objects'",
         Duration::from_secs(60),
     )
     .await;
@@ -645,7 +674,7 @@ async fn the_flow_diagram_and_the_resource_tree_in_the_browser() {
             serde_json::json!([]),
         )
         .await;
-    eprintln!("resource tree of 605 objects: {timing}");
+    eprintln!("resource tree of 606 objects: {timing}");
     assert_eq!(timing["listed"], 200, "{timing}");
     assert_eq!(timing["more"], "Show 200 more of 401", "{timing}");
     assert_eq!(
