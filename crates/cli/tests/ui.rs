@@ -635,6 +635,80 @@ async fn the_flow_diagram_and_the_resource_tree_in_the_browser() {
         );
     }
 
+    // A Secret the application declares: its live and desired manifests answer masked.
+    let repo = dir.path().join("demo/repo");
+    std::fs::write(
+        repo.join("envs/prod/secret.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: guestbook-db}\nstringData: {password: hunter2-correct-horse}\n",
+    )
+    .unwrap();
+    let kustomization = repo.join("envs/prod/kustomization.yaml");
+    let k = std::fs::read_to_string(&kustomization).unwrap();
+    std::fs::write(
+        &kustomization,
+        k.replace(
+            "resources: [../../base]",
+            "resources: [../../base, secret.yaml]",
+        ),
+    )
+    .unwrap();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=Test", "-c", "user.email=test@localhost"])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "prod: a database password"]);
+    http.post(format!("{api}/api/v1/applications/guestbook-prod/refresh"))
+        .bearer_auth(admin.trim())
+        .send()
+        .await
+        .unwrap();
+    let secret =
+        "guestbook-prod/resource?version=v1&kind=Secret&namespace=demo-prod&name=guestbook-db";
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let detail = loop {
+        let r = http
+            .get(format!("{api}/api/v1/applications/{secret}"))
+            .bearer_auth(admin.trim())
+            .send()
+            .await
+            .unwrap();
+        if r.status().is_success() {
+            let body = r.text().await.unwrap();
+            if body.contains("\"live\":{") && body.contains("\"desired\":{") {
+                break body;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the Secret never reached the tree"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        !detail.contains("hunter2"),
+        "a Secret value answered: {detail}"
+    );
+    let encoded = "aHVudGVyMi1jb3JyZWN0LWhvcnNl"; // base64 of the value
+    assert!(
+        !detail.contains(encoded),
+        "a Secret value answered: {detail}"
+    );
+    let d: serde_json::Value = serde_json::from_str(&detail).unwrap();
+    assert!(
+        d["live"]["data"]["password"].is_string(),
+        "the key stays visible: {d}"
+    );
+
     // A large application: 600 more pods under the ReplicaSet. Children are listed 200 at a
     // time, the name filter finds one among them, and grouping by kind works on the lot.
     let pods: Vec<String> = (0..600)
@@ -649,8 +723,8 @@ async fn the_flow_diagram_and_the_resource_tree_in_the_browser() {
     b.goto(&format!("{api}/ui/?large#/apps/guestbook-prod"))
         .await;
     b.wait_for(
-        "601 pods owned by the ReplicaSet (606 objects)",
-        "document.getElementById('t-count') && document.getElementById('t-count').textContent === '606 objects'",
+        "601 pods owned by the ReplicaSet (607 objects)",
+        "document.getElementById('t-count') && document.getElementById('t-count').textContent === '607 objects'",
         Duration::from_secs(60),
     )
     .await;
@@ -674,7 +748,7 @@ async fn the_flow_diagram_and_the_resource_tree_in_the_browser() {
             serde_json::json!([]),
         )
         .await;
-    eprintln!("resource tree of 606 objects: {timing}");
+    eprintln!("resource tree of 607 objects: {timing}");
     assert_eq!(timing["listed"], 200, "{timing}");
     assert_eq!(timing["more"], "Show 200 more of 401", "{timing}");
     assert_eq!(
@@ -684,7 +758,12 @@ async fn the_flow_diagram_and_the_resource_tree_in_the_browser() {
     );
     assert_eq!(
         timing["groups"],
-        serde_json::json!(["ConfigMap (1)", "Deployment (1)", "Service (1)"]),
+        serde_json::json!([
+            "ConfigMap (1)",
+            "Deployment (1)",
+            "Secret (1)",
+            "Service (1)"
+        ]),
         "{timing}"
     );
 }
