@@ -561,6 +561,7 @@ async fn the_flow_diagram_and_the_resource_tree_in_the_browser() {
         WAIT,
     )
     .await;
+    b.screenshot(&shots.join("resource-tree.png")).await;
     // Its live manifest, and the desired one from Git.
     b.click("#tab-desired").await;
     b.wait_for(
@@ -605,7 +606,9 @@ async fn the_flow_diagram_and_the_resource_tree_in_the_browser() {
         )
         .await;
     }
-    b.screenshot(&shots.join("resource-tree.png")).await;
+    // Not for the README until the sandbox serves logs: a test artifact only.
+    let artifacts = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
+    b.screenshot(&artifacts.join("pod-logs.png")).await;
 
     // The tree is the boundary: an object outside it, or a pod of another application, is
     // not answered; a read-only user reads what every reader reads.
@@ -627,11 +630,16 @@ async fn the_flow_diagram_and_the_resource_tree_in_the_browser() {
         404,
         "no path tricks"
     );
-    for shot in ["flow", "resource-tree"] {
-        let png = std::fs::read(shots.join(format!("{shot}.png"))).unwrap();
+    for shot in [
+        shots.join("flow.png"),
+        shots.join("resource-tree.png"),
+        artifacts.join("pod-logs.png"),
+    ] {
+        let png = std::fs::read(&shot).unwrap();
         assert!(
             png.starts_with(b"\x89PNG") && png.len() > 5_000,
-            "{shot}.png"
+            "{}",
+            shot.display()
         );
     }
 
