@@ -119,6 +119,12 @@ fn the_seed_groups_gates_and_classes_come_from_the_configuration() {
     assert!(m.lines().any(|l| l.trim_start().starts_with("class ")
         && l.contains("gate_0")
         && l.ends_with(" verify")));
+}
+
+#[test]
+fn triggers_classes_and_links_come_from_the_configuration() {
+    let f = flow(&demo(), &Scope::All, 8);
+    let m = &f.mermaid;
     // Triggers: webhook per provider (a security check: HMAC), image-set from CI, polling.
     assert!(m.contains("webhook GitHub · GitLab · Bitbucket · Gitea · generic"));
     assert!(m.contains("ci_image -->|write-back commit| repo_0"));
