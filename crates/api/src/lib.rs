@@ -14,6 +14,7 @@
 //!   a commit setting the tag (a stage: every app of a pipeline's first stage)
 //! - `/api/v1/pipelines`, `/promotions`, `/dora`: see [`promotions`]
 //! - `GET /api/v1/whoami`: the calling user and roles
+//! - a resource-tree node (manifests, events, pod logs) and `/graph`: see [`resources`]
 //!
 //! Callers: the engine's token is the admin `api`; `User` definitions give per-user tokens
 //! with roles — `admin` may do everything, `readonly` only reads, any other role reads and
@@ -33,6 +34,7 @@ mod error;
 mod guard;
 mod promotions;
 mod repositories;
+mod resources;
 pub mod serve;
 mod ui;
 pub mod webhook;
@@ -93,7 +95,16 @@ pub fn router_with(state: ApiState, limits: Limits) -> Router {
         .route("/applications/{name}/operations/{id}", get(operation))
         .route("/applications/{name}/events", get(events))
         .route("/applications/{name}/resources", get(resources))
-        .route("/graph", get(graph))
+        .route("/applications/{name}/resource", get(resources::detail))
+        .route(
+            "/applications/{name}/resource/events",
+            get(resources::events),
+        )
+        .route(
+            "/applications/{name}/pods/{namespace}/{pod}/log",
+            get(resources::logs),
+        )
+        .route("/graph", get(resources::graph))
         .route(
             "/repositories",
             get(repositories::list).post(repositories::create),
@@ -478,10 +489,6 @@ async fn resources(
         .await
         .map_err(ApiError::Internal)?;
     Ok(Json(json!({"items": items})))
-}
-
-async fn graph(State(s): State<ApiState>) -> Json<Value> {
-    Json(s.controller.flow_graph().await)
 }
 
 async fn refresh_app(

@@ -1,5 +1,6 @@
 //! The web UI: static files compiled into the binary (`crates/api/ui/`, plain ES modules —
 //! no JavaScript toolchain, no build step, nothing downloaded at run time), served at `/ui/`.
+//! The one library, Mermaid (diagrams), is vendored from npm under `ui/vendor/`.
 //! The pages call the same `/api/v1` as the CLI with the user's token; nothing here is
 //! authenticated because nothing here is data. A strict Content-Security-Policy allows only
 //! this origin's scripts and styles.
@@ -54,6 +55,17 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../ui/graph.js"),
     ),
+    (
+        "tree.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../ui/tree.js"),
+    ),
+    // Mermaid (npm `mermaid`, MIT: vendor/mermaid.LICENSE), loaded by graph.js on demand.
+    (
+        "mermaid.min.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../ui/vendor/mermaid.min.js"),
+    ),
 ];
 
 const CSP: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
@@ -105,6 +117,15 @@ mod tests {
                     "{name} imports {target}, which is not served"
                 );
             }
+        }
+        // Mermaid is served from the binary, never a CDN, and it is the real bundle.
+        let (_, _, mermaid) = FILES
+            .iter()
+            .find(|(n, _, _)| *n == "mermaid.min.js")
+            .unwrap();
+        assert!(mermaid.len() > 1_000_000 && mermaid.contains("flowchart"));
+        for (_, _, body) in FILES {
+            assert!(!body.contains("cdn.jsdelivr") && !body.contains("unpkg.com/"));
         }
         let index = FILES[0].2;
         assert!(index.contains("/ui/main.js") && index.contains("/ui/style.css"));

@@ -1,10 +1,12 @@
 // One application: status, actions (refresh, sync with prune / dry-run, rollback, pause
 // self-heal — each confirmed, showing the impact of what will change; hidden from users who
-// may not act), the resource tree (owner references: Deployment → ReplicaSet → Pod), the
+// may not act), the resource tree (tree.js: owner references, per-node manifests, events, pod
+// logs; it keeps its state across this page's repaints), the
 // desired-vs-live diff (unified or side by side; Secret values arrive masked), the last
 // operation by wave, events (drift included) and history. Refreshed by the event stream.
 
 import { get, post, stream, esc, badge, when, toast, confirmDialog } from "./api.js";
+import { resourceTree } from "./tree.js";
 
 const keyOf = (k) => `${k.group ? k.group + "/" : ""}${k.kind}/${k.namespace ? k.namespace + "/" : ""}${k.name}`;
 const impactOf = (r) => r.impact?.grade || r.impact || "None";
@@ -32,19 +34,6 @@ function sideBySide(diff) {
   return `<div class="sbs"><pre class="diff" aria-label="live">${left.join("\n")}</pre><pre class="diff" aria-label="desired">${right.join("\n")}</pre></div>`;
 }
 
-function tree(nodes) {
-  const byUid = new Map(nodes.filter((n) => n.uid).map((n) => [n.uid, { ...n, children: [] }]));
-  const roots = [];
-  for (const n of byUid.values()) {
-    const parent = (n.owners || []).map((u) => byUid.get(u)).find(Boolean);
-    (parent ? parent.children : roots).push(n);
-  }
-  for (const n of nodes.filter((n) => !n.uid)) roots.push({ ...n, children: [] });
-  const li = (n) => `<li>${esc(n.kind)} <strong>${esc(n.name)}</strong> ${n.status ? badge(n.status) : ""} ${n.health ? badge(n.health) : ""}
-    ${n.children.length ? `<ul>${n.children.map(li).join("")}</ul>` : ""}</li>`;
-  return `<div class="tree"><ul>${roots.map(li).join("")}</ul></div>`;
-}
-
 /// The impact of a comparison: its highest grade, counts and the resources that change.
 function impactHtml(c) {
   const changed = c.resources.filter((r) => r.status !== "Synced");
@@ -63,6 +52,7 @@ async function impactSummary(name, rollbackTo) {
 export async function render(main, name, ctx) {
   const enc = encodeURIComponent(name);
   let view = "unified";
+  const treeView = resourceTree(name, ctx.signal);
   async function paint() {
     const [rec, diff, events, history, ops, res] = await Promise.all([
       get(`/applications/${enc}`),
@@ -90,7 +80,7 @@ export async function render(main, name, ctx) {
         <button id="pause" type="button">Pause self-heal…</button>
       </div>` : `<p class="muted">Read-only: you may look, not act.</p>`}
       <h2>Resources</h2>
-      ${res.items.length ? tree(res.items) : `<table><tr><th>Resource</th><th>Status</th><th>Impact</th></tr>${(st.resources || []).map((r) =>
+      ${res.items.length ? `<div id="tree-host"></div>` : `<table><tr><th>Resource</th><th>Status</th><th>Impact</th></tr>${(st.resources || []).map((r) =>
         `<tr><td>${esc(keyOf(r))}</td><td>${badge(r.status)}</td><td>${esc(impactOf(r))}</td></tr>`).join("")}</table>`}
       <h2>Diff <span class="muted">(${changed.length} resource(s) differ)</span></h2>
       <div role="group" aria-label="Diff view"><button type="button" id="v-unified" aria-pressed="${view === "unified"}">Unified</button>
@@ -113,6 +103,8 @@ export async function render(main, name, ctx) {
       <table><tr><th>ID</th><th>Revision</th><th>Deployed</th><th></th></tr>${history.items.map((h) =>
         `<tr><td>${h.id}</td><td><code>${esc(h.revision.slice(0, 12))}</code></td><td>${esc(when(h.deployed_ms ?? h.deployedMs))}</td>
         <td>${ctx.canAct ? `<button type="button" data-rollback="${h.id}">Roll back to this</button>` : ""}</td></tr>`).join("")}</table>`;
+    document.getElementById("tree-host")?.replaceWith(treeView.el);
+    treeView.update(res.items);
     const on = (id, f) => document.getElementById(id)?.addEventListener("click", f);
     on("v-unified", () => { view = "unified"; paint(); });
     on("v-sbs", () => { view = "sbs"; paint(); });

@@ -80,7 +80,7 @@ export async function render(main, ctx) {
 
   function fillFilters() {
     const set = (id, key, all) => {
-      const keep = value(id);
+      const keep = value(id) || ctx.preset?.[key] || "";
       $(id).innerHTML = options(new Set([...byName.values()].map((a) => a[key] || (key === "project" ? "default" : ""))), all);
       $(id).value = keep;
     };

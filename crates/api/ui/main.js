@@ -1,5 +1,5 @@
-// Entry point: login, the hash router (#/apps, #/apps/NAME, #/pipelines, #/pipelines/NAME,
-// #/audit, #/graph) and who is logged in. Every page is a module with `render(main, ctx)`.
+// Entry point: login, the hash router (#/apps, #/apps/NAME, #/clusters/NAME (the apps it
+// hosts), #/pipelines, #/pipelines/NAME, #/audit, #/graph) and who is logged in. Every page is a module with `render(main, ctx)`.
 
 import { ApiError, get, setToken, token, esc } from "./api.js";
 import * as apps from "./apps.js";
@@ -58,6 +58,7 @@ async function route() {
   try {
     if (section === "apps" && rest.length) await app.render(main, rest.join("/"), ctx);
     else if (section === "apps") await apps.render(main, ctx);
+    else if (section === "clusters" && rest.length) await apps.render(main, { ...ctx, preset: { cluster: rest[0] } });
     else if (section === "pipelines" && rest.length) await pipelines.renderOne(main, rest[0], ctx);
     else if (section === "pipelines") await pipelines.renderList(main, ctx);
     else if (section === "audit") await audit.render(main, ctx);

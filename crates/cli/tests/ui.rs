@@ -1,6 +1,7 @@
 //! The web UI in headless Chromium against `driftless up --demo`: the list renders, a drift
 //! made with kubectl appears live, a sync from the UI puts the cluster back, a read-only
-//! user sees no action buttons, and an approval from the UI promotes to prod. Screenshots
+//! user sees no action buttons, and an approval from the UI promotes to prod; the flow diagram
+//! (Mermaid SVG, links to app pages) and the resource tree (pods, events, logs). Screenshots
 //! are kept under the target directory (`tmp/ui-screenshots/`) as test artifacts.
 
 use std::path::PathBuf;
@@ -10,6 +11,9 @@ use std::time::{Duration, Instant};
 use driftless_testkit::browser::Browser;
 
 use crate::up::{all_synced_and_healthy, start_up};
+
+mod fleet;
+mod flow_tree;
 
 const WAIT: Duration = Duration::from_secs(40);
 

@@ -10,6 +10,7 @@
 pub mod compare;
 pub mod controller;
 pub mod dora;
+pub mod flow;
 pub mod load;
 pub mod metrics;
 pub mod policy;

@@ -203,30 +203,26 @@ async fn the_resource_tree_follows_owner_references_and_the_graph_links_the_flow
     assert_eq!(p["uid"], pod["metadata"]["uid"]);
     assert_eq!(tree.len(), 3, "the stray pod is not the app's: {tree:?}");
 
-    let g = ctl.flow_graph().await;
-    let mermaid = g["mermaid"].as_str().unwrap();
+    // The flow diagram from the live configuration: the app in its cluster, rendered from
+    // its repository (labels are Mermaid-escaped, so the URL shows as it is).
+    let g = ctl.flow_graph(&driftless_engine::flow::Scope::All).await;
+    let mermaid = &g.mermaid;
     assert!(mermaid.starts_with("flowchart LR\n"), "{mermaid}");
     assert!(
-        mermaid.contains("\"application: shop\"") && mermaid.contains("\"cluster: in-cluster\""),
+        mermaid.contains("subgraph cl_0[\"cluster in-cluster\"]"),
         "{mermaid}"
     );
-    let edges: Vec<(String, String)> = g["edges"]
-        .as_array()
-        .unwrap()
+    let app = g
+        .links
         .iter()
-        .map(|e| {
-            (
-                e["from"].as_str().unwrap().to_string(),
-                e["to"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+        .find(|l| l.kind == "application" && l.name == "shop")
+        .unwrap_or_else(|| panic!("no shop node: {mermaid}"));
     assert!(
-        edges.contains(&(format!("repo:{url}"), "app:shop".into())),
-        "{edges:?}"
+        mermaid.contains(&format!("repo_0 -.->|renders| {}", app.id)),
+        "{mermaid}"
     );
     assert!(
-        edges.contains(&("app:shop".into(), "cluster:in-cluster".into())),
-        "{edges:?}"
+        mermaid.contains(&format!("{}<br/>", driftless_git::url::redact(url))),
+        "{mermaid}"
     );
 }

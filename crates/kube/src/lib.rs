@@ -9,6 +9,7 @@
 //!
 //! - [`WriteGate`]: the engine's permission to change clusters while it holds its lease;
 //!   on a 401 a cluster built `with_source` re-reads its credentials and retries once.
+//! - [`LogOptions`] / `KubeCluster::pod_logs`: a pod's log lines, streamed (with follow).
 //!
 //! - [`LiveCache`]: watches on the kinds applications use, holding tracked objects only.
 //!
@@ -21,12 +22,14 @@ mod connect;
 mod error;
 mod gate;
 mod reload;
+mod logs;
 
 pub use cache::{KindState, LiveCache, LiveChange};
 pub use cluster::{FIELD_MANAGER, KubeCluster};
 pub use connect::{ClusterSource, connect};
 pub use error::KubeError;
 pub use gate::WriteGate;
+pub use logs::LogOptions;
 
 /// kube-rs's client, re-exported so callers need not depend on kube-rs themselves.
 pub use kube::Client;

@@ -12,6 +12,7 @@ mod definitions;
 mod delete;
 pub mod gate;
 pub mod images;
+mod inspect;
 pub mod promotion;
 mod queue;
 mod reconcile;
@@ -21,6 +22,8 @@ pub mod source;
 pub mod source_guard;
 pub mod users;
 mod views;
+
+pub use inspect::NodeRef;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

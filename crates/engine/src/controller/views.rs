@@ -1,9 +1,9 @@
 //! Read-only views for the web UI and the CLI: what a sync (or a rollback) would change, an
 //! application's resource tree (its tracked objects and what they own — Deployment →
-//! ReplicaSet → Pod — by owner references) and the GitOps flow graph (repositories →
-//! applications → clusters, pipeline stages), also as Mermaid text.
+//! ReplicaSet → Pod, Service → EndpointSlice, CronJob → Job → Pod — by owner references)
+//! and the inputs of the GitOps flow diagram (drawn by the pure [`crate::flow`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
@@ -19,8 +19,14 @@ fn node(obj: &Value, status: Option<&Value>, health: Option<String>) -> Value {
         .unwrap_or_default()
         .rsplit_once('/')
         .unwrap_or(("", ""));
+    let version = obj["apiVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .rsplit('/')
+        .next();
     json!({
         "uid": m["uid"],
+        "version": version,
         "owners": m["ownerReferences"].as_array().map(|o| o.iter().map(|r| r["uid"].clone()).collect::<Vec<_>>()).unwrap_or_default(),
         "group": group,
         "kind": obj["kind"],
@@ -31,10 +37,17 @@ fn node(obj: &Value, status: Option<&Value>, health: Option<String>) -> Value {
     })
 }
 
-/// Kinds whose objects own the next ones down (what a tree expands into).
-const CHILDREN: [(&str, &str, &str, &str); 2] = [
+/// Applications a diagram group shows one by one; a bigger group is one node with counts.
+const FLOW_GROUP_LIMIT: usize = 8;
+
+/// Kinds whose objects are owned by the ones above them (what a tree expands into), in an
+/// order where an owner's kind comes before its children's: Deployment → ReplicaSet → Pod,
+/// CronJob → Job → Pod, Service → EndpointSlice, StatefulSet/DaemonSet → Pod.
+const CHILDREN: [(&str, &str, &str, &str); 4] = [
     ("apps", "v1", "ReplicaSet", "replicasets"),
+    ("batch", "v1", "Job", "jobs"),
     ("", "v1", "Pod", "pods"),
+    ("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
 ];
 
 impl Controller {
@@ -146,8 +159,14 @@ impl Controller {
                             .as_ref()
                             .is_some_and(|refs| refs.iter().any(|r| owners.contains(&r.uid)))
                     })
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await;
+                // A cluster that does not serve a kind (no batch API, no EndpointSlices)
+                // has no such children; any other failure is the answer.
+                let owned = match owned {
+                    Ok(o) => o,
+                    Err(e) if e.to_string().contains("404") => continue,
+                    Err(e) => return Err(e.to_string()),
+                };
                 for obj in owned {
                     if let Some(uid) = obj["metadata"]["uid"].as_str() {
                         owners.insert(uid.to_string());
@@ -159,86 +178,59 @@ impl Controller {
         Ok(nodes)
     }
 
-    /// The GitOps flow: nodes (repositories, applications, clusters, pipeline stages) and
-    /// edges, plus the same as a Mermaid flowchart.
-    pub async fn flow_graph(&self) -> Value {
-        let apps: Vec<driftless_core::app::Application> = self
+    /// The GitOps flow of `scope` as Mermaid text (see [`crate::flow`]), drawn from the live
+    /// configuration and the stored status of each application.
+    pub async fn flow_graph(&self, scope: &crate::flow::Scope) -> crate::flow::Flow {
+        let states: Vec<driftless_core::app::Application> = self
             .apps
             .lock()
             .await
             .values()
             .map(|s| s.app.clone())
             .collect();
-        let pipelines = self.pipelines().await;
-        let mut nodes: BTreeMap<String, (String, String)> = BTreeMap::new();
-        let mut edges: BTreeSet<(String, String)> = BTreeSet::new();
-        for a in &apps {
-            let repo = format!("repo:{}", a.source.repo_url);
-            let app = format!("app:{}", a.name);
-            let cluster = match self.target(a) {
+        let mut apps = Vec::with_capacity(states.len());
+        for a in states {
+            let cluster = match self.target(&a) {
                 Ok(t) => t.name.clone(),
                 Err(_) => a.destination.name.clone(),
             };
-            let cluster_id = format!("cluster:{cluster}");
-            nodes.insert(
-                repo.clone(),
-                (
-                    "repository".into(),
-                    driftless_git::url::redact(&a.source.repo_url),
-                ),
-            );
-            nodes.insert(app.clone(), ("application".into(), a.name.clone()));
-            nodes.insert(cluster_id.clone(), ("cluster".into(), cluster));
-            edges.insert((repo, app.clone()));
-            edges.insert((app, cluster_id));
+            let status = self.stored_status(&a.name).await.unwrap_or_default();
+            let text = |v: &Value| v.as_str().map(str::to_string);
+            let automated = a.sync_policy.automated.as_ref();
+            apps.push(crate::flow::FlowApp {
+                repo: driftless_git::url::redact(&a.source.repo_url),
+                cluster,
+                namespace: a.destination.namespace.clone(),
+                automated: automated.is_some(),
+                self_heal: automated.is_some_and(|x| x.self_heal),
+                sync: text(&status["sync"]["status"]),
+                health: text(&status["health"]["status"]),
+                name: a.name,
+            });
         }
-        for p in &pipelines {
-            for s in &p.stages {
-                let id = format!("stage:{}/{}", p.name, s.name);
-                nodes.insert(
-                    id.clone(),
-                    ("stage".into(), format!("{} / {}", p.name, s.name)),
-                );
-                if let Some(src) = p.source_of(&s.name) {
-                    edges.insert((format!("stage:{}/{}", p.name, src.name), id.clone()));
-                }
-                for a in &s.applications {
-                    edges.insert((id.clone(), format!("app:{a}")));
-                }
-            }
-        }
-        // Mermaid ids: n0, n1... (labels quoted, so any name is safe).
-        let ids: BTreeMap<&String, String> = nodes
-            .keys()
-            .enumerate()
-            .map(|(i, k)| (k, format!("n{i}")))
+        let repositories = self
+            .repositories()
+            .into_iter()
+            .map(|r| crate::flow::FlowRepo {
+                webhook: r.webhook_secret.is_some(),
+                url: driftless_git::url::redact(&r.url),
+                name: r.name,
+            })
             .collect();
-        let mut mermaid = String::from("flowchart LR\n");
-        for (k, (kind, label)) in &nodes {
-            let shape = match kind.as_str() {
-                "repository" => ("[(", ")]"),
-                "cluster" => ("[[", "]]"),
-                "stage" => ("([", "])"),
-                _ => ("[", "]"),
-            };
-            mermaid.push_str(&format!(
-                "  {}{}\"{}: {}\"{}\n",
-                ids[k],
-                shape.0,
-                kind,
-                label.replace('"', "'"),
-                shape.1
-            ));
-        }
-        for (from, to) in &edges {
-            if let (Some(a), Some(b)) = (ids.get(from), ids.get(to)) {
-                mermaid.push_str(&format!("  {a} --> {b}\n"));
-            }
-        }
-        json!({
-            "nodes": nodes.iter().map(|(id, (kind, label))| json!({"id": id, "kind": kind, "label": label})).collect::<Vec<_>>(),
-            "edges": edges.iter().map(|(f, t)| json!({"from": f, "to": t})).collect::<Vec<_>>(),
-            "mermaid": mermaid,
-        })
+        let mut clusters: Vec<String> = self
+            .clusters()
+            .iter()
+            .filter_map(|c| c["name"].as_str().map(str::to_string))
+            .collect();
+        clusters.sort();
+        let input = crate::flow::FlowInput {
+            apps,
+            repositories,
+            clusters,
+            pipelines: self.pipelines().await,
+            projects: self.projects.lock().await.keys().cloned().collect(),
+            resync_secs: self.config.resync.as_secs(),
+        };
+        crate::flow::flow(&input, scope, FLOW_GROUP_LIMIT)
     }
 }

@@ -636,7 +636,46 @@ impl Controller {
                     .map_err(|e| e.to_string())?,
             );
         }
+        let (promoted_from, times) = self.lead_time_record(&p, since).await?;
+        crate::dora::trace_origins(&mut ds, &promoted_from, &times);
         Ok((prod.name.clone(), crate::dora::dora(&ds, days)))
+    }
+
+    /// For lead times: each promotion commit → the revision its source stage ran, and the
+    /// commit time of every revision the pipeline's applications deployed.
+    async fn lead_time_record(
+        &self,
+        p: &Pipeline,
+        since: i64,
+    ) -> Result<(BTreeMap<String, String>, BTreeMap<String, i64>), String> {
+        let mut promoted_from = BTreeMap::new();
+        for row in self
+            .store
+            .list_promotions(&p.name, 10_000)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            let Ok(prom) = serde_json::from_value::<Promotion>(row.record) else {
+                continue;
+            };
+            for c in prom.commits.iter().filter(|c| c.purpose == "promote") {
+                promoted_from.insert(c.commit.clone(), prom.source_revision.clone());
+            }
+        }
+        let mut times = BTreeMap::new();
+        for app in p.stages.iter().flat_map(|s| &s.applications) {
+            for d in self
+                .store
+                .list_deployments(app, since - 86_400_000)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                if let Some(t) = d.commit_ms {
+                    times.insert(d.revision, t);
+                }
+            }
+        }
+        Ok((promoted_from, times))
     }
 }
 
