@@ -208,6 +208,8 @@ async fn main() {
     let engine = Process(
         Command::new(env!("CARGO_BIN_EXE_driftless"))
             .arg("up")
+            // The fleet's repository is a local bare repository.
+            .arg("--allow-local-sources")
             .arg("--kubeconfig")
             .arg(&kubeconfig)
             .arg("--config")

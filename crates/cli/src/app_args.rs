@@ -101,7 +101,8 @@ impl ClusterArgs {
                 "current context".into()
             }
         });
-        Ok(KubeCluster::new(connect(&source).await?, name))
+        // Credentials re-read on a 401 (rotated tokens, projected service-account tokens).
+        Ok(KubeCluster::new(connect(&source).await?, name).with_source(source))
     }
 }
 

@@ -19,6 +19,11 @@ pub struct SandboxArgs {
     /// Keep the cluster in this directory so it survives restarts (default: in memory).
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
+    /// Hold every Deployment rollout Progressing this long (90s, 5m, 1h) or `forever`, as a
+    /// slow real rollout does; per Deployment, the annotation sandbox.driftless.dev/hold-rollout
+    /// does the same.
+    #[arg(long, value_name = "DURATION")]
+    hold_rollouts: Option<String>,
 }
 
 pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
@@ -30,6 +35,12 @@ pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
                 .join(".driftless/sandbox/kubeconfig")
         }
     };
+    let hold = match &args.hold_rollouts {
+        Some(h) => Some(driftless_sandbox::parse_hold(h).with_context(|| {
+            format!("--hold-rollouts {h:?}: expected a duration like 90s, 5m or 1h, or `forever`")
+        })?),
+        None => None,
+    };
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {
         let opts = driftless_sandbox::SandboxOptions {
@@ -39,6 +50,7 @@ pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         let sandbox = driftless_sandbox::Sandbox::start_with(opts)
             .await
             .with_context(|| format!("cannot start the sandbox on 127.0.0.1:{}", args.port))?;
+        sandbox.with_store(|s| s.rollout_hold = hold);
         if let Some(dir) = kubeconfig.parent() {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;

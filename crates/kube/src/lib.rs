@@ -21,8 +21,8 @@ mod cluster;
 mod connect;
 mod error;
 mod gate;
-mod reload;
 mod logs;
+mod reload;
 
 pub use cache::{KindState, LiveCache, LiveChange};
 pub use cluster::{FIELD_MANAGER, KubeCluster};

@@ -124,13 +124,14 @@ impl Controller {
         ));
         super::repositories::write_private(&path, &text)
             .map_err(|e| format!("cluster {name}: writing its kubeconfig: {e}"))?;
-        let client = connect(&ClusterSource::Kubeconfig {
+        let source = ClusterSource::Kubeconfig {
             path,
             context: def.context.clone(),
             allow_exec: def.allow_exec_credentials,
-        })
-        .await
-        .map_err(|e| format!("cluster {name}: {e}"))?;
+        };
+        let client = connect(&source)
+            .await
+            .map_err(|e| format!("cluster {name}: {e}"))?;
         if def.server.is_empty() {
             def.server = server_of(&text, def.context.as_deref()).unwrap_or_default();
         }
@@ -154,7 +155,8 @@ impl Controller {
         let handle = ClusterHandle {
             name: name.clone(),
             server: def.server.clone(),
-            cluster: Arc::new(KubeCluster::new(client, name.clone())),
+            // Credentials re-read on a 401 (a rotated token, a rewritten kubeconfig).
+            cluster: Arc::new(KubeCluster::new(client, name.clone()).with_source(source)),
             cache,
             definition: Some(def.clone()),
             forwarder: Some(forwarder),

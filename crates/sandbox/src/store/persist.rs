@@ -105,7 +105,7 @@ impl Store {
                     // Written after the last snapshot, maybe before the controllers looked at
                     // it (a kill -9 between the write and the simulated status): look again,
                     // or a Deployment restored mid-rollout stays Progressing for ever.
-                    self.pending.insert(k, std::time::Instant::now());
+                    self.pending.insert(k, tokio::time::Instant::now());
                 }
                 None => {
                     if crd {
