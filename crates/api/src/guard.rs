@@ -128,7 +128,7 @@ mod tests {
     use super::accepted_type;
 
     #[test]
-    fn only_json_and_yaml_may_change_state() {
+    fn defect_10_cross_origin_form_and_text_bodies_may_not_change_state() {
         for ok in [
             "application/json",
             "application/json; charset=utf-8",

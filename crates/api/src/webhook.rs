@@ -233,6 +233,28 @@ mod tests {
         ));
     }
 
+    /// Defect 15: the 401 names the signature header the provider must send, never a bearer
+    /// token, and says the body was not parsed.
+    #[test]
+    fn defect_15_a_bad_signature_is_refused_naming_the_signature_header() {
+        let body = b"not even JSON";
+        for (provider, header) in [
+            ("github", "X-Hub-Signature-256"),
+            ("gitea", "X-Gitea-Signature"),
+            ("gitlab", "X-Gitlab-Token"),
+            ("bitbucket", "X-Hub-Signature"),
+            ("generic", "X-Driftless-Signature"),
+        ] {
+            let Err(ApiError::BadSignature(m)) = verify(provider, &HeaderMap::new(), body, b"s")
+            else {
+                panic!("{provider}: not a signature error");
+            };
+            assert!(m.contains(header), "{provider}: {m}");
+            assert!(m.contains("not parsed"), "{m}");
+            assert!(!m.to_lowercase().contains("bearer"), "{m}");
+        }
+    }
+
     #[test]
     fn payloads_name_their_repositories() {
         let gl = json!({"project": {"git_http_url": "https://gl/g/r.git", "git_ssh_url": "git@gl:g/r.git"}});

@@ -132,3 +132,50 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(name: &str) -> Caller {
+        Caller {
+            name: name.into(),
+            roles: vec!["admin".into()],
+        }
+    }
+
+    /// Defect 9: a token removed from the table is gone for the next lookup, and waiters
+    /// are told; replacing with the same table is no change.
+    #[tokio::test]
+    async fn defect_09_a_revoked_token_is_gone_at_once_without_a_restart() {
+        let users = Users::from(vec![
+            ("tok-a-0123456789abcdef".into(), caller("a")),
+            ("tok-b-0123456789abcdef".into(), caller("b")),
+        ]);
+        let mut changed = users.changed();
+        assert!(!users.replace(users.snapshot().as_ref().clone()));
+        assert!(!changed.has_changed().unwrap());
+        assert!(users.replace(vec![("tok-a-0123456789abcdef".into(), caller("a"))]));
+        changed.changed().await.unwrap();
+        let now = users.snapshot();
+        assert!(now.iter().all(|(t, _)| t != "tok-b-0123456789abcdef"));
+        assert_eq!(now.len(), 1);
+    }
+
+    #[test]
+    fn short_or_unreadable_tokens_are_refused_and_reported_without_the_token() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("u.yaml"),
+            "apiVersion: driftless.dev/v1alpha1\nkind: User\nmetadata: {name: s}\nspec: {token: short-secret, roles: [admin]}\n---\napiVersion: driftless.dev/v1alpha1\nkind: User\nmetadata: {name: f}\nspec: {token: {file: /nonexistent/tok}, roles: [admin]}\n",
+        )
+        .unwrap();
+        let (table, problems) = load(&[dir.path().to_path_buf()]);
+        assert!(table.is_empty());
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems.iter().all(|p| !p.contains("short-secret")),
+            "{problems:?}"
+        );
+    }
+}
