@@ -23,10 +23,13 @@ struct Ctx<'a> {
     http: &'a reqwest::Client,
 }
 
-/// An owner reference as a controller writes it.
+/// An owner reference, not a controlling one: the sandbox runs real controllers now (its
+/// Deployment and ReplicaSet controllers scale down and replace what they control), and these
+/// hand-made objects with fixed names must stay as the test made them. The tree follows every
+/// owner reference, controlling or not.
 fn owner_ref(kind: &str, api_version: &str, name: &str, uid: &str) -> String {
     format!(
-        "ownerReferences: [{{apiVersion: {api_version}, kind: {kind}, name: {name}, uid: {uid}, controller: true, blockOwnerDeletion: true}}]"
+        "ownerReferences: [{{apiVersion: {api_version}, kind: {kind}, name: {name}, uid: {uid}, controller: false, blockOwnerDeletion: true}}]"
     )
 }
 
@@ -117,7 +120,7 @@ fn seed_controller_objects(c: &Ctx<'_>) -> String {
         dir,
         "rs",
         &format!(
-            "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: guestbook-5d8f7c9b4\n  namespace: demo-prod\n  labels: {{app.kubernetes.io/name: guestbook, pod-template-hash: 5d8f7c9b4}}\n  {}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app.kubernetes.io/name: guestbook, pod-template-hash: 5d8f7c9b4}}}}\n  template:\n    metadata: {{labels: {{app.kubernetes.io/name: guestbook, pod-template-hash: 5d8f7c9b4}}}}\n    spec: {{containers: [{{name: guestbook, image: registry.example.com/guestbook:1.1.0}}]}}\n",
+            "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: guestbook-5d8f7c9b4\n  namespace: demo-prod\n  labels: {{app.kubernetes.io/name: guestbook, pod-template-hash: 5d8f7c9b4}}\n  {}\nspec:\n  replicas: 0\n  selector: {{matchLabels: {{app.kubernetes.io/name: guestbook, pod-template-hash: 5d8f7c9b4}}}}\n  template:\n    metadata: {{labels: {{app.kubernetes.io/name: guestbook, pod-template-hash: 5d8f7c9b4}}}}\n    spec: {{containers: [{{name: guestbook, image: registry.example.com/guestbook:1.1.0}}]}}\n",
             owner_ref("Deployment", "apps/v1", "guestbook", &deploy_uid)
         ),
     );
