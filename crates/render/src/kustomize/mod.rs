@@ -36,13 +36,39 @@ pub const KUSTOMIZATION_FILES: [&str; 3] =
 
 /// The kustomization file of `dir`, if any.
 pub fn find_kustomization(tree: &Tree<'_>, dir: &str) -> Result<Option<String>, SourceError> {
+    Ok(kustomization_files(tree, dir)?.into_iter().next())
+}
+
+/// Every kustomization file of `dir` (kustomize refuses a directory with more than one).
+fn kustomization_files(tree: &Tree<'_>, dir: &str) -> Result<Vec<String>, SourceError> {
+    let mut found = Vec::new();
     for f in KUSTOMIZATION_FILES {
         let p = join(dir, f)?;
         if tree.is_file(&p)? {
-            return Ok(Some(p));
+            found.push(p);
         }
     }
-    Ok(None)
+    Ok(found)
+}
+
+/// Parses a kustomization file. Like kustomize, a key given twice keeps its last value.
+fn parse_kustomization_text(text: &str, limits: &RenderLimits) -> Result<Value, yaml::YamlError> {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = limits.yaml.max_depth;
+    budget.max_nodes = limits.yaml.max_nodes;
+    budget.max_documents = 1;
+    let mut opts = serde_saphyr::Options::default();
+    opts.budget = Some(budget);
+    opts.legacy_octal_numbers = true;
+    opts.with_snippet = false;
+    opts.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
+    if text.len() <= limits.yaml.max_bytes
+        && let Ok(v) = serde_saphyr::from_str_with_options::<Option<Value>>(text, opts)
+    {
+        return Ok(v.unwrap_or(Value::Null));
+    }
+    // The shared loader gives the error its file, document and line.
+    yaml::parse_one(text, &limits.yaml)
 }
 
 /// One object being built, with its name and namespace history.
@@ -161,6 +187,31 @@ pub(crate) fn is_namespaced(group: &str, kind: &str, all: &[Resource]) -> bool {
     })
 }
 
+/// kustomize's default load restrictor: a file a kustomization reads (resource, patch,
+/// generator input) must lie in or below its directory; only kustomization directories
+/// (bases, components) may be elsewhere.
+fn check_in_root(
+    limits: &RenderLimits,
+    kfile: &str,
+    dir: &str,
+    path: &str,
+) -> Result<(), RenderError> {
+    if limits.kustomize_files_outside_root
+        || dir.is_empty()
+        || path == dir
+        || path.starts_with(&format!("{dir}/"))
+    {
+        return Ok(());
+    }
+    Err(RenderError::invalid(
+        kfile,
+        None,
+        format!(
+            "security; file '{path}' is not in or below '{dir}' (kustomize's load restrictor; refer to a kustomization directory instead)"
+        ),
+    ))
+}
+
 pub(crate) struct Builder<'a, 't> {
     pub tree: &'a Tree<'t>,
     pub limits: &'a RenderLimits,
@@ -200,6 +251,7 @@ impl Builder<'_, '_> {
         rel: &str,
     ) -> Result<(String, Vec<u8>), RenderError> {
         let path = join(dir, rel).map_err(|e| RenderError::source(kfile, e))?;
+        check_in_root(self.limits, kfile, dir, &path)?;
         let bytes = self
             .tree
             .read(&path, self.limits.max_file_bytes)
@@ -209,20 +261,35 @@ impl Builder<'_, '_> {
     }
 
     fn load_kustomization(&mut self, dir: &str) -> Result<(String, Kustomization), RenderError> {
-        let kfile = find_kustomization(self.tree, dir)
-            .map_err(|e| RenderError::source(dir, e))?
-            .ok_or_else(|| RenderError::invalid(dir, None, "no kustomization.yaml, kustomization.yml or Kustomization file in this directory"))?;
+        let files = kustomization_files(self.tree, dir).map_err(|e| RenderError::source(dir, e))?;
+        if files.len() > 1 {
+            return Err(RenderError::invalid(
+                dir,
+                None,
+                format!(
+                    "Found multiple kustomization files ({}); keep exactly one",
+                    files.join(", ")
+                ),
+            ));
+        }
+        let kfile = files.into_iter().next().ok_or_else(|| {
+            RenderError::invalid(
+                dir,
+                None,
+                "no kustomization.yaml, kustomization.yml or Kustomization file in this directory",
+            )
+        })?;
         self.inputs.add(dir);
         let text = self
             .tree
             .read_string(&kfile, self.limits.max_file_bytes)
             .map_err(|e| RenderError::source(&kfile, e))?;
         let value =
-            yaml::parse_one(&text, &self.limits.yaml).map_err(|source| RenderError::Yaml {
+            parse_kustomization_text(&text, self.limits).map_err(|source| RenderError::Yaml {
                 file: kfile.clone(),
                 source,
             })?;
-        let k = Kustomization::parse(&kfile, value)?;
+        let k = Kustomization::parse(&kfile, value, self.warnings)?;
         if !k.bases.is_empty() {
             self.warnings.push(format!(
                 "{kfile}: `bases` is deprecated; list the directories under `resources`"
@@ -321,6 +388,7 @@ impl Builder<'_, '_> {
                     }
                 }
                 Some(_) => {
+                    check_in_root(self.limits, kfile, dir, &path)?;
                     self.inputs.add(&path);
                     let (objs, warns) = load_file(self.tree, &path, self.limits)?;
                     self.warnings.extend(

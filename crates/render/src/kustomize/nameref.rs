@@ -187,9 +187,13 @@ struct Referrer<'a> {
     role_ref: Option<(String, String)>,
 }
 
-fn candidates_for<'c>(cands: &'c [Cand], referrer: &Referrer<'_>, obj: &Value) -> Vec<&'c Cand> {
+fn candidates_for<'c>(
+    cands: &'c [Cand],
+    referrer: &Referrer<'_>,
+    obj: &Value,
+) -> Result<Vec<&'c Cand>, String> {
     if referrer.cluster {
-        return cands.iter().collect();
+        return Ok(cands.iter().collect());
     }
     // A RoleBinding may name ServiceAccounts of other namespaces in its subjects.
     let mut sa_namespaces = Vec::new();
@@ -198,18 +202,22 @@ fn candidates_for<'c>(cands: &'c [Cand], referrer: &Referrer<'_>, obj: &Value) -
     {
         for s in subjects {
             if s.get("kind").and_then(Value::as_str) == Some("ServiceAccount")
-                && let Some(ns) = s.get("namespace").and_then(Value::as_str)
+                && let Some(ns) = s.get("namespace")
             {
+                let ns = ns.as_str().ok_or_else(|| {
+                    "Invalid Input: namespace is blank for a ServiceAccount subject (give it a value or remove the key)"
+                        .to_string()
+                })?;
                 sa_namespaces.push(ns.to_string());
             }
         }
     }
-    cands
+    Ok(cands
         .iter()
         .filter(|c| {
             c.cluster || ns_eq(&c.namespace, &referrer.ns) || sa_namespaces.contains(&c.namespace)
         })
-        .collect()
+        .collect())
 }
 
 fn object_kind(obj: &Value) -> &str {
@@ -389,7 +397,13 @@ pub fn fix(
             suffixes: &r.suffixes,
             role_ref,
         };
-        let pool = candidates_for(&cands, &referrer, &r.obj);
+        let pool = candidates_for(&cands, &referrer, &r.obj).map_err(|e| {
+            RenderError::invalid(
+                &r.origin,
+                Some("subjects".into()),
+                format!("{}: {e}", r.key()),
+            )
+        })?;
         let mut obj = std::mem::take(&mut r.obj);
         let mut result = Ok(());
         let mut warns = Vec::new();

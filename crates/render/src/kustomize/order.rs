@@ -58,6 +58,23 @@ pub fn sort(
     ra: &mut [Resource],
 ) -> Result<(), RenderError> {
     let (first, last): (Vec<String>, Vec<String>) = match opts {
+        Some(SortOptions {
+            order: Some(o),
+            legacy_sort_options: Some(_),
+        }) if o == "fifo" => {
+            return Err(RenderError::invalid(
+                kfile,
+                Some("sortOptions.legacySortOptions".into()),
+                "the field 'sortOptions.legacySortOptions' is set but the selected sort order is 'fifo', not 'legacy'",
+            ));
+        }
+        Some(SortOptions { order: None, .. }) => {
+            return Err(RenderError::invalid(
+                kfile,
+                Some("sortOptions.order".into()),
+                "the field 'sortOptions.order' must be one of [fifo, legacy]",
+            ));
+        }
         Some(SortOptions { order: Some(o), .. }) if o == "fifo" => return Ok(()),
         Some(SortOptions {
             order: Some(o),

@@ -187,7 +187,15 @@ pub fn strategic_merge_files(
         } else {
             b.read_text(kfile, dir, entry)?
         };
-        for patch in parse_docs(b, &origin, &text)? {
+        let docs = parse_docs(b, &origin, &text)?;
+        if docs.is_empty() {
+            return Err(RenderError::invalid(
+                &origin,
+                None,
+                "patch appears to be empty (no YAML document, only comments or blank lines)",
+            ));
+        }
+        for patch in docs {
             smp_without_target(&origin, &patch, ra, Allow::default())?;
         }
     }

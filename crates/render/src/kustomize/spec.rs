@@ -6,9 +6,46 @@ use serde_json::{Map, Value};
 
 use crate::RenderError;
 
+/// Top-level fields of a kustomization, as kustomize spells them.
+const FIELDS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata",
+    "resources",
+    "bases",
+    "components",
+    "namespace",
+    "namePrefix",
+    "nameSuffix",
+    "commonLabels",
+    "labels",
+    "commonAnnotations",
+    "images",
+    "replicas",
+    "patches",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "configMapGenerator",
+    "secretGenerator",
+    "generatorOptions",
+    "replacements",
+    "sortOptions",
+    "helmCharts",
+    "helmGlobals",
+    "helmChartInflationGenerator",
+    "vars",
+    "transformers",
+    "generators",
+    "validators",
+    "crds",
+    "openapi",
+    "configurations",
+    "buildMetadata",
+];
+
 /// `kustomization.yaml` (kind `Kustomization` or `Component`).
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct Kustomization {
     pub api_version: Option<String>,
     pub kind: Option<String>,
@@ -224,12 +261,18 @@ pub struct LegacySortOptions {
 }
 
 impl Kustomization {
-    /// Parses a kustomization document; errors name the field path.
-    pub fn parse(file: &str, value: Value) -> Result<Self, RenderError> {
-        let value = if value.is_null() {
-            Value::Object(Map::new())
-        } else {
-            value
+    /// Parses a kustomization document; errors name the field path. Like kustomize (Go's
+    /// JSON decoding), top-level field names match case-insensitively and unknown fields are
+    /// skipped; each skipped field is reported in `warnings`.
+    pub fn parse(
+        file: &str,
+        value: Value,
+        warnings: &mut Vec<String>,
+    ) -> Result<Self, RenderError> {
+        let value = match value {
+            Value::Null => Value::Object(Map::new()),
+            Value::Object(m) => Value::Object(normalize_fields(file, m, warnings)),
+            other => other,
         };
         let k: Kustomization = serde_path_to_error::deserialize(value).map_err(|e| {
             let field = e.path().to_string();
@@ -302,6 +345,32 @@ impl Kustomization {
         }
         Ok(())
     }
+}
+
+/// Maps each top-level key to kustomize's spelling (an exact match wins, else a
+/// case-insensitive one) and drops unknown keys with a warning.
+fn normalize_fields(
+    file: &str,
+    m: Map<String, Value>,
+    warnings: &mut Vec<String>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    let mut folded = Vec::new();
+    for (k, v) in m {
+        if FIELDS.contains(&k.as_str()) {
+            out.insert(k, v);
+        } else if let Some(f) = FIELDS.iter().find(|f| f.eq_ignore_ascii_case(&k)) {
+            folded.push((f.to_string(), v));
+        } else {
+            warnings.push(format!(
+                "{file}: unknown field `{k}` ignored (as kustomize does)"
+            ));
+        }
+    }
+    for (k, v) in folded {
+        out.entry(k).or_insert(v);
+    }
+    out
 }
 
 /// Checks that a map of labels/annotations holds only strings, naming the offending key.
