@@ -10,9 +10,11 @@
 //! Each [`Resource`] keeps every name and namespace it has held, which is how references
 //! written against a base's names (`configMapRef: {name: cfg}`) follow prefixes and hashes.
 
+mod config;
 pub mod edit_images;
 mod fieldspec;
 mod generators;
+mod load;
 mod nameref;
 mod names;
 mod order;
@@ -21,13 +23,15 @@ mod replacements;
 mod selector;
 mod spec;
 mod transforms;
+mod vars;
 
 use driftless_core::source::{NodeKind, SourceError, Tree, join};
-use driftless_core::{DuplicateResource, ResourceKey, object, yaml};
+use driftless_core::{DuplicateResource, ResourceKey, object};
 use serde_json::Value;
 
 use crate::manifest::{LoadedObject, load_file};
 use crate::{Inputs, RenderError, RenderLimits};
+use load::{check_in_root, kustomization_files, parse_kustomization_text};
 pub use spec::Kustomization;
 
 /// File names kustomize looks for, in its order.
@@ -37,38 +41,6 @@ pub const KUSTOMIZATION_FILES: [&str; 3] =
 /// The kustomization file of `dir`, if any.
 pub fn find_kustomization(tree: &Tree<'_>, dir: &str) -> Result<Option<String>, SourceError> {
     Ok(kustomization_files(tree, dir)?.into_iter().next())
-}
-
-/// Every kustomization file of `dir` (kustomize refuses a directory with more than one).
-fn kustomization_files(tree: &Tree<'_>, dir: &str) -> Result<Vec<String>, SourceError> {
-    let mut found = Vec::new();
-    for f in KUSTOMIZATION_FILES {
-        let p = join(dir, f)?;
-        if tree.is_file(&p)? {
-            found.push(p);
-        }
-    }
-    Ok(found)
-}
-
-/// Parses a kustomization file. Like kustomize, a key given twice keeps its last value.
-fn parse_kustomization_text(text: &str, limits: &RenderLimits) -> Result<Value, yaml::YamlError> {
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_depth = limits.yaml.max_depth;
-    budget.max_nodes = limits.yaml.max_nodes;
-    budget.max_documents = 1;
-    let mut opts = serde_saphyr::Options::default();
-    opts.budget = Some(budget);
-    opts.legacy_octal_numbers = true;
-    opts.with_snippet = false;
-    opts.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
-    if text.len() <= limits.yaml.max_bytes
-        && let Ok(v) = serde_saphyr::from_str_with_options::<Option<Value>>(text, opts)
-    {
-        return Ok(v.unwrap_or(Value::Null));
-    }
-    // The shared loader gives the error its file, document and line.
-    yaml::parse_one(text, &limits.yaml)
 }
 
 /// One object being built, with its name and namespace history.
@@ -88,6 +60,8 @@ pub(crate) struct Resource {
     /// Non-empty namePrefix/nameSuffix values applied, innermost first.
     pub prefixes: Vec<String>,
     pub suffixes: Vec<String>,
+    /// Vars bound to this object by the kustomization that declared them.
+    pub ref_vars: Vec<String>,
 }
 
 impl Resource {
@@ -103,6 +77,7 @@ impl Resource {
             prev_ids: Vec::new(),
             prefixes: Vec::new(),
             suffixes: Vec::new(),
+            ref_vars: Vec::new(),
         }
     }
 
@@ -187,31 +162,6 @@ pub(crate) fn is_namespaced(group: &str, kind: &str, all: &[Resource]) -> bool {
     })
 }
 
-/// kustomize's default load restrictor: a file a kustomization reads (resource, patch,
-/// generator input) must lie in or below its directory; only kustomization directories
-/// (bases, components) may be elsewhere.
-fn check_in_root(
-    limits: &RenderLimits,
-    kfile: &str,
-    dir: &str,
-    path: &str,
-) -> Result<(), RenderError> {
-    if limits.kustomize_files_outside_root
-        || dir.is_empty()
-        || path == dir
-        || path.starts_with(&format!("{dir}/"))
-    {
-        return Ok(());
-    }
-    Err(RenderError::invalid(
-        kfile,
-        None,
-        format!(
-            "security; file '{path}' is not in or below '{dir}' (kustomize's load restrictor; refer to a kustomization directory instead)"
-        ),
-    ))
-}
-
 pub(crate) struct Builder<'a, 't> {
     pub tree: &'a Tree<'t>,
     pub limits: &'a RenderLimits,
@@ -220,6 +170,9 @@ pub(crate) struct Builder<'a, 't> {
     stack: Vec<String>,
     /// Name-reference fields: kustomize's table plus every `configurations:` file met.
     nameref: nameref::NameRefConfig,
+    /// Vars declared anywhere in the build, and the fields they expand in.
+    vars: Vec<vars::Var>,
+    var_refs: Vec<nameref::RefSpec>,
 }
 
 impl Builder<'_, '_> {
@@ -452,54 +405,11 @@ impl Builder<'_, '_> {
         transforms::replicas(kfile, &k.replicas, &mut ra, self.warnings);
         transforms::images(&k.images, &mut ra);
         replacements::run(self, dir, kfile, &k.replacements, &mut ra)?;
-        Ok(ra)
-    }
-}
-
-impl Builder<'_, '_> {
-    /// Loads `configurations:` files (kustomize transformer configs). Their name references
-    /// join the build's table; sections the native kustomize does not take are refused.
-    fn configurations(
-        &mut self,
-        dir: &str,
-        kfile: &str,
-        k: &Kustomization,
-    ) -> Result<(), RenderError> {
-        for (i, entry) in k.configurations.iter().enumerate() {
-            let field = format!("configurations[{i}]");
-            let (path, text) = self.read_text(kfile, dir, entry)?;
-            let value =
-                yaml::parse_one(&text, &self.limits.yaml).map_err(|source| RenderError::Yaml {
-                    file: path.clone(),
-                    source,
-                })?;
-            let Value::Object(mut m) = value else {
-                if value.is_null() {
-                    continue;
-                }
-                return Err(RenderError::invalid(
-                    &path,
-                    None,
-                    "a transformer configuration must be a map",
-                ));
-            };
-            if let Some(refs) = m.remove("nameReference") {
-                let refs: Vec<nameref::BackRef> = serde_json::from_value(refs).map_err(|e| {
-                    RenderError::invalid(&path, Some("nameReference".into()), e.to_string())
-                })?;
-                self.nameref.merge(refs);
-            }
-            if let Some(section) = m.keys().next() {
-                return Err(RenderError::invalid(
-                    kfile,
-                    Some(field),
-                    format!(
-                        "`{path}`: the `{section}` section of a transformer configuration is not supported by the native kustomize (only `nameReference`); use the plugin renderer"
-                    ),
-                ));
-            }
+        if let Some(v) = &k.vars {
+            let incoming = vars::parse(kfile, v)?;
+            vars::merge(kfile, &mut self.vars, incoming, &mut ra)?;
         }
-        Ok(())
+        Ok(ra)
     }
 }
 
@@ -518,6 +428,8 @@ pub(crate) fn build(
         warnings,
         stack: Vec::new(),
         nameref: nameref::NameRefConfig::builtin(),
+        vars: Vec::new(),
+        var_refs: vars::builtin_references(),
     };
     b.enter(dir)?;
     let (kfile, k) = b.load_kustomization(dir)?;
@@ -531,6 +443,7 @@ pub(crate) fn build(
     let mut ra = b.accumulate(dir, &kfile, &k, Vec::new())?;
     names::add_hash_suffixes(&mut ra);
     nameref::fix(&mut ra, &b.nameref, b.warnings)?;
+    vars::resolve(&b.vars, &b.var_refs, &mut ra)?;
     order::sort(&kfile, k.sort_options.as_ref(), &mut ra)?;
     // kustomize prints every map with its keys sorted; so do we, for byte-identical output.
     Ok(ra

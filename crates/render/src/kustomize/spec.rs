@@ -299,11 +299,6 @@ impl Kustomization {
         }
         let unsupported = [
             (
-                "vars",
-                self.vars.is_some(),
-                "use `replacements` instead (vars are deprecated in kustomize)",
-            ),
-            (
                 "transformers",
                 self.transformers.is_some(),
                 "transformer plugins need a kustomize binary: use the plugin renderer",
