@@ -19,6 +19,7 @@ mod nameref;
 mod names;
 mod order;
 mod patches;
+mod plugins;
 mod replacements;
 mod selector;
 mod spec;
@@ -389,27 +390,43 @@ impl Builder<'_, '_> {
             self.stack.pop();
         }
         generators::run(self, dir, kfile, k, &mut ra)?;
-        patches::strategic_merge_files(self, dir, kfile, &k.patches_strategic_merge, &mut ra)?;
-        patches::patches(self, dir, kfile, &k.patches, &mut ra)?;
-        if let Some(ns) = &k.namespace {
-            transforms::namespace(ns, &mut ra);
-        }
-        transforms::prefix_suffix(
-            k.name_prefix.as_deref().unwrap_or(""),
-            k.name_suffix.as_deref().unwrap_or(""),
-            &mut ra,
-        );
-        transforms::labels(kfile, k, &mut ra)?;
-        transforms::annotations(kfile, k, &mut ra)?;
-        patches::json6902(self, dir, kfile, &k.patches_json6902, &mut ra)?;
-        transforms::replicas(kfile, &k.replicas, &mut ra, self.warnings);
-        transforms::images(&k.images, &mut ra);
-        replacements::run(self, dir, kfile, &k.replacements, &mut ra)?;
+        plugins::generators(self, dir, kfile, k, &mut ra)?;
+        self.transform(dir, kfile, k, &mut ra)?;
+        plugins::transformers(self, dir, kfile, k, &mut ra)?;
         if let Some(v) = &k.vars {
             let incoming = vars::parse(kfile, v)?;
             vars::merge(kfile, &mut self.vars, incoming, &mut ra)?;
         }
         Ok(ra)
+    }
+}
+
+impl Builder<'_, '_> {
+    /// The built-in transformers a kustomization's fields configure, in kustomize's order.
+    pub(crate) fn transform(
+        &mut self,
+        dir: &str,
+        kfile: &str,
+        k: &Kustomization,
+        ra: &mut Vec<Resource>,
+    ) -> Result<(), RenderError> {
+        patches::strategic_merge_files(self, dir, kfile, &k.patches_strategic_merge, ra)?;
+        patches::patches(self, dir, kfile, &k.patches, ra)?;
+        if let Some(ns) = &k.namespace {
+            transforms::namespace(ns, ra);
+        }
+        transforms::prefix_suffix(
+            k.name_prefix.as_deref().unwrap_or(""),
+            k.name_suffix.as_deref().unwrap_or(""),
+            ra,
+        );
+        transforms::labels(kfile, k, ra)?;
+        transforms::annotations(kfile, k, ra)?;
+        patches::json6902(self, dir, kfile, &k.patches_json6902, ra)?;
+        transforms::replicas(kfile, &k.replicas, ra, self.warnings);
+        transforms::images(&k.images, ra);
+        replacements::run(self, dir, kfile, &k.replacements, ra)?;
+        Ok(())
     }
 }
 

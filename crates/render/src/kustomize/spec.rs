@@ -299,16 +299,6 @@ impl Kustomization {
         }
         let unsupported = [
             (
-                "transformers",
-                self.transformers.is_some(),
-                "transformer plugins need a kustomize binary: use the plugin renderer",
-            ),
-            (
-                "generators",
-                self.generators.is_some(),
-                "generator plugins need a kustomize binary: use the plugin renderer",
-            ),
-            (
                 "validators",
                 self.validators.is_some(),
                 "validator plugins need a kustomize binary: use the plugin renderer",

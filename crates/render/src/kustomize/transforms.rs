@@ -60,7 +60,7 @@ pub fn prefix_suffix(prefix: &str, suffix: &str, ra: &mut [Resource]) {
     }
 }
 
-fn apply_pairs(specs: &[FieldSpec], pairs: &[(String, String)], ra: &mut [Resource]) {
+pub fn apply_pairs(specs: &[FieldSpec], pairs: &[(String, String)], ra: &mut [Resource]) {
     for r in ra.iter_mut() {
         let (group, kind) = (r.group().to_string(), r.kind().to_string());
         for s in specs.iter().filter(|s| s.applies_to(&group, &kind)) {
