@@ -318,7 +318,8 @@ pub fn run(
             }
             (b @ ("merge" | "replace"), Some(i)) => {
                 merge_into(&mut ra[i], obj, b == "replace");
-                ra[i].needs_hash = needs_hash;
+                // A plain ConfigMap/Secret from resources stays unhashed, as in kustomize.
+                ra[i].needs_hash = ra[i].needs_hash && needs_hash;
             }
             ("merge" | "replace", None) => {
                 return Err(RenderError::invalid(

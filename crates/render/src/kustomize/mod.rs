@@ -461,6 +461,17 @@ pub(crate) fn build(
     names::add_hash_suffixes(&mut ra);
     nameref::fix(&mut ra, &b.nameref, b.warnings)?;
     vars::resolve(&b.vars, &b.var_refs, &mut ra)?;
+    // kustomize drops objects marked local-config (inputs to functions, not to the cluster).
+    ra.retain(|r| {
+        object::str_at(
+            &r.obj,
+            &[
+                "metadata",
+                "annotations",
+                "config.kubernetes.io/local-config",
+            ],
+        ) != Some("true")
+    });
     order::sort(&kfile, k.sort_options.as_ref(), &mut ra)?;
     // kustomize prints every map with its keys sorted; so do we, for byte-identical output.
     Ok(ra
