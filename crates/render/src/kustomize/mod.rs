@@ -63,6 +63,21 @@ pub(crate) struct Resource {
     pub suffixes: Vec<String>,
     /// Vars bound to this object by the kustomization that declared them.
     pub ref_vars: Vec<String>,
+    /// Where the object came from, for `buildMetadata: [originAnnotations]`.
+    pub source: Option<Source>,
+}
+
+/// The origin kustomize records in `config.kubernetes.io/origin`.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    /// A resource file (repository path).
+    File(String),
+    /// A generator: the file configuring it, its kind and the config's own name.
+    Generator {
+        configured_in: String,
+        kind: String,
+        name: Option<String>,
+    },
 }
 
 impl Resource {
@@ -79,6 +94,7 @@ impl Resource {
             prefixes: Vec::new(),
             suffixes: Vec::new(),
             ref_vars: Vec::new(),
+            source: None,
         }
     }
 
@@ -171,6 +187,8 @@ pub(crate) struct Builder<'a, 't> {
     stack: Vec<String>,
     /// Name-reference fields: kustomize's table plus every `configurations:` file met.
     nameref: nameref::NameRefConfig,
+    /// Set while a `generators:` entry runs: the file configuring it and its name.
+    generator_source: Option<(String, Option<String>)>,
     /// Vars declared anywhere in the build, and the fields they expand in.
     vars: Vec<vars::Var>,
     var_refs: Vec<nameref::RefSpec>,
@@ -351,7 +369,9 @@ impl Builder<'_, '_> {
                             .map(|w| format!("{path}#{}{}: {}", w.document, w.pointer, w.message)),
                     );
                     for LoadedObject { object, origin } in objs {
-                        self.add(&mut ra, Resource::new(object, origin))?;
+                        let mut r = Resource::new(object, origin);
+                        r.source = Some(Source::File(path.clone()));
+                        self.add(&mut ra, r)?;
                     }
                 }
                 None => {
@@ -445,6 +465,7 @@ pub(crate) fn build(
         warnings,
         stack: Vec::new(),
         nameref: nameref::NameRefConfig::builtin(),
+        generator_source: None,
         vars: Vec::new(),
         var_refs: vars::builtin_references(),
     };
@@ -461,6 +482,11 @@ pub(crate) fn build(
     names::add_hash_suffixes(&mut ra);
     nameref::fix(&mut ra, &b.nameref, b.warnings)?;
     vars::resolve(&b.vars, &b.var_refs, &mut ra)?;
+    if k.build_metadata.iter().any(|m| m == "originAnnotations") {
+        for r in &mut ra {
+            annotate_origin(dir, r);
+        }
+    }
     // kustomize drops objects marked local-config (inputs to functions, not to the cluster).
     ra.retain(|r| {
         object::str_at(
@@ -481,6 +507,41 @@ pub(crate) fn build(
             origin: r.origin,
         })
         .collect())
+}
+
+/// `path` relative to the directory `from` (both repository paths).
+fn relative(from: &str, path: &str) -> String {
+    let f: Vec<&str> = from.split('/').filter(|s| !s.is_empty()).collect();
+    let p: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let common = f.iter().zip(&p).take_while(|(a, b)| a == b).count();
+    let mut out: Vec<&str> = vec![".."; f.len() - common];
+    out.extend(&p[common..]);
+    out.join("/")
+}
+
+/// kustomize's `config.kubernetes.io/origin` annotation, paths relative to the build root.
+fn annotate_origin(root: &str, r: &mut Resource) {
+    let text = match &r.source {
+        None => return,
+        Some(Source::File(p)) => format!("path: {}\n", relative(root, p)),
+        Some(Source::Generator {
+            configured_in,
+            kind,
+            name,
+        }) => {
+            let mut t = format!(
+                "configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n",
+                relative(root, configured_in)
+            );
+            if let Some(n) = name {
+                t.push_str(&format!("  name: {n}\n"));
+            }
+            t
+        }
+    };
+    if let Some(m) = object::ensure_map(&mut r.obj, &["metadata", "annotations"]) {
+        m.insert("config.kubernetes.io/origin".into(), Value::String(text));
+    }
 }
 
 fn sort_keys(v: Value) -> Value {

@@ -109,12 +109,13 @@ fn generator_fragment(origin: &str, cfg: &Value) -> Result<Value, RenderError> {
         Some("SecretGenerator") => "secretGenerator",
         _ => return Err(refuse(origin, cfg, "generators")),
     };
+    // The generated object's name is the config's `name`, else its metadata.name.
     let mut g = body(cfg);
     if let Some(n) = object::name(cfg) {
-        g.insert("name".into(), json!(n));
+        g.entry("name").or_insert(json!(n));
     }
     if let Some(ns) = object::namespace(cfg) {
-        g.insert("namespace".into(), json!(ns));
+        g.entry("namespace").or_insert(json!(ns));
     }
     Ok(json!({ field: [g] }))
 }
@@ -134,7 +135,12 @@ pub fn generators(
             return Err(refuse(&origin, &cfg, "generators"));
         }
         let frag = Kustomization::parse(&origin, generator_fragment(&origin, &cfg)?, b.warnings)?;
-        generators::run(b, dir, kfile, &frag, ra)?;
+        // The origin annotation names the file configuring the generator.
+        let file = origin.split([' ', '#']).next().unwrap_or(kfile).to_string();
+        b.generator_source = Some((file, object::name(&cfg).map(String::from)));
+        let result = generators::run(b, dir, kfile, &frag, ra);
+        b.generator_source = None;
+        result?;
     }
     Ok(())
 }

@@ -96,7 +96,8 @@ pub struct Kustomization {
     pub openapi: Option<Value>,
     #[serde(default)]
     pub configurations: Vec<String>,
-    pub build_metadata: Option<Value>,
+    #[serde(default)]
+    pub build_metadata: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -313,12 +314,20 @@ impl Kustomization {
                 self.openapi.is_some(),
                 "custom OpenAPI schemas are not supported natively: use the plugin renderer",
             ),
-            (
-                "buildMetadata",
-                self.build_metadata.is_some(),
-                "build metadata annotations are not supported natively: remove the field",
-            ),
         ];
+        if let Some(other) = self
+            .build_metadata
+            .iter()
+            .find(|m| *m != "originAnnotations")
+        {
+            return Err(RenderError::invalid(
+                file,
+                Some("buildMetadata".into()),
+                format!(
+                    "`{other}` is not supported by the native kustomize (only `originAnnotations`); remove it or use the plugin renderer"
+                ),
+            ));
+        }
         for (field, present, hint) in unsupported {
             if present {
                 return Err(RenderError::invalid(
