@@ -18,6 +18,7 @@ mod load;
 mod nameref;
 mod names;
 mod order;
+mod origin;
 mod patches;
 mod plugins;
 mod replacements;
@@ -33,6 +34,8 @@ use serde_json::Value;
 use crate::manifest::{LoadedObject, load_file};
 use crate::{Inputs, RenderError, RenderLimits};
 use load::{check_in_root, kustomization_files, parse_kustomization_text};
+pub(crate) use origin::Source;
+use origin::{annotate_origin, sort_keys};
 pub use spec::Kustomization;
 
 /// File names kustomize looks for, in its order.
@@ -65,19 +68,6 @@ pub(crate) struct Resource {
     pub ref_vars: Vec<String>,
     /// Where the object came from, for `buildMetadata: [originAnnotations]`.
     pub source: Option<Source>,
-}
-
-/// The origin kustomize records in `config.kubernetes.io/origin`.
-#[derive(Debug, Clone)]
-pub(crate) enum Source {
-    /// A resource file (repository path).
-    File(String),
-    /// A generator: the file configuring it, its kind and the config's own name.
-    Generator {
-        configured_in: String,
-        kind: String,
-        name: Option<String>,
-    },
 }
 
 impl Resource {
@@ -163,20 +153,6 @@ impl Resource {
     pub fn key(&self) -> ResourceKey {
         ResourceKey::new(self.group(), self.kind(), self.namespace(), self.name())
     }
-}
-
-/// Whether objects of this group/kind are namespaced: the built-in table, then CRDs of the
-/// build itself; unknown kinds count as namespaced, as in kustomize.
-pub(crate) fn is_namespaced(group: &str, kind: &str, all: &[Resource]) -> bool {
-    if let Some(n) = driftless_core::schema::builtin().is_namespaced(group, kind) {
-        return n;
-    }
-    !all.iter().any(|r| {
-        r.kind() == "CustomResourceDefinition"
-            && object::str_at(&r.obj, &["spec", "group"]) == Some(group)
-            && object::str_at(&r.obj, &["spec", "names", "kind"]) == Some(kind)
-            && object::str_at(&r.obj, &["spec", "scope"]) == Some("Cluster")
-    })
 }
 
 pub(crate) struct Builder<'a, 't> {
@@ -507,58 +483,6 @@ pub(crate) fn build(
             origin: r.origin,
         })
         .collect())
-}
-
-/// `path` relative to the directory `from` (both repository paths).
-fn relative(from: &str, path: &str) -> String {
-    let f: Vec<&str> = from.split('/').filter(|s| !s.is_empty()).collect();
-    let p: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let common = f.iter().zip(&p).take_while(|(a, b)| a == b).count();
-    let mut out: Vec<&str> = vec![".."; f.len() - common];
-    out.extend(&p[common..]);
-    out.join("/")
-}
-
-/// kustomize's `config.kubernetes.io/origin` annotation, paths relative to the build root.
-fn annotate_origin(root: &str, r: &mut Resource) {
-    let text = match &r.source {
-        None => return,
-        Some(Source::File(p)) => format!("path: {}\n", relative(root, p)),
-        Some(Source::Generator {
-            configured_in,
-            kind,
-            name,
-        }) => {
-            let mut t = format!(
-                "configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n",
-                relative(root, configured_in)
-            );
-            if let Some(n) = name {
-                t.push_str(&format!("  name: {n}\n"));
-            }
-            t
-        }
-    };
-    if let Some(m) = object::ensure_map(&mut r.obj, &["metadata", "annotations"]) {
-        m.insert("config.kubernetes.io/origin".into(), Value::String(text));
-    }
-}
-
-fn sort_keys(v: Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut entries: Vec<(String, Value)> = m.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k, sort_keys(v)))
-                    .collect(),
-            )
-        }
-        Value::Array(a) => Value::Array(a.into_iter().map(sort_keys).collect()),
-        other => other,
-    }
 }
 
 #[cfg(test)]

@@ -112,7 +112,7 @@ pub fn sort(
     };
     let all: Vec<Resource> = ra.to_vec();
     let effective_ns = |r: &Resource| -> String {
-        if !super::is_namespaced(r.group(), r.kind(), &all) {
+        if !super::transforms::is_namespaced(r.group(), r.kind(), &all) {
             "_non_namespaceable_".into()
         } else if r.namespace().is_empty() {
             "default".into()

@@ -3,10 +3,25 @@
 
 use serde_json::{Map, Value};
 
+use super::Resource;
 use super::fieldspec::{self, FieldSpec, annotation_specs, label_specs};
 use super::spec::{ImageSpec, Kustomization, ReplicaSpec, string_map};
-use super::{Resource, is_namespaced};
 use crate::RenderError;
+use driftless_core::object;
+
+/// Whether objects of this group/kind are namespaced: the built-in table, then CRDs of the
+/// build itself; unknown kinds count as namespaced, as in kustomize.
+pub(crate) fn is_namespaced(group: &str, kind: &str, all: &[Resource]) -> bool {
+    if let Some(n) = driftless_core::schema::builtin().is_namespaced(group, kind) {
+        return n;
+    }
+    !all.iter().any(|r| {
+        r.kind() == "CustomResourceDefinition"
+            && object::str_at(&r.obj, &["spec", "group"]) == Some(group)
+            && object::str_at(&r.obj, &["spec", "names", "kind"]) == Some(kind)
+            && object::str_at(&r.obj, &["spec", "scope"]) == Some("Cluster")
+    })
+}
 
 /// Sets the namespace of every namespaced object; ServiceAccount subjects named `default` in
 /// (Cluster)RoleBindings follow, as in kustomize's default `setRoleBindingSubjects: defaultOnly`.
