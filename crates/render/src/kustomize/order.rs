@@ -110,12 +110,11 @@ pub fn sort(
         }
         0
     };
-    let all: Vec<Resource> = ra.to_vec();
+    // Ties break on kyaml's `ResId.String()`: gvk, then the namespace as written (`~X`
+    // when empty, which sorts after every real namespace), then the name.
     let effective_ns = |r: &Resource| -> String {
-        if !super::transforms::is_namespaced(r.group(), r.kind(), &all) {
-            "_non_namespaceable_".into()
-        } else if r.namespace().is_empty() {
-            "default".into()
+        if r.namespace().is_empty() {
+            "~X".into()
         } else {
             r.namespace().into()
         }
