@@ -163,6 +163,8 @@ pub(crate) struct Builder<'a, 't> {
     stack: Vec<String>,
     /// Name-reference fields: kustomize's table plus every `configurations:` file met.
     nameref: nameref::NameRefConfig,
+    /// Field specs added by `configurations:` files, per section (`commonLabels`, `images`...).
+    pub(crate) extra_specs: std::collections::BTreeMap<&'static str, Vec<fieldspec::FieldSpec>>,
     /// Set while a `generators:` entry runs: the file configuring it and its name.
     generator_source: Option<(String, Option<String>)>,
     /// Vars declared anywhere in the build, and the fields they expand in.
@@ -416,11 +418,11 @@ impl Builder<'_, '_> {
             k.name_suffix.as_deref().unwrap_or(""),
             ra,
         );
-        transforms::labels(kfile, k, ra)?;
-        transforms::annotations(kfile, k, ra)?;
+        transforms::labels(kfile, k, &self.extra_specs, ra)?;
+        transforms::annotations(kfile, k, &self.extra_specs, ra)?;
         patches::json6902(self, dir, kfile, &k.patches_json6902, ra)?;
-        transforms::replicas(kfile, &k.replicas, ra, self.warnings);
-        transforms::images(&k.images, ra);
+        transforms::replicas(kfile, &k.replicas, &self.extra_specs, ra, self.warnings);
+        transforms::images(&k.images, &self.extra_specs, ra);
         replacements::run(self, dir, kfile, &k.replacements, ra)?;
         Ok(())
     }
@@ -442,6 +444,7 @@ pub(crate) fn build(
         stack: Vec::new(),
         nameref: nameref::NameRefConfig::builtin(),
         generator_source: None,
+        extra_specs: Default::default(),
         vars: Vec::new(),
         var_refs: vars::builtin_references(),
     };

@@ -134,6 +134,11 @@ pub fn generators(
         if object::api_version(&cfg) != Some("builtin") {
             return Err(refuse(&origin, &cfg, "generators"));
         }
+        if object::kind(&cfg) == Some("IAMPolicyGenerator") {
+            let sa = iam_policy_service_account(&origin, &cfg)?;
+            b.add(ra, Resource::new(sa, origin))?;
+            continue;
+        }
         let frag = Kustomization::parse(&origin, generator_fragment(&origin, &cfg)?, b.warnings)?;
         // The origin annotation names the file configuring the generator.
         let file = origin.split([' ', '#']).next().unwrap_or(kfile).to_string();
@@ -143,6 +148,36 @@ pub fn generators(
         result?;
     }
     Ok(())
+}
+
+/// kustomize's built-in `IAMPolicyGenerator` (GKE workload identity): a ServiceAccount
+/// annotated with the Google service account it acts as.
+fn iam_policy_service_account(origin: &str, cfg: &Value) -> Result<Value, RenderError> {
+    let get = |path: &[&str]| object::str_at(cfg, path).filter(|s| !s.is_empty());
+    let missing = |f: &str| RenderError::invalid(origin, Some(f.into()), "is required");
+    match get(&["cloud"]) {
+        Some("gke") => {}
+        _ => {
+            return Err(RenderError::invalid(
+                origin,
+                Some("cloud".into()),
+                "only `gke` is supported (as in kustomize)",
+            ));
+        }
+    }
+    let name =
+        get(&["kubernetesService", "name"]).ok_or_else(|| missing("kubernetesService.name"))?;
+    let gsa = get(&["serviceAccount", "name"]).ok_or_else(|| missing("serviceAccount.name"))?;
+    let project =
+        get(&["serviceAccount", "projectId"]).ok_or_else(|| missing("serviceAccount.projectId"))?;
+    let mut meta = json!({
+        "name": name,
+        "annotations": {"iam.gke.io/gcp-service-account": format!("{gsa}@{project}.iam.gserviceaccount.com")},
+    });
+    if let Some(ns) = get(&["kubernetesService", "namespace"]) {
+        meta["namespace"] = json!(ns);
+    }
+    Ok(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta}))
 }
 
 fn field_specs(origin: &str, cfg: &Value) -> Result<Vec<FieldSpec>, RenderError> {

@@ -93,14 +93,34 @@ pub fn apply_pairs(specs: &[FieldSpec], pairs: &[(String, String)], ra: &mut [Re
     }
 }
 
-pub fn labels(kfile: &str, k: &Kustomization, ra: &mut [Resource]) -> Result<(), RenderError> {
+/// Field specs added by `configurations:` files, per section.
+pub type Extra = std::collections::BTreeMap<&'static str, Vec<FieldSpec>>;
+
+fn extra<'e>(e: &'e Extra, section: &str) -> &'e [FieldSpec] {
+    e.get(section).map(Vec::as_slice).unwrap_or_default()
+}
+
+pub fn labels(
+    kfile: &str,
+    k: &Kustomization,
+    more: &Extra,
+    ra: &mut [Resource],
+) -> Result<(), RenderError> {
     if !k.common_labels.is_empty() {
         let pairs = string_map(kfile, "commonLabels", &k.common_labels)?;
-        apply_pairs(&label_specs(true, true), &pairs, ra);
+        let mut specs = label_specs(true, true);
+        specs.extend_from_slice(extra(more, "commonLabels"));
+        apply_pairs(&specs, &pairs, ra);
     }
     for (i, l) in k.labels.iter().enumerate() {
         let pairs = string_map(kfile, &format!("labels[{i}].pairs"), &l.pairs)?;
         let mut specs = label_specs(l.include_selectors, l.include_templates);
+        specs.extend_from_slice(extra(more, "labels"));
+        if l.include_selectors {
+            specs.extend_from_slice(extra(more, "commonLabels"));
+        } else if l.include_templates {
+            specs.extend_from_slice(extra(more, "templateLabels"));
+        }
         specs.extend(
             l.fields
                 .iter()
@@ -111,10 +131,17 @@ pub fn labels(kfile: &str, k: &Kustomization, ra: &mut [Resource]) -> Result<(),
     Ok(())
 }
 
-pub fn annotations(kfile: &str, k: &Kustomization, ra: &mut [Resource]) -> Result<(), RenderError> {
+pub fn annotations(
+    kfile: &str,
+    k: &Kustomization,
+    more: &Extra,
+    ra: &mut [Resource],
+) -> Result<(), RenderError> {
     if !k.common_annotations.is_empty() {
         let pairs = string_map(kfile, "commonAnnotations", &k.common_annotations)?;
-        apply_pairs(&annotation_specs(), &pairs, ra);
+        let mut specs = annotation_specs();
+        specs.extend_from_slice(extra(more, "commonAnnotations"));
+        apply_pairs(&specs, &pairs, ra);
     }
     Ok(())
 }
@@ -122,6 +149,7 @@ pub fn annotations(kfile: &str, k: &Kustomization, ra: &mut [Resource]) -> Resul
 pub fn replicas(
     kfile: &str,
     specs: &[ReplicaSpec],
+    more: &Extra,
     ra: &mut [Resource],
     warnings: &mut Vec<String>,
 ) {
@@ -136,6 +164,26 @@ pub fn replicas(
             {
                 spec.insert("replicas".into(), Value::from(s.count));
                 hit = true;
+            }
+            // Replica fields `configurations:` adds for other kinds.
+            let (group, kind) = (r.group().to_string(), r.kind().to_string());
+            for fs in extra(more, "replicas")
+                .iter()
+                .filter(|fs| fs.applies_to(&group, &kind))
+            {
+                let Some((parent, leaf)) = fs.path.rsplit_once('/') else {
+                    continue;
+                };
+                let holder = FieldSpec {
+                    path: parent.to_string(),
+                    ..fs.clone()
+                };
+                holder.visit(&mut r.obj, &mut |node| {
+                    if let Some(m) = node.as_object_mut() {
+                        m.insert(leaf.to_string(), Value::from(s.count));
+                        hit = true;
+                    }
+                });
             }
         }
         if !hit {
@@ -183,12 +231,30 @@ fn update_image(image: &str, spec: &ImageSpec) -> Option<String> {
 
 /// Rewrites `image` of every container, init container and ephemeral container, at any depth
 /// (kustomize's legacy image filter does the same walk).
-pub fn images(specs: &[ImageSpec], ra: &mut [Resource]) {
+pub fn images(specs: &[ImageSpec], more: &Extra, ra: &mut [Resource]) {
     if specs.is_empty() {
         return;
     }
     for r in ra.iter_mut() {
         walk_containers(&mut r.obj, specs);
+        // Image fields `configurations:` adds (custom resources keeping an image elsewhere).
+        let (group, kind) = (r.group().to_string(), r.kind().to_string());
+        for fs in extra(more, "images")
+            .iter()
+            .filter(|fs| fs.applies_to(&group, &kind))
+        {
+            let plain = FieldSpec {
+                create: false,
+                ..fs.clone()
+            };
+            plain.visit(&mut r.obj, &mut |node| {
+                if let Value::String(image) = node
+                    && let Some(new) = specs.iter().find_map(|s| update_image(image, s))
+                {
+                    *image = new;
+                }
+            });
+        }
     }
 }
 

@@ -65,7 +65,14 @@ pub fn parse(kfile: &str, vars: &Value) -> Result<Vec<Var>, RenderError> {
             name,
             kind: get_str(objref, "kind").unwrap_or_default(),
             obj_name: get_str(objref, "name").unwrap_or_default(),
-            api_version: get_str(objref, "apiVersion"),
+            api_version: get_str(objref, "apiVersion").or_else(|| {
+                // `group` + `version` is the other way to name the objref's API.
+                let v = get_str(objref, "version")?;
+                Some(match get_str(objref, "group").filter(|g| !g.is_empty()) {
+                    Some(g) => format!("{g}/{v}"),
+                    None => v,
+                })
+            }),
             namespace: get_str(objref, "namespace"),
             field_path,
         });
