@@ -96,7 +96,7 @@ impl Builder<'_, '_> {
                 })?;
                 for r in refs {
                     if !self.var_refs.contains(&r) {
-                        self.var_refs.push(r);
+                        self.var_refs.to_mut().push(r);
                     }
                 }
             }

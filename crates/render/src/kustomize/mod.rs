@@ -169,7 +169,7 @@ pub(crate) struct Builder<'a, 't> {
     generator_source: Option<(String, Option<String>)>,
     /// Vars declared anywhere in the build, and the fields they expand in.
     vars: Vec<vars::Var>,
-    var_refs: Vec<nameref::RefSpec>,
+    var_refs: std::borrow::Cow<'static, [nameref::RefSpec]>,
 }
 
 impl Builder<'_, '_> {
@@ -446,7 +446,7 @@ pub(crate) fn build(
         generator_source: None,
         extra_specs: Default::default(),
         vars: Vec::new(),
-        var_refs: vars::builtin_references(),
+        var_refs: std::borrow::Cow::Borrowed(vars::builtin_references()),
     };
     b.enter(dir)?;
     let (kfile, k) = b.load_kustomization(dir)?;

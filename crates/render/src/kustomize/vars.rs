@@ -81,7 +81,7 @@ pub fn parse(kfile: &str, vars: &Value) -> Result<Vec<Var>, RenderError> {
 }
 
 /// kustomize's built-in var-reference fields.
-pub fn builtin_references() -> Vec<RefSpec> {
+pub fn builtin_references() -> &'static [RefSpec] {
     static TABLE: std::sync::LazyLock<Vec<RefSpec>> = std::sync::LazyLock::new(|| {
         let v = driftless_core::yaml::parse_one(
             include_str!("varreference.yaml"),
@@ -91,7 +91,7 @@ pub fn builtin_references() -> Vec<RefSpec> {
         serde_json::from_value(v["varReference"].clone())
             .expect("the built-in table is well-formed")
     });
-    TABLE.clone()
+    TABLE.as_slice()
 }
 
 fn ns_eq(a: &str, b: &str) -> bool {
