@@ -34,6 +34,25 @@ pub fn namespace(ns: &str, ra: &mut [Resource]) {
         if namespaced {
             r.set_namespace(ns);
         }
+        // kustomize's namespace field specs also point services that cluster-scoped objects
+        // call into the new namespace: an APIService's (created) and a CRD conversion
+        // webhook's (when set).
+        match (r.group(), r.kind()) {
+            ("apiregistration.k8s.io", "APIService") => {
+                if let Some(svc) = object::ensure_map(&mut r.obj, &["spec", "service"]) {
+                    svc.insert("namespace".into(), Value::String(ns.to_string()));
+                }
+            }
+            ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+                let path = ["spec", "conversion", "webhook", "clientConfig", "service"];
+                if object::str_at(&r.obj, &[&path[..], &["namespace"]].concat()).is_some()
+                    && let Some(svc) = object::ensure_map(&mut r.obj, &path)
+                {
+                    svc.insert("namespace".into(), Value::String(ns.to_string()));
+                }
+            }
+            _ => {}
+        }
         if r.group() == "rbac.authorization.k8s.io"
             && matches!(r.kind(), "RoleBinding" | "ClusterRoleBinding")
             && let Some(Value::Array(subjects)) = r.obj.get_mut("subjects")
