@@ -282,6 +282,19 @@ pub fn transformers(
             return Err(refuse(&origin, &cfg, "transformers"));
         }
         match object::kind(&cfg) {
+            Some("PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer")
+                if cfg.get("fieldSpecs").is_some() =>
+            {
+                // Only the kinds the field specs name (with path metadata/name) are renamed.
+                let specs: Vec<FieldSpec> = field_specs(&origin, &cfg)?
+                    .into_iter()
+                    .filter(|s| s.path == "metadata/name")
+                    .collect();
+                let text = |k: &str| cfg.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+                transforms::prefix_suffix_where(&text("prefix"), &text("suffix"), ra, &|r| {
+                    specs.iter().any(|s| s.applies_to(r.group(), r.kind()))
+                });
+            }
             Some("LabelTransformer") => pairs_transformer(&origin, &cfg, "labels", ra)?,
             Some("AnnotationsTransformer") => pairs_transformer(&origin, &cfg, "annotations", ra)?,
             _ => {

@@ -79,10 +79,20 @@ fn keeps_name(r: &Resource) -> bool {
 }
 
 pub fn prefix_suffix(prefix: &str, suffix: &str, ra: &mut [Resource]) {
+    prefix_suffix_where(prefix, suffix, ra, &|_| true);
+}
+
+/// Prefix/suffix on the resources `selected` accepts (a PrefixSuffixTransformer's fieldSpecs).
+pub fn prefix_suffix_where(
+    prefix: &str,
+    suffix: &str,
+    ra: &mut [Resource],
+    selected: &dyn Fn(&Resource) -> bool,
+) {
     if prefix.is_empty() && suffix.is_empty() {
         return;
     }
-    for r in ra.iter_mut().filter(|r| !keeps_name(r)) {
+    for r in ra.iter_mut().filter(|r| !keeps_name(r) && selected(r)) {
         let new = format!("{prefix}{}{suffix}", r.name());
         r.rename(&new);
         if !prefix.is_empty() {
