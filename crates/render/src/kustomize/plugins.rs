@@ -109,8 +109,21 @@ fn generator_fragment(origin: &str, cfg: &Value) -> Result<Value, RenderError> {
         Some("SecretGenerator") => "secretGenerator",
         _ => return Err(refuse(origin, cfg, "generators")),
     };
-    // The generated object's name is the config's `name`, else its metadata.name.
+    // The generated object's name is the config's `name`, else its metadata.name. Like
+    // kustomize's (Go) decoding of a plugin config, fields it does not know are skipped.
+    const KNOWN: [&str; 9] = [
+        "name",
+        "namespace",
+        "behavior",
+        "literals",
+        "files",
+        "envs",
+        "env",
+        "type",
+        "options",
+    ];
     let mut g = body(cfg);
+    g.retain(|k, _| KNOWN.contains(&k.as_str()));
     if let Some(n) = object::name(cfg) {
         g.entry("name").or_insert(json!(n));
     }
