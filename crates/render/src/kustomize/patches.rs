@@ -238,7 +238,7 @@ pub fn patches(
                 let mut delete = Vec::new();
                 for j in hits {
                     if is_json6902 {
-                        apply_json6902(&mut ra[j], &docs[0], &origin, allow.name)?;
+                        apply_json6902(&mut ra[j], &docs[0], &origin)?;
                     } else {
                         for patch in &docs {
                             if apply_smp(&mut ra[j], patch, &origin, allow)? {
@@ -256,15 +256,11 @@ pub fn patches(
     Ok(())
 }
 
-fn apply_json6902(
-    r: &mut Resource,
-    ops: &Value,
-    origin: &str,
-    allow_name_change: bool,
-) -> Result<(), RenderError> {
+fn apply_json6902(r: &mut Resource, ops: &Value, origin: &str) -> Result<(), RenderError> {
     let ops: Vec<json_patch::PatchOperation> = serde_json::from_value(ops.clone())
         .map_err(|e| RenderError::invalid(origin, None, format!("not a JSON 6902 patch: {e}")))?;
     let before = r.name().to_string();
+    let before_kind = r.kind().to_string();
     let mut doc = r.obj.clone();
     for (i, op) in ops.into_iter().enumerate() {
         // kustomize's json-patch library lets `replace` set a key an object does not have yet
@@ -296,20 +292,14 @@ fn apply_json6902(
     }
     let after = object::name(&doc).unwrap_or_default().to_string();
     r.obj = doc;
-    if after != before {
-        if !allow_name_change {
-            return Err(RenderError::invalid(
-                origin,
-                None,
-                format!(
-                    "patch renames {} to `{after}`; set options.allowNameChange: true to allow it",
-                    r.key()
-                ),
-            ));
-        }
+    // kustomize applies JSON 6902 operations as written: a patch may rename its target
+    // (allowNameChange only guards strategic-merge patches); references follow the new name.
+    if after != before || r.kind() != before_kind {
         r.prev_ids
-            .push((r.kind().to_string(), before, r.namespace().to_string()));
-        r.names.push(after);
+            .push((before_kind, before, r.namespace().to_string()));
+        if !r.names.contains(&after) {
+            r.names.push(after);
+        }
     }
     Ok(())
 }
@@ -356,7 +346,7 @@ pub fn json6902(
             ));
         }
         for j in hits {
-            apply_json6902(&mut ra[j], ops, &origin, false)?;
+            apply_json6902(&mut ra[j], ops, &origin)?;
         }
     }
     Ok(())
