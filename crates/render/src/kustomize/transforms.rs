@@ -38,6 +38,9 @@ pub fn namespace(ns: &str, ra: &mut [Resource]) {
         // call into the new namespace: an APIService's (created) and a CRD conversion
         // webhook's (when set).
         match (r.group(), r.kind()) {
+            // kustomize's namespace field specs include metadata/name of kind Namespace (v1
+            // only): a Namespace object becomes the namespace it is given.
+            ("", "Namespace") if r.version() == "v1" && r.name() != ns => r.rename(ns),
             ("apiregistration.k8s.io", "APIService") => {
                 if let Some(svc) = object::ensure_map(&mut r.obj, &["spec", "service"]) {
                     svc.insert("namespace".into(), Value::String(ns.to_string()));
