@@ -118,12 +118,6 @@ impl Resource {
         self.names.push(new.to_string());
     }
 
-    pub fn set_namespace(&mut self, ns: &str) {
-        self.store_previous_id();
-        object::set_namespace(&mut self.obj, ns);
-        self.namespaces.push(ns.to_string());
-    }
-
     /// Records the current id before a change (kustomize's `StorePreviousId`).
     pub fn store_previous_id(&mut self) {
         let id = (

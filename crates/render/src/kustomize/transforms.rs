@@ -31,8 +31,12 @@ pub fn namespace(ns: &str, ra: &mut [Resource]) {
         .map(|r| is_namespaced(r.group(), r.kind(), ra))
         .collect();
     for (r, namespaced) in ra.iter_mut().zip(scopes) {
+        // kustomize stores every object's id before the namespace filter runs, cluster-scoped
+        // ones included: name references then tell apart objects that kept their name.
+        r.store_previous_id();
         if namespaced {
-            r.set_namespace(ns);
+            object::set_namespace(&mut r.obj, ns);
+            r.namespaces.push(ns.to_string());
         }
         // kustomize's namespace field specs also point services that cluster-scoped objects
         // call into the new namespace: an APIService's (created) and a CRD conversion
@@ -40,7 +44,10 @@ pub fn namespace(ns: &str, ra: &mut [Resource]) {
         match (r.group(), r.kind()) {
             // kustomize's namespace field specs include metadata/name of kind Namespace (v1
             // only): a Namespace object becomes the namespace it is given.
-            ("", "Namespace") if r.version() == "v1" && r.name() != ns => r.rename(ns),
+            ("", "Namespace") if r.version() == "v1" && r.name() != ns => {
+                object::set_name(&mut r.obj, ns);
+                r.names.push(ns.to_string());
+            }
             ("apiregistration.k8s.io", "APIService") => {
                 if let Some(svc) = object::ensure_map(&mut r.obj, &["spec", "service"]) {
                     svc.insert("namespace".into(), Value::String(ns.to_string()));
