@@ -23,6 +23,7 @@ mod patches;
 mod plugins;
 mod replacements;
 mod selector;
+mod smp_order;
 mod spec;
 mod transforms;
 mod vars;

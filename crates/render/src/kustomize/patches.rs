@@ -86,9 +86,12 @@ fn apply_smp(
         }
     }
     let def = strategic::definition_of(&r.obj);
+    let before = r.obj.clone();
     match strategic::apply(&mut r.obj, &patch, def) {
         Ok(Outcome::Delete) => return Ok(true),
-        Ok(Outcome::Patched) => {}
+        Ok(Outcome::Patched) => {
+            super::smp_order::prepend_new_items(&before, &patch, &mut r.obj, def)
+        }
         Err(e) => {
             return Err(RenderError::invalid(
                 origin,
