@@ -1,8 +1,8 @@
 //! kustomize's strategic-merge list order. kustomize merges patches with kyaml's `merge2`
-//! and `ListIncreaseDirection: Prepend`: an item a patch adds to a merge-keyed list (a new
-//! env var, port, volume) goes *before* the items already there, where the API server's
-//! strategic merge (`driftless_core::strategic`) appends it. This pass moves the added items
-//! to the front after the merge, walking the schema's merge keys.
+//! and `ListIncreaseDirection: Prepend`: when a patch adds an item to a merge-keyed list (a
+//! new env var, port, volume), the list comes out in the patch's order followed by the items
+//! only the target had, where the API server's strategic merge (`driftless_core::strategic`)
+//! appends new items. This pass reorders after the merge, walking the schema's merge keys.
 
 use driftless_core::schema;
 use serde_json::Value;
@@ -13,8 +13,8 @@ fn find<'a>(list: &[&'a Value], key: &str, want: &Option<Value>) -> Option<&'a V
         .and_then(|w| list.iter().find(|x| x.get(key) == Some(w)).copied())
 }
 
-/// Reorders merge-keyed lists of `result` (= `before` patched with `patch`) so that items
-/// the patch added come first, in the patch's order.
+/// Reorders merge-keyed lists of `result` (= `before` patched with `patch`) that the patch
+/// added items to: the patch's items first, in its order, then the others.
 pub fn prepend_new_items(before: &Value, patch: &Value, result: &mut Value, def: Option<&str>) {
     let (Value::Object(b), Value::Object(p), Value::Object(r)) = (before, patch, result) else {
         return;
@@ -45,20 +45,20 @@ pub fn prepend_new_items(before: &Value, patch: &Value, result: &mut Value, def:
                         prepend_new_items(bi, pi, it, child);
                     }
                 }
-                let is_new = |v: &Value| id(v).is_some() && find(&old, key, &id(v)).is_none();
-                if !items.iter().any(is_new) {
+                if !items
+                    .iter()
+                    .any(|v| id(v).is_some() && find(&old, key, &id(v)).is_none())
+                {
                     continue;
                 }
-                let (mut added, kept): (Vec<Value>, Vec<Value>) =
-                    std::mem::take(items).into_iter().partition(is_new);
-                // Added items in the patch's order.
-                added.sort_by_key(|v| {
+                // kyaml rebuilds the list in the patch's order, then the items only the
+                // target had, in their order.
+                let rank = |v: &Value| {
                     pl.iter()
-                        .position(|p| p.get(key) == v.get(key))
+                        .position(|p| id(v).is_some() && p.get(key) == v.get(key))
                         .unwrap_or(usize::MAX)
-                });
-                added.extend(kept);
-                *items = added;
+                };
+                items.sort_by_key(rank);
             }
             _ => {}
         }
@@ -72,18 +72,18 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn items_a_patch_adds_go_first_as_kustomize_puts_them() {
+    fn a_list_a_patch_adds_to_follows_the_patch_order_then_the_rest() {
         let before = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
-            "spec": {"template": {"spec": {"containers": [{"name": "app", "env": [{"name": "A", "value": "1"}]}]}}}});
+            "spec": {"template": {"spec": {"containers": [{"name": "app", "env": [{"name": "A", "value": "1"}, {"name": "C", "value": "4"}]}]}}}});
         let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "app",
-            "env": [{"name": "A", "value": "2"}, {"name": "B", "value": "3"}]}]}}}});
+            "env": [{"name": "B", "value": "3"}, {"name": "A", "value": "2"}]}]}}}});
         let def = strategic::definition_of(&before);
         let mut obj = before.clone();
         strategic::apply(&mut obj, &patch, def).unwrap();
         prepend_new_items(&before, &patch, &mut obj, def);
         assert_eq!(
             obj["spec"]["template"]["spec"]["containers"][0]["env"],
-            json!([{"name": "B", "value": "3"}, {"name": "A", "value": "2"}])
+            json!([{"name": "B", "value": "3"}, {"name": "A", "value": "2"}, {"name": "C", "value": "4"}])
         );
     }
 }
