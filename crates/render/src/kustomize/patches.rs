@@ -128,10 +128,19 @@ fn self_targets(patch: &Value, ra: &[Resource]) -> Vec<usize> {
     ra.iter()
         .enumerate()
         .filter(|(_, r)| {
-            gvk.as_ref()
+            let current = gvk
+                .as_ref()
                 .is_some_and(|g| g.group == r.group() && g.kind == r.kind())
-                && name.is_some_and(|n| r.had_name(n))
-                && ns.is_none_or(|n| r.namespaces.iter().any(|x| x == n))
+                && name.is_some_and(|n| r.had_name(n));
+            // kustomize also finds a target by an earlier id (a patch that changed its kind
+            // and name); there the patch's id acts as a selector, an empty group matching any.
+            let earlier = gvk.as_ref().is_some_and(|g| {
+                (g.group.is_empty() || g.group == r.group())
+                    && r.prev_ids
+                        .iter()
+                        .any(|(k, n, _)| *k == g.kind && name == Some(n.as_str()))
+            });
+            (current || earlier) && ns.is_none_or(|n| r.namespaces.iter().any(|x| x == n))
         })
         .map(|(i, _)| i)
         .collect()
