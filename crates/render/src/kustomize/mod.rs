@@ -32,7 +32,7 @@ use driftless_core::source::{NodeKind, SourceError, Tree, join};
 use driftless_core::{DuplicateResource, ResourceKey, object};
 use serde_json::Value;
 
-use crate::manifest::{LoadedObject, load_file};
+use crate::manifest::{LoadedObject, load_kustomize_file};
 use crate::{Inputs, RenderError, RenderLimits};
 use load::{check_in_root, kustomization_files, parse_kustomization_text};
 pub(crate) use origin::Source;
@@ -335,7 +335,7 @@ impl Builder<'_, '_> {
                 Some(_) => {
                     check_in_root(self.limits, kfile, dir, &path)?;
                     self.inputs.add(&path);
-                    let (objs, warns) = load_file(self.tree, &path, self.limits)?;
+                    let (objs, warns) = load_kustomize_file(self.tree, &path, self.limits)?;
                     self.warnings.extend(
                         warns
                             .into_iter()
