@@ -1,7 +1,7 @@
 //! Native kustomize: `kustomize build` without the binary.
 //!
 //! The build follows kustomize's own order, per kustomization (recursively for bases):
-//! resources (files, directories, nested kustomizations) → components → generators →
+//! resources (files, directories, nested kustomizations) → generators → components →
 //! transformers (patchesStrategicMerge, patches, namespace, namePrefix/nameSuffix, labels,
 //! annotations, patchesJson6902, replicas, images, replacements); then, once at the top:
 //! content-hash suffixes on generated ConfigMaps/Secrets → name-reference rewriting → sort
@@ -357,6 +357,10 @@ impl Builder<'_, '_> {
             }
         }
         self.configurations(dir, kfile, k)?;
+        // kustomize v5 runs a kustomization's generators before its components, so a
+        // component's transformers reach generated objects too.
+        generators::run(self, dir, kfile, k, &mut ra)?;
+        plugins::generators(self, dir, kfile, k, &mut ra)?;
         for (i, entry) in k.components.iter().enumerate() {
             let path = join(dir, entry).map_err(|e| RenderError::source(kfile, e))?;
             if !self
@@ -382,8 +386,6 @@ impl Builder<'_, '_> {
             ra = self.accumulate(&path, &ckfile, &ck, ra)?;
             self.stack.pop();
         }
-        generators::run(self, dir, kfile, k, &mut ra)?;
-        plugins::generators(self, dir, kfile, k, &mut ra)?;
         self.transform(dir, kfile, k, &mut ra)?;
         plugins::transformers(self, dir, kfile, k, &mut ra)?;
         if let Some(v) = &k.vars {
