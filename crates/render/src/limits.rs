@@ -12,6 +12,10 @@ pub struct RenderLimits {
     pub max_total_bytes: usize,
     /// Bounds on each YAML stream.
     pub yaml: yaml::Limits,
+    /// kustomize's `--load-restrictor LoadRestrictionsNone`: a kustomization may read files
+    /// (patches, generator inputs, resource files) outside its own directory. Off by default,
+    /// as in kustomize; the repository root is never left either way.
+    pub kustomize_files_outside_root: bool,
 }
 
 impl Default for RenderLimits {
@@ -21,6 +25,7 @@ impl Default for RenderLimits {
             max_objects: 20_000,
             max_total_bytes: 64 * 1024 * 1024,
             yaml: yaml::Limits::default(),
+            kustomize_files_outside_root: false,
         }
     }
 }

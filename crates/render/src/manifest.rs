@@ -20,6 +20,17 @@ pub fn parse_objects(
     text: &str,
     limits: &RenderLimits,
 ) -> Result<(Vec<LoadedObject>, Vec<ScalarWarning>), RenderError> {
+    parse_objects_as(file, text, limits, false)
+}
+
+/// [`parse_objects`]; with `kustomize`, number and boolean annotation values become strings
+/// first, as kustomize reads them (`port: 8080` → `"8080"`).
+fn parse_objects_as(
+    file: &str,
+    text: &str,
+    limits: &RenderLimits,
+    kustomize: bool,
+) -> Result<(Vec<LoadedObject>, Vec<ScalarWarning>), RenderError> {
     let docs = yaml::parse_stream(text, &limits.yaml).map_err(|source| RenderError::Yaml {
         file: file.to_string(),
         source,
@@ -28,7 +39,11 @@ pub fn parse_objects(
     let mut out = Vec::new();
     for doc in docs {
         let origin = format!("{file}#{}", doc.index);
-        flatten(&origin, doc.value, &mut out)?;
+        let mut value = doc.value;
+        if kustomize {
+            stringify_annotations(&mut value);
+        }
+        flatten(&origin, value, &mut out)?;
     }
     Ok((out, warnings))
 }
@@ -43,6 +58,33 @@ pub fn load_file(
         .read_string(file, limits.max_file_bytes)
         .map_err(|e| RenderError::source(file, e))?;
     parse_objects(file, &text, limits)
+}
+
+/// Reads a resource file of a kustomization (see [`parse_objects_as`]).
+pub fn load_kustomize_file(
+    tree: &Tree<'_>,
+    file: &str,
+    limits: &RenderLimits,
+) -> Result<(Vec<LoadedObject>, Vec<ScalarWarning>), RenderError> {
+    let text = tree
+        .read_string(file, limits.max_file_bytes)
+        .map_err(|e| RenderError::source(file, e))?;
+    parse_objects_as(file, &text, limits, true)
+}
+
+fn stringify_annotations(v: &mut Value) {
+    if let Some(Value::Object(m)) = v.pointer_mut("/metadata/annotations") {
+        for val in m.values_mut() {
+            match val {
+                Value::Number(n) => *val = Value::String(n.to_string()),
+                Value::Bool(b) => *val = Value::String(b.to_string()),
+                _ => {}
+            }
+        }
+    }
+    if let Some(Value::Array(items)) = v.get_mut("items") {
+        items.iter_mut().for_each(stringify_annotations);
+    }
 }
 
 fn flatten(origin: &str, value: Value, out: &mut Vec<LoadedObject>) -> Result<(), RenderError> {

@@ -31,7 +31,7 @@ enum Outcome {
 }
 
 /// Renders one case as the CLI does and returns the YAML stream, or the error chain.
-fn render_case(dir: &Path, run_dir: &str) -> Result<String, String> {
+fn render_case(dir: &Path, run_dir: &str, outside_root: bool) -> Result<String, String> {
     let tree = LocalTree::new(dir).map_err(|e| e.to_string())?;
     let path = if run_dir == "." { "" } else { run_dir };
     let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -39,7 +39,10 @@ fn render_case(dir: &Path, run_dir: &str) -> Result<String, String> {
             &tree,
             path,
             &RendererSpec::Kustomize,
-            &RenderLimits::default(),
+            &RenderLimits {
+                kustomize_files_outside_root: outside_root,
+                ..RenderLimits::default()
+            },
         )
     }))
     .map_err(|_| "the renderer panicked".to_string())?
@@ -52,7 +55,9 @@ fn run_case(name: &str) -> Outcome {
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).unwrap()).unwrap();
     let run_dir = meta["run_dir"].as_str().unwrap();
-    let got = render_case(&dir, run_dir);
+    // The few upstream cases built with `--load-restrictor LoadRestrictionsNone` say so.
+    let outside_root = meta["options"]["load_restrictor"] == "LoadRestrictionsNone";
+    let got = render_case(&dir, run_dir, outside_root);
     let show = std::env::var("KRUSTY_SHOW").is_ok_and(|s| s == name);
     if let Ok(dump) = std::env::var("KRUSTY_DUMP") {
         let text = got.clone().unwrap_or_else(|e| format!("ERROR: {e}\n"));

@@ -31,12 +31,7 @@ impl FieldSpec {
 
     /// Calls `f` on every node at this spec's path in `obj` (creating maps when `create`).
     pub fn visit(&self, obj: &mut Value, f: &mut dyn FnMut(&mut Value)) {
-        let segs: Vec<&str> = self
-            .path
-            .split('/')
-            .map(|s| s.trim_end_matches("[]"))
-            .filter(|s| !s.is_empty())
-            .collect();
+        let segs: Vec<&str> = self.path.split('/').filter(|s| !s.is_empty()).collect();
         walk(obj, &segs, self.create, f);
     }
 }
@@ -53,13 +48,18 @@ fn walk(node: &mut Value, segs: &[&str], create: bool, f: &mut dyn FnMut(&mut Va
         return;
     };
     let Value::Object(map) = node else { return };
-    if !map.contains_key(*first) {
-        if !create {
+    // `name[]` marks a list: walked when present, never created (as in kustomize).
+    let (first, is_list) = match first.strip_suffix("[]") {
+        Some(f) => (f, true),
+        None => (*first, false),
+    };
+    if !map.contains_key(first) {
+        if !create || is_list {
             return;
         }
         map.insert(first.to_string(), Value::Object(Map::new()));
     }
-    let child = map.get_mut(*first).expect("present");
+    let child = map.get_mut(first).expect("present");
     if child.is_null() && create {
         *child = Value::Object(Map::new());
     }
@@ -103,7 +103,7 @@ pub fn label_specs(include_selectors: bool, include_templates: bool) -> Vec<Fiel
         v.push(spec(
             Some("apps"),
             Some("StatefulSet"),
-            "spec/volumeClaimTemplates/metadata/labels",
+            "spec/volumeClaimTemplates[]/metadata/labels",
             true,
         ));
     }

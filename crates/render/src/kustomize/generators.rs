@@ -301,10 +301,20 @@ pub fn run(
                     .is_none_or(|ns| r.namespaces.iter().any(|x| x == ns))
         });
         let needs_hash = opts.disable_name_suffix_hash != Some(true);
+        let (configured_in, cfg_name) = b
+            .generator_source
+            .clone()
+            .unwrap_or_else(|| (kfile.to_string(), None));
+        let source = super::Source::Generator {
+            configured_in,
+            kind: format!("{kind_name}Generator"),
+            name: cfg_name,
+        };
         match (g.behavior.as_deref().unwrap_or("create"), existing) {
             ("create", None) => {
                 let mut r = Resource::new(obj, format!("{kfile} ({field})"));
                 r.needs_hash = needs_hash;
+                r.source = Some(source);
                 ra.push(r);
             }
             ("create", Some(_)) => {
@@ -318,7 +328,11 @@ pub fn run(
             }
             (b @ ("merge" | "replace"), Some(i)) => {
                 merge_into(&mut ra[i], obj, b == "replace");
-                ra[i].needs_hash = needs_hash;
+                if b == "replace" {
+                    ra[i].source = Some(source);
+                }
+                // A plain ConfigMap/Secret from resources stays unhashed, as in kustomize.
+                ra[i].needs_hash = ra[i].needs_hash && needs_hash;
             }
             ("merge" | "replace", None) => {
                 return Err(RenderError::invalid(

@@ -1,7 +1,7 @@
 //! Native kustomize: `kustomize build` without the binary.
 //!
 //! The build follows kustomize's own order, per kustomization (recursively for bases):
-//! resources (files, directories, nested kustomizations) → components → generators →
+//! resources (files, directories, nested kustomizations) → generators → components →
 //! transformers (patchesStrategicMerge, patches, namespace, namePrefix/nameSuffix, labels,
 //! annotations, patchesJson6902, replicas, images, replacements); then, once at the top:
 //! content-hash suffixes on generated ConfigMaps/Secrets → name-reference rewriting → sort
@@ -10,24 +10,33 @@
 //! Each [`Resource`] keeps every name and namespace it has held, which is how references
 //! written against a base's names (`configMapRef: {name: cfg}`) follow prefixes and hashes.
 
+mod config;
 pub mod edit_images;
 mod fieldspec;
 mod generators;
+mod load;
 mod nameref;
 mod names;
 mod order;
+mod origin;
 mod patches;
+mod plugins;
 mod replacements;
 mod selector;
+mod smp_order;
 mod spec;
 mod transforms;
+mod vars;
 
 use driftless_core::source::{NodeKind, SourceError, Tree, join};
-use driftless_core::{DuplicateResource, ResourceKey, object, yaml};
+use driftless_core::{DuplicateResource, ResourceKey, object};
 use serde_json::Value;
 
-use crate::manifest::{LoadedObject, load_file};
+use crate::manifest::{LoadedObject, load_kustomize_file};
 use crate::{Inputs, RenderError, RenderLimits};
+use load::{check_in_root, kustomization_files, parse_kustomization_text};
+pub(crate) use origin::Source;
+use origin::{annotate_origin, sort_keys};
 pub use spec::Kustomization;
 
 /// File names kustomize looks for, in its order.
@@ -36,13 +45,7 @@ pub const KUSTOMIZATION_FILES: [&str; 3] =
 
 /// The kustomization file of `dir`, if any.
 pub fn find_kustomization(tree: &Tree<'_>, dir: &str) -> Result<Option<String>, SourceError> {
-    for f in KUSTOMIZATION_FILES {
-        let p = join(dir, f)?;
-        if tree.is_file(&p)? {
-            return Ok(Some(p));
-        }
-    }
-    Ok(None)
+    Ok(kustomization_files(tree, dir)?.into_iter().next())
 }
 
 /// One object being built, with its name and namespace history.
@@ -62,6 +65,10 @@ pub(crate) struct Resource {
     /// Non-empty namePrefix/nameSuffix values applied, innermost first.
     pub prefixes: Vec<String>,
     pub suffixes: Vec<String>,
+    /// Vars bound to this object by the kustomization that declared them.
+    pub ref_vars: Vec<String>,
+    /// Where the object came from, for `buildMetadata: [originAnnotations]`.
+    pub source: Option<Source>,
 }
 
 impl Resource {
@@ -77,6 +84,8 @@ impl Resource {
             prev_ids: Vec::new(),
             prefixes: Vec::new(),
             suffixes: Vec::new(),
+            ref_vars: Vec::new(),
+            source: None,
         }
     }
 
@@ -110,12 +119,6 @@ impl Resource {
         self.names.push(new.to_string());
     }
 
-    pub fn set_namespace(&mut self, ns: &str) {
-        self.store_previous_id();
-        object::set_namespace(&mut self.obj, ns);
-        self.namespaces.push(ns.to_string());
-    }
-
     /// Records the current id before a change (kustomize's `StorePreviousId`).
     pub fn store_previous_id(&mut self) {
         let id = (
@@ -147,20 +150,6 @@ impl Resource {
     }
 }
 
-/// Whether objects of this group/kind are namespaced: the built-in table, then CRDs of the
-/// build itself; unknown kinds count as namespaced, as in kustomize.
-pub(crate) fn is_namespaced(group: &str, kind: &str, all: &[Resource]) -> bool {
-    if let Some(n) = driftless_core::schema::builtin().is_namespaced(group, kind) {
-        return n;
-    }
-    !all.iter().any(|r| {
-        r.kind() == "CustomResourceDefinition"
-            && object::str_at(&r.obj, &["spec", "group"]) == Some(group)
-            && object::str_at(&r.obj, &["spec", "names", "kind"]) == Some(kind)
-            && object::str_at(&r.obj, &["spec", "scope"]) == Some("Cluster")
-    })
-}
-
 pub(crate) struct Builder<'a, 't> {
     pub tree: &'a Tree<'t>,
     pub limits: &'a RenderLimits,
@@ -169,6 +158,13 @@ pub(crate) struct Builder<'a, 't> {
     stack: Vec<String>,
     /// Name-reference fields: kustomize's table plus every `configurations:` file met.
     nameref: nameref::NameRefConfig,
+    /// Field specs added by `configurations:` files, per section (`commonLabels`, `images`...).
+    pub(crate) extra_specs: std::collections::BTreeMap<&'static str, Vec<fieldspec::FieldSpec>>,
+    /// Set while a `generators:` entry runs: the file configuring it and its name.
+    generator_source: Option<(String, Option<String>)>,
+    /// Vars declared anywhere in the build, and the fields they expand in.
+    vars: Vec<vars::Var>,
+    var_refs: std::borrow::Cow<'static, [nameref::RefSpec]>,
 }
 
 impl Builder<'_, '_> {
@@ -200,6 +196,7 @@ impl Builder<'_, '_> {
         rel: &str,
     ) -> Result<(String, Vec<u8>), RenderError> {
         let path = join(dir, rel).map_err(|e| RenderError::source(kfile, e))?;
+        check_in_root(self.limits, kfile, dir, &path)?;
         let bytes = self
             .tree
             .read(&path, self.limits.max_file_bytes)
@@ -209,20 +206,35 @@ impl Builder<'_, '_> {
     }
 
     fn load_kustomization(&mut self, dir: &str) -> Result<(String, Kustomization), RenderError> {
-        let kfile = find_kustomization(self.tree, dir)
-            .map_err(|e| RenderError::source(dir, e))?
-            .ok_or_else(|| RenderError::invalid(dir, None, "no kustomization.yaml, kustomization.yml or Kustomization file in this directory"))?;
+        let files = kustomization_files(self.tree, dir).map_err(|e| RenderError::source(dir, e))?;
+        if files.len() > 1 {
+            return Err(RenderError::invalid(
+                dir,
+                None,
+                format!(
+                    "Found multiple kustomization files ({}); keep exactly one",
+                    files.join(", ")
+                ),
+            ));
+        }
+        let kfile = files.into_iter().next().ok_or_else(|| {
+            RenderError::invalid(
+                dir,
+                None,
+                "no kustomization.yaml, kustomization.yml or Kustomization file in this directory",
+            )
+        })?;
         self.inputs.add(dir);
         let text = self
             .tree
             .read_string(&kfile, self.limits.max_file_bytes)
             .map_err(|e| RenderError::source(&kfile, e))?;
         let value =
-            yaml::parse_one(&text, &self.limits.yaml).map_err(|source| RenderError::Yaml {
+            parse_kustomization_text(&text, self.limits).map_err(|source| RenderError::Yaml {
                 file: kfile.clone(),
                 source,
             })?;
-        let k = Kustomization::parse(&kfile, value)?;
+        let k = Kustomization::parse(&kfile, value, self.warnings)?;
         if !k.bases.is_empty() {
             self.warnings.push(format!(
                 "{kfile}: `bases` is deprecated; list the directories under `resources`"
@@ -321,15 +333,18 @@ impl Builder<'_, '_> {
                     }
                 }
                 Some(_) => {
+                    check_in_root(self.limits, kfile, dir, &path)?;
                     self.inputs.add(&path);
-                    let (objs, warns) = load_file(self.tree, &path, self.limits)?;
+                    let (objs, warns) = load_kustomize_file(self.tree, &path, self.limits)?;
                     self.warnings.extend(
                         warns
                             .into_iter()
                             .map(|w| format!("{path}#{}{}: {}", w.document, w.pointer, w.message)),
                     );
                     for LoadedObject { object, origin } in objs {
-                        self.add(&mut ra, Resource::new(object, origin))?;
+                        let mut r = Resource::new(object, origin);
+                        r.source = Some(Source::File(path.clone()));
+                        self.add(&mut ra, r)?;
                     }
                 }
                 None => {
@@ -342,6 +357,10 @@ impl Builder<'_, '_> {
             }
         }
         self.configurations(dir, kfile, k)?;
+        // kustomize v5 runs a kustomization's generators before its components, so a
+        // component's transformers reach generated objects too.
+        generators::run(self, dir, kfile, k, &mut ra)?;
+        plugins::generators(self, dir, kfile, k, &mut ra)?;
         for (i, entry) in k.components.iter().enumerate() {
             let path = join(dir, entry).map_err(|e| RenderError::source(kfile, e))?;
             if !self
@@ -367,70 +386,41 @@ impl Builder<'_, '_> {
             ra = self.accumulate(&path, &ckfile, &ck, ra)?;
             self.stack.pop();
         }
-        generators::run(self, dir, kfile, k, &mut ra)?;
-        patches::strategic_merge_files(self, dir, kfile, &k.patches_strategic_merge, &mut ra)?;
-        patches::patches(self, dir, kfile, &k.patches, &mut ra)?;
-        if let Some(ns) = &k.namespace {
-            transforms::namespace(ns, &mut ra);
+        self.transform(dir, kfile, k, &mut ra)?;
+        plugins::transformers(self, dir, kfile, k, &mut ra)?;
+        if let Some(v) = &k.vars {
+            let incoming = vars::parse(kfile, v)?;
+            vars::merge(kfile, &mut self.vars, incoming, &mut ra)?;
         }
-        transforms::prefix_suffix(
-            k.name_prefix.as_deref().unwrap_or(""),
-            k.name_suffix.as_deref().unwrap_or(""),
-            &mut ra,
-        );
-        transforms::labels(kfile, k, &mut ra)?;
-        transforms::annotations(kfile, k, &mut ra)?;
-        patches::json6902(self, dir, kfile, &k.patches_json6902, &mut ra)?;
-        transforms::replicas(kfile, &k.replicas, &mut ra, self.warnings);
-        transforms::images(&k.images, &mut ra);
-        replacements::run(self, dir, kfile, &k.replacements, &mut ra)?;
         Ok(ra)
     }
 }
 
 impl Builder<'_, '_> {
-    /// Loads `configurations:` files (kustomize transformer configs). Their name references
-    /// join the build's table; sections the native kustomize does not take are refused.
-    fn configurations(
+    /// The built-in transformers a kustomization's fields configure, in kustomize's order.
+    pub(crate) fn transform(
         &mut self,
         dir: &str,
         kfile: &str,
         k: &Kustomization,
+        ra: &mut Vec<Resource>,
     ) -> Result<(), RenderError> {
-        for (i, entry) in k.configurations.iter().enumerate() {
-            let field = format!("configurations[{i}]");
-            let (path, text) = self.read_text(kfile, dir, entry)?;
-            let value =
-                yaml::parse_one(&text, &self.limits.yaml).map_err(|source| RenderError::Yaml {
-                    file: path.clone(),
-                    source,
-                })?;
-            let Value::Object(mut m) = value else {
-                if value.is_null() {
-                    continue;
-                }
-                return Err(RenderError::invalid(
-                    &path,
-                    None,
-                    "a transformer configuration must be a map",
-                ));
-            };
-            if let Some(refs) = m.remove("nameReference") {
-                let refs: Vec<nameref::BackRef> = serde_json::from_value(refs).map_err(|e| {
-                    RenderError::invalid(&path, Some("nameReference".into()), e.to_string())
-                })?;
-                self.nameref.merge(refs);
-            }
-            if let Some(section) = m.keys().next() {
-                return Err(RenderError::invalid(
-                    kfile,
-                    Some(field),
-                    format!(
-                        "`{path}`: the `{section}` section of a transformer configuration is not supported by the native kustomize (only `nameReference`); use the plugin renderer"
-                    ),
-                ));
-            }
+        patches::strategic_merge_files(self, dir, kfile, &k.patches_strategic_merge, ra)?;
+        patches::patches(self, dir, kfile, &k.patches, ra)?;
+        if let Some(ns) = &k.namespace {
+            transforms::namespace(ns, ra);
         }
+        transforms::prefix_suffix(
+            k.name_prefix.as_deref().unwrap_or(""),
+            k.name_suffix.as_deref().unwrap_or(""),
+            ra,
+        );
+        transforms::labels(kfile, k, &self.extra_specs, ra)?;
+        transforms::annotations(kfile, k, &self.extra_specs, ra)?;
+        patches::json6902(self, dir, kfile, &k.patches_json6902, ra)?;
+        transforms::replicas(kfile, &k.replicas, &self.extra_specs, ra, self.warnings);
+        transforms::images(&k.images, &self.extra_specs, ra);
+        replacements::run(self, dir, kfile, &k.replacements, ra)?;
         Ok(())
     }
 }
@@ -450,6 +440,10 @@ pub(crate) fn build(
         warnings,
         stack: Vec::new(),
         nameref: nameref::NameRefConfig::builtin(),
+        generator_source: None,
+        extra_specs: Default::default(),
+        vars: Vec::new(),
+        var_refs: std::borrow::Cow::Borrowed(vars::builtin_references()),
     };
     b.enter(dir)?;
     let (kfile, k) = b.load_kustomization(dir)?;
@@ -463,6 +457,23 @@ pub(crate) fn build(
     let mut ra = b.accumulate(dir, &kfile, &k, Vec::new())?;
     names::add_hash_suffixes(&mut ra);
     nameref::fix(&mut ra, &b.nameref, b.warnings)?;
+    vars::resolve(&b.vars, &b.var_refs, &mut ra)?;
+    if k.build_metadata.iter().any(|m| m == "originAnnotations") {
+        for r in &mut ra {
+            annotate_origin(dir, r);
+        }
+    }
+    // kustomize drops objects marked local-config (inputs to functions, not to the cluster).
+    ra.retain(|r| {
+        object::str_at(
+            &r.obj,
+            &[
+                "metadata",
+                "annotations",
+                "config.kubernetes.io/local-config",
+            ],
+        ) != Some("true")
+    });
     order::sort(&kfile, k.sort_options.as_ref(), &mut ra)?;
     // kustomize prints every map with its keys sorted; so do we, for byte-identical output.
     Ok(ra
@@ -472,23 +483,6 @@ pub(crate) fn build(
             origin: r.origin,
         })
         .collect())
-}
-
-fn sort_keys(v: Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut entries: Vec<(String, Value)> = m.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k, sort_keys(v)))
-                    .collect(),
-            )
-        }
-        Value::Array(a) => Value::Array(a.into_iter().map(sort_keys).collect()),
-        other => other,
-    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@
 //! the *previous* ids of the candidates, then narrowed the way kustomize's `selectReferral`
 //! narrows (kind, roleRef kind, namespace, then same prefixes/suffixes as the referrer).
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -48,9 +50,10 @@ pub struct BackRef {
     pub field_specs: Vec<RefSpec>,
 }
 
-/// The merged nameReference configuration of a build.
-#[derive(Debug, Clone, Default)]
-pub struct NameRefConfig(pub Vec<BackRef>);
+/// The merged nameReference configuration of a build: the built-in table, borrowed until a
+/// `configurations:` file adds to it (most builds never copy it).
+#[derive(Debug, Clone)]
+pub struct NameRefConfig(pub Cow<'static, [BackRef]>);
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -72,14 +75,15 @@ impl NameRefConfig {
                 .expect("the built-in table is well-formed")
                 .name_reference
         });
-        NameRefConfig(TABLE.clone())
+        NameRefConfig(Cow::Borrowed(TABLE.as_slice()))
     }
 
     /// Adds entries (kustomize's `MergeConfig`): field specs of a known target are merged
     /// without duplicates, new targets are appended.
     pub fn merge(&mut self, more: Vec<BackRef>) {
+        let table = self.0.to_mut();
         for b in more {
-            match self.0.iter_mut().find(|x| x.target == b.target) {
+            match table.iter_mut().find(|x| x.target == b.target) {
                 Some(x) => {
                     for fs in b.field_specs {
                         if !x.field_specs.contains(&fs) {
@@ -87,7 +91,7 @@ impl NameRefConfig {
                         }
                     }
                 }
-                None => self.0.push(b),
+                None => table.push(b),
             }
         }
     }
@@ -187,9 +191,13 @@ struct Referrer<'a> {
     role_ref: Option<(String, String)>,
 }
 
-fn candidates_for<'c>(cands: &'c [Cand], referrer: &Referrer<'_>, obj: &Value) -> Vec<&'c Cand> {
+fn candidates_for<'c>(
+    cands: &'c [Cand],
+    referrer: &Referrer<'_>,
+    obj: &Value,
+) -> Result<Vec<&'c Cand>, String> {
     if referrer.cluster {
-        return cands.iter().collect();
+        return Ok(cands.iter().collect());
     }
     // A RoleBinding may name ServiceAccounts of other namespaces in its subjects.
     let mut sa_namespaces = Vec::new();
@@ -198,18 +206,22 @@ fn candidates_for<'c>(cands: &'c [Cand], referrer: &Referrer<'_>, obj: &Value) -
     {
         for s in subjects {
             if s.get("kind").and_then(Value::as_str) == Some("ServiceAccount")
-                && let Some(ns) = s.get("namespace").and_then(Value::as_str)
+                && let Some(ns) = s.get("namespace")
             {
+                let ns = ns.as_str().ok_or_else(|| {
+                    "Invalid Input: namespace is blank for a ServiceAccount subject (give it a value or remove the key)"
+                        .to_string()
+                })?;
                 sa_namespaces.push(ns.to_string());
             }
         }
     }
-    cands
+    Ok(cands
         .iter()
         .filter(|c| {
             c.cluster || ns_eq(&c.namespace, &referrer.ns) || sa_namespaces.contains(&c.namespace)
         })
-        .collect()
+        .collect())
 }
 
 fn object_kind(obj: &Value) -> &str {
@@ -389,11 +401,17 @@ pub fn fix(
             suffixes: &r.suffixes,
             role_ref,
         };
-        let pool = candidates_for(&cands, &referrer, &r.obj);
+        let pool = candidates_for(&cands, &referrer, &r.obj).map_err(|e| {
+            RenderError::invalid(
+                &r.origin,
+                Some("subjects".into()),
+                format!("{}: {e}", r.key()),
+            )
+        })?;
         let mut obj = std::mem::take(&mut r.obj);
         let mut result = Ok(());
         let mut warns = Vec::new();
-        'outer: for b in &cfg.0 {
+        'outer: for b in cfg.0.iter() {
             for fs in b
                 .field_specs
                 .iter()

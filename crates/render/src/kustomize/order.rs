@@ -58,6 +58,23 @@ pub fn sort(
     ra: &mut [Resource],
 ) -> Result<(), RenderError> {
     let (first, last): (Vec<String>, Vec<String>) = match opts {
+        Some(SortOptions {
+            order: Some(o),
+            legacy_sort_options: Some(_),
+        }) if o == "fifo" => {
+            return Err(RenderError::invalid(
+                kfile,
+                Some("sortOptions.legacySortOptions".into()),
+                "the field 'sortOptions.legacySortOptions' is set but the selected sort order is 'fifo', not 'legacy'",
+            ));
+        }
+        Some(SortOptions { order: None, .. }) => {
+            return Err(RenderError::invalid(
+                kfile,
+                Some("sortOptions.order".into()),
+                "the field 'sortOptions.order' must be one of [fifo, legacy]",
+            ));
+        }
         Some(SortOptions { order: Some(o), .. }) if o == "fifo" => return Ok(()),
         Some(SortOptions {
             order: Some(o),
@@ -93,12 +110,11 @@ pub fn sort(
         }
         0
     };
-    let all: Vec<Resource> = ra.to_vec();
+    // Ties break on kyaml's `ResId.String()`: gvk, then the namespace as written (`~X`
+    // when empty, which sorts after every real namespace), then the name.
     let effective_ns = |r: &Resource| -> String {
-        if !super::is_namespaced(r.group(), r.kind(), &all) {
-            "_non_namespaceable_".into()
-        } else if r.namespace().is_empty() {
-            "default".into()
+        if r.namespace().is_empty() {
+            "~X".into()
         } else {
             r.namespace().into()
         }

@@ -86,9 +86,12 @@ fn apply_smp(
         }
     }
     let def = strategic::definition_of(&r.obj);
+    let before = r.obj.clone();
     match strategic::apply(&mut r.obj, &patch, def) {
         Ok(Outcome::Delete) => return Ok(true),
-        Ok(Outcome::Patched) => {}
+        Ok(Outcome::Patched) => {
+            super::smp_order::prepend_new_items(&before, &patch, &mut r.obj, def)
+        }
         Err(e) => {
             return Err(RenderError::invalid(
                 origin,
@@ -125,10 +128,19 @@ fn self_targets(patch: &Value, ra: &[Resource]) -> Vec<usize> {
     ra.iter()
         .enumerate()
         .filter(|(_, r)| {
-            gvk.as_ref()
+            let current = gvk
+                .as_ref()
                 .is_some_and(|g| g.group == r.group() && g.kind == r.kind())
-                && name.is_some_and(|n| r.had_name(n))
-                && ns.is_none_or(|n| r.namespaces.iter().any(|x| x == n))
+                && name.is_some_and(|n| r.had_name(n));
+            // kustomize also finds a target by an earlier id (a patch that changed its kind
+            // and name); there the patch's id acts as a selector, an empty group matching any.
+            let earlier = gvk.as_ref().is_some_and(|g| {
+                (g.group.is_empty() || g.group == r.group())
+                    && r.prev_ids
+                        .iter()
+                        .any(|(k, n, _)| *k == g.kind && name == Some(n.as_str()))
+            });
+            (current || earlier) && ns.is_none_or(|n| r.namespaces.iter().any(|x| x == n))
         })
         .map(|(i, _)| i)
         .collect()
@@ -187,7 +199,15 @@ pub fn strategic_merge_files(
         } else {
             b.read_text(kfile, dir, entry)?
         };
-        for patch in parse_docs(b, &origin, &text)? {
+        let docs = parse_docs(b, &origin, &text)?;
+        if docs.is_empty() {
+            return Err(RenderError::invalid(
+                &origin,
+                None,
+                "patch appears to be empty (no YAML document, only comments or blank lines)",
+            ));
+        }
+        for patch in docs {
             smp_without_target(&origin, &patch, ra, Allow::default())?;
         }
     }
@@ -230,7 +250,7 @@ pub fn patches(
                 let mut delete = Vec::new();
                 for j in hits {
                     if is_json6902 {
-                        apply_json6902(&mut ra[j], &docs[0], &origin, allow.name)?;
+                        apply_json6902(&mut ra[j], &docs[0], &origin)?;
                     } else {
                         for patch in &docs {
                             if apply_smp(&mut ra[j], patch, &origin, allow)? {
@@ -248,15 +268,11 @@ pub fn patches(
     Ok(())
 }
 
-fn apply_json6902(
-    r: &mut Resource,
-    ops: &Value,
-    origin: &str,
-    allow_name_change: bool,
-) -> Result<(), RenderError> {
+fn apply_json6902(r: &mut Resource, ops: &Value, origin: &str) -> Result<(), RenderError> {
     let ops: Vec<json_patch::PatchOperation> = serde_json::from_value(ops.clone())
         .map_err(|e| RenderError::invalid(origin, None, format!("not a JSON 6902 patch: {e}")))?;
     let before = r.name().to_string();
+    let before_kind = r.kind().to_string();
     let mut doc = r.obj.clone();
     for (i, op) in ops.into_iter().enumerate() {
         // kustomize's json-patch library lets `replace` set a key an object does not have yet
@@ -288,20 +304,14 @@ fn apply_json6902(
     }
     let after = object::name(&doc).unwrap_or_default().to_string();
     r.obj = doc;
-    if after != before {
-        if !allow_name_change {
-            return Err(RenderError::invalid(
-                origin,
-                None,
-                format!(
-                    "patch renames {} to `{after}`; set options.allowNameChange: true to allow it",
-                    r.key()
-                ),
-            ));
-        }
+    // kustomize applies JSON 6902 operations as written: a patch may rename its target
+    // (allowNameChange only guards strategic-merge patches); references follow the new name.
+    if after != before || r.kind() != before_kind {
         r.prev_ids
-            .push((r.kind().to_string(), before, r.namespace().to_string()));
-        r.names.push(after);
+            .push((before_kind, before, r.namespace().to_string()));
+        if !r.names.contains(&after) {
+            r.names.push(after);
+        }
     }
     Ok(())
 }
@@ -348,7 +358,7 @@ pub fn json6902(
             ));
         }
         for j in hits {
-            apply_json6902(&mut ra[j], ops, &origin, false)?;
+            apply_json6902(&mut ra[j], ops, &origin)?;
         }
     }
     Ok(())

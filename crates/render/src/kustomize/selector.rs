@@ -1,5 +1,5 @@
-//! Resource selection for `patches[].target` and replacements: group/version/kind exact,
-//! name and namespace as anchored regular expressions (matched against any name the resource
+//! Resource selection for `patches[].target` and replacements: group, version, kind, name
+//! and namespace as anchored regular expressions (matched against any name the resource
 //! has held), label and annotation selectors in Kubernetes syntax.
 
 use driftless_core::selector::LabelSelector;
@@ -11,7 +11,9 @@ use crate::RenderError;
 
 /// A compiled selector.
 pub struct Matcher {
-    sel: Selector,
+    /// group, version and kind: anchored regular expressions too, as kustomize's
+    /// `SelectorRegex` compiles them (`kind: Deployment|.*Set`).
+    gvk: [Option<Regex>; 3],
     name: Option<Regex>,
     namespace: Option<Regex>,
     labels: LabelSelector,
@@ -39,7 +41,18 @@ fn parse_selector(file: &str, field: &str, text: &str) -> Result<LabelSelector, 
 
 impl Matcher {
     pub fn new(file: &str, field: &str, sel: &Selector) -> Result<Self, RenderError> {
+        let re = |part: &str, v: &Option<String>| {
+            v.as_deref()
+                .filter(|p| !p.is_empty())
+                .map(|p| anchored(file, &format!("{field}.{part}"), p))
+                .transpose()
+        };
         Ok(Matcher {
+            gvk: [
+                re("group", &sel.group)?,
+                re("version", &sel.version)?,
+                re("kind", &sel.kind)?,
+            ],
             name: sel
                 .name
                 .as_deref()
@@ -62,15 +75,15 @@ impl Matcher {
                 .map(|s| parse_selector(file, &format!("{field}.annotationSelector"), s))
                 .transpose()?
                 .unwrap_or_default(),
-            sel: sel.clone(),
         })
     }
 
     pub fn matches(&self, r: &Resource) -> bool {
-        let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
-        eq(&self.sel.group, r.group())
-            && eq(&self.sel.version, r.version())
-            && eq(&self.sel.kind, r.kind())
+        let [g, v, k] = &self.gvk;
+        let ok = |re: &Option<Regex>, have: &str| re.as_ref().is_none_or(|re| re.is_match(have));
+        ok(g, r.group())
+            && ok(v, r.version())
+            && ok(k, r.kind())
             && self
                 .name
                 .as_ref()

@@ -6,9 +6,46 @@ use serde_json::{Map, Value};
 
 use crate::RenderError;
 
+/// Top-level fields of a kustomization, as kustomize spells them.
+const FIELDS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata",
+    "resources",
+    "bases",
+    "components",
+    "namespace",
+    "namePrefix",
+    "nameSuffix",
+    "commonLabels",
+    "labels",
+    "commonAnnotations",
+    "images",
+    "replicas",
+    "patches",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "configMapGenerator",
+    "secretGenerator",
+    "generatorOptions",
+    "replacements",
+    "sortOptions",
+    "helmCharts",
+    "helmGlobals",
+    "helmChartInflationGenerator",
+    "vars",
+    "transformers",
+    "generators",
+    "validators",
+    "crds",
+    "openapi",
+    "configurations",
+    "buildMetadata",
+];
+
 /// `kustomization.yaml` (kind `Kustomization` or `Component`).
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct Kustomization {
     pub api_version: Option<String>,
     pub kind: Option<String>,
@@ -59,7 +96,8 @@ pub struct Kustomization {
     pub openapi: Option<Value>,
     #[serde(default)]
     pub configurations: Vec<String>,
-    pub build_metadata: Option<Value>,
+    #[serde(default)]
+    pub build_metadata: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -224,12 +262,18 @@ pub struct LegacySortOptions {
 }
 
 impl Kustomization {
-    /// Parses a kustomization document; errors name the field path.
-    pub fn parse(file: &str, value: Value) -> Result<Self, RenderError> {
-        let value = if value.is_null() {
-            Value::Object(Map::new())
-        } else {
-            value
+    /// Parses a kustomization document; errors name the field path. Like kustomize (Go's
+    /// JSON decoding), top-level field names match case-insensitively and unknown fields are
+    /// skipped; each skipped field is reported in `warnings`.
+    pub fn parse(
+        file: &str,
+        value: Value,
+        warnings: &mut Vec<String>,
+    ) -> Result<Self, RenderError> {
+        let value = match value {
+            Value::Null => Value::Object(Map::new()),
+            Value::Object(m) => Value::Object(normalize_fields(file, m, warnings)),
+            other => other,
         };
         let k: Kustomization = serde_path_to_error::deserialize(value).map_err(|e| {
             let field = e.path().to_string();
@@ -256,21 +300,6 @@ impl Kustomization {
         }
         let unsupported = [
             (
-                "vars",
-                self.vars.is_some(),
-                "use `replacements` instead (vars are deprecated in kustomize)",
-            ),
-            (
-                "transformers",
-                self.transformers.is_some(),
-                "transformer plugins need a kustomize binary: use the plugin renderer",
-            ),
-            (
-                "generators",
-                self.generators.is_some(),
-                "generator plugins need a kustomize binary: use the plugin renderer",
-            ),
-            (
                 "validators",
                 self.validators.is_some(),
                 "validator plugins need a kustomize binary: use the plugin renderer",
@@ -285,12 +314,20 @@ impl Kustomization {
                 self.openapi.is_some(),
                 "custom OpenAPI schemas are not supported natively: use the plugin renderer",
             ),
-            (
-                "buildMetadata",
-                self.build_metadata.is_some(),
-                "build metadata annotations are not supported natively: remove the field",
-            ),
         ];
+        if let Some(other) = self
+            .build_metadata
+            .iter()
+            .find(|m| *m != "originAnnotations")
+        {
+            return Err(RenderError::invalid(
+                file,
+                Some("buildMetadata".into()),
+                format!(
+                    "`{other}` is not supported by the native kustomize (only `originAnnotations`); remove it or use the plugin renderer"
+                ),
+            ));
+        }
         for (field, present, hint) in unsupported {
             if present {
                 return Err(RenderError::invalid(
@@ -302,6 +339,32 @@ impl Kustomization {
         }
         Ok(())
     }
+}
+
+/// Maps each top-level key to kustomize's spelling (an exact match wins, else a
+/// case-insensitive one) and drops unknown keys with a warning.
+fn normalize_fields(
+    file: &str,
+    m: Map<String, Value>,
+    warnings: &mut Vec<String>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    let mut folded = Vec::new();
+    for (k, v) in m {
+        if FIELDS.contains(&k.as_str()) {
+            out.insert(k, v);
+        } else if let Some(f) = FIELDS.iter().find(|f| f.eq_ignore_ascii_case(&k)) {
+            folded.push((f.to_string(), v));
+        } else {
+            warnings.push(format!(
+                "{file}: unknown field `{k}` ignored (as kustomize does)"
+            ));
+        }
+    }
+    for (k, v) in folded {
+        out.entry(k).or_insert(v);
+    }
+    out
 }
 
 /// Checks that a map of labels/annotations holds only strings, naming the offending key.

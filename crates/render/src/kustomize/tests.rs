@@ -443,10 +443,26 @@ fn escaping_and_missing_paths_name_the_kustomization() {
 
 #[test]
 fn unknown_and_unsupported_fields_are_reported() {
-    let dir = fixture("//- app/kustomization.yaml\nresources: []\nnamePrefx: x-\n");
-    let err = build(&dir, "app").unwrap_err().to_string();
-    assert!(err.starts_with("app/kustomization.yaml: "), "{err}");
-    assert!(err.contains("unknown field `namePrefx`"), "{err}");
+    // kustomize (Go's JSON decoding) skips unknown top-level fields and matches names
+    // case-insensitively; we do the same and warn about each skipped field.
+    let dir = fixture(
+        "//- app/kustomization.yaml\nresources: [c.yaml]\nnamePrefx: x-\nnameprefix: p-\n//- app/c.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+    );
+    let tree = LocalTree::new(dir.path()).unwrap();
+    let out = render(
+        &tree,
+        "app",
+        &RendererSpec::Kustomize,
+        &RenderLimits::default(),
+    )
+    .unwrap();
+    assert!(
+        out.warnings.iter().any(|w| w
+            == "app/kustomization.yaml: unknown field `namePrefx` ignored (as kustomize does)"),
+        "{:?}",
+        out.warnings
+    );
+    assert_eq!(out.set.values().next().unwrap()["metadata"]["name"], "p-c");
     let dir = fixture("//- app/kustomization.yaml\nhelmCharts:\n- name: redis\n");
     let err = build(&dir, "app").unwrap_err().to_string();
     assert!(err.contains("plugin renderer"), "{err}");

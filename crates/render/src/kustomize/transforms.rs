@@ -3,10 +3,25 @@
 
 use serde_json::{Map, Value};
 
+use super::Resource;
 use super::fieldspec::{self, FieldSpec, annotation_specs, label_specs};
 use super::spec::{ImageSpec, Kustomization, ReplicaSpec, string_map};
-use super::{Resource, is_namespaced};
 use crate::RenderError;
+use driftless_core::object;
+
+/// Whether objects of this group/kind are namespaced: the built-in table, then CRDs of the
+/// build itself; unknown kinds count as namespaced, as in kustomize.
+pub(crate) fn is_namespaced(group: &str, kind: &str, all: &[Resource]) -> bool {
+    if let Some(n) = driftless_core::schema::builtin().is_namespaced(group, kind) {
+        return n;
+    }
+    !all.iter().any(|r| {
+        r.kind() == "CustomResourceDefinition"
+            && object::str_at(&r.obj, &["spec", "group"]) == Some(group)
+            && object::str_at(&r.obj, &["spec", "names", "kind"]) == Some(kind)
+            && object::str_at(&r.obj, &["spec", "scope"]) == Some("Cluster")
+    })
+}
 
 /// Sets the namespace of every namespaced object; ServiceAccount subjects named `default` in
 /// (Cluster)RoleBindings follow, as in kustomize's default `setRoleBindingSubjects: defaultOnly`.
@@ -16,8 +31,37 @@ pub fn namespace(ns: &str, ra: &mut [Resource]) {
         .map(|r| is_namespaced(r.group(), r.kind(), ra))
         .collect();
     for (r, namespaced) in ra.iter_mut().zip(scopes) {
+        // kustomize stores every object's id before the namespace filter runs, cluster-scoped
+        // ones included: name references then tell apart objects that kept their name.
+        r.store_previous_id();
         if namespaced {
-            r.set_namespace(ns);
+            object::set_namespace(&mut r.obj, ns);
+            r.namespaces.push(ns.to_string());
+        }
+        // kustomize's namespace field specs also point services that cluster-scoped objects
+        // call into the new namespace: an APIService's (created) and a CRD conversion
+        // webhook's (when set).
+        match (r.group(), r.kind()) {
+            // kustomize's namespace field specs include metadata/name of kind Namespace (v1
+            // only): a Namespace object becomes the namespace it is given.
+            ("", "Namespace") if r.version() == "v1" && r.name() != ns => {
+                object::set_name(&mut r.obj, ns);
+                r.names.push(ns.to_string());
+            }
+            ("apiregistration.k8s.io", "APIService") => {
+                if let Some(svc) = object::ensure_map(&mut r.obj, &["spec", "service"]) {
+                    svc.insert("namespace".into(), Value::String(ns.to_string()));
+                }
+            }
+            ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+                let path = ["spec", "conversion", "webhook", "clientConfig", "service"];
+                if object::str_at(&r.obj, &[&path[..], &["namespace"]].concat()).is_some()
+                    && let Some(svc) = object::ensure_map(&mut r.obj, &path)
+                {
+                    svc.insert("namespace".into(), Value::String(ns.to_string()));
+                }
+            }
+            _ => {}
         }
         if r.group() == "rbac.authorization.k8s.io"
             && matches!(r.kind(), "RoleBinding" | "ClusterRoleBinding")
@@ -45,10 +89,20 @@ fn keeps_name(r: &Resource) -> bool {
 }
 
 pub fn prefix_suffix(prefix: &str, suffix: &str, ra: &mut [Resource]) {
+    prefix_suffix_where(prefix, suffix, ra, &|_| true);
+}
+
+/// Prefix/suffix on the resources `selected` accepts (a PrefixSuffixTransformer's fieldSpecs).
+pub fn prefix_suffix_where(
+    prefix: &str,
+    suffix: &str,
+    ra: &mut [Resource],
+    selected: &dyn Fn(&Resource) -> bool,
+) {
     if prefix.is_empty() && suffix.is_empty() {
         return;
     }
-    for r in ra.iter_mut().filter(|r| !keeps_name(r)) {
+    for r in ra.iter_mut().filter(|r| !keeps_name(r) && selected(r)) {
         let new = format!("{prefix}{}{suffix}", r.name());
         r.rename(&new);
         if !prefix.is_empty() {
@@ -60,7 +114,7 @@ pub fn prefix_suffix(prefix: &str, suffix: &str, ra: &mut [Resource]) {
     }
 }
 
-fn apply_pairs(specs: &[FieldSpec], pairs: &[(String, String)], ra: &mut [Resource]) {
+pub fn apply_pairs(specs: &[FieldSpec], pairs: &[(String, String)], ra: &mut [Resource]) {
     for r in ra.iter_mut() {
         let (group, kind) = (r.group().to_string(), r.kind().to_string());
         for s in specs.iter().filter(|s| s.applies_to(&group, &kind)) {
@@ -78,14 +132,34 @@ fn apply_pairs(specs: &[FieldSpec], pairs: &[(String, String)], ra: &mut [Resour
     }
 }
 
-pub fn labels(kfile: &str, k: &Kustomization, ra: &mut [Resource]) -> Result<(), RenderError> {
+/// Field specs added by `configurations:` files, per section.
+pub type Extra = std::collections::BTreeMap<&'static str, Vec<FieldSpec>>;
+
+fn extra<'e>(e: &'e Extra, section: &str) -> &'e [FieldSpec] {
+    e.get(section).map(Vec::as_slice).unwrap_or_default()
+}
+
+pub fn labels(
+    kfile: &str,
+    k: &Kustomization,
+    more: &Extra,
+    ra: &mut [Resource],
+) -> Result<(), RenderError> {
     if !k.common_labels.is_empty() {
         let pairs = string_map(kfile, "commonLabels", &k.common_labels)?;
-        apply_pairs(&label_specs(true, true), &pairs, ra);
+        let mut specs = label_specs(true, true);
+        specs.extend_from_slice(extra(more, "commonLabels"));
+        apply_pairs(&specs, &pairs, ra);
     }
     for (i, l) in k.labels.iter().enumerate() {
         let pairs = string_map(kfile, &format!("labels[{i}].pairs"), &l.pairs)?;
         let mut specs = label_specs(l.include_selectors, l.include_templates);
+        specs.extend_from_slice(extra(more, "labels"));
+        if l.include_selectors {
+            specs.extend_from_slice(extra(more, "commonLabels"));
+        } else if l.include_templates {
+            specs.extend_from_slice(extra(more, "templateLabels"));
+        }
         specs.extend(
             l.fields
                 .iter()
@@ -96,10 +170,17 @@ pub fn labels(kfile: &str, k: &Kustomization, ra: &mut [Resource]) -> Result<(),
     Ok(())
 }
 
-pub fn annotations(kfile: &str, k: &Kustomization, ra: &mut [Resource]) -> Result<(), RenderError> {
+pub fn annotations(
+    kfile: &str,
+    k: &Kustomization,
+    more: &Extra,
+    ra: &mut [Resource],
+) -> Result<(), RenderError> {
     if !k.common_annotations.is_empty() {
         let pairs = string_map(kfile, "commonAnnotations", &k.common_annotations)?;
-        apply_pairs(&annotation_specs(), &pairs, ra);
+        let mut specs = annotation_specs();
+        specs.extend_from_slice(extra(more, "commonAnnotations"));
+        apply_pairs(&specs, &pairs, ra);
     }
     Ok(())
 }
@@ -107,6 +188,7 @@ pub fn annotations(kfile: &str, k: &Kustomization, ra: &mut [Resource]) -> Resul
 pub fn replicas(
     kfile: &str,
     specs: &[ReplicaSpec],
+    more: &Extra,
     ra: &mut [Resource],
     warnings: &mut Vec<String>,
 ) {
@@ -121,6 +203,26 @@ pub fn replicas(
             {
                 spec.insert("replicas".into(), Value::from(s.count));
                 hit = true;
+            }
+            // Replica fields `configurations:` adds for other kinds.
+            let (group, kind) = (r.group().to_string(), r.kind().to_string());
+            for fs in extra(more, "replicas")
+                .iter()
+                .filter(|fs| fs.applies_to(&group, &kind))
+            {
+                let Some((parent, leaf)) = fs.path.rsplit_once('/') else {
+                    continue;
+                };
+                let holder = FieldSpec {
+                    path: parent.to_string(),
+                    ..fs.clone()
+                };
+                holder.visit(&mut r.obj, &mut |node| {
+                    if let Some(m) = node.as_object_mut() {
+                        m.insert(leaf.to_string(), Value::from(s.count));
+                        hit = true;
+                    }
+                });
             }
         }
         if !hit {
@@ -168,12 +270,30 @@ fn update_image(image: &str, spec: &ImageSpec) -> Option<String> {
 
 /// Rewrites `image` of every container, init container and ephemeral container, at any depth
 /// (kustomize's legacy image filter does the same walk).
-pub fn images(specs: &[ImageSpec], ra: &mut [Resource]) {
+pub fn images(specs: &[ImageSpec], more: &Extra, ra: &mut [Resource]) {
     if specs.is_empty() {
         return;
     }
     for r in ra.iter_mut() {
         walk_containers(&mut r.obj, specs);
+        // Image fields `configurations:` adds (custom resources keeping an image elsewhere).
+        let (group, kind) = (r.group().to_string(), r.kind().to_string());
+        for fs in extra(more, "images")
+            .iter()
+            .filter(|fs| fs.applies_to(&group, &kind))
+        {
+            let plain = FieldSpec {
+                create: false,
+                ..fs.clone()
+            };
+            plain.visit(&mut r.obj, &mut |node| {
+                if let Value::String(image) = node
+                    && let Some(new) = specs.iter().find_map(|s| update_image(image, s))
+                {
+                    *image = new;
+                }
+            });
+        }
     }
 }
 
