@@ -3,11 +3,10 @@
 //! in `--config`, and a `resource_customizations/<group>/<Kind>/health.lua` directory — and the
 //! API shows each custom resource's health as its check said.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::up::Killed;
+use crate::up::start_engine;
 
 const KINDS: [(&str, &str); 3] = [
     ("Widget", "widgets"),
@@ -77,41 +76,21 @@ async fn up_runs_lua_health_checks_from_all_three_configuration_forms() {
     std::fs::create_dir_all(&gizmo).unwrap();
     std::fs::write(gizmo.join("health.lua"), script("Gizmo")).unwrap();
 
-    let mut child = Killed(
-        Command::new(env!("CARGO_BIN_EXE_driftless"))
-            .args([
-                "up",
-                "--sandbox",
-                "--allow-local-sources",
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .arg("--data-dir")
-            .arg(d.join("data"))
-            .arg("--config")
-            .arg(d.join("config"))
-            .arg("--resource-customizations")
-            .arg(d.join("customizations"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
-    let stdout = child.0.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let api = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("`up` printed its API address");
-        if let Some(rest) = line.strip_prefix("api: ") {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
+    let mut up = Command::new(env!("CARGO_BIN_EXE_driftless"));
+    up.args([
+        "up",
+        "--sandbox",
+        "--allow-local-sources",
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .arg("--data-dir")
+    .arg(d.join("data"))
+    .arg("--config")
+    .arg(d.join("config"))
+    .arg("--resource-customizations")
+    .arg(d.join("customizations"));
+    let (_engine, api) = start_engine(up);
     let token = std::fs::read_to_string(d.join("data/api-token")).unwrap();
     let http = reqwest::Client::new();
 

@@ -384,12 +384,18 @@ async fn up_demo_syncs_three_applications_behind_an_authenticated_api() {
 
 /// Starts `driftless up --demo` on `dir`; returns the process and its API base URL.
 pub fn start_up(dir: &std::path::Path) -> (Killed, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftless"));
+    cmd.args(["up", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir);
+    start_engine(cmd)
+}
+
+/// Spawns an `up` command (which must listen on a free port) and waits for the API address
+/// it prints; returns the process (killed on drop) and that address.
+pub fn start_engine(mut cmd: Command) -> (Killed, String) {
     // Owned by the guard from the start, so a failed wait still kills it.
     let mut child = Killed(
-        Command::new(env!("CARGO_BIN_EXE_driftless"))
-            .args(["up", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
-            .stdout(Stdio::piped())
+        cmd.stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap(),

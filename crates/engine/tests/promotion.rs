@@ -20,7 +20,8 @@ use driftless_testkit::repo::TestRepo;
 const BASE: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: shop}]}\n";
 
 /// An overlay with both images pinned; prod adds a `probe` sidecar (the only stage that
-/// runs that image, so a broken probe fails prod alone).
+/// runs that image, so a broken probe fails prod alone). kustomize puts a container a patch
+/// adds before the existing ones (checked against `kubectl kustomize`), so prod runs probe first.
 fn overlay(sidecar: bool) -> String {
     let patch = if sidecar {
         "patches:\n- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata: {name: web}\n    spec:\n      template:\n        spec:\n          containers:\n          - {name: probe, image: probe}\n"
@@ -163,7 +164,7 @@ async fn an_image_moves_dev_to_staging_to_prod_with_approvals_and_a_failing_prod
     ctl.set_pipeline(pipeline(SHOP), "test", false)
         .await
         .unwrap();
-    until_images(&env, "shop-prod", &["shop:1.0", "probe:1.0"]).await;
+    until_images(&env, "shop-prod", &["probe:1.0", "shop:1.0"]).await;
     for a in ["shop-dev", "shop-staging", "shop-prod"] {
         until_healthy(&ctl, a).await;
     }
@@ -192,7 +193,7 @@ async fn an_image_moves_dev_to_staging_to_prod_with_approvals_and_a_failing_prod
     .await;
     assert_eq!(
         images(&env, "shop-prod").await,
-        ["shop:1.0", "probe:1.0"],
+        ["probe:1.0", "shop:1.0"],
         "prod waits"
     );
     assert!(
@@ -221,7 +222,7 @@ async fn an_image_moves_dev_to_staging_to_prod_with_approvals_and_a_failing_prod
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         images(&env, "shop-prod").await,
-        ["shop:1.0", "probe:1.0"],
+        ["probe:1.0", "shop:1.0"],
         "one approval of two"
     );
     ctl.decide(waiting.id, &user("bob", &["release"]), true, "ship it")
@@ -231,7 +232,7 @@ async fn an_image_moves_dev_to_staging_to_prod_with_approvals_and_a_failing_prod
         p.id == waiting.id && p.phase == Phase::Succeeded
     })
     .await;
-    until_images(&env, "shop-prod", &["shop:1.1", "probe:1.0"]).await;
+    until_images(&env, "shop-prod", &["probe:1.0", "shop:1.1"]).await;
     let commit = &prod.commits[0];
     assert_eq!(
         (commit.purpose.as_str(), commit.branch.as_str()),
@@ -325,7 +326,7 @@ async fn an_image_moves_dev_to_staging_to_prod_with_approvals_and_a_failing_prod
         prod_file,
         "prod's file is back"
     );
-    until_images(&env, "shop-prod", &["shop:1.1", "probe:1.0"]).await;
+    until_images(&env, "shop-prod", &["probe:1.0", "shop:1.1"]).await;
     until_healthy(&ctl, "shop-prod").await;
     // The failed values are not promoted again by themselves.
     tokio::time::sleep(Duration::from_millis(800)).await;

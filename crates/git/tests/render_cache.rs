@@ -11,10 +11,25 @@ fn fixture() -> TestRepo {
     repo.commit(
         &[
             ("base/kustomization.yaml", Some("resources: [cm.yaml]\n")),
-            ("base/cm.yaml", Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {v: \"1\"}\n")),
-            ("apps/a/kustomization.yaml", Some("resources: [../../base]\nnamePrefix: a-\n")),
-            ("apps/b/kustomization.yaml", Some("resources: [../../base]\nnamePrefix: b-\npatches: [{path: ../../patches/b.yaml}]\n")),
-            ("patches/b.yaml", Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {b: \"1\"}\n")),
+            (
+                "base/cm.yaml",
+                Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {v: \"1\"}\n"),
+            ),
+            (
+                "apps/a/kustomization.yaml",
+                Some("resources: [../../base]\nnamePrefix: a-\n"),
+            ),
+            (
+                "apps/b/kustomization.yaml",
+                Some("resources: [../../base, ../../extra]\nnamePrefix: b-\n"),
+            ),
+            ("extra/kustomization.yaml", Some("resources: [b.yaml]\n")),
+            (
+                "extra/b.yaml",
+                Some(
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata: {b: \"1\"}\n",
+                ),
+            ),
             ("README.md", Some("hello\n")),
         ],
         "initial",
@@ -82,12 +97,13 @@ fn unrelated_commits_hit_and_input_changes_miss() {
     assert_eq!(env.render("a").0, CacheOutcome::Hit);
     assert_eq!(env.render("b").0, CacheOutcome::Hit);
 
-    // A patch file outside b's directory is one of b's inputs, not a's.
+    // A file outside b's directory (a kustomization b uses; kustomize's load restrictor refuses
+    // loose files) is one of b's inputs, not a's.
     let (_, b_before) = env.render("b");
     env.repo.commit(
         &[(
-            "patches/b.yaml",
-            Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {b: \"2\"}\n"),
+            "extra/b.yaml",
+            Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata: {b: \"2\"}\n"),
         )],
         "patch b",
     );
@@ -169,8 +185,10 @@ fn a_tree_diff_names_exactly_the_apps_whose_inputs_changed() {
     env.repo.commit(
         &[
             (
-                "patches/b.yaml",
-                Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {b: \"3\"}\n"),
+                "extra/b.yaml",
+                Some(
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata: {b: \"3\"}\n",
+                ),
             ),
             ("README.md", Some("x\n")),
         ],
@@ -186,7 +204,7 @@ fn a_tree_diff_names_exactly_the_apps_whose_inputs_changed() {
     let changed = new.changed_paths(&old).unwrap();
     assert_eq!(
         changed,
-        vec!["README.md".to_string(), "patches/b.yaml".to_string()]
+        vec!["README.md".to_string(), "extra/b.yaml".to_string()]
     );
     assert_eq!(env.cache.affected_by(&changed), vec!["b".to_string()]);
     env.repo
