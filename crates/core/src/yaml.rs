@@ -34,14 +34,16 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// Sized so large real inputs (a CRD bundle of a few MB is ~150k nodes) pass and the worst
-    /// a hostile stream can reach stays well under 200 MB of memory (~150 bytes a node).
+    /// Sized so large real inputs (a CRD bundle of a few MB is ~150k nodes) pass with room to
+    /// spare and the worst a hostile stream can reach stays well under 200 MB of memory (~150
+    /// bytes a node): `up` rendering four hostile files peaks at ~170 MB (debug build,
+    /// `scripts/hostile-rss.sh`); 500k nodes let it reach 206 MB.
     fn default() -> Self {
         Limits {
             max_bytes: 8 * 1024 * 1024,
             max_documents: 10_000,
             max_depth: 64,
-            max_nodes: 500_000,
+            max_nodes: 350_000,
             max_scalar_bytes: 24 * 1024 * 1024,
         }
     }
@@ -161,7 +163,21 @@ fn split_documents(text: &str) -> Vec<(usize, String)> {
 /// Parses a multi-document stream with kubectl-compatible scalars. Empty and comment-only
 /// documents are skipped but keep their place in the numbering. The stream's budget (and the
 /// enclosing [`scoped`] one, if any) is shared by all its documents.
+/// Streams that use anchors and aliases, parsed one at a time across the process.
+static ALIAS_PARSES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Whether a stream may use anchors and aliases (cheap and conservative: a false positive only
+/// serializes that parse).
+fn may_use_aliases(text: &str) -> bool {
+    text.contains('&') && text.contains('*')
+}
+
 pub fn parse_stream(text: &str, limits: &Limits) -> Result<Vec<Document>, YamlError> {
+    // Alias expansion is the only way a small input grows into a large tree. Each stream is
+    // bounded by its budget, but concurrent renders of hostile files would stack their peaks
+    // (four bombs rendered by four workers took `up` to 276 MB): such streams take turns.
+    let _one_at_a_time =
+        may_use_aliases(text).then(|| ALIAS_PARSES.lock().unwrap_or_else(|e| e.into_inner()));
     let scope = scope_left();
     if text.len() > limits.max_bytes {
         return Err(YamlError::TooLarge {
