@@ -21,8 +21,39 @@ pub struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // End the WebDriver session first: chromedriver then quits Chromium and its crashpad
+        // handlers. Killing chromedriver alone left them running after the suite had ended.
+        self.end_session();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+    }
+}
+
+impl Browser {
+    /// `DELETE /session/{id}`, written by hand: `drop` may run inside or outside a runtime,
+    /// so no async client. Waits (bounded) for chromedriver's answer, sent once Chromium quit.
+    fn end_session(&self) {
+        use std::io::{Read, Write};
+        let Some(rest) = self.base.strip_prefix("http://") else {
+            return;
+        };
+        let Some((host, path)) = rest.split_once('/') else {
+            return;
+        };
+        if !path.starts_with("session/") {
+            return;
+        }
+        let Ok(mut stream) = std::net::TcpStream::connect(host) else {
+            return;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
+        let request = format!(
+            "DELETE /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        );
+        if stream.write_all(request.as_bytes()).is_ok() {
+            let mut answer = Vec::new();
+            let _ = stream.read_to_end(&mut answer);
+        }
     }
 }
 
