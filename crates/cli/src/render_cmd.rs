@@ -25,6 +25,11 @@ pub struct RenderArgs {
     path: String,
     #[command(flatten)]
     git: GitArgs,
+    /// kustomize's `--load-restrictor`: `LoadRestrictionsRootOnly` (the default) refuses files
+    /// outside a kustomization's directory; `LoadRestrictionsNone` allows any file of the
+    /// source (never outside it), as Argo CD's `kustomize.buildOptions` often sets.
+    #[arg(long, value_enum, default_value = "LoadRestrictionsRootOnly")]
+    load_restrictor: LoadRestrictor,
     /// Render with the native kustomize (the default when the path holds a kustomization).
     #[arg(long, group = "renderer")]
     kustomize: bool,
@@ -147,9 +152,10 @@ pub(crate) fn render_source(
     path: &str,
     spec: &RendererSpec,
     git: &GitArgs,
+    limits: &RenderLimits,
 ) -> anyhow::Result<driftless_render::Rendered> {
     let tree = open_source(source, revision, git)?;
-    render_tree(tree.as_ref(), path, spec)
+    render_tree_with(tree.as_ref(), path, spec, limits)
 }
 
 /// The tree a source names: a Git URL (or a local repository at `revision`) fetched, or a
@@ -181,13 +187,32 @@ pub(crate) fn render_tree(
     path: &str,
     spec: &RendererSpec,
 ) -> anyhow::Result<driftless_render::Rendered> {
+    render_tree_with(tree, path, spec, &RenderLimits::default())
+}
+
+/// [`render_tree`] with explicit limits (`--load-restrictor`).
+fn render_tree_with(
+    tree: &dyn SourceTree,
+    path: &str,
+    spec: &RendererSpec,
+    limits: &RenderLimits,
+) -> anyhow::Result<driftless_render::Rendered> {
     let shown_path = if path.is_empty() { "." } else { path };
     // One YAML budget for the whole render (every file, every base), not per stream.
     let (result, _) =
         driftless_core::yaml::scoped(driftless_core::yaml::Budget::for_task(), || {
-            render(tree, path, spec, &RenderLimits::default())
+            render(tree, path, spec, limits)
         });
     result.with_context(|| format!("rendering `{shown_path}` in {}", tree.describe()))
+}
+
+/// kustomize's load restrictor, spelled as kustomize spells it.
+#[derive(Clone, Copy, ValueEnum)]
+enum LoadRestrictor {
+    #[value(name = "LoadRestrictionsRootOnly")]
+    RootOnly,
+    #[value(name = "LoadRestrictionsNone")]
+    None,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -224,12 +249,17 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     } else {
         RendererSpec::Auto
     };
+    let limits = RenderLimits {
+        kustomize_files_outside_root: matches!(args.load_restrictor, LoadRestrictor::None),
+        ..RenderLimits::default()
+    };
     let rendered = render_source(
         &args.source,
         args.revision.as_deref(),
         &args.path,
         &spec,
         &args.git,
+        &limits,
     )?;
     for w in &rendered.warnings {
         eprintln!("warning: {w}");

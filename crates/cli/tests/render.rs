@@ -228,3 +228,43 @@ mod from_git {
         );
     }
 }
+
+/// kustomize's `--load-restrictor`: a case kustomize's own suite builds with
+/// `LoadRestrictionsNone` (a patch shared from outside the overlay) is refused by default and
+/// renders byte for byte as `kustomize build --load-restrictor LoadRestrictionsNone` with it.
+#[test]
+fn load_restrictor_none_allows_files_outside_the_kustomization_as_kustomize_does() {
+    let case = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../render/tests/kustomize-krusty/complexcomposition_test__TestComplexComposition_Prod_SuccessWithRawTransformers"
+    );
+    let args = [
+        "render",
+        case,
+        "--path",
+        "prod",
+        "--kustomize",
+        "-o",
+        "yaml",
+    ];
+    let refused = driftless(&args);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("load restrictor"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let mut allowed = args.to_vec();
+    allowed.extend(["--load-restrictor", "LoadRestrictionsNone"]);
+    let out = driftless(&allowed);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = std::fs::read(format!("{case}/expected.cli.yaml")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&want)
+    );
+}

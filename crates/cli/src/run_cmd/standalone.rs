@@ -70,6 +70,7 @@ impl LocalEngine {
             &app.source.path,
             &spec,
             &self.git,
+            &Default::default(),
         )
         .map_err(|e| fail(format!("{e:#}")))?;
         let policy = AppPolicy::of(app, false).map_err(fail)?;
