@@ -435,3 +435,38 @@ impl Controller {
         .map_err(|e| e.to_string())
     }
 }
+
+impl Controller {
+    /// Whether `name` (an app-of-apps) still has children or definitions it declared:
+    /// Applications, Repositories, Clusters or Projects whose parent it is.
+    pub(super) async fn declared_anything(&self, name: &str) -> bool {
+        let parent = Some(name);
+        self.apps
+            .lock()
+            .await
+            .values()
+            .any(|s| s.app.parent.as_deref() == parent)
+            || self
+                .sources
+                .repositories
+                .list()
+                .iter()
+                .any(|r| r.parent.as_deref() == parent)
+            || self
+                .clusters
+                .read()
+                .expect("clusters lock")
+                .values()
+                .any(|c| {
+                    c.definition
+                        .as_ref()
+                        .is_some_and(|d| d.parent.as_deref() == parent)
+                })
+            || self
+                .projects
+                .lock()
+                .await
+                .values()
+                .any(|p| p.parent.as_deref() == parent)
+    }
+}

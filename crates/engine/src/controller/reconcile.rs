@@ -406,39 +406,6 @@ impl Controller {
         Ok(())
     }
 
-    /// Whether `name` (an app-of-apps) still has children or definitions it declared:
-    /// Applications, Repositories, Clusters or Projects whose parent it is.
-    async fn declared_anything(&self, name: &str) -> bool {
-        let parent = Some(name);
-        self.apps
-            .lock()
-            .await
-            .values()
-            .any(|s| s.app.parent.as_deref() == parent)
-            || self
-                .sources
-                .repositories
-                .list()
-                .iter()
-                .any(|r| r.parent.as_deref() == parent)
-            || self
-                .clusters
-                .read()
-                .expect("clusters lock")
-                .values()
-                .any(|c| {
-                    c.definition
-                        .as_ref()
-                        .is_some_and(|d| d.parent.as_deref() == parent)
-                })
-            || self
-                .projects
-                .lock()
-                .await
-                .values()
-                .any(|p| p.parent.as_deref() == parent)
-    }
-
     /// A sync the cluster did not answer is no verdict on the revision: the attempt is not
     /// recorded (so the same revision is synced again, and objects it had not reached yet are
     /// applied then), a user's request is kept, and the app is queued again with a backoff
