@@ -1,5 +1,6 @@
 //! The API crate's integration tests, one test binary for all of them.
 
+mod common;
 mod reliability;
 mod roles;
 mod storm;

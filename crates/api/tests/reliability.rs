@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use driftless_api::{Limits, Users};
 use driftless_core::users::Caller;
-use driftless_engine::controller::{Controller, ControllerConfig, Sources};
+use driftless_engine::controller::{Controller, ControllerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -42,29 +42,13 @@ async fn start(limits: Limits, users: Vec<(String, Caller)>) -> Api {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let sc = driftless_testkit::cluster::sandbox_cluster().await;
     let dir = tempfile::tempdir().unwrap();
-    let store = driftless_store::Store::sqlite(&dir.path().join("d.db"))
-        .await
-        .unwrap();
-    let sources = Arc::new(Sources::new(
+    let ctl = crate::common::controller(
         dir.path(),
-        driftless_git::UrlPolicy {
-            allow_local: true,
-            allow_insecure: false,
-        },
-        Duration::from_secs(3600),
-    ));
-    let ctl = Controller::new(
-        store,
-        Arc::new(driftless_kube::KubeCluster::new(
-            sc.cluster.client().clone(),
-            "sandbox",
-        )),
-        sources,
-        driftless_health::Assessor::default(),
+        sc.cluster.client(),
+        "sandbox",
         ControllerConfig::default(),
     )
-    .await
-    .unwrap();
+    .await;
     ctl.users().replace(users);
     let users = ctl.users().clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -3,10 +3,9 @@
 //! served. The controller runs on the sandbox; the API on loopback.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use driftless_core::users::Caller;
-use driftless_engine::controller::{Controller, ControllerConfig, Sources};
+use driftless_engine::controller::ControllerConfig;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -17,29 +16,13 @@ async fn roles_decide_who_may_act_and_pipelines_are_served() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let sc = driftless_testkit::cluster::sandbox_cluster().await;
     let dir = tempfile::tempdir().unwrap();
-    let store = driftless_store::Store::sqlite(&dir.path().join("d.db"))
-        .await
-        .unwrap();
-    let sources = Arc::new(Sources::new(
+    let ctl = crate::common::controller(
         dir.path(),
-        driftless_git::UrlPolicy {
-            allow_local: true,
-            allow_insecure: false,
-        },
-        Duration::from_secs(3600),
-    ));
-    let ctl = Controller::new(
-        store,
-        Arc::new(driftless_kube::KubeCluster::new(
-            sc.cluster.client().clone(),
-            "sandbox",
-        )),
-        sources,
-        driftless_health::Assessor::default(),
+        sc.cluster.client(),
+        "sandbox",
         ControllerConfig::default(),
     )
-    .await
-    .unwrap();
+    .await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api = format!("http://{}/api/v1", listener.local_addr().unwrap());
     let user = |name: &str, role: &str| Caller {

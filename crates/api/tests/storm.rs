@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use driftless_engine::controller::{Controller, ControllerConfig, Sources};
+use driftless_engine::controller::{Controller, ControllerConfig};
 use driftless_testkit::http::{Auth, GitHttpServer};
 use driftless_testkit::repo::TestRepo;
 
@@ -44,33 +44,17 @@ async fn rig() -> Rig {
     let url = git.url(&repo.name());
     let sc = driftless_testkit::cluster::sandbox_cluster().await;
     let dir = tempfile::tempdir().unwrap();
-    let store = driftless_store::Store::sqlite(&dir.path().join("d.db"))
-        .await
-        .unwrap();
-    let sources = Arc::new(Sources::new(
+    // No polling (hourly): only webhooks bring commits in.
+    let ctl = crate::common::controller(
         dir.path(),
-        driftless_git::UrlPolicy {
-            allow_local: true,
-            allow_insecure: false,
-        },
-        // No polling: only webhooks bring commits in.
-        Duration::from_secs(3600),
-    ));
-    let ctl = Controller::new(
-        store,
-        Arc::new(driftless_kube::KubeCluster::new(
-            sc.cluster.client(),
-            "sandbox",
-        )),
-        sources,
-        driftless_health::Assessor::default(),
+        sc.cluster.client(),
+        "sandbox",
         ControllerConfig {
             resync: Duration::from_millis(200),
             ..Default::default()
         },
     )
-    .await
-    .unwrap();
+    .await;
     let app = driftless_core::app::parse(
         &format!("apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: storm}}\nspec:\n  source: {{repoURL: \"{url}\", path: app}}\n  destination: {{namespace: default}}\n  syncPolicy: {{automated: {{}}}}\n"),
         "storm.yaml",
