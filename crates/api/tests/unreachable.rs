@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
-use driftless_engine::controller::{Controller, ControllerConfig, Sources};
+use driftless_engine::controller::ControllerConfig;
 
 #[derive(Clone)]
 struct Proxy {
@@ -102,29 +102,16 @@ async fn defect_08_sync_stopped_by_an_unreachable_cluster_is_retried_when_it_ans
         )
     };
     std::fs::write(src.join("app/cm.yaml"), cm("one")).unwrap();
-    let store = driftless_store::Store::sqlite(&dir.path().join("d.db"))
-        .await
-        .unwrap();
-    let sources = Arc::new(Sources::new(
+    let ctl = crate::common::controller(
         dir.path(),
-        driftless_git::UrlPolicy {
-            allow_local: true,
-            allow_insecure: false,
-        },
-        Duration::from_secs(3600),
-    ));
-    let ctl = Controller::new(
-        store,
-        Arc::new(driftless_kube::KubeCluster::new(client, "proxied")),
-        sources,
-        driftless_health::Assessor::default(),
+        client,
+        "proxied",
         ControllerConfig {
             resync: Duration::from_millis(300),
             ..Default::default()
         },
     )
-    .await
-    .unwrap();
+    .await;
     let def = driftless_core::app::parse(
         &format!("apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: \"{}\", path: app}}\n  destination: {{namespace: default}}\n  syncPolicy: {{automated: {{}}, retry: {{limit: 2, backoff: {{duration: 100ms, factor: 2, maxDuration: 200ms}}}}}}\n", src.display()),
         "shop.yaml",

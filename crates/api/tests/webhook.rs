@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use driftless_engine::controller::{Controller, ControllerConfig, Sources};
+use driftless_engine::controller::{Controller, ControllerConfig};
 use driftless_testkit::repo::TestRepo;
 use hmac_sign::sign;
 
@@ -46,34 +46,12 @@ async fn a_signed_push_syncs_the_new_commit_and_a_forged_one_is_refused() {
 
     let sc = driftless_testkit::cluster::sandbox_cluster().await;
     let dir = tempfile::tempdir().unwrap();
-    let store = driftless_store::Store::sqlite(&dir.path().join("d.db"))
-        .await
-        .unwrap();
     // Polling once an hour: only the webhook can bring the second commit in.
-    let sources = Arc::new(Sources::new(
-        dir.path(),
-        driftless_git::UrlPolicy {
-            allow_local: true,
-            allow_insecure: false,
-        },
-        Duration::from_secs(3600),
-    ));
     let cfg = ControllerConfig {
         resync: Duration::from_millis(300),
         ..Default::default()
     };
-    let ctl = Controller::new(
-        store,
-        Arc::new(driftless_kube::KubeCluster::new(
-            sc.cluster.client().clone(),
-            "sandbox",
-        )),
-        sources,
-        driftless_health::Assessor::default(),
-        cfg,
-    )
-    .await
-    .unwrap();
+    let ctl = crate::common::controller(dir.path(), sc.cluster.client(), "sandbox", cfg).await;
     let app = driftless_core::app::parse(
         &format!("apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: \"{url}\", path: shop, targetRevision: main}}\n  destination: {{namespace: default}}\n  syncPolicy: {{automated: {{prune: true}}}}\n"),
         "shop.yaml",
