@@ -31,7 +31,7 @@ pub async fn create(
     s.controller
         .set_cluster(def, &caller.name, true)
         .await
-        .map_err(ApiError::BadRequest)?;
+        .map_err(ApiError::from)?;
     Ok((StatusCode::CREATED, Json(json!({"cluster": name}))))
 }
 

@@ -42,11 +42,11 @@ pub(crate) fn one_definition(
 pub(crate) fn deleted(
     kind: &str,
     name: &str,
-    removed: Result<bool, String>,
+    removed: Result<bool, driftless_engine::EngineError>,
 ) -> Result<Json<Value>, ApiError> {
     match removed {
         Ok(true) => Ok(Json(json!({kind: name, "deleted": true}))),
         Ok(false) => Err(ApiError::NotFound(format!("{kind} {name}"))),
-        Err(e) => Err(ApiError::BadRequest(e)),
+        Err(e) => Err(e.into()),
     }
 }

@@ -246,7 +246,7 @@ async fn create_app(
     s.controller
         .set_app(p.app, &caller.name)
         .await
-        .map_err(ApiError::BadRequest)?;
+        .map_err(ApiError::from)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"application": name, "warnings": p.warnings})),
@@ -279,7 +279,7 @@ async fn delete_app(
             .controller
             .delete_app_cascade(&name, &caller.name, q.confirm_critical)
             .await
-            .map_err(ApiError::BadRequest)?;
+            .map_err(ApiError::from)?;
         return Ok(Json(
             json!({"application": name, "deleted": true, "cascade": true, "objectsDeleted": deleted}),
         ));
@@ -288,7 +288,7 @@ async fn delete_app(
         .controller
         .remove_app(&name, &caller.name)
         .await
-        .map_err(ApiError::Internal)?
+        .map_err(ApiError::from)?
     {
         return Err(ApiError::NotFound(format!("application {name}")));
     }
@@ -350,7 +350,7 @@ async fn patch_app(
     s.controller
         .set_app(app, &caller.name)
         .await
-        .map_err(ApiError::BadRequest)?;
+        .map_err(ApiError::from)?;
     Ok(Json(json!({"application": name, "spec": spec})))
 }
 
@@ -408,7 +408,7 @@ async fn set_image(
         .controller
         .set_image_for(&target, &body.image, &caller.name)
         .await
-        .map_err(ApiError::BadRequest)?;
+        .map_err(ApiError::from)?;
     let items: Vec<Value> = done
         .iter()
         .map(|d| {
@@ -450,11 +450,7 @@ async fn sync_app(
         return Err(ApiError::NotFound(format!("application {name}")));
     }
     if opts.dry_run {
-        let cmp = s
-            .controller
-            .diff(&name)
-            .await
-            .map_err(ApiError::BadRequest)?;
+        let cmp = s.controller.diff(&name).await.map_err(ApiError::from)?;
         return Ok((
             StatusCode::OK,
             Json(
@@ -466,7 +462,7 @@ async fn sync_app(
         .controller
         .request_sync_with(&name, &caller.name, opts.prune)
         .await
-        .map_err(ApiError::Internal)?
+        .map_err(ApiError::from)?
     {
         return Err(ApiError::NotFound(format!("application {name}")));
     }
@@ -487,7 +483,7 @@ async fn resources(
         .controller
         .resource_tree(&name)
         .await
-        .map_err(ApiError::Internal)?;
+        .map_err(ApiError::from)?;
     Ok(Json(json!({"items": items})))
 }
 
@@ -558,7 +554,7 @@ async fn rollback(
             .controller
             .rollback_revert(&name, id, &caller.name)
             .await
-            .map_err(ApiError::BadRequest)?;
+            .map_err(ApiError::from)?;
         return Ok((
             StatusCode::ACCEPTED,
             Json(
@@ -603,7 +599,7 @@ async fn pause_heal(
             json!({"application": name, "pausedSeconds": d.as_secs(), "reason": p.reason}),
         )),
         Ok(false) => Err(ApiError::NotFound(format!("application {name}"))),
-        Err(e) => Err(ApiError::BadRequest(e)),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -627,8 +623,8 @@ async fn diff(
             .controller
             .diff_for_rollback(&name, id)
             .await
-            .map_err(ApiError::BadRequest)?,
-        None => s.controller.diff(&name).await.map_err(ApiError::Internal)?,
+            .map_err(ApiError::from)?,
+        None => s.controller.diff(&name).await.map_err(ApiError::from)?,
     };
     Ok(Json(json!({"application": name, "comparison": cmp})))
 }

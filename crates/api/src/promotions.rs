@@ -43,7 +43,7 @@ pub async fn create_pipeline(
     s.controller
         .set_pipeline(p, &caller.name, true)
         .await
-        .map_err(ApiError::BadRequest)?;
+        .map_err(ApiError::from)?;
     Ok((StatusCode::CREATED, Json(json!({"pipeline": name}))))
 }
 
@@ -79,7 +79,7 @@ pub async fn promote(
         .controller
         .promote(&name, body.from.as_deref(), &body.to, &caller.name)
         .await
-        .map_err(ApiError::BadRequest)?;
+        .map_err(ApiError::from)?;
     Ok((StatusCode::CREATED, Json(p.report())))
 }
 
@@ -98,7 +98,7 @@ pub async fn list_promotions(
         .controller
         .promotions(&q.pipeline, q.limit.unwrap_or(50).clamp(1, 500))
         .await
-        .map_err(ApiError::Internal)?;
+        .map_err(ApiError::from)?;
     Ok(Json(
         json!({"items": items.iter().map(|p| p.report()).collect::<Vec<_>>()}),
     ))
@@ -111,7 +111,7 @@ pub async fn get_promotion(
     s.controller
         .promotion(id)
         .await
-        .map_err(ApiError::Internal)?
+        .map_err(ApiError::from)?
         .map(|p| Json(p.report()))
         .ok_or_else(|| ApiError::NotFound(format!("promotion {id}")))
 }
@@ -132,23 +132,13 @@ async fn decide(
     if s.controller
         .promotion(id)
         .await
-        .map_err(ApiError::Internal)?
+        .map_err(ApiError::from)?
         .is_none()
     {
         return Err(ApiError::NotFound(format!("promotion {id}")));
     }
     let comment = body.map(|b| b.0.comment).unwrap_or_default();
-    let p = s
-        .controller
-        .decide(id, &caller, approved, &comment)
-        .await
-        .map_err(|e| {
-            if e.contains(" may not ") {
-                ApiError::Forbidden(e)
-            } else {
-                ApiError::BadRequest(e)
-            }
-        })?;
+    let p = s.controller.decide(id, &caller, approved, &comment).await?;
     Ok(Json(p.report()))
 }
 
@@ -191,15 +181,11 @@ pub async fn dora(
                 .controller
                 .dora_for_app(&app, days)
                 .await
-                .map_err(ApiError::Internal)?;
+                .map_err(ApiError::from)?;
             Ok(Json(json!({"application": app, "dora": d})))
         }
         (None, Some(p)) => {
-            let (stage, d) = s
-                .controller
-                .dora_for_pipeline(&p, days)
-                .await
-                .map_err(|e| ApiError::NotFound(e.replace(" not found", "")))?;
+            let (stage, d) = s.controller.dora_for_pipeline(&p, days).await?;
             Ok(Json(json!({"pipeline": p, "stage": stage, "dora": d})))
         }
         _ => Err(ApiError::BadRequest(

@@ -32,7 +32,7 @@ pub async fn create(
     s.controller
         .set_repository(repo.clone(), &caller.name, true)
         .await
-        .map_err(ApiError::BadRequest)?;
+        .map_err(ApiError::from)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"repository": name, "definition": repo.redacted()})),

@@ -50,14 +50,6 @@ impl From<NodeQuery> for NodeRef {
 }
 
 /// An engine error: what is not in the application's tree is a 404, the rest a 500.
-fn engine_error(e: String) -> ApiError {
-    if e.contains("is not part of application") || e.contains(" not found") {
-        ApiError::NotFound(e.trim_end_matches(" not found").to_string())
-    } else {
-        ApiError::Internal(e)
-    }
-}
-
 async fn known(s: &ApiState, name: &str) -> Result<(), ApiError> {
     if s.controller.has_app(name).await {
         Ok(())
@@ -76,7 +68,7 @@ pub async fn detail(
         .controller
         .resource_detail(&name, &q.into())
         .await
-        .map_err(engine_error)?;
+        .map_err(ApiError::from)?;
     Ok(Json(d))
 }
 
@@ -90,7 +82,7 @@ pub async fn events(
         .controller
         .resource_events(&name, &q.into())
         .await
-        .map_err(engine_error)?;
+        .map_err(ApiError::from)?;
     Ok(Json(json!({"items": items})))
 }
 
@@ -130,7 +122,7 @@ pub async fn logs(
         .controller
         .pod_logs(&name, &namespace, &pod, &opts)
         .await
-        .map_err(engine_error)?;
+        .map_err(ApiError::from)?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),

@@ -10,6 +10,7 @@
 pub mod compare;
 pub mod controller;
 pub mod dora;
+pub mod error;
 pub mod flow;
 pub mod load;
 pub mod metrics;
@@ -20,6 +21,7 @@ use driftless_core::cluster::ClusterError;
 
 pub use compare::{DryRunCache, compare_with_cluster};
 pub use driftless_core::app::parse_duration;
+pub use error::{EngineError, EngineResult, ErrorKind};
 pub use load::{Loaded, load};
 pub use policy::AppPolicy;
 pub use sync::{

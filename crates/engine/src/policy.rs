@@ -2,6 +2,7 @@
 //! tracking label), sync options, retry and automated prune/allowEmpty. One mapping, used by
 //! the CLI and the controller alike; every error names the application and the field.
 
+use crate::error::{EngineError, EngineResult};
 use std::time::Duration;
 
 use driftless_core::DesiredSet;
@@ -34,22 +35,30 @@ pub struct AppPolicy {
 }
 
 impl AppPolicy {
-    pub fn of(app: &Application, instance_label: bool) -> Result<AppPolicy, String> {
+    pub fn of(app: &Application, instance_label: bool) -> EngineResult<AppPolicy> {
         let ignore = app
             .ignore_differences
             .iter()
             .map(|v| {
-                let rule: IgnoreRule = serde_json::from_value(v.clone()).map_err(|e| {
-                    format!("application {}: ignoreDifferences entry {v}: {e}", app.name)
-                })?;
+                let rule: IgnoreRule = serde_json::from_value(v.clone())
+                    .map_err(|e| {
+                        format!("application {}: ignoreDifferences entry {v}: {e}", app.name)
+                    })
+                    .map_err(EngineError::invalid)?;
                 rule.validate()
-                    .map_err(|e| format!("application {}: {e}", app.name))?;
+                    .map_err(|e| EngineError::invalid(format!("application {}: {e}", app.name)))?;
                 Ok(rule)
             })
-            .collect::<Result<Vec<_>, String>>()?;
-        let sync_options =
-            SyncOptions::parse(app.sync_policy.sync_options.iter().map(String::as_str))
-                .map_err(|e| format!("application {}: syncPolicy.syncOptions: {e}", app.name))?;
+            .collect::<EngineResult<Vec<_>>>()?;
+        let sync_options = SyncOptions::parse(
+            app.sync_policy.sync_options.iter().map(String::as_str),
+        )
+        .map_err(|e| {
+            EngineError::invalid(format!(
+                "application {}: syncPolicy.syncOptions: {e}",
+                app.name
+            ))
+        })?;
         let mut retry = RetryPolicy::default();
         if let Some(r) = &app.sync_policy.retry {
             retry.limit = r.limit.max(0) as u32;
@@ -73,10 +82,10 @@ impl AppPolicy {
             "alert" => DriftAction::Alert,
             "ignore" => DriftAction::Ignore,
             other => {
-                return Err(format!(
+                return Err(EngineError::invalid(format!(
                     "application {}: drift.action `{other}` is not heal, alert or ignore",
                     app.name
-                ));
+                )));
             }
         };
         let drift_tolerance = match policy.tolerance.as_str() {
@@ -85,10 +94,10 @@ impl AppPolicy {
             "medium" => driftless_diff::Grade::Medium,
             "high" => driftless_diff::Grade::High,
             other => {
-                return Err(format!(
+                return Err(EngineError::invalid(format!(
                     "application {}: drift.tolerance `{other}` is not none, low, medium or high",
                     app.name
-                ));
+                )));
             }
         };
         Ok(AppPolicy {

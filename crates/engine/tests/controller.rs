@@ -427,7 +427,8 @@ async fn drift_policy_alert_records_and_tolerance_ignores() {
 
     let bad = shop_with(&r.repo, true, "  drift: {action: fix}\n");
     let err = r.ctl.set_app(bad, "alice").await.unwrap_err();
-    assert!(err.contains("drift.action `fix`"), "{err}");
+    assert_eq!(err.kind(), driftless_engine::ErrorKind::Invalid, "{err}");
+    assert!(err.to_string().contains("drift.action `fix`"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -501,7 +502,8 @@ async fn a_cascading_delete_removes_the_apps_objects_and_guards_critical_ones() 
         .ctl
         .delete_app_cascade("shop", "alice", false)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("still managed") && e.contains("PersistentVolumeClaim"),
         "{e}"

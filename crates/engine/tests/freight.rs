@@ -201,5 +201,6 @@ async fn a_yaml_value_a_file_and_a_revision_are_promoted() {
     assert_eq!(spec["source"]["targetRevision"], a_rev.as_str());
     until_data(&env, "pin-b", "features", "checkout", "on").await;
     let e = ctl.promote("pin", None, "b", "tester").await.unwrap_err();
-    assert!(e.contains("nothing to promote"), "{e}");
+    assert_eq!(e.kind(), driftless_engine::ErrorKind::Conflict, "{e}");
+    assert!(e.to_string().contains("nothing to promote"), "{e}");
 }

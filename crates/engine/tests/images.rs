@@ -138,13 +138,10 @@ async fn image_set_commits_the_tag_and_the_app_deploys_it() {
     // Bad input changes nothing.
     let head = repo.git_bare(&["rev-parse", "main"]);
     let e = ctl.set_image("shop", "nginx", "ci").await.unwrap_err();
-    assert!(e.contains("neither a tag nor a digest"), "{e}");
-    assert!(
-        ctl.set_image("nope", "nginx:1", "ci")
-            .await
-            .unwrap_err()
-            .contains("not found")
-    );
+    assert_eq!(e.kind(), driftless_engine::ErrorKind::Invalid, "{e}");
+    assert!(e.to_string().contains("neither a tag nor a digest"), "{e}");
+    let e = ctl.set_image("nope", "nginx:1", "ci").await.unwrap_err();
+    assert_eq!(e.kind(), driftless_engine::ErrorKind::NotFound, "{e}");
     assert_eq!(repo.git_bare(&["rev-parse", "main"]), head);
 }
 

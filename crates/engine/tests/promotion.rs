@@ -207,6 +207,8 @@ async fn an_image_moves_dev_to_staging_to_prod_with_approvals_and_a_failing_prod
         .decide(waiting.id, &user("dave", &["dev"]), true, "lgtm")
         .await
         .unwrap_err();
+    assert_eq!(e.kind(), driftless_engine::ErrorKind::Forbidden, "{e}");
+    let e = e.to_string();
     assert!(
         e.contains("dave may not approve") && e.contains("role release"),
         "{e}"
@@ -218,7 +220,8 @@ async fn an_image_moves_dev_to_staging_to_prod_with_approvals_and_a_failing_prod
         .decide(waiting.id, &user("alice", &["release"]), true, "again")
         .await
         .unwrap_err();
-    assert!(e.contains("already approved"), "{e}");
+    assert_eq!(e.kind(), driftless_engine::ErrorKind::Conflict, "{e}");
+    assert!(e.to_string().contains("already approved"), "{e}");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         images(&env, "shop-prod").await,
@@ -485,7 +488,8 @@ async fn a_commit_landing_before_the_push_is_kept_and_an_expired_approval_promot
         .decide(expired.id, &Caller::admin("late"), true, "sorry")
         .await
         .unwrap_err();
-    assert!(e.contains("is Expired"), "{e}");
+    assert_eq!(e.kind(), driftless_engine::ErrorKind::Conflict, "{e}");
+    assert!(e.to_string().contains("is Expired"), "{e}");
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(images(&env, "race-vault").await, ["shop:1.0"]);
     assert_eq!(

@@ -73,7 +73,7 @@ impl LocalEngine {
             &Default::default(),
         )
         .map_err(|e| fail(format!("{e:#}")))?;
-        let policy = AppPolicy::of(app, false).map_err(fail)?;
+        let policy = AppPolicy::of(app, false).map_err(|e| fail(e.to_string()))?;
         let ns = Some(app.destination.namespace.as_str()).filter(|n| !n.is_empty());
         let cmp = self.rt.block_on(async {
             let loaded = load(&self.cluster, &app.name, &rendered.set, ns, &[]).await?;
@@ -145,7 +145,7 @@ impl EngineClient for LocalEngine {
     fn sync(&self, name: &str, prune: bool) -> Result<Value, ClientError> {
         let app = self.app(name)?;
         let (set, _) = self.compare(&app)?;
-        let policy = AppPolicy::of(&app, false).map_err(ClientError::Refused)?;
+        let policy = AppPolicy::of(&app, false).map_err(|e| ClientError::Refused(e.to_string()))?;
         let mut req = policy.request(&app, set, true);
         req.plan.prune |= prune;
         let result = self

@@ -13,6 +13,7 @@
 //! declared by Git are removed when no longer declared (they are configuration, no object is
 //! deleted). A definition whose document is still there but invalid is kept as it was.
 
+use crate::error::{EngineError, EngineResult};
 use std::collections::BTreeSet;
 
 use serde_json::json;
@@ -164,7 +165,7 @@ impl Controller {
         parent: &str,
         declared: &[DesiredObject],
         prune: bool,
-    ) -> Result<Vec<String>, String> {
+    ) -> EngineResult<Vec<String>> {
         let configured = self.configured(parent).await;
         let ctx = configured.context();
         let mut d = collect(parent, declared);
@@ -230,8 +231,7 @@ impl Controller {
                 &r.to_string(),
                 &json!({"document": r.document, "kind": r.kind, "name": r.name, "field": r.field}),
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         }
         errors.extend(d.refusals.iter().map(Refusal::to_string));
         self.remove_undeclared(parent, &d.names, &children, &kept, prune, &mut errors)
@@ -308,7 +308,7 @@ impl Controller {
         kept: &Kept,
         prune: bool,
         errors: &mut Vec<String>,
-    ) -> Result<(), String> {
+    ) -> EngineResult<()> {
         let actor = format!("app-of-apps:{parent}");
         let allow_empty = self
             .apps
@@ -374,7 +374,7 @@ impl Controller {
             );
             self.event(parent, "ChildPruneSkipped", "warning", &message, &json!({"applications": orphans, "repositories": repos, "clusters": clusters, "projects": projects}))
                 .await
-                .map_err(|e| e.to_string())?;
+                ?;
             errors.push(message);
             return Ok(());
         }
@@ -389,7 +389,7 @@ impl Controller {
                     &json!({"application": child}),
                 )
                 .await
-                .map_err(|e| e.to_string())?;
+                ?;
             } else {
                 errors.push(format!(
                     "application {child} is no longer declared; it is kept because {parent} does not prune"
@@ -413,8 +413,7 @@ impl Controller {
                         &format!("project/{name}"),
                         &json!({}),
                     )
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
                 self.requeue_where(|a| a.project == name).await;
                 self.removed(parent, "project", &name).await?;
             }
@@ -422,7 +421,7 @@ impl Controller {
         Ok(())
     }
 
-    async fn removed(&self, parent: &str, kind: &str, name: &str) -> Result<(), String> {
+    async fn removed(&self, parent: &str, kind: &str, name: &str) -> EngineResult<()> {
         self.event(
             parent,
             "DefinitionRemoved",
@@ -432,7 +431,7 @@ impl Controller {
         )
         .await
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(EngineError::from)
     }
 }
 

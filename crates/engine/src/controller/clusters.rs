@@ -5,6 +5,7 @@
 //! An unknown destination is an error on that application — never a silent deploy to the
 //! engine's own cluster.
 
+use crate::error::{EngineError, EngineResult};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -114,16 +115,17 @@ impl Controller {
         mut def: ClusterDefinition,
         actor: &str,
         persist: bool,
-    ) -> Result<(), String> {
-        def.validate()?;
+    ) -> EngineResult<()> {
+        def.validate().map_err(EngineError::invalid)?;
         let name = def.name.clone();
-        let text = def.kubeconfig_text()?;
+        let text = def.kubeconfig_text().map_err(EngineError::invalid)?;
         let path = self.sources.data_dir().join("clusters").join(format!(
             "{}.kubeconfig",
             super::repositories::safe_name(&name)
         ));
-        super::repositories::write_private(&path, &text)
-            .map_err(|e| format!("cluster {name}: writing its kubeconfig: {e}"))?;
+        super::repositories::write_private(&path, &text).map_err(|e| {
+            EngineError::invalid(format!("cluster {name}: writing its kubeconfig: {e}"))
+        })?;
         let source = ClusterSource::Kubeconfig {
             path,
             context: def.context.clone(),
@@ -131,16 +133,13 @@ impl Controller {
         };
         let client = connect(&source)
             .await
-            .map_err(|e| format!("cluster {name}: {e}"))?;
+            .map_err(|e| EngineError::invalid(format!("cluster {name}: {e}")))?;
         if def.server.is_empty() {
             def.server = server_of(&text, def.context.as_deref()).unwrap_or_default();
         }
         if persist {
-            let spec = serde_json::to_value(&def).map_err(|e| e.to_string())?;
-            self.store
-                .put_definition(CLUSTER, &name, &spec)
-                .await
-                .map_err(|e| e.to_string())?;
+            let spec = serde_json::to_value(&def)?;
+            self.store.put_definition(CLUSTER, &name, &spec).await?;
         }
         let cache = LiveCache::new(client.clone());
         let forwarder = {
@@ -175,8 +174,7 @@ impl Controller {
                     &format!("cluster/{name}"),
                     &json!({"server": def.server, "context": def.context}),
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
         }
         self.requeue_cluster_apps(&name).await;
         Ok(())
@@ -184,15 +182,13 @@ impl Controller {
 
     /// Forgets a cluster definition; `false` when unknown. Its applications fail with an
     /// unknown-destination error until it is added again (nothing in it is deleted).
-    pub async fn remove_cluster(&self, name: &str, actor: &str) -> Result<bool, String> {
+    pub async fn remove_cluster(&self, name: &str, actor: &str) -> EngineResult<bool> {
         if name == IN_CLUSTER_NAME {
-            return Err(format!("cluster {IN_CLUSTER_NAME} is the engine's own"));
+            return Err(EngineError::invalid(format!(
+                "cluster {IN_CLUSTER_NAME} is the engine's own"
+            )));
         }
-        let stored = self
-            .store
-            .delete_definition(CLUSTER, name)
-            .await
-            .map_err(|e| e.to_string())?;
+        let stored = self.store.delete_definition(CLUSTER, name).await?;
         let had = self
             .clusters
             .write()
@@ -207,8 +203,7 @@ impl Controller {
                     &format!("cluster/{name}"),
                     &json!({}),
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             self.requeue_cluster_apps(name).await;
         }
         Ok(stored || had)
@@ -234,17 +229,12 @@ impl Controller {
 
     /// Connects to the clusters added through the API in an earlier run; one line per
     /// failure (that cluster's apps report it), the others are loaded.
-    pub async fn load_stored_clusters(&self) -> Result<Vec<String>, String> {
+    pub async fn load_stored_clusters(&self) -> EngineResult<Vec<String>> {
         let mut errors = Vec::new();
-        for (name, spec) in self
-            .store
-            .list_definitions(CLUSTER)
-            .await
-            .map_err(|e| e.to_string())?
-        {
+        for (name, spec) in self.store.list_definitions(CLUSTER).await? {
             let r = match serde_json::from_value::<ClusterDefinition>(spec) {
                 Ok(def) => self.set_cluster(def, "store", false).await,
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(e.into()),
             };
             if let Err(e) = r {
                 errors.push(format!("stored cluster {name}: {e}"));

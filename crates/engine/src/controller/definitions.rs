@@ -2,6 +2,7 @@
 //! store; or from files and Git, re-read at start). What an app-of-apps declares is applied
 //! by [`super::app_of_apps`], under the trust model.
 
+use crate::error::{EngineError, EngineResult};
 use serde_json::json;
 
 use driftless_core::repository::Repository;
@@ -20,17 +21,17 @@ impl Controller {
         repo: Repository,
         actor: &str,
         persist: bool,
-    ) -> Result<(), String> {
-        repo.validate()?;
+    ) -> EngineResult<()> {
+        repo.validate().map_err(EngineError::invalid)?;
         let name = repo.name.clone();
         if persist {
-            let spec = serde_json::to_value(&repo).map_err(|e| e.to_string())?;
-            self.store
-                .put_definition(REPOSITORY, &name, &spec)
-                .await
-                .map_err(|e| e.to_string())?;
+            let spec = serde_json::to_value(&repo)?;
+            self.store.put_definition(REPOSITORY, &name, &spec).await?;
         }
-        let old = self.sources.set_repository(repo.clone())?;
+        let old = self
+            .sources
+            .set_repository(repo.clone())
+            .map_err(EngineError::invalid)?;
         if old.as_ref() != Some(&repo) {
             let shown = repo.redacted();
             self.store
@@ -45,19 +46,15 @@ impl Controller {
                     &json!({"url": driftless_git::url::redact(&shown.url), "prefix": shown.prefix, "insecure": shown.insecure}),
                 )
                 .await
-                .map_err(|e| e.to_string())?;
+                ?;
             self.requeue_covered(&repo).await;
         }
         Ok(())
     }
 
     /// Forgets a repository definition (and its stored copy); `false` when unknown.
-    pub async fn remove_repository(&self, name: &str, actor: &str) -> Result<bool, String> {
-        let stored = self
-            .store
-            .delete_definition(REPOSITORY, name)
-            .await
-            .map_err(|e| e.to_string())?;
+    pub async fn remove_repository(&self, name: &str, actor: &str) -> EngineResult<bool> {
+        let stored = self.store.delete_definition(REPOSITORY, name).await?;
         let old = self.sources.remove_repository(name);
         if let Some(r) = &old {
             self.requeue_covered(r).await;
@@ -70,8 +67,7 @@ impl Controller {
                     &format!("repository/{name}"),
                     &json!({}),
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
         }
         Ok(stored || old.is_some())
     }
@@ -92,14 +88,9 @@ impl Controller {
     }
 
     /// Loads the repositories created through the API in an earlier run.
-    pub async fn load_stored_repositories(&self) -> Result<Vec<String>, String> {
+    pub async fn load_stored_repositories(&self) -> EngineResult<Vec<String>> {
         let mut errors = Vec::new();
-        for (name, spec) in self
-            .store
-            .list_definitions(REPOSITORY)
-            .await
-            .map_err(|e| e.to_string())?
-        {
+        for (name, spec) in self.store.list_definitions(REPOSITORY).await? {
             let loaded = serde_json::from_value::<Repository>(spec)
                 .map_err(|e| e.to_string())
                 .and_then(|r| self.sources.set_repository(r).map(|_| ()));

@@ -8,6 +8,7 @@
 //! Namespace, PV, PVC or CRD needs `confirm_critical`, as for any sync. When anything fails
 //! the application stays managed and the error says what is left.
 
+use crate::error::{EngineError, EngineResult};
 use serde_json::json;
 
 use driftless_core::{DesiredSet, Gvk};
@@ -23,14 +24,14 @@ impl Controller {
         name: &str,
         actor: &str,
         confirm_critical: bool,
-    ) -> Result<usize, String> {
+    ) -> EngineResult<usize> {
         // Out of the work queue's reach while deleting: no reconcile re-creates what goes.
         let state = self
             .apps
             .lock()
             .await
             .remove(name)
-            .ok_or_else(|| format!("application {name} not found"))?;
+            .ok_or_else(|| EngineError::not_found("application", name))?;
         let result = self.cascade(name, &state, confirm_critical).await;
         match result {
             Ok(deleted) => {
@@ -41,9 +42,8 @@ impl Controller {
             Err(e) => {
                 // Still managed: put it back as it was.
                 self.apps.lock().await.insert(name.to_string(), state);
-                self.event(name, "DeleteFailed", "warning", &e, &json!({}))
-                    .await
-                    .map_err(|e| e.to_string())?;
+                self.event(name, "DeleteFailed", "warning", &e.to_string(), &json!({}))
+                    .await?;
                 Err(e)
             }
         }
@@ -54,7 +54,7 @@ impl Controller {
         name: &str,
         state: &super::AppState,
         confirm_critical: bool,
-    ) -> Result<usize, String> {
+    ) -> EngineResult<usize> {
         let mut req =
             state
                 .policy
@@ -70,8 +70,7 @@ impl Controller {
         let status = self
             .store
             .get_app(name)
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .map(|a| a.status)
             .unwrap_or_default();
         let mut kinds: Vec<Gvk> = status["resources"]
@@ -89,19 +88,17 @@ impl Controller {
         kinds.sort_by(|a, b| (&a.group, &a.kind).cmp(&(&b.group, &b.kind)));
         kinds.dedup_by(|a, b| a.group == b.group && a.kind == b.kind);
         req.extra_kinds = kinds;
-        let target = self.target(&state.app)?;
-        let result = sync(target.cluster.as_ref(), &req, &self.assessor, None, &|_| {})
-            .await
-            .map_err(|e| format!("application {name}: deleting its objects: {e}"))?;
+        let target = self.target(&state.app).map_err(EngineError::invalid)?;
+        let result = sync(target.cluster.as_ref(), &req, &self.assessor, None, &|_| {}).await?;
         if result.phase != OperationPhase::Succeeded {
-            return Err(format!(
+            return Err(EngineError::conflict(format!(
                 "application {name}: deleting its objects {}: {} (the application is still managed; nothing else was removed)",
                 match result.phase {
                     OperationPhase::Refused => "was refused",
                     _ => "failed",
                 },
                 result.message
-            ));
+            )));
         }
         Ok(result
             .resources

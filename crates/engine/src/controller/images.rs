@@ -4,6 +4,7 @@
 //! with retry on non-fast-forward — the edit is re-applied to the new tip, so concurrent
 //! updates of the same file all land. The application then fetches and syncs the commit.
 
+use crate::error::{EngineError, EngineResult};
 use serde_json::json;
 
 use driftless_git::writeback::{FileChange, commit_and_push};
@@ -28,7 +29,7 @@ pub struct ImageSet {
 const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// The kustomization file of `dir` in `tree`.
-pub(crate) fn kustomization_in(tree: &GitTree, dir: &str) -> Result<String, String> {
+pub(crate) fn kustomization_in(tree: &GitTree, dir: &str) -> EngineResult<String> {
     use driftless_core::source::SourceTree;
     for f in KUSTOMIZATION_FILES {
         let path = if dir.is_empty() {
@@ -43,14 +44,14 @@ pub(crate) fn kustomization_in(tree: &GitTree, dir: &str) -> Result<String, Stri
             return Ok(path);
         }
     }
-    Err(format!(
+    Err(EngineError::invalid(format!(
         "{} has no kustomization file; image set writes a kustomize `images` entry",
         if dir.is_empty() {
             "the repository root"
         } else {
             dir
         }
-    ))
+    )))
 }
 
 impl Controller {
@@ -62,7 +63,7 @@ impl Controller {
         target: &str,
         image: &str,
         actor: &str,
-    ) -> Result<Vec<ImageSet>, String> {
+    ) -> EngineResult<Vec<ImageSet>> {
         if self.has_app(target).await {
             return Ok(vec![self.set_image(target, image, actor).await?]);
         }
@@ -78,15 +79,15 @@ impl Controller {
                 match having.as_slice() {
                     [one] => (one.to_string(), target.to_string()),
                     [] => {
-                        return Err(format!(
+                        return Err(EngineError::invalid(format!(
                             "{target} is neither an application nor a pipeline stage"
-                        ));
+                        )));
                     }
                     many => {
-                        return Err(format!(
+                        return Err(EngineError::invalid(format!(
                             "stage {target} is in several pipelines ({}); say PIPELINE/{target}",
                             many.join(", ")
-                        ));
+                        )));
                     }
                 }
             }
@@ -94,13 +95,13 @@ impl Controller {
         let p = pipelines
             .iter()
             .find(|p| p.name == pipeline)
-            .ok_or_else(|| format!("pipeline {pipeline} not found"))?;
+            .ok_or_else(|| EngineError::not_found("pipeline", pipeline.clone()))?;
         let first = &p.stages[0];
         if first.name != stage {
-            return Err(format!(
+            return Err(EngineError::invalid(format!(
                 "stage {stage} of pipeline {pipeline} receives values by promotion; image set writes into the first stage ({})",
                 first.name
-            ));
+            )));
         }
         let mut done = Vec::new();
         for app in &first.applications {
@@ -110,20 +111,18 @@ impl Controller {
     }
 
     /// Sets `image` (`NAME:TAG` or `NAME@DIGEST`) in application `name`'s kustomization.
-    pub async fn set_image(
-        &self,
-        name: &str,
-        image: &str,
-        actor: &str,
-    ) -> Result<ImageSet, String> {
-        let reference = ImageRef::parse(image)?;
+    pub async fn set_image(&self, name: &str, image: &str, actor: &str) -> EngineResult<ImageSet> {
+        let reference = ImageRef::parse(image).map_err(EngineError::invalid)?;
         let app = self.app_definition(name).await?;
         let sources = self.sources.clone();
         let (who, image_text, app_name) = (actor.to_string(), image.to_string(), name.to_string());
         let done = tokio::task::spawn_blocking(move || {
             sources.with_mirror(&app.source.repo_url, |mirror, creds| {
-                let err = |e: String| format!("application {app_name}: image set: {e}");
-                let branch = super::revert::branch_of(mirror, &app.source.target_revision).map_err(err)?;
+                let err = |e: &dyn std::fmt::Display| {
+                    EngineError::Git(format!("application {app_name}: image set: {e}"))
+                };
+                let branch = super::revert::branch_of(mirror, &app.source.target_revision)
+                    .map_err(|e| err(&e))?;
                 let mut file = String::new();
                 let mut previous = None;
                 let message = format!(
@@ -137,7 +136,7 @@ impl Controller {
                         commit: tip.commit(),
                         message: m,
                     };
-                    file = kustomization_in(tip, &app.source.path).map_err(as_git)?;
+                    file = kustomization_in(tip, &app.source.path).map_err(|e| as_git(e.to_string()))?;
                     let text = driftless_core::source::Tree::new(tip)
                         .read_string(&file, 1 << 20)
                         .map_err(|e| as_git(e.to_string()))?;
@@ -149,8 +148,8 @@ impl Controller {
                         content: new.into_bytes(),
                     }])
                 })
-                .map_err(|e| err(e.to_string()))?;
-                Ok(ImageSet {
+                .map_err(|e| err(&e))?;
+                Ok::<_, EngineError>(ImageSet {
                     application: app_name.clone(),
                     image: image_text.clone(),
                     file,
@@ -160,8 +159,7 @@ impl Controller {
                 })
             })
         })
-        .await
-        .map_err(|e| e.to_string())??;
+        .await??;
         self.store
             .audit(
                 actor,
@@ -170,7 +168,7 @@ impl Controller {
                 &json!({"image": done.image, "file": done.file, "previous": done.previous, "commit": done.commit}),
             )
             .await
-            .map_err(|e| e.to_string())?;
+            ?;
         self.event(
             name,
             "ImageSet",
@@ -184,8 +182,7 @@ impl Controller {
             ),
             &json!({"commit": done.commit}),
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         // The mirror was marked stale by the write-back: this reconcile fetches the commit.
         self.queue.enqueue(name, Reason::Definition);
         Ok(done)

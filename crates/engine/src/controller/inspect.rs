@@ -4,6 +4,7 @@
 //! application's tree are answered: the tree is the permission boundary, so a caller who may
 //! read the application cannot read other objects of the cluster through these views.
 
+use crate::error::{EngineError, EngineResult};
 use futures_util::{Stream, StreamExt};
 use serde_json::{Value, json};
 
@@ -37,7 +38,7 @@ impl NodeRef {
 
 impl Controller {
     /// The tree node `r` names, or an error saying it is not part of the application.
-    async fn tree_node(&self, app: &str, r: &NodeRef) -> Result<Value, String> {
+    async fn tree_node(&self, app: &str, r: &NodeRef) -> EngineResult<Value> {
         self.resource_tree(app)
             .await?
             .into_iter()
@@ -47,19 +48,24 @@ impl Controller {
                     && n["name"] == r.name.as_str()
                     && n["namespace"].as_str().unwrap_or_default() == r.namespace
             })
-            .ok_or_else(|| format!("{} is not part of application {app}", r.key()))
+            .ok_or_else(|| {
+                EngineError::not_found("resource", format!("{} of application {app}", r.key()))
+            })
     }
 
     /// Live and desired manifests (Secret values masked) and the diff of one node.
-    pub async fn resource_detail(&self, app: &str, r: &NodeRef) -> Result<Value, String> {
+    pub async fn resource_detail(&self, app: &str, r: &NodeRef) -> EngineResult<Value> {
         let node = self.tree_node(app, r).await?;
         let definition = self.app_definition(app).await?;
-        let target = self.target(&definition)?;
+        let target = self.target(&definition).map_err(EngineError::invalid)?;
         let live = target
             .cluster
             .get(&r.gvk(), &r.key())
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(EngineError::cluster(format!(
+                "application {app}: reading {}",
+                r.key()
+            )))?
             .map(|o| driftless_diff::mask::masked(&o));
         // Only tracked objects have a desired state and a diff; children are the
         // controllers' (a ReplicaSet's pods are nobody's manifest).
@@ -72,8 +78,8 @@ impl Controller {
                 let pin = state.pinned.as_ref().map(|p| p.revision.clone());
                 let rendered =
                     tokio::task::spawn_blocking(move || sources.render(&a, false, pin.as_deref()))
-                        .await
-                        .map_err(|e| e.to_string())??;
+                        .await?
+                        .map_err(EngineError::source(app))?;
                 let unscoped = ResourceKey::new(&r.group, &r.kind, "", &r.name);
                 desired = rendered
                     .set
@@ -92,11 +98,11 @@ impl Controller {
     }
 
     /// The Kubernetes Events about one node, oldest first.
-    pub async fn resource_events(&self, app: &str, r: &NodeRef) -> Result<Vec<Value>, String> {
+    pub async fn resource_events(&self, app: &str, r: &NodeRef) -> EngineResult<Vec<Value>> {
         let node = self.tree_node(app, r).await?;
         let uid = node["uid"].as_str().unwrap_or_default().to_string();
         let definition = self.app_definition(app).await?;
-        let target = self.target(&definition)?;
+        let target = self.target(&definition).map_err(EngineError::invalid)?;
         let scope = KindScope {
             gvk: Gvk {
                 group: String::new(),
@@ -118,7 +124,9 @@ impl Controller {
                 }
             })
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(EngineError::cluster(format!(
+                "application {app}: listing events"
+            )))?;
         let at = |e: &Value| {
             [&e["lastTimestamp"], &e["eventTime"], &e["firstTimestamp"]]
                 .into_iter()
@@ -148,7 +156,7 @@ impl Controller {
         namespace: &str,
         pod: &str,
         opts: &driftless_kube::LogOptions,
-    ) -> Result<impl Stream<Item = Result<String, String>> + Send + use<>, String> {
+    ) -> EngineResult<impl Stream<Item = Result<String, String>> + Send + use<>> {
         let r = NodeRef {
             group: String::new(),
             version: "v1".into(),
@@ -158,12 +166,14 @@ impl Controller {
         };
         self.tree_node(app, &r).await?;
         let definition = self.app_definition(app).await?;
-        let target = self.target(&definition)?;
+        let target = self.target(&definition).map_err(EngineError::invalid)?;
         let lines = target
             .cluster
             .pod_logs(namespace, pod, opts)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(EngineError::cluster(format!(
+                "application {app}: logs of pod {pod}"
+            )))?;
         Ok(lines.map(|l| {
             l.map(|mut s| {
                 s.push('\n');

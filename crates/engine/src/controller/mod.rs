@@ -6,6 +6,7 @@
 //! operation does is written to the store before and after it acts; on start, operations a
 //! previous process left running are closed as Interrupted, never resumed blindly.
 
+use crate::error::{EngineError, EngineResult};
 mod app_of_apps;
 pub mod clusters;
 mod definitions;
@@ -146,12 +147,8 @@ impl Controller {
         sources: Arc<Sources>,
         assessor: Assessor,
         config: ControllerConfig,
-    ) -> Result<Arc<Controller>, String> {
-        for op in store
-            .running_operations()
-            .await
-            .map_err(|e| e.to_string())?
-        {
+    ) -> EngineResult<Arc<Controller>> {
+        for op in store.running_operations().await? {
             let message = format!(
                 "the engine stopped during this {} (revision {}); it was not resumed — the next reconcile compares again and syncs what is still out of sync",
                 op.kind, op.revision
@@ -162,8 +159,7 @@ impl Controller {
                     OperationPhase::Interrupted,
                     &json!({"message": message}),
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             store
                 .add_event(
                     &op.app,
@@ -172,8 +168,7 @@ impl Controller {
                     &message,
                     &json!({"operation": op.id}),
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
         }
         let cache = LiveCache::new(cluster.client().clone());
         Ok(Arc::new(Controller {
@@ -202,24 +197,17 @@ impl Controller {
 
     /// Adds or replaces an application; an invalid one is refused with the reason, and
     /// never affects the others.
-    pub async fn set_app(&self, app: Application, actor: &str) -> Result<(), String> {
+    pub async fn set_app(&self, app: Application, actor: &str) -> EngineResult<()> {
         // Name, durations and numbers, whatever the path (file, Git, API body or patch).
-        app.validate()?;
+        app.validate().map_err(EngineError::invalid)?;
         let policy = AppPolicy::of(&app, false)?;
         // Local paths, the engine's own files and API: refused before anything is stored.
-        self.sources
-            .admit(&app.source.repo_url)
-            .map_err(|e| format!("application {}: source.repoURL: {e}", app.name))?;
-        let spec = serde_json::to_value(&app).map_err(|e| e.to_string())?;
-        let existed = self
-            .store
-            .get_app(&app.name)
-            .await
-            .map_err(|e| e.to_string())?;
-        self.store
-            .put_app(&app.name, &spec)
-            .await
-            .map_err(|e| e.to_string())?;
+        self.sources.admit(&app.source.repo_url).map_err(|e| {
+            EngineError::invalid(format!("application {}: source.repoURL: {e}", app.name))
+        })?;
+        let spec = serde_json::to_value(&app)?;
+        let existed = self.store.get_app(&app.name).await?;
+        self.store.put_app(&app.name, &spec).await?;
         let changed = existed.as_ref().is_none_or(|r| r.spec != spec);
         if changed {
             let action = if existed.is_some() {
@@ -234,8 +222,7 @@ impl Controller {
                     &format!("application/{}", app.name),
                     &json!({"source": spec["source"], "destination": spec["destination"]}),
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
         }
         // What the last process attempted survives a restart: no retry loop across restarts.
         let last = existed
@@ -273,9 +260,9 @@ impl Controller {
         &self,
         project: driftless_core::project::Project,
         actor: &str,
-    ) -> Result<(), String> {
+    ) -> EngineResult<()> {
         let name = project.name.clone();
-        let details = serde_json::to_value(&project).map_err(|e| e.to_string())?;
+        let details = serde_json::to_value(&project)?;
         let changed = self
             .projects
             .lock()
@@ -285,8 +272,7 @@ impl Controller {
         if changed {
             self.store
                 .audit(actor, "project.set", &format!("project/{name}"), &details)
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             self.requeue_where(|a| a.project == name).await;
         }
         Ok(())
@@ -336,7 +322,7 @@ impl Controller {
     }
 
     /// Removes an application from management (its objects stay in the cluster).
-    pub async fn remove_app(&self, name: &str, actor: &str) -> Result<bool, String> {
+    pub async fn remove_app(&self, name: &str, actor: &str) -> EngineResult<bool> {
         let had = self.apps.lock().await.remove(name).is_some();
         if had {
             self.forget_app(name, actor, json!({})).await?;
@@ -351,11 +337,8 @@ impl Controller {
         name: &str,
         actor: &str,
         details: serde_json::Value,
-    ) -> Result<(), String> {
-        self.store
-            .delete_app(name)
-            .await
-            .map_err(|e| e.to_string())?;
+    ) -> EngineResult<()> {
+        self.store.delete_app(name).await?;
         self.store
             .audit(
                 actor,
@@ -363,14 +346,13 @@ impl Controller {
                 &format!("application/{name}"),
                 &details,
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         Ok(())
     }
 
     /// Asks for a sync now (a user's request, audited with who asked); `false` when the app
     /// is unknown.
-    pub async fn request_sync(&self, name: &str, actor: &str) -> Result<bool, String> {
+    pub async fn request_sync(&self, name: &str, actor: &str) -> EngineResult<bool> {
         self.request_sync_with(name, actor, false).await
     }
 
@@ -380,7 +362,7 @@ impl Controller {
         name: &str,
         actor: &str,
         prune: bool,
-    ) -> Result<bool, String> {
+    ) -> EngineResult<bool> {
         let known = match self.apps.lock().await.get_mut(name) {
             Some(s) => {
                 s.sync_requested = Some(actor.to_string());
@@ -397,8 +379,7 @@ impl Controller {
                     &format!("application/{name}"),
                     &json!({"prune": prune}),
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             self.queue.enqueue(name, Reason::User);
         }
         Ok(known)
@@ -412,9 +393,11 @@ impl Controller {
         duration: Duration,
         reason: &str,
         actor: &str,
-    ) -> Result<bool, String> {
+    ) -> EngineResult<bool> {
         if reason.trim().is_empty() {
-            return Err("a reason is required to pause self-heal".into());
+            return Err(EngineError::invalid(
+                "a reason is required to pause self-heal",
+            ));
         }
         let known = match self.apps.lock().await.get_mut(name) {
             Some(s) => {
@@ -437,8 +420,7 @@ impl Controller {
                     &format!("application/{name}"),
                     &json!({"seconds": duration.as_secs(), "reason": reason}),
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             // When the pause ends, look again (drift seen meanwhile gets healed then).
             let queue = self.queue.clone();
             let app = name.to_string();
@@ -473,22 +455,21 @@ impl Controller {
     }
 
     /// An application's definition, or an error naming it.
-    pub(crate) async fn app_definition(&self, name: &str) -> Result<Application, String> {
+    pub(crate) async fn app_definition(&self, name: &str) -> EngineResult<Application> {
         self.apps
             .lock()
             .await
             .get(name)
             .map(|s| s.app.clone())
-            .ok_or_else(|| format!("application {name} not found"))
+            .ok_or_else(|| EngineError::not_found("application", name))
     }
 
     /// The status last stored for an application (`{}` before its first reconcile).
-    pub(crate) async fn stored_status(&self, name: &str) -> Result<serde_json::Value, String> {
+    pub(crate) async fn stored_status(&self, name: &str) -> EngineResult<serde_json::Value> {
         Ok(self
             .store
             .get_app(name)
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .map(|r| r.status)
             .unwrap_or_default())
     }

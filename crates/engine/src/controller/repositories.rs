@@ -7,6 +7,7 @@
 //! ssh client takes; host keys are always checked, against the definition's `knownHosts`
 //! or the engine's `<data>/known_hosts`.
 
+use crate::error::{EngineError, EngineResult};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -41,8 +42,8 @@ impl Repositories {
     }
 
     /// Adds or replaces a definition; returns the one it replaced.
-    pub fn set(&self, repo: Repository) -> Result<Option<Repository>, String> {
-        repo.validate()?;
+    pub fn set(&self, repo: Repository) -> EngineResult<Option<Repository>> {
+        repo.validate().map_err(EngineError::Invalid)?;
         Ok(self
             .defs
             .write()
@@ -114,7 +115,7 @@ impl Repositories {
     }
 
     /// Credentials, URL policy and CA for fetching `url`; `base` is the engine's policy.
-    pub fn access(&self, url: &str, base: UrlPolicy) -> Result<Access, String> {
+    pub fn access(&self, url: &str, base: UrlPolicy) -> EngineResult<Access> {
         let Some(repo) = self.for_url(url) else {
             return Ok(Access {
                 credentials: Credentials::None,
@@ -129,8 +130,9 @@ impl Repositories {
             ..base
         };
         let secret = |what: &str, v: &driftless_core::repository::SecretValue| {
-            v.resolve()
-                .map_err(|e| format!("repository {}: spec.{what}: {e}", repo.name))
+            v.resolve().map_err(|e| {
+                EngineError::invalid(format!("repository {}: spec.{what}: {e}", repo.name))
+            })
         };
         let creds = if let Some(p) = &repo.password {
             Credentials::Basic {
@@ -147,13 +149,20 @@ impl Repositories {
                 key.push('\n'); // OpenSSH refuses a key without its final newline
             }
             let private_key = dir.join(format!("{file}.key"));
-            write_private(&private_key, &key)
-                .map_err(|e| format!("repository {}: writing its SSH key: {e}", repo.name))?;
+            write_private(&private_key, &key).map_err(|e| {
+                EngineError::Internal(format!(
+                    "repository {}: writing its SSH key: {e}",
+                    repo.name
+                ))
+            })?;
             let known_hosts = match &repo.known_hosts {
                 Some(lines) => {
                     let p = dir.join(format!("{file}.known_hosts"));
                     write_private(&p, lines).map_err(|e| {
-                        format!("repository {}: writing its known_hosts: {e}", repo.name)
+                        EngineError::Internal(format!(
+                            "repository {}: writing its known_hosts: {e}",
+                            repo.name
+                        ))
                     })?;
                     p
                 }
@@ -169,8 +178,9 @@ impl Repositories {
         let ca_file = match &repo.ca {
             Some(pem) => {
                 let p = dir.join(format!("{file}.ca.pem"));
-                write_private(&p, pem)
-                    .map_err(|e| format!("repository {}: writing its CA: {e}", repo.name))?;
+                write_private(&p, pem).map_err(|e| {
+                    EngineError::Internal(format!("repository {}: writing its CA: {e}", repo.name))
+                })?;
                 Some(p)
             }
             None => None,
@@ -351,7 +361,8 @@ mod tests {
             .access("git@git.example.com:team/config.git", base)
             .unwrap_err();
         assert!(
-            e.contains("repository private.config: spec.sshPrivateKey: cannot read"),
+            e.to_string()
+                .contains("repository private.config: spec.sshPrivateKey: cannot read"),
             "{e}"
         );
         std::fs::remove_dir_all(dir).unwrap();

@@ -5,6 +5,7 @@
 //! apps of a monorepo) are left alone. The commit is pushed with retry on non-fast-forward
 //! (re-read, re-apply; never forced).
 
+use crate::error::{EngineError, EngineResult};
 use serde_json::json;
 
 use driftless_core::source::{NodeKind, SourceError, SourceTree, Tree};
@@ -32,11 +33,14 @@ impl Controller {
         name: &str,
         history_id: Option<i64>,
         actor: &str,
-    ) -> Result<Reverted, String> {
-        let target = self.rollback_target(name, history_id).await?;
+    ) -> EngineResult<Reverted> {
+        let target = self
+            .rollback_target(name, history_id)
+            .await
+            .map_err(EngineError::invalid)?;
         let app = self.app_definition(name).await?;
         let spec = driftless_render::spec_for(&app.source)
-            .map_err(|e| format!("application {name}: {e}"))?;
+            .map_err(|e| EngineError::invalid(format!("application {name}: {e}")))?;
         let sources = self.sources.clone();
         let to = target.revision.clone();
         let who = actor.to_string();
@@ -64,8 +68,8 @@ impl Controller {
                 })
             })
         })
-        .await
-        .map_err(|e| e.to_string())??;
+        .await?
+        .map_err(EngineError::Git)?;
         // Git now says what to run: no pin; sync the new commit even without auto-sync.
         {
             let mut apps = self.apps.lock().await;
@@ -82,7 +86,7 @@ impl Controller {
                 &json!({"to": reverted.to, "historyId": target.id, "revertCommit": reverted.commit, "branch": reverted.branch}),
             )
             .await
-            .map_err(|e| e.to_string())?;
+            ?;
         self.event(
             name,
             "RollbackCommitted",
@@ -95,8 +99,7 @@ impl Controller {
             ),
             &json!({"to": reverted.to, "commit": reverted.commit}),
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         self.queue.enqueue(name, Reason::Definition);
         Ok(reverted)
     }
@@ -116,8 +119,8 @@ fn short(rev: &str) -> &str {
 
 /// The branch a revert commit goes to: the target revision when it names a branch, the
 /// remote's default branch for `HEAD`/empty; a tag or commit cannot take a commit.
-pub(crate) fn branch_of(mirror: &driftless_git::Mirror, rev: &str) -> Result<String, String> {
-    let refs = mirror.refs().map_err(|e| e.to_string())?;
+pub(crate) fn branch_of(mirror: &driftless_git::Mirror, rev: &str) -> EngineResult<String> {
+    let refs = mirror.refs()?;
     let heads: Vec<&str> = refs
         .iter()
         .filter_map(|r| r.name.strip_prefix("refs/heads/"))
@@ -127,7 +130,7 @@ pub(crate) fn branch_of(mirror: &driftless_git::Mirror, rev: &str) -> Result<Str
         return Ok(rev.to_string());
     }
     if rev.is_empty() || rev == "HEAD" {
-        let head = mirror.resolve("HEAD").map_err(|e| e.to_string())?;
+        let head = mirror.resolve("HEAD")?;
         let on_head: Vec<&str> = refs
             .iter()
             .filter(|r| r.id == head)
@@ -142,9 +145,9 @@ pub(crate) fn branch_of(mirror: &driftless_git::Mirror, rev: &str) -> Result<Str
             return Ok(b.to_string());
         }
     }
-    Err(format!(
+    Err(EngineError::invalid(format!(
         "targetRevision `{rev}` is not a branch; --revert writes a commit onto a branch (roll back without --revert to pin the revision instead)"
-    ))
+    )))
 }
 
 /// The file changes that make `tip` equal `target` on every path the application reads:

@@ -4,6 +4,7 @@
 //! id of the path. Renders go through the render cache, so an unchanged input costs nothing.
 //! Everything here blocks (gix, renderers): the controller calls it on the blocking pool.
 
+use crate::error::{EngineError, EngineResult};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -92,7 +93,7 @@ impl Sources {
     }
 
     /// May `url` be a source at all? (Local sources need the operator's consent.)
-    pub fn admit(&self, url: &str) -> Result<(), String> {
+    pub fn admit(&self, url: &str) -> EngineResult<()> {
         self.guard.check(url, self.policy.allow_local)
     }
 
@@ -255,7 +256,7 @@ impl Sources {
 
     /// The mirror of `url`, opened on first use with its definition's URL policy and CA (a
     /// changed definition drops the handle, see `set_repository`).
-    fn mirror(&self, url: &str) -> Result<SharedMirror, String> {
+    fn mirror(&self, url: &str) -> EngineResult<SharedMirror> {
         if let Some(m) = self.mirrors.lock().expect("mirrors lock").get(url) {
             return Ok(m.clone());
         }
@@ -267,8 +268,7 @@ impl Sources {
         if let Some(m) = mirrors.get(url) {
             return Ok(m.clone());
         }
-        let mut m = Mirror::open(&self.data_dir.join("repos"), &fetch_url, access.policy)
-            .map_err(|e| e.to_string())?;
+        let mut m = Mirror::open(&self.data_dir.join("repos"), &fetch_url, access.policy)?;
         if let Some(ca) = &access.ca_file {
             m = m.with_ca_file(ca);
         }
@@ -285,11 +285,11 @@ impl Sources {
 
     /// Runs `f` on the mirror of `url` with its credentials, holding the mirror's lock (no
     /// fetch runs beside it); the next render fetches again (`f` may have pushed).
-    pub(crate) fn with_mirror<T>(
+    pub(crate) fn with_mirror<T, E: From<EngineError>>(
         &self,
         url: &str,
-        f: impl FnOnce(&Mirror, &driftless_git::Credentials) -> Result<T, String>,
-    ) -> Result<T, String> {
+        f: impl FnOnce(&Mirror, &driftless_git::Credentials) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mirror = self.mirror(url)?;
         let access = self
             .repositories
@@ -302,11 +302,11 @@ impl Sources {
 
     /// Runs `f` on the mirror of `url` as it is (no fetch, nothing pushed): reading a
     /// commit a render already fetched.
-    pub(crate) fn read_mirror<T>(
+    pub(crate) fn read_mirror<T, E: From<EngineError>>(
         &self,
         url: &str,
-        f: impl FnOnce(&Mirror) -> Result<T, String>,
-    ) -> Result<T, String> {
+        f: impl FnOnce(&Mirror) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mirror = self.mirror(url)?;
         let guard = mirror.lock().expect("mirror lock");
         f(&guard.mirror)

@@ -12,6 +12,7 @@
 //! named, or when a fetch started after the mark was made; so a storm of identical webhooks
 //! costs one fetch, and a webhook for a commit already fetched costs none.
 
+use crate::error::{EngineError, EngineResult};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -51,12 +52,12 @@ fn is_local_host(host: &str, api: &SocketAddr) -> bool {
 
 impl SourceGuard {
     /// `Err` with the reason when `url` may not be a source.
-    pub fn check(&self, url: &str, allow_local: bool) -> Result<(), String> {
+    pub fn check(&self, url: &str, allow_local: bool) -> EngineResult<()> {
         if let Some(path) = local_path(url) {
             if !allow_local {
-                return Err(format!(
+                return Err(EngineError::invalid(format!(
                     "local sources ({url}) are refused: `up` reads local paths and file:// URLs only with --allow-local-sources (or --demo)"
-                ));
+                )));
             }
             return self.check_path(url, &path);
         }
@@ -67,15 +68,15 @@ impl SourceGuard {
                 .as_deref()
                 .is_some_and(|h| is_local_host(h, &api))
         {
-            return Err(format!(
+            return Err(EngineError::invalid(format!(
                 "{} points at the engine's own API ({api}); it is never a source",
                 driftless_git::url::redact(url)
-            ));
+            )));
         }
         Ok(())
     }
 
-    fn check_path(&self, url: &str, path: &Path) -> Result<(), String> {
+    fn check_path(&self, url: &str, path: &Path) -> EngineResult<()> {
         if self.private.is_empty() {
             return Ok(());
         }
@@ -83,14 +84,14 @@ impl SourceGuard {
         // refused (it could not be read anyway).
         let real = path
             .canonicalize()
-            .map_err(|e| format!("local source {url}: {e}"))?;
+            .map_err(|e| EngineError::invalid(format!("local source {url}: {e}")))?;
         let canon = |p: &PathBuf| p.canonicalize().unwrap_or_else(|_| p.clone());
         let inside = self.private.iter().any(|p| real.starts_with(canon(p)));
         let excepted = self.allowed.iter().any(|a| real.starts_with(canon(a)));
         if inside && !excepted {
-            return Err(format!(
+            return Err(EngineError::invalid(format!(
                 "local source {url} is inside the engine's data directory (its store, API token and keys); it is never a source"
-            ));
+            )));
         }
         Ok(())
     }
@@ -191,12 +192,18 @@ mod tests {
         assert!(
             g.check(&out, false)
                 .unwrap_err()
+                .to_string()
                 .contains("--allow-local-sources")
         );
         assert!(g.check(&format!("file://{out}"), false).is_err());
         assert!(g.check(&out, true).is_ok());
         let own = data.path().display().to_string();
-        assert!(g.check(&own, true).unwrap_err().contains("data directory"));
+        assert!(
+            g.check(&own, true)
+                .unwrap_err()
+                .to_string()
+                .contains("data directory")
+        );
         let sneaky = format!("file://{}/demo/../", data.path().display());
         assert!(g.check(&sneaky, true).is_err());
         assert!(g.check(&demo.display().to_string(), true).is_ok());
@@ -205,7 +212,13 @@ mod tests {
             "http://localhost:8080/x.git",
             "http://[::1]:8080/x.git",
         ] {
-            assert!(g.check(api, true).unwrap_err().contains("own API"), "{api}");
+            assert!(
+                g.check(api, true)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("own API"),
+                "{api}"
+            );
         }
         assert!(g.check("https://github.com/o/r.git", false).is_ok());
         assert!(g.check("git@github.com:o/r.git", false).is_ok());

@@ -3,6 +3,7 @@
 //! ReplicaSet → Pod, Service → EndpointSlice, CronJob → Job → Pod — by owner references)
 //! and the inputs of the GitOps flow diagram (drawn by the pure [`crate::flow`]).
 
+use crate::error::{EngineError, EngineResult};
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
@@ -53,7 +54,7 @@ const CHILDREN: [(&str, &str, &str, &str); 4] = [
 impl Controller {
     /// What a sync would change now: the source rendered, compared with the cluster (Secret
     /// values masked). Changes nothing.
-    pub async fn diff(&self, name: &str) -> Result<driftless_diff::Comparison, String> {
+    pub async fn diff(&self, name: &str) -> EngineResult<driftless_diff::Comparison> {
         self.diff_at(name, None).await
     }
 
@@ -63,8 +64,11 @@ impl Controller {
         &self,
         name: &str,
         history_id: i64,
-    ) -> Result<driftless_diff::Comparison, String> {
-        let target = self.rollback_target(name, Some(history_id)).await?;
+    ) -> EngineResult<driftless_diff::Comparison> {
+        let target = self
+            .rollback_target(name, Some(history_id))
+            .await
+            .map_err(EngineError::invalid)?;
         self.diff_at(name, Some(target.revision)).await
     }
 
@@ -73,23 +77,23 @@ impl Controller {
         &self,
         name: &str,
         revision: Option<String>,
-    ) -> Result<driftless_diff::Comparison, String> {
+    ) -> EngineResult<driftless_diff::Comparison> {
         let state = self
             .apps
             .lock()
             .await
             .get(name)
             .cloned()
-            .ok_or_else(|| format!("application {name} not found"))?;
+            .ok_or_else(|| EngineError::not_found("application", name))?;
         let sources = self.sources.clone();
         let app = state.app.clone();
         let pin = revision.or_else(|| state.pinned.as_ref().map(|p| p.revision.clone()));
         let rendered =
             tokio::task::spawn_blocking(move || sources.render(&app, false, pin.as_deref()))
-                .await
-                .map_err(|e| e.to_string())??;
+                .await?
+                .map_err(EngineError::source(name))?;
         let ns = Some(state.app.destination.namespace.clone()).filter(|n| !n.is_empty());
-        let target = self.target(&state.app)?;
+        let target = self.target(&state.app).map_err(EngineError::invalid)?;
         let (loaded, _) = crate::load::load_cached(
             target.cluster.as_ref(),
             &target.cache,
@@ -97,8 +101,7 @@ impl Controller {
             &rendered.set,
             ns.as_deref(),
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         Ok(crate::compare_with_cluster(
             target.cluster.as_ref(),
             &loaded,
@@ -111,9 +114,9 @@ impl Controller {
 
     /// The application's live objects and their children, each with its sync status (for
     /// tracked ones) and health.
-    pub async fn resource_tree(&self, name: &str) -> Result<Vec<Value>, String> {
+    pub async fn resource_tree(&self, name: &str) -> EngineResult<Vec<Value>> {
         let app = self.app_definition(name).await?;
-        let target = self.target(&app)?;
+        let target = self.target(&app).map_err(EngineError::invalid)?;
         let status = self.stored_status(name).await?;
         let sync_of = |kind: &str, ns: &str, n: &str| {
             status["resources"].as_array().and_then(|rs| {
@@ -165,7 +168,11 @@ impl Controller {
                 let owned = match owned {
                     Ok(o) => o,
                     Err(e) if e.to_string().contains("404") => continue,
-                    Err(e) => return Err(e.to_string()),
+                    Err(e) => {
+                        return Err(EngineError::cluster(format!(
+                            "application {name}: listing owned objects"
+                        ))(e));
+                    }
                 };
                 for obj in owned {
                     if let Some(uid) = obj["metadata"]["uid"].as_str() {

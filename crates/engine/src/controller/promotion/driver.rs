@@ -3,6 +3,7 @@
 //! when a source stage runs new values, and moves every open promotion on: gates →
 //! commit → verification → Succeeded, or Failed (with a revert commit when the stage asks).
 
+use crate::error::{EngineError, EngineResult};
 use serde_json::{Value, json};
 
 use driftless_core::app::Application;
@@ -110,7 +111,7 @@ impl Controller {
         }
     }
 
-    pub(super) async fn stage_app(&self, name: &str) -> Result<StageApp, String> {
+    pub(super) async fn stage_app(&self, name: &str) -> EngineResult<StageApp> {
         let app = self.app_definition(name).await?;
         let status = self.stored_status(name).await?;
         Ok(StageApp { app, status })
@@ -149,7 +150,7 @@ impl Controller {
         app: &Application,
         revision: &str,
         freight: &[Freight],
-    ) -> Result<Vec<Option<String>>, String> {
+    ) -> EngineResult<Vec<Option<String>>> {
         let sources = self.sources.clone();
         let (url, dir, rev, freight) = (
             app.source.repo_url.clone(),
@@ -160,19 +161,18 @@ impl Controller {
         let name = app.name.clone();
         tokio::task::spawn_blocking(move || {
             sources.read_mirror(&url, |m| {
-                let tree = m.tree_at(&rev).map_err(|e| e.to_string())?;
+                let tree = m.tree_at(&rev)?;
                 read_values(&tree, &dir, &rev, &freight)
             })
         })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("application {name}: {e}"))
+        .await?
+        .map_err(|e: EngineError| EngineError::Git(format!("application {name}: {e}")))
     }
 
-    pub(super) async fn candidate(&self, p: &Pipeline, stage: &Stage) -> Result<Candidate, String> {
-        let source = p
-            .source_of(&stage.name)
-            .ok_or_else(|| format!("stage {} has no source stage", stage.name))?;
+    pub(super) async fn candidate(&self, p: &Pipeline, stage: &Stage) -> EngineResult<Candidate> {
+        let source = p.source_of(&stage.name).ok_or_else(|| {
+            EngineError::invalid(format!("stage {} has no source stage", stage.name))
+        })?;
         let src = self.stage_app(&source.applications[0]).await?;
         let target = self.stage_app(&stage.applications[0]).await?;
         if !src.synced_healthy() {
@@ -227,7 +227,7 @@ impl Controller {
     /// Opens a promotion when the source stage runs values the stage has not had yet and
     /// no promotion of those values exists (a failed, rejected or expired one is not retried
     /// by itself; new values or `driftless promote` start again).
-    async fn auto_promote(&self, p: &Pipeline, stage: &Stage) -> Result<(), String> {
+    async fn auto_promote(&self, p: &Pipeline, stage: &Stage) -> EngineResult<()> {
         let _guard = self.promotions.lock.lock().await;
         let key = format!("{}/{}", p.name, stage.name);
         let mut fingerprint = String::new();
@@ -312,7 +312,7 @@ impl Controller {
         values: Vec<FreightValue>,
         source_revision: String,
         actor: &str,
-    ) -> Result<Promotion, String> {
+    ) -> EngineResult<Promotion> {
         let open: Vec<Promotion> = self
             .promotions(&p.name, 200)
             .await?
@@ -320,11 +320,11 @@ impl Controller {
             .filter(|x| x.to == to && !x.phase.is_final())
             .collect();
         if let Some(busy) = open.iter().find(|x| !x.phase.is_waiting()) {
-            return Err(format!(
+            return Err(EngineError::invalid(format!(
                 "promotion {} to {to} is {} now; wait for it to finish",
                 busy.id,
                 busy.phase.as_str()
-            ));
+            )));
         }
         let now = now_ms();
         let mut prom = Promotion {
@@ -351,10 +351,9 @@ impl Controller {
                 &p.name,
                 to,
                 prom.phase.as_str(),
-                &serde_json::to_value(&prom).map_err(|e| e.to_string())?,
+                &serde_json::to_value(&prom)?,
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         self.save_promotion(&prom).await?;
         for mut old in open {
             old.phase = Phase::Superseded;
@@ -377,8 +376,7 @@ impl Controller {
                 &format!("promotion/{}", prom.id),
                 &json!({"pipeline": p.name, "from": from, "to": to, "values": prom.values}),
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let message = format!(
             "{actor} opened promotion {} of {} from {from} to {to}: {}",
             prom.id,
@@ -391,7 +389,7 @@ impl Controller {
         Ok(prom)
     }
 
-    async fn advance(&self, mut prom: Promotion) -> Result<(), String> {
+    async fn advance(&self, mut prom: Promotion) -> EngineResult<()> {
         let Some(p) = self.pipeline(&prom.pipeline).await else {
             return self
                 .finish(&mut prom, Phase::Failed, "its pipeline was removed".into())
@@ -418,7 +416,7 @@ impl Controller {
         prom: &mut Promotion,
         phase: Phase,
         message: String,
-    ) -> Result<(), String> {
+    ) -> EngineResult<()> {
         prom.phase = phase;
         prom.finished_ms = Some(now_ms());
         prom.message = message.clone();
@@ -432,8 +430,7 @@ impl Controller {
                 &format!("promotion/{}", prom.id),
                 &json!({"pipeline": prom.pipeline, "to": prom.to, "message": message}),
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let text = format!(
             "promotion {} of {} to {}: {} — {message}",
             prom.id,

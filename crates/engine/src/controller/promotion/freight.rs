@@ -3,6 +3,7 @@
 //! changes that give a target folder the source's values. Blocking (Git object reads);
 //! callers run it on a blocking thread.
 
+use crate::error::{EngineError, EngineResult};
 use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
@@ -28,14 +29,16 @@ pub(super) fn join(dir: &str, file: &str) -> String {
 }
 
 /// A file's content, None when it does not exist.
-pub(super) fn file_content(tree: &GitTree, path: &str) -> Result<Option<Vec<u8>>, String> {
-    match tree.lstat(path).map_err(|e| e.to_string())? {
+pub(super) fn file_content(tree: &GitTree, path: &str) -> EngineResult<Option<Vec<u8>>> {
+    match tree.lstat(path)? {
         Some(NodeKind::File) => Tree::new(tree)
             .read(path, MAX_FILE)
             .map(Some)
-            .map_err(|e| e.to_string()),
+            .map_err(EngineError::from),
         None => Ok(None),
-        Some(_) => Err(format!("{path} is not a regular file")),
+        Some(_) => Err(EngineError::invalid(format!(
+            "{path} is not a regular file"
+        ))),
     }
 }
 
@@ -49,37 +52,37 @@ pub(super) fn read_values(
     dir: &str,
     revision: &str,
     freight: &[Freight],
-) -> Result<Vec<Option<String>>, String> {
+) -> EngineResult<Vec<Option<String>>> {
     freight
         .iter()
         .map(|f| {
-            let at = |e: String| {
-                format!(
+            let at = |e: &dyn std::fmt::Display| {
+                EngineError::invalid(format!(
                     "{} in {}: {e}",
                     f.label(),
                     if dir.is_empty() { "." } else { dir }
-                )
+                ))
             };
             match f {
                 Freight::Image(name) => {
-                    let file = kustomization_in(tree, dir).map_err(at)?;
+                    let file = kustomization_in(tree, dir).map_err(|e| at(&e))?;
                     let text = Tree::new(tree)
                         .read_string(&file, MAX_FILE)
-                        .map_err(|e| at(e.to_string()))?;
+                        .map_err(|e| at(&e))?;
                     Ok(image_of(&text, name)
-                        .map_err(|e| at(format!("{file}: {e}")))?
+                        .map_err(|e| at(&format!("{file}: {e}")))?
                         .map(|r| r.to_string()))
                 }
                 Freight::YamlPath { file, path } => {
                     let file = join(dir, file);
-                    match file_content(tree, &file).map_err(at)? {
+                    match file_content(tree, &file).map_err(|e| at(&e))? {
                         Some(bytes) => get_scalar(&String::from_utf8_lossy(&bytes), path)
-                            .map_err(|e| at(format!("{file}: {e}"))),
+                            .map_err(|e| at(&format!("{file}: {e}"))),
                         None => Ok(None),
                     }
                 }
                 Freight::File(file) => Ok(file_content(tree, &join(dir, file))
-                    .map_err(at)?
+                    .map_err(|e| at(&e))?
                     .map(|c| digest(&c))),
                 Freight::Revision(_) => Ok(Some(revision.to_string())),
             }
@@ -96,31 +99,31 @@ pub(super) fn write_changes(
     freight: &[Freight],
     values: &[Option<String>],
     files: &BTreeMap<String, Option<Vec<u8>>>,
-) -> Result<Vec<FileChange>, String> {
+) -> EngineResult<Vec<FileChange>> {
     let mut out: Vec<FileChange> = Vec::new();
     // Several freights may edit one file (two images): edits apply to the latest text.
     let mut texts: BTreeMap<String, String> = BTreeMap::new();
-    let read = |texts: &BTreeMap<String, String>, file: &str| -> Result<String, String> {
+    let read = |texts: &BTreeMap<String, String>, file: &str| -> EngineResult<String> {
         match texts.get(file) {
             Some(t) => Ok(t.clone()),
             None => Tree::new(tip)
                 .read_string(file, MAX_FILE)
-                .map_err(|e| format!("{file}: {e}")),
+                .map_err(|e| EngineError::invalid(format!("{file}: {e}"))),
         }
     };
     for (f, value) in freight.iter().zip(values) {
         match (f, value) {
             (Freight::Image(_), Some(v)) => {
                 let file = kustomization_in(tip, dir)?;
-                let reference = ImageRef::parse(v)?;
+                let reference = ImageRef::parse(v).map_err(EngineError::invalid)?;
                 let (new, _) = set_image(&read(&texts, &file)?, &reference)
-                    .map_err(|e| format!("{file}: {e}"))?;
+                    .map_err(|e| EngineError::invalid(format!("{file}: {e}")))?;
                 texts.insert(file, new);
             }
             (Freight::YamlPath { file, path }, Some(v)) => {
                 let file = join(dir, file);
                 let (new, _) = set_scalar(&read(&texts, &file)?, path, v)
-                    .map_err(|e| format!("{file}: {e}"))?;
+                    .map_err(|e| EngineError::invalid(format!("{file}: {e}")))?;
                 texts.insert(file, new);
             }
             (Freight::File(file), _) => {
@@ -131,11 +134,13 @@ pub(super) fn write_changes(
                         content: content.clone(),
                     }),
                     Some(None) => {
-                        if tip.lstat(&path).map_err(|e| e.to_string())?.is_some() {
+                        if tip.lstat(&path)?.is_some() {
                             out.push(FileChange::Delete { path });
                         }
                     }
-                    None => return Err(format!("{path}: no content to write")),
+                    None => {
+                        return Err(EngineError::invalid(format!("{path}: no content to write")));
+                    }
                 }
             }
             _ => {}

@@ -2,21 +2,21 @@
 //! zone) and verification — a command (exit 0 passes) and/or an HTTP GET (the expected
 //! status, default any 2xx) — run against the source stage before its values move on.
 
+use crate::error::{EngineError, EngineResult};
 use std::time::Duration;
 
 use driftless_core::app::parse_duration;
 use driftless_core::pipeline::{Verification, Window};
 
 /// Is `now` inside one of `windows` (no windows: always)? Else the reason.
-pub(super) fn in_window(windows: &[Window], now: jiff::Timestamp) -> Result<(), String> {
+pub(super) fn in_window(windows: &[Window], now: jiff::Timestamp) -> EngineResult<()> {
     if windows.is_empty() {
         return Ok(());
     }
     for w in windows {
         let zone = match &w.timezone {
-            Some(name) => {
-                jiff::tz::TimeZone::get(name).map_err(|e| format!("time zone {name}: {e}"))?
-            }
+            Some(name) => jiff::tz::TimeZone::get(name)
+                .map_err(|e| EngineError::invalid(format!("time zone {name}: {e}")))?,
             None => jiff::tz::TimeZone::UTC,
         };
         let local = now.to_zoned(zone);
@@ -42,14 +42,14 @@ pub(super) fn in_window(windows: &[Window], now: jiff::Timestamp) -> Result<(), 
             )
         })
         .collect();
-    Err(format!(
+    Err(EngineError::invalid(format!(
         "outside the promotion windows ({})",
         list.join("; ")
-    ))
+    )))
 }
 
 /// Runs a verification; Ok(summary) when it passes, Err(what failed) otherwise.
-pub(super) async fn verify(v: &Verification, env: &[(&str, String)]) -> Result<String, String> {
+pub(super) async fn verify(v: &Verification, env: &[(&str, String)]) -> EngineResult<String> {
     let timeout = v
         .timeout
         .as_deref()
@@ -64,15 +64,19 @@ pub(super) async fn verify(v: &Verification, env: &[(&str, String)]) -> Result<S
             .kill_on_drop(true);
         let out = tokio::time::timeout(timeout, cmd.output())
             .await
-            .map_err(|_| format!("command {program} did not finish within {timeout:?}"))?
-            .map_err(|e| format!("command {program} could not run: {e}"))?;
+            .map_err(|_| {
+                EngineError::invalid(format!(
+                    "command {program} did not finish within {timeout:?}"
+                ))
+            })?
+            .map_err(|e| EngineError::invalid(format!("command {program} could not run: {e}")))?;
         let tail = |b: &[u8]| {
             let s = String::from_utf8_lossy(b);
             let s = s.trim();
             s[s.len().saturating_sub(400)..].to_string()
         };
         if !out.status.success() {
-            return Err(format!(
+            return Err(EngineError::invalid(format!(
                 "command {program} failed ({}): {}",
                 out.status,
                 tail(if out.stderr.is_empty() {
@@ -80,7 +84,7 @@ pub(super) async fn verify(v: &Verification, env: &[(&str, String)]) -> Result<S
                 } else {
                     &out.stderr
                 })
-            ));
+            )));
         }
         passed.push(format!("command {program} passed"));
     }
@@ -88,23 +92,23 @@ pub(super) async fn verify(v: &Verification, env: &[(&str, String)]) -> Result<S
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| EngineError::Internal(format!("HTTP client: {e}")))?;
         let resp = client
             .get(&h.url)
             .send()
             .await
-            .map_err(|e| format!("GET {}: {e}", h.url))?;
+            .map_err(|e| EngineError::invalid(format!("GET {}: {e}", h.url)))?;
         let status = resp.status().as_u16();
         let ok = match h.expect_status {
             Some(want) => status == want,
             None => (200..300).contains(&status),
         };
         if !ok {
-            return Err(format!(
+            return Err(EngineError::invalid(format!(
                 "GET {} answered {status}, expected {}",
                 h.url,
                 h.expect_status.map_or("2xx".to_string(), |s| s.to_string())
-            ));
+            )));
         }
         passed.push(format!("GET {} answered {status}", h.url));
     }
@@ -131,7 +135,7 @@ mod tests {
             ..w
         };
         let e = in_window(&[utc], t).unwrap_err();
-        assert!(e.contains("Mon 09:00-10:00 UTC"), "{e}");
+        assert!(e.to_string().contains("Mon 09:00-10:00 UTC"), "{e}");
         assert!(in_window(&[], t).is_ok());
     }
 
@@ -149,7 +153,10 @@ mod tests {
         let e = verify(&v, &[("STAGE", "staging".into())])
             .await
             .unwrap_err();
-        assert!(e.contains("broken") && e.contains("exit status: 3"), "{e}");
+        assert!(
+            e.to_string().contains("broken") && e.to_string().contains("exit status: 3"),
+            "{e}"
+        );
         let ok = Verification {
             command: vec!["sh".into(), "-c".into(), "test \"$STAGE\" = staging".into()],
             ..v

@@ -2,6 +2,7 @@
 //! write-back commit per repository and branch (or onto a pull-request branch), a revision
 //! pinned on the applications, and the stage's applications told to sync.
 
+use crate::error::{EngineError, EngineResult};
 use std::collections::BTreeMap;
 
 use driftless_core::app::Application;
@@ -25,14 +26,17 @@ pub(super) struct Edit {
 
 impl Controller {
     /// The applications of a stage, by name.
-    pub(super) async fn stage_apps(&self, stage: &Stage) -> Result<Vec<Application>, String> {
+    pub(super) async fn stage_apps(&self, stage: &Stage) -> EngineResult<Vec<Application>> {
         let apps = self.apps.lock().await;
         stage
             .applications
             .iter()
             .map(|a| {
                 apps.get(a).map(|s| s.app.clone()).ok_or_else(|| {
-                    format!("application {a} of stage {} does not exist", stage.name)
+                    EngineError::invalid(format!(
+                        "application {a} of stage {} does not exist",
+                        stage.name
+                    ))
                 })
             })
             .collect()
@@ -45,7 +49,7 @@ impl Controller {
         stage: &Stage,
         prom: &Promotion,
         edit: Edit,
-    ) -> Result<Vec<CommitRecord>, String> {
+    ) -> EngineResult<Vec<CommitRecord>> {
         let Edit {
             values,
             files,
@@ -127,8 +131,8 @@ impl Controller {
                     })
                 })
             })
-            .await
-            .map_err(|e| e.to_string())??;
+            .await?
+            .map_err(EngineError::Git)?;
             commits.push(record);
         }
         Ok(commits)
@@ -140,7 +144,7 @@ impl Controller {
         app: &Application,
         revision: &str,
         freight: &[Freight],
-    ) -> Result<BTreeMap<String, Option<Vec<u8>>>, String> {
+    ) -> EngineResult<BTreeMap<String, Option<Vec<u8>>>> {
         let names: Vec<String> = freight
             .iter()
             .filter_map(|f| match f {
@@ -163,11 +167,11 @@ impl Controller {
                 names
                     .into_iter()
                     .map(|n| Ok((n.clone(), file_content(&tree, &join(&dir, &n))?)))
-                    .collect()
+                    .collect::<Result<_, String>>()
             })
         })
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
+        .map_err(EngineError::Git)
     }
 
     pub(super) async fn write_promotion(
@@ -175,9 +179,11 @@ impl Controller {
         p: &Pipeline,
         stage: &Stage,
         mut prom: Promotion,
-    ) -> Result<(), String> {
+    ) -> EngineResult<()> {
         let freight: Vec<Freight> = prom.values.iter().map(|v| v.freight.clone()).collect();
-        let source = p.source_of(&stage.name).ok_or("no source stage")?;
+        let source = p.source_of(&stage.name).ok_or_else(|| {
+            EngineError::invalid(format!("stage {} has no source stage", stage.name))
+        })?;
         let src_app = self.stage_app(&source.applications[0]).await?.app;
         let files = self
             .files_at(&src_app, &prom.source_revision, &freight)
@@ -288,7 +294,7 @@ impl Controller {
 
     /// Gets the stage's applications to the new commit: automated ones fetch and sync it by
     /// themselves (a user-reason reconcile fetches now); the others are asked to sync.
-    pub(super) async fn sync_stage(&self, stage: &Stage, actor: &str) -> Result<(), String> {
+    pub(super) async fn sync_stage(&self, stage: &Stage, actor: &str) -> EngineResult<()> {
         for app in self.stage_apps(stage).await? {
             if app.sync_policy.automated.is_some() {
                 self.enqueue(&app.name, crate::controller::Reason::User);
@@ -306,7 +312,7 @@ impl Controller {
         stage: &Stage,
         prom: &Promotion,
         value: impl Fn(&FreightValue) -> Option<String>,
-    ) -> Result<(), String> {
+    ) -> EngineResult<()> {
         let Some(rev) = prom
             .values
             .iter()

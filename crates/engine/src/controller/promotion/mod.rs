@@ -10,6 +10,7 @@
 //! and rejections are decisions recorded in it and in the audit log. The record is the
 //! promotion report (`driftless promotion get ID -o json`).
 
+use crate::error::{EngineError, EngineResult};
 mod driver;
 mod freight;
 mod gates;
@@ -241,9 +242,13 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or_default()
 }
 
-fn parse_row(row: driftless_store::PromotionRow) -> Result<Promotion, String> {
-    let mut p: Promotion = serde_json::from_value(row.record)
-        .map_err(|e| format!("promotion {}: stored record is not valid: {e}", row.id))?;
+fn parse_row(row: driftless_store::PromotionRow) -> EngineResult<Promotion> {
+    let mut p: Promotion = serde_json::from_value(row.record).map_err(|e| {
+        EngineError::invalid(format!(
+            "promotion {}: stored record is not valid: {e}",
+            row.id
+        ))
+    })?;
     p.id = row.id;
     Ok(p)
 }
@@ -255,17 +260,14 @@ impl Controller {
         pipeline: Pipeline,
         actor: &str,
         persist: bool,
-    ) -> Result<(), String> {
+    ) -> EngineResult<()> {
         pipeline
             .validate()
-            .map_err(|e| format!("pipeline {}: {e}", pipeline.name))?;
+            .map_err(|e| EngineError::invalid(format!("pipeline {}: {e}", pipeline.name)))?;
         let name = pipeline.name.clone();
         if persist {
-            let spec = serde_json::to_value(&pipeline).map_err(|e| e.to_string())?;
-            self.store
-                .put_definition(PIPELINE, &name, &spec)
-                .await
-                .map_err(|e| e.to_string())?;
+            let spec = serde_json::to_value(&pipeline)?;
+            self.store.put_definition(PIPELINE, &name, &spec).await?;
         }
         let old = self
             .promotions
@@ -286,14 +288,13 @@ impl Controller {
                     &format!("pipeline/{name}"),
                     &json!({"stages": stages}),
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
         }
         Ok(())
     }
 
     /// Forgets a pipeline (promotions in flight end Failed at the next driver pass).
-    pub async fn remove_pipeline(&self, name: &str, actor: &str) -> Result<bool, String> {
+    pub async fn remove_pipeline(&self, name: &str, actor: &str) -> EngineResult<bool> {
         let had = self
             .promotions
             .pipelines
@@ -301,11 +302,7 @@ impl Controller {
             .await
             .remove(name)
             .is_some();
-        let stored = self
-            .store
-            .delete_definition(PIPELINE, name)
-            .await
-            .map_err(|e| e.to_string())?;
+        let stored = self.store.delete_definition(PIPELINE, name).await?;
         if had || stored {
             self.store
                 .audit(
@@ -314,23 +311,18 @@ impl Controller {
                     &format!("pipeline/{name}"),
                     &json!({}),
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
         }
         Ok(had || stored)
     }
 
     /// Pipelines created through the API in an earlier run.
-    pub async fn load_stored_pipelines(&self) -> Result<Vec<String>, String> {
+    pub async fn load_stored_pipelines(&self) -> EngineResult<Vec<String>> {
         let mut names = Vec::new();
-        for (name, spec) in self
-            .store
-            .list_definitions(PIPELINE)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            let p: Pipeline = serde_json::from_value(spec)
-                .map_err(|e| format!("stored pipeline {name} is not valid: {e}"))?;
+        for (name, spec) in self.store.list_definitions(PIPELINE).await? {
+            let p: Pipeline = serde_json::from_value(spec).map_err(|e| {
+                EngineError::invalid(format!("stored pipeline {name} is not valid: {e}"))
+            })?;
             self.promotions
                 .pipelines
                 .lock()
@@ -355,21 +347,19 @@ impl Controller {
         self.promotions.pipelines.lock().await.get(name).cloned()
     }
 
-    pub async fn promotion(&self, id: i64) -> Result<Option<Promotion>, String> {
+    pub async fn promotion(&self, id: i64) -> EngineResult<Option<Promotion>> {
         self.store
             .get_promotion(id)
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .map(parse_row)
             .transpose()
     }
 
     /// The newest promotions first, of one pipeline or all (`""`).
-    pub async fn promotions(&self, pipeline: &str, limit: i64) -> Result<Vec<Promotion>, String> {
+    pub async fn promotions(&self, pipeline: &str, limit: i64) -> EngineResult<Vec<Promotion>> {
         self.store
             .list_promotions(pipeline, limit)
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .into_iter()
             .map(parse_row)
             .collect()
@@ -383,31 +373,34 @@ impl Controller {
         from: Option<&str>,
         to: &str,
         actor: &str,
-    ) -> Result<Promotion, String> {
+    ) -> EngineResult<Promotion> {
         let p = self
             .pipeline(pipeline)
             .await
-            .ok_or_else(|| format!("pipeline {pipeline} not found"))?;
-        let stage = p.stage(to).ok_or_else(|| {
-            format!(
-                "pipeline {pipeline} has no stage {to} (stages: {})",
-                p.stages
-                    .iter()
-                    .map(|s| s.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })?;
+            .ok_or_else(|| EngineError::not_found("pipeline", pipeline))?;
+        let stage = p
+            .stage(to)
+            .ok_or_else(|| {
+                format!(
+                    "pipeline {pipeline} has no stage {to} (stages: {})",
+                    p.stages
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
+            .map_err(EngineError::invalid)?;
         let source = p
             .source_of(to)
-            .ok_or_else(|| format!("stage {to} is the first of pipeline {pipeline}: it receives image updates (driftless image set), not promotions"))?;
+            .ok_or_else(|| format!("stage {to} is the first of pipeline {pipeline}: it receives image updates (driftless image set), not promotions")).map_err(EngineError::invalid)?;
         if let Some(f) = from
             && f != source.name
         {
-            return Err(format!(
+            return Err(EngineError::invalid(format!(
                 "stage {to} of pipeline {pipeline} is promoted from {}, not {f}",
                 source.name
-            ));
+            )));
         }
         let _guard = self.promotions.lock.lock().await;
         let candidate = self.candidate(&p, stage).await?;
@@ -416,13 +409,13 @@ impl Controller {
                 self.open_promotion(&p, &source.name, to, values, source_revision, actor)
                     .await
             }
-            driver::Candidate::NotReady(why) => {
-                Err(format!("cannot promote {pipeline} to {to}: {why}"))
-            }
-            driver::Candidate::Same => Err(format!(
+            driver::Candidate::NotReady(why) => Err(EngineError::conflict(format!(
+                "cannot promote {pipeline} to {to}: {why}"
+            ))),
+            driver::Candidate::Same => Err(EngineError::conflict(format!(
                 "nothing to promote: {to} already has what {} runs",
                 source.name
-            )),
+            ))),
         }
     }
 
@@ -434,18 +427,18 @@ impl Controller {
         caller: &Caller,
         approved: bool,
         comment: &str,
-    ) -> Result<Promotion, String> {
+    ) -> EngineResult<Promotion> {
         let _guard = self.promotions.lock.lock().await;
         let mut prom = self
             .promotion(id)
             .await?
-            .ok_or_else(|| format!("promotion {id} not found"))?;
+            .ok_or_else(|| EngineError::not_found("promotion", id.to_string()))?;
         let verb = if approved { "approve" } else { "reject" };
         if !prom.phase.is_waiting() {
-            return Err(format!(
+            return Err(EngineError::conflict(format!(
                 "promotion {id} is {}: only a waiting promotion can be {verb}d",
                 prom.phase.as_str()
-            ));
+            )));
         }
         let pipeline = self.pipeline(&prom.pipeline).await;
         let role = pipeline
@@ -454,19 +447,19 @@ impl Controller {
             .and_then(|s| s.approval.as_ref())
             .and_then(|a| a.role.clone());
         if !caller.may_approve(role.as_deref()) {
-            return Err(format!(
+            return Err(EngineError::Forbidden(format!(
                 "{} may not {verb} promotions to {} of pipeline {} (needs role {})",
                 caller.name,
                 prom.to,
                 prom.pipeline,
                 role.as_deref().unwrap_or("any but readonly")
-            ));
+            )));
         }
         if approved && prom.approvals_from().contains(&caller.name.as_str()) {
-            return Err(format!(
+            return Err(EngineError::conflict(format!(
                 "{} has already approved promotion {id}",
                 caller.name
-            ));
+            )));
         }
         prom.approvals.push(Decision {
             user: caller.name.clone(),
@@ -491,8 +484,7 @@ impl Controller {
                 &format!("promotion/{id}"),
                 &json!({"pipeline": prom.pipeline, "to": prom.to, "comment": comment}),
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         self.promotions.wake.notify_one();
         self.promotion_event(
             &prom,
@@ -510,17 +502,12 @@ impl Controller {
         Ok(prom)
     }
 
-    pub(crate) async fn save_promotion(&self, p: &Promotion) -> Result<(), String> {
+    pub(crate) async fn save_promotion(&self, p: &Promotion) -> EngineResult<()> {
         let mut record = p.clone();
         record.updated_ms = now_ms();
         self.store
-            .update_promotion(
-                p.id,
-                p.phase.as_str(),
-                &serde_json::to_value(&record).map_err(|e| e.to_string())?,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
+            .update_promotion(p.id, p.phase.as_str(), &serde_json::to_value(&record)?)
+            .await?;
         self.publish(json!({"type": "promotion", "id": p.id, "pipeline": p.pipeline, "to": p.to, "phase": p.phase.as_str()}));
         Ok(())
     }
@@ -555,11 +542,11 @@ impl Controller {
 
     /// What each stage of a pipeline runs: its applications' sync, health and revision, and
     /// the freight values at the first application's deployed revision.
-    pub async fn pipeline_view(&self, name: &str) -> Result<Value, String> {
+    pub async fn pipeline_view(&self, name: &str) -> EngineResult<Value> {
         let p = self
             .pipeline(name)
             .await
-            .ok_or_else(|| format!("pipeline {name} not found"))?;
+            .ok_or_else(|| EngineError::not_found("pipeline", name))?;
         let mut stages = Vec::new();
         for stage in &p.stages {
             let mut apps = Vec::new();
@@ -581,7 +568,7 @@ impl Controller {
                                 .map(|(f, v)| json!({"freight": f.label(), "value": v}))
                                 .collect(),
                         ),
-                        Err(e) => json!({"error": e}),
+                        Err(e) => json!({"error": e.to_string()}),
                     };
                 }
                 apps.push(json!({
@@ -604,13 +591,9 @@ impl Controller {
     }
 
     /// The DORA figures of one application over the last `days`.
-    pub async fn dora_for_app(&self, app: &str, days: f64) -> Result<crate::dora::Dora, String> {
+    pub async fn dora_for_app(&self, app: &str, days: f64) -> EngineResult<crate::dora::Dora> {
         let since = now_ms() - (days * 86_400_000.0) as i64;
-        let ds = self
-            .store
-            .list_deployments(app, since)
-            .await
-            .map_err(|e| e.to_string())?;
+        let ds = self.store.list_deployments(app, since).await?;
         Ok(crate::dora::dora(&ds, days))
     }
 
@@ -620,21 +603,16 @@ impl Controller {
         &self,
         pipeline: &str,
         days: f64,
-    ) -> Result<(String, crate::dora::Dora), String> {
+    ) -> EngineResult<(String, crate::dora::Dora)> {
         let p = self
             .pipeline(pipeline)
             .await
-            .ok_or_else(|| format!("pipeline {pipeline} not found"))?;
+            .ok_or_else(|| EngineError::not_found("pipeline", pipeline))?;
         let prod = production_stage(&p);
         let since = now_ms() - (days * 86_400_000.0) as i64;
         let mut ds = Vec::new();
         for app in &prod.applications {
-            ds.extend(
-                self.store
-                    .list_deployments(app, since)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            );
+            ds.extend(self.store.list_deployments(app, since).await?);
         }
         let (promoted_from, times) = self.lead_time_record(&p, since).await?;
         crate::dora::trace_origins(&mut ds, &promoted_from, &times);
@@ -647,14 +625,9 @@ impl Controller {
         &self,
         p: &Pipeline,
         since: i64,
-    ) -> Result<(BTreeMap<String, String>, BTreeMap<String, i64>), String> {
+    ) -> EngineResult<(BTreeMap<String, String>, BTreeMap<String, i64>)> {
         let mut promoted_from = BTreeMap::new();
-        for row in self
-            .store
-            .list_promotions(&p.name, 10_000)
-            .await
-            .map_err(|e| e.to_string())?
-        {
+        for row in self.store.list_promotions(&p.name, 10_000).await? {
             let Ok(prom) = serde_json::from_value::<Promotion>(row.record) else {
                 continue;
             };
@@ -664,12 +637,7 @@ impl Controller {
         }
         let mut times = BTreeMap::new();
         for app in p.stages.iter().flat_map(|s| &s.applications) {
-            for d in self
-                .store
-                .list_deployments(app, since - 86_400_000)
-                .await
-                .map_err(|e| e.to_string())?
-            {
+            for d in self.store.list_deployments(app, since - 86_400_000).await? {
                 if let Some(t) = d.commit_ms {
                     times.insert(d.revision, t);
                 }

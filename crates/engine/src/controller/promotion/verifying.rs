@@ -3,6 +3,7 @@
 //! the health timeout, fails the promotion — and with `onFailure: revert` a revert commit
 //! puts the previous values back.
 
+use crate::error::EngineResult;
 use std::collections::BTreeMap;
 
 use driftless_core::pipeline::{Freight, OnFailure, Pipeline, Stage};
@@ -23,7 +24,7 @@ impl Controller {
         &self,
         stage: &Stage,
         mut prom: Promotion,
-    ) -> Result<(), String> {
+    ) -> EngineResult<()> {
         let target = self.stage_app(&stage.applications[0]).await?;
         let Some(rev) = target.revision() else {
             return Ok(());
@@ -49,7 +50,7 @@ impl Controller {
         p: &Pipeline,
         stage: &Stage,
         mut prom: Promotion,
-    ) -> Result<(), String> {
+    ) -> EngineResult<()> {
         let promoted = prom.promoted_ms.unwrap_or(prom.updated_ms);
         let freight: Vec<Freight> = prom.values.iter().map(|v| v.freight.clone()).collect();
         let wanted = afters(&prom.values);
@@ -60,8 +61,7 @@ impl Controller {
             let failed_op = self
                 .store
                 .list_operations(name, 5)
-                .await
-                .map_err(|e| e.to_string())?
+                .await?
                 .into_iter()
                 .find(|op| {
                     op.started_ms >= promoted && op.phase == driftless_store::OperationPhase::Failed

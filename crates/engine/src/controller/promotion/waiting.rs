@@ -2,6 +2,7 @@
 //! soak, the time windows, the approvals, and last the verification; when all pass it moves
 //! on to the commit ([`super::landing`]).
 
+use crate::error::EngineResult;
 use driftless_core::pipeline::{Pipeline, Stage};
 
 use super::{Phase, Promotion, gates, now_ms};
@@ -13,7 +14,7 @@ impl Controller {
         p: &Pipeline,
         stage: &Stage,
         mut prom: Promotion,
-    ) -> Result<(), String> {
+    ) -> EngineResult<()> {
         let now = now_ms();
         let approvers = prom.approvals_from().len();
         if let Some(a) = &stage.approval
@@ -73,14 +74,14 @@ impl Controller {
         }
         if !stage.windows.is_empty() {
             let w = gates::in_window(&stage.windows, jiff::Timestamp::now());
-            if let Err(e) = &w {
+            let closed = w.err().map(|e| e.to_string());
+            if let Some(e) = &closed {
                 waiting.push(e.clone());
             }
             changed |= prom.set_gate(
                 "window",
-                w.is_ok(),
-                w.err()
-                    .unwrap_or_else(|| "inside a promotion window".into()),
+                closed.is_none(),
+                closed.unwrap_or_else(|| "inside a promotion window".into()),
             );
         }
         let mut approved = true;
@@ -142,7 +143,7 @@ impl Controller {
                     prom.set_gate("verification", true, summary);
                 }
                 Err(e) => {
-                    prom.set_gate("verification", false, e.clone());
+                    prom.set_gate("verification", false, e.to_string());
                     return self
                         .finish(
                             &mut prom,
