@@ -191,7 +191,8 @@ struct Page {
 
 /// What the applications list shows of a record.
 fn summary_of(a: &driftless_store::AppRecord) -> Value {
-    let (spec, st) = (&a.spec, &a.status);
+    let spec = &a.spec;
+    let st = driftless_engine::AppStatus::from_stored(&a.name, a.status.clone());
     json!({
         "name": a.name,
         "project": spec["project"],
@@ -203,11 +204,11 @@ fn summary_of(a: &driftless_store::AppRecord) -> Value {
             .or(spec["destination"]["server"].as_str().filter(|n| !n.is_empty()))
             .unwrap_or("in-cluster"),
         "namespace": spec["destination"]["namespace"],
-        "sync": st["sync"]["status"].as_str().unwrap_or("Unknown"),
-        "health": st["health"]["status"].as_str().unwrap_or("Unknown"),
-        "revision": st["sync"]["revision"],
-        "lastSyncMs": st["lastSyncAtMs"],
-        "reconciledAtMs": st["reconciledAtMs"],
+        "sync": st.sync.status,
+        "health": st.health_status().map_or("Unknown", |h| h.as_str()),
+        "revision": st.sync.revision,
+        "lastSyncMs": st.last_sync_at_ms,
+        "reconciledAtMs": st.reconciled_at_ms,
     })
 }
 

@@ -73,11 +73,7 @@ async fn a_signed_push_syncs_the_new_commit_and_a_forged_one_is_refused() {
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
 
     let revision = |ctl: Arc<Controller>| async move {
-        ctl.store
-            .get_app("shop")
-            .await
-            .unwrap()
-            .and_then(|a| a.status["sync"]["revision"].as_str().map(String::from))
+        ctl.stored_status("shop").await.unwrap().sync.revision
     };
     let deadline = Instant::now() + Duration::from_secs(20);
     while revision(ctl.clone()).await.as_deref() != Some(first.as_str()) {

@@ -107,12 +107,12 @@ async fn diff_sync_and_status_work_on_an_argo_cd_application_file() {
     );
 
     let out = driftless(&kc, d, &["status", "app.yaml", "-o", "json"]);
-    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        (status["sync"].as_str(), status["health"]["status"].as_str()),
+        (report["sync"].as_str(), report["health"]["status"].as_str()),
         (Some("Synced"), Some("Healthy"))
     );
-    assert_eq!(status["resources"].as_array().unwrap().len(), 2);
+    assert_eq!(report["resources"].as_array().unwrap().len(), 2);
     std::fs::write(
         d.join("cm.lua"),
         r#"return { status = "Degraded", message = "mode is " .. obj.data.mode }"#,
@@ -130,12 +130,12 @@ async fn diff_sync_and_status_work_on_an_argo_cd_application_file() {
             "/ConfigMap=cm.lua",
         ],
     );
-    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        status["health"]["status"], "Degraded",
+        report["health"]["status"], "Degraded",
         "the Lua check decides ConfigMaps' health"
     );
-    assert_eq!(status["health"]["message"], "mode is fast");
+    assert_eq!(report["health"]["message"], "mode is fast");
 
     // A new image in Git: the diff grades it, the sync rolls it out.
     std::fs::write(

@@ -10,13 +10,13 @@
 //!   deleting anything else;
 //! - low: creating an object, labels and annotations.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use driftless_core::ResourceKey;
 
 use crate::changes::Change;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Grade {
     #[default]
@@ -39,7 +39,8 @@ impl std::fmt::Display for Grade {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct Impact {
     pub grade: Grade,
     pub reason: String,

@@ -18,7 +18,7 @@ pub mod predict;
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use driftless_core::tracking::{self, Owner};
@@ -30,7 +30,7 @@ pub use impact::{Grade, Impact};
 pub use predict::FIELD_MANAGER;
 
 /// Sync status of one resource (Argo CD's vocabulary, plus Conflict).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SyncStatus {
     Synced,
     OutOfSync,
@@ -56,7 +56,8 @@ pub struct ResourceDiff {
 }
 
 /// Counts a CI job or a Lua script consumes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Summary {
     pub create: usize,
     pub update: usize,

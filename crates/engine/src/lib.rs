@@ -15,6 +15,7 @@ pub mod flow;
 pub mod load;
 pub mod metrics;
 pub mod policy;
+pub mod status;
 pub mod sync;
 
 use driftless_core::cluster::ClusterError;
@@ -24,6 +25,7 @@ pub use driftless_core::app::parse_duration;
 pub use error::{EngineError, EngineResult, ErrorKind};
 pub use load::{Loaded, load};
 pub use policy::AppPolicy;
+pub use status::{AppStatus, Revision, SyncCode};
 pub use sync::{
     OperationPhase, Outcome, ResourceResult, RetryPolicy, SyncEvent, SyncRequest, SyncResult, sync,
     sync_with_rollback,

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use driftless_core::app;
+use driftless_engine::AppStatus;
 use driftless_engine::controller::{Controller, ControllerConfig, Sources};
 use driftless_health::Assessor;
 use driftless_store::{OperationPhase, Store};
-use serde_json::Value;
 
 struct Running {
     ctl: Arc<Controller>,
@@ -90,25 +90,8 @@ fn shop_with(repo: &std::path::Path, self_heal: bool, extra: &str) -> app::Appli
 }
 
 /// Waits (watching the store, bounded) until `check` holds for the app's status.
-async fn until(store: &Store, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(a) = store.get_app("shop").await.unwrap()
-            && check(&a.status)
-        {
-            return a.status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {:?}",
-            store.get_app("shop").await.unwrap().map(|a| a.status)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn synced_healthy(s: &Value) -> bool {
-    s["sync"]["status"] == "Synced" && s["health"]["status"] == "Healthy"
+fn synced_healthy(s: &AppStatus) -> bool {
+    s.synced_and_healthy()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,10 +99,12 @@ async fn an_automated_app_is_synced_recorded_and_audited() {
     let env = env().await;
     let r = start(&env, None, APP_V1).await;
     r.ctl.set_app(shop(&r.repo, false), "alice").await.unwrap();
-    let status = until(&r.ctl.store, "Synced and Healthy", synced_healthy).await;
+    let status = wait_status(&r.ctl, "shop", "Synced and Healthy", synced_healthy).await;
     assert!(
-        status["sync"]["revision"]
-            .as_str()
+        status
+            .sync
+            .revision
+            .as_deref()
             .unwrap()
             .starts_with("local:")
     );
@@ -158,8 +143,8 @@ async fn an_automated_app_is_synced_recorded_and_audited() {
     .unwrap();
     r.ctl
         .enqueue("shop", driftless_engine::controller::Reason::SourceChanged);
-    until(&r.ctl.store, "the new revision", |s| {
-        synced_healthy(s) && s["sync"]["revision"] != status["sync"]["revision"]
+    wait_status(&r.ctl, "shop", "the new revision", |s| {
+        synced_healthy(s) && s.sync.revision != status.sync.revision
     })
     .await;
     let d = get(&env, "apps/v1", "Deployment", "shop", "web")
@@ -182,7 +167,7 @@ async fn a_live_edit_is_detected_within_a_second_and_healed() {
     let env = env().await;
     let r = start(&env, None, APP_V1).await;
     r.ctl.set_app(shop(&r.repo, true), "alice").await.unwrap();
-    until(&r.ctl.store, "Synced", synced_healthy).await;
+    wait_status(&r.ctl, "shop", "Synced", synced_healthy).await;
     let edited = Instant::now();
     edit_web_replicas(&env, "kubectl-edit", 7).await;
     let event = loop {
@@ -302,7 +287,7 @@ async fn a_paused_self_heal_records_drift_without_reverting_it_until_resumed() {
     let env = env().await;
     let r = start(&env, None, APP_V1).await;
     r.ctl.set_app(shop(&r.repo, true), "alice").await.unwrap();
-    until(&r.ctl.store, "Synced", synced_healthy).await;
+    wait_status(&r.ctl, "shop", "Synced", synced_healthy).await;
     assert!(
         r.ctl
             .pause_heal(
@@ -338,10 +323,10 @@ async fn a_paused_self_heal_records_drift_without_reverting_it_until_resumed() {
         7,
         "not healed while paused (grace is 300 ms)"
     );
-    let status = r.ctl.store.get_app("shop").await.unwrap().unwrap().status;
+    let status = r.ctl.stored_status("shop").await.unwrap();
     assert_eq!(
-        status["healPaused"]["reason"],
-        "incident 42: scaling by hand"
+        status.heal_paused.map(|p| p.reason).as_deref(),
+        Some("incident 42: scaling by hand")
     );
     let audit = r
         .ctl
@@ -378,7 +363,7 @@ async fn drift_policy_alert_records_and_tolerance_ignores() {
     // selfHeal off: drift is an alert, the cluster is left as it is.
     let r = start(&env, None, APP_V1).await;
     r.ctl.set_app(shop(&r.repo, false), "alice").await.unwrap();
-    until(&r.ctl.store, "Synced", synced_healthy).await;
+    wait_status(&r.ctl, "shop", "Synced", synced_healthy).await;
     edit_web_replicas(&env, "kubectl-edit", 5).await;
     let deadline = Instant::now() + Duration::from_secs(5);
     while drift_events(&r.ctl.store).await.is_empty() {
@@ -408,7 +393,7 @@ async fn drift_policy_alert_records_and_tolerance_ignores() {
         )
         .await
         .unwrap();
-    until(&r.ctl.store, "Synced", synced_healthy).await;
+    wait_status(&r.ctl, "shop", "Synced", synced_healthy).await;
     edit_web_replicas(&env, "kubectl-edit", 6).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let ops = r.ctl.store.list_operations("shop", 10).await.unwrap();
@@ -419,9 +404,10 @@ async fn drift_policy_alert_records_and_tolerance_ignores() {
         ops.iter().map(|o| o.request.clone()).collect::<Vec<_>>()
     );
     assert!(drift_events(&r.ctl.store).await.is_empty());
-    let status = r.ctl.store.get_app("shop").await.unwrap().unwrap().status;
+    let status = r.ctl.stored_status("shop").await.unwrap();
     assert_eq!(
-        status["sync"]["status"], "OutOfSync",
+        status.sync.status,
+        driftless_engine::SyncCode::OutOfSync,
         "tolerated drift still shows in the status"
     );
 
@@ -447,18 +433,19 @@ async fn a_project_keeps_its_apps_inside_their_destinations() {
     let mut app = shop(&r.repo, false);
     app.project = "team-a".into();
     r.ctl.set_app(app, "alice").await.unwrap();
-    let status = until(&r.ctl.store, "refused", |s| {
-        s["error"]
-            .as_str()
+    let status = wait_status(&r.ctl, "shop", "refused", |s| {
+        s.error
+            .as_deref()
             .is_some_and(|e| e.contains("ProjectViolation") || e.contains("does not allow"))
     })
     .await;
     assert!(
-        status["error"]
-            .as_str()
+        status
+            .error
+            .as_deref()
             .unwrap()
             .contains("project team-a does not allow the destination namespace shop"),
-        "{status}"
+        "{status:?}"
     );
     assert!(
         get(&env, "apps/v1", "Deployment", "shop", "web")
@@ -476,7 +463,7 @@ async fn a_project_keeps_its_apps_inside_their_destinations() {
     );
     // The project opens the namespace: the app syncs.
     r.ctl.set_project(team("*"), "admin").await.unwrap();
-    until(&r.ctl.store, "Synced", synced_healthy).await;
+    wait_status(&r.ctl, "shop", "Synced", synced_healthy).await;
     let audit = r
         .ctl
         .store
@@ -495,7 +482,7 @@ async fn a_cascading_delete_removes_the_apps_objects_and_guards_critical_ones() 
     let pvc = "---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n";
     let r = start(&env, None, &format!("{APP_V1}{pvc}")).await;
     r.ctl.set_app(shop(&r.repo, false), "alice").await.unwrap();
-    until(&r.ctl.store, "Synced", |s| s["sync"]["status"] == "Synced").await;
+    wait_status(&r.ctl, "shop", "Synced", AppStatus::is_synced).await;
 
     // A PVC is critical: refused without confirmation, nothing deleted, still managed.
     let e = r
@@ -569,16 +556,16 @@ async fn a_policy_violating_revision_is_refused_and_the_next_compliant_one_syncs
     )
     .unwrap();
     r.ctl.set_app(shop(&r.repo, true), "alice").await.unwrap();
-    let status = until(&r.ctl.store, "the policy refusal", |s| {
-        s["error"]
-            .as_str()
+    let status = wait_status(&r.ctl, "shop", "the policy refusal", |s| {
+        s.error
+            .as_deref()
             .is_some_and(|e| e.contains("refused by the policy gate"))
     })
     .await;
-    let error = status["error"].as_str().unwrap();
+    let error = status.error.as_deref().unwrap();
     assert!(error.contains("no-latest-tag"), "names the rule: {error}");
     assert!(error.contains("Deployment"), "names the object: {error}");
-    assert_eq!(status["sync"]["status"], "OutOfSync");
+    assert_eq!(status.sync.status, driftless_engine::SyncCode::OutOfSync);
     // The refusal event is what a sync would have been recorded after: nothing was applied.
     let events = r.ctl.store.list_events("shop", 0, 100).await.unwrap();
     let denied: Vec<_> = events.iter().filter(|e| e.kind == "PolicyDenied").collect();
@@ -611,13 +598,14 @@ async fn a_policy_violating_revision_is_refused_and_the_next_compliant_one_syncs
     std::fs::write(r.repo.join("shop/all.yaml"), APP_V1).unwrap();
     r.ctl
         .enqueue("shop", driftless_engine::controller::Reason::SourceChanged);
-    let status = until(
-        &r.ctl.store,
+    let status = wait_status(
+        &r.ctl,
+        "shop",
         "the compliant revision synced",
         synced_healthy,
     )
     .await;
-    assert!(status["error"].is_null(), "the refusal is gone: {status}");
+    assert!(status.error.is_none(), "the refusal is gone: {status:?}");
     let d = get(&env, "apps/v1", "Deployment", "shop", "web")
         .await
         .unwrap();

@@ -10,10 +10,8 @@ use std::time::{Duration, Instant};
 use common::*;
 use driftless_core::repository::{Repository, SecretValue};
 use driftless_engine::controller::{Controller, ControllerConfig, Reason};
-use driftless_store::Store;
 use driftless_testkit::http::{Auth, GitHttpServer};
 use driftless_testkit::repo::TestRepo;
-use serde_json::Value;
 
 fn cfg() -> ControllerConfig {
     ControllerConfig {
@@ -39,21 +37,6 @@ fn application(yaml: &str) -> driftless_core::app::Application {
         .unwrap()
         .remove(0)
         .app
-}
-
-async fn until_status(store: &Store, app: &str, what: &str, check: impl Fn(&Value) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let s = store.get_app(app).await.unwrap().map(|a| a.status);
-        if s.as_ref().is_some_and(&check) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{app}: timed out waiting for {what}: {s:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn until_apps(ctl: &Controller, want: &[&str]) {
@@ -99,9 +82,9 @@ async fn a_private_repository_is_fetched_with_its_definitions_credentials() {
         ..Repository::default()
     };
     ctl.set_repository(without, "alice", true).await.unwrap();
-    until_status(&ctl.store, "shop", "an authentication error", |s| {
-        s["error"]
-            .as_str()
+    wait_status(&ctl, "shop", "an authentication error", |s| {
+        s.error
+            .as_deref()
             .is_some_and(|e| e.contains("authentication failed"))
     })
     .await;
@@ -125,10 +108,7 @@ async fn a_private_repository_is_fetched_with_its_definitions_credentials() {
     .await
     .unwrap();
     ctl.enqueue("shop", Reason::User);
-    until_status(&ctl.store, "shop", "Synced", |s| {
-        s["sync"]["status"] == "Synced"
-    })
-    .await;
+    wait_status(&ctl, "shop", "Synced", |s| s.is_synced()).await;
     assert_eq!(
         get(&env, "v1", "ConfigMap", "shop", "settings")
             .await
@@ -165,8 +145,8 @@ async fn a_private_repository_is_fetched_with_its_definitions_credentials() {
     );
     repo.commit(&[("shop/cm.yaml", Some(&config_map("settings", "b")))], "b");
     ctl.enqueue("shop", Reason::User);
-    until_status(&ctl.store, "shop", "a fetch error", |s| {
-        s["error"].as_str().is_some_and(|e| e.contains("fetching"))
+    wait_status(&ctl, "shop", "a fetch error", |s| {
+        s.error.as_deref().is_some_and(|e| e.contains("fetching"))
     })
     .await;
     assert_eq!(
@@ -210,10 +190,7 @@ async fn an_app_of_apps_declares_the_engines_applications_and_prunes_them() {
     ));
     ctl.set_app(root, "alice").await.unwrap();
     until_apps(&ctl, &["root", "web"]).await;
-    until_status(&ctl.store, "web", "Synced", |s| {
-        s["sync"]["status"] == "Synced"
-    })
-    .await;
+    wait_status(&ctl, "web", "Synced", |s| s.is_synced()).await;
     assert_eq!(
         get(&env, "v1", "ConfigMap", "web", "web").await.unwrap()["data"]["mode"],
         "enabled"
@@ -222,10 +199,7 @@ async fn an_app_of_apps_declares_the_engines_applications_and_prunes_them() {
     let web = ctl.store.get_app("web").await.unwrap().unwrap();
     assert_eq!(web.spec["parent"], "root");
     assert_eq!(web.spec["destination"]["namespace"], "web");
-    until_status(&ctl.store, "root", "Synced", |s| {
-        s["sync"]["status"] == "Synced"
-    })
-    .await;
+    wait_status(&ctl, "root", "Synced", |s| s.is_synced()).await;
     let repos = ctl.repositories();
     assert_eq!(repos.len(), 1);
     assert_eq!(repos[0].name, "charts");
@@ -251,10 +225,7 @@ async fn an_app_of_apps_declares_the_engines_applications_and_prunes_them() {
     );
     ctl.source_changed(std::slice::from_ref(&url)).await;
     until_apps(&ctl, &["api", "root"]).await;
-    until_status(&ctl.store, "api", "Synced", |s| {
-        s["sync"]["status"] == "Synced"
-    })
-    .await;
+    wait_status(&ctl, "api", "Synced", |s| s.is_synced()).await;
     assert!(ctl.store.get_app("web").await.unwrap().is_none());
     let events = ctl.store.list_events("root", 0, 100).await.unwrap();
     assert!(
@@ -323,9 +294,9 @@ async fn an_app_deploys_to_the_cluster_its_destination_names() {
     .await
     .unwrap();
     // Not defined yet: an error on the app, nothing deployed to the engine's own cluster.
-    until_status(&ctl.store, "far", "an unknown-destination error", |s| {
-        s["error"]
-            .as_str()
+    wait_status(&ctl, "far", "an unknown-destination error", |s| {
+        s.error
+            .as_deref()
             .is_some_and(|e| e.contains("destination cluster prod is not defined"))
     })
     .await;
@@ -342,10 +313,7 @@ async fn an_app_deploys_to_the_cluster_its_destination_names() {
     )
     .await
     .unwrap();
-    until_status(&ctl.store, "far", "Synced", |s| {
-        s["sync"]["status"] == "Synced"
-    })
-    .await;
+    wait_status(&ctl, "far", "Synced", |s| s.is_synced()).await;
     assert_eq!(
         get(&prod, "v1", "ConfigMap", "far", "far").await.unwrap()["data"]["mode"],
         "remote"

@@ -177,18 +177,13 @@ async fn a_yaml_value_a_file_and_a_revision_are_promoted() {
     .unwrap();
     // pin-a runs the branch head (the promotion commit above included).
     let head = repo.git_bare(&["rev-parse", "main"]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let st = ctl.store.get_app("pin-a").await.unwrap().unwrap().status;
-        if st["sync"]["revision"] == head.as_str()
-            && st["sync"]["status"] == "Synced"
-            && st["health"]["status"] == "Healthy"
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "pin-a not at {head}: {st}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_status(
+        &ctl,
+        "pin-a",
+        "at the branch head, Synced and Healthy",
+        |st| st.sync.revision.as_deref() == Some(head.as_str()) && st.synced_and_healthy(),
+    )
+    .await;
     let a_rev = head.clone();
     let p = ctl.promote("pin", Some("a"), "b", "tester").await.unwrap();
     assert_eq!(p.values[0].after.as_deref(), Some(a_rev.as_str()));

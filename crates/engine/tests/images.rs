@@ -165,8 +165,7 @@ async fn the_resource_tree_follows_owner_references_and_the_graph_links_the_flow
     // controller manager does.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let tree = loop {
-        let synced =
-            ctl.store.get_app("shop").await.unwrap().unwrap().status["sync"]["status"] == "Synced";
+        let synced = ctl.stored_status("shop").await.unwrap().is_synced();
         let tree = ctl.resource_tree("shop").await.unwrap();
         if synced && tree.iter().any(|n| n["kind"] == "Pod") {
             break tree;

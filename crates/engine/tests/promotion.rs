@@ -117,20 +117,13 @@ async fn until_promotion(
 }
 
 async fn until_healthy(ctl: &Controller, app: &str) {
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        let s = ctl.store.get_app(app).await.unwrap().map(|a| a.status);
-        if s.as_ref()
-            .is_some_and(|s| s["sync"]["status"] == "Synced" && s["health"]["status"] == "Healthy")
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{app} never Synced and Healthy: {s:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_status(
+        ctl,
+        app,
+        "Synced and Healthy",
+        driftless_engine::AppStatus::synced_and_healthy,
+    )
+    .await;
 }
 
 const SHOP: &str = "apiVersion: driftless.dev/v1alpha1\nkind: Pipeline\nmetadata: {name: shop}\nspec:\n  freight: [{image: shop}, {image: probe}]\n  stages:\n  - {name: dev, applications: [shop-dev]}\n  - {name: staging, applications: [shop-staging], autoPromote: true}\n  - name: prod\n    applications: [shop-prod]\n    autoPromote: true\n    approval: {required: 2, role: release, timeout: 1h}\n    onFailure: revert\n    healthTimeout: 30s\n";

@@ -6,7 +6,8 @@
 use crate::common;
 
 mod app_of_apps;
-use crate::reliability_input::{app_yaml, until_status};
+use crate::common::wait_status;
+use crate::reliability_input::app_yaml;
 
 use std::time::{Duration, Instant};
 
@@ -33,16 +34,16 @@ fn file_url(repo: &TestRepo) -> String {
 }
 
 /// Waits until `app`'s status shows `head` reconciled (synced or not) or an error.
-async fn until_seen(ctl: &Controller, app: &str, head: &str) -> serde_json::Value {
-    until_status(ctl, app, |s| {
-        s["sync"]["head"] == head || s["error"].is_string()
+async fn until_seen(ctl: &Controller, app: &str, head: &str) -> driftless_engine::AppStatus {
+    wait_status(ctl, app, "reconciled at the new head (or failed)", |s| {
+        s.sync.head.as_deref() == Some(head) || s.error.is_some()
     })
     .await
 }
 
 async fn until_synced(ctl: &Controller, app: &str, head: &str) {
-    until_status(ctl, app, |s| {
-        s["sync"]["status"] == "Synced" && s["sync"]["head"] == head
+    wait_status(ctl, app, "Synced at the new head", |s| {
+        s.is_synced() && s.sync.head.as_deref() == Some(head)
     })
     .await;
 }
@@ -111,13 +112,12 @@ async fn reliability_fault_03_one_broken_app_does_not_degrade_the_others() {
     .await
     .unwrap();
     until_synced(&ctl, "good", &head).await;
-    let bad = until_status(&ctl, "bad", |s| {
-        s["error"].is_string()
-            || (s["operation"]["attempt"].is_string()
-                && s["operation"]["attempt"] != s["operation"]["good"])
+    let bad = wait_status(&ctl, "bad", "the expected status", |s| {
+        s.error.is_some()
+            || (s.operation.attempt.is_some() && s.operation.attempt != s.operation.good)
     })
     .await;
-    assert_ne!(bad["sync"]["status"], "Synced", "{bad}");
+    assert!(!bad.is_synced(), "{bad:?}");
     assert!(get(&env, "v1", "ConfigMap", "good", "good").await.is_some());
 }
 
@@ -400,11 +400,11 @@ async fn reliability_fault_17_lost_destination_credentials_skip_prune() {
     );
     moved.destination.name = "gone".into();
     ctl.set_app(moved, "alice").await.unwrap();
-    let s = until_status(&ctl, "orphan", |s| {
-        s["error"].as_str().is_some_and(|e| e.contains("gone"))
+    let s = wait_status(&ctl, "orphan", "the expected status", |s| {
+        s.error.as_deref().is_some_and(|e| e.contains("gone"))
     })
     .await;
-    assert!(s["error"].as_str().unwrap().contains("not defined"), "{s}");
+    assert!(s.error.as_deref().unwrap().contains("not defined"), "{s:?}");
     assert!(
         get(&env, "v1", "ConfigMap", "orphan", "orphan")
             .await
@@ -464,9 +464,9 @@ async fn reliability_input_07_over_cap_render_keeps_the_previous_state() {
     let huge = format!("# {}\n", "x".repeat(5 * 1024 * 1024));
     repo.commit(&[("app/cm.yaml", Some(&huge))], "too big");
     ctl.enqueue("capped", Reason::User);
-    let s = until_status(&ctl, "capped", |s| s["error"].is_string()).await;
+    let s = wait_status(&ctl, "capped", "the expected status", |s| s.error.is_some()).await;
     assert!(
-        !s["error"].as_str().unwrap().contains("xxxxxxxx"),
+        !s.error.as_deref().unwrap().contains("xxxxxxxx"),
         "the error quotes no input"
     );
     assert!(

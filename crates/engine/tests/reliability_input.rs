@@ -251,13 +251,13 @@ async fn reliability_input_15_forbidden_kind_rejects_the_whole_sync_before_apply
     )
     .await
     .unwrap();
-    let status = until_status(&ctl, "t", |s| {
-        s["error"]
-            .as_str()
+    let status = wait_status(&ctl, "t", "the expected status", |s| {
+        s.error
+            .as_deref()
             .is_some_and(|e| e.contains("project team"))
     })
     .await;
-    let e = status["error"].as_str().unwrap();
+    let e = status.error.as_deref().unwrap();
     assert!(e.contains("cluster-scoped Namespace"), "{e}");
     assert!(
         get(&env, "v1", "ConfigMap", "team", "allowed")
@@ -288,9 +288,9 @@ async fn reliability_input_15_forbidden_kind_rejects_the_whole_sync_before_apply
     .remove(0);
     ctl.set_project(p, "alice").await.unwrap();
     ctl.set_app(other, "alice").await.unwrap();
-    until_status(&ctl, "u", |s| {
-        s["error"]
-            .as_str()
+    wait_status(&ctl, "u", "the expected status", |s| {
+        s.error
+            .as_deref()
             .is_some_and(|e| e.contains("destination cluster"))
     })
     .await;
@@ -376,27 +376,6 @@ pub(crate) fn app_yaml(
     .unwrap()
     .remove(0)
     .app
-}
-
-/// Waits (on the store, with a deadline) until `app`'s status passes `check`; returns it.
-pub(crate) async fn until_status(
-    ctl: &driftless_engine::controller::Controller,
-    app: &str,
-    check: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let s = ctl.store.get_app(app).await.unwrap().map(|a| a.status);
-        if let Some(s) = s.filter(|s| check(s)) {
-            return s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{app}: timed out: {:?}",
-            ctl.store.get_app(app).await.unwrap().map(|a| a.status)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// The fuzz corpus of `target` (`fuzz/corpus/TARGET/`), sorted.

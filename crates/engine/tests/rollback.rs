@@ -8,27 +8,16 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use driftless_engine::controller::{Controller, ControllerConfig, Reason};
-use driftless_store::Store;
 use driftless_testkit::repo::TestRepo;
 
 const CM: &str =
     "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: MODE}\n";
 
-async fn until_revision(store: &Store, rev: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let s = store
-            .get_app("shop")
-            .await
-            .unwrap()
-            .map(|a| a.status)
-            .unwrap_or_default();
-        if s["sync"]["revision"] == rev && s["sync"]["status"] == "Synced" {
-            return;
-        }
-        assert!(Instant::now() < deadline, "not at {rev}: {s}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn until_revision(ctl: &Controller, rev: &str) {
+    wait_status(ctl, "shop", &format!("Synced at {rev}"), |s| {
+        s.sync.revision.as_deref() == Some(rev) && s.is_synced()
+    })
+    .await;
 }
 
 async fn mode(env: &Env) -> String {
@@ -86,7 +75,7 @@ async fn shop_at_a(policy: &str, extra_spec: &str) -> Shop {
         ..Default::default()
     };
     let (ctl, _stop, _dir) = git_controller(&env, &url, policy, extra_spec, cfg).await;
-    until_revision(&ctl.store, &a).await;
+    until_revision(&ctl, &a).await;
     Shop {
         env,
         repo,
@@ -116,18 +105,18 @@ async fn a_rollback_holds_until_a_newer_commit_lands() {
 
     let b = repo.commit(&[("shop/cm.yaml", Some(&CM.replace("MODE", "b")))], "b");
     ctl.enqueue("shop", Reason::User);
-    until_revision(&ctl.store, &b).await;
+    until_revision(&ctl, &b).await;
     assert_eq!(mode(&env).await, "b");
 
     // Back to a: applied, and held through several resyncs despite auto-sync and self-heal.
     assert_eq!(ctl.rollback("shop", None, "bob").await.unwrap(), a);
-    until_revision(&ctl.store, &a).await;
+    until_revision(&ctl, &a).await;
     assert_eq!(mode(&env).await, "a");
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(mode(&env).await, "a", "auto-sync does not undo a rollback");
-    let status = ctl.store.get_app("shop").await.unwrap().unwrap().status;
-    assert_eq!(status["pinned"]["revision"], a.as_str());
-    assert_eq!(status["sync"]["head"], b.as_str());
+    let status = ctl.stored_status("shop").await.unwrap();
+    assert_eq!(status.pinned.map(|p| p.revision), Some(a.clone()));
+    assert_eq!(status.sync.head, Some(b.clone()));
     let ops = ctl.store.list_operations("shop", 10).await.unwrap();
     assert_eq!(ops[0].kind, "rollback");
     let audit = ctl
@@ -146,7 +135,7 @@ async fn a_rollback_holds_until_a_newer_commit_lands() {
     // A newer commit lands: released, synced.
     let c = repo.commit(&[("shop/cm.yaml", Some(&CM.replace("MODE", "c")))], "c");
     ctl.enqueue("shop", Reason::User);
-    until_revision(&ctl.store, &c).await;
+    until_revision(&ctl, &c).await;
     assert_eq!(mode(&env).await, "c");
     let events = ctl.store.list_events("shop", 0, 100).await.unwrap();
     assert!(
@@ -178,7 +167,7 @@ async fn rollback_on_failure_returns_to_the_last_healthy_revision() {
         },
     )
     .await;
-    until_revision(&ctl.store, &good).await;
+    until_revision(&ctl, &good).await;
 
     let bad = repo.commit(
         &[("shop/web.yaml", Some(&WEB.replace("IMAGE", "nginx:broken")))],
@@ -256,7 +245,7 @@ async fn rollback_to_a_time_within_the_apps_own_history_limit() {
     for m in ["b", "c"] {
         let rev = repo.commit(&[("shop/cm.yaml", Some(&CM.replace("MODE", m)))], m);
         ctl.enqueue("shop", Reason::User);
-        until_revision(&ctl.store, &rev).await;
+        until_revision(&ctl, &rev).await;
         at.push((rev, now_ms()));
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -278,7 +267,7 @@ async fn rollback_to_a_time_within_the_apps_own_history_limit() {
         ctl.rollback_to_time("shop", at[0].1, "bob").await.unwrap(),
         at[0].0
     );
-    until_revision(&ctl.store, &at[0].0).await;
+    until_revision(&ctl, &at[0].0).await;
     assert_eq!(mode(&env).await, "b");
 }
 
@@ -303,7 +292,7 @@ async fn a_revert_rollback_commits_the_old_files_so_git_stays_the_source_of_trut
         "b",
     );
     ctl.enqueue("shop", Reason::User);
-    until_revision(&ctl.store, &b).await;
+    until_revision(&ctl, &b).await;
     assert!(
         get(&env, "v1", "ConfigMap", "shop", "extra")
             .await
@@ -333,15 +322,15 @@ async fn a_revert_rollback_commits_the_old_files_so_git_stays_the_source_of_trut
         "{log}"
     );
     // Synced to the revert commit like any other: mode a, the extra object pruned, no pin.
-    until_revision(&ctl.store, &r.commit).await;
+    until_revision(&ctl, &r.commit).await;
     assert_eq!(mode(&env).await, "a");
     assert!(
         get(&env, "v1", "ConfigMap", "shop", "extra")
             .await
             .is_none()
     );
-    let status = ctl.store.get_app("shop").await.unwrap().unwrap().status;
-    assert!(status["pinned"].is_null(), "{status}");
+    let status = ctl.stored_status("shop").await.unwrap();
+    assert!(status.pinned.is_none(), "{status:?}");
     let audit = ctl
         .store
         .list_audit(&driftless_store::AuditQuery {

@@ -8,7 +8,9 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use driftless_core::app::Application;
+use driftless_engine::status::{AppStatus, SyncCode, SyncState};
 use driftless_engine::{AppPolicy, OperationPhase, compare_with_cluster, load};
+use driftless_health::{Health, HealthStatus};
 use driftless_kube::KubeCluster;
 use driftless_script::{ClientError, EngineClient};
 use serde_json::{Value, json};
@@ -20,7 +22,7 @@ pub struct LocalEngine {
     pub cluster: KubeCluster,
     pub git: GitArgs,
     pub assessor: driftless_health::Assessor,
-    apps: RefCell<BTreeMap<String, (Application, Value, Value)>>,
+    apps: RefCell<BTreeMap<String, (Application, Value, AppStatus)>>,
     repos: RefCell<Vec<Value>>,
     ops: RefCell<Vec<Value>>,
 }
@@ -84,7 +86,7 @@ impl LocalEngine {
         Ok((rendered.set, cmp.map_err(|e| fail(e.to_string()))?))
     }
 
-    fn set_status(&self, name: &str, status: Value) {
+    fn set_status(&self, name: &str, status: AppStatus) {
         if let Some(entry) = self.apps.borrow_mut().get_mut(name) {
             entry.2 = status;
         }
@@ -100,15 +102,13 @@ impl EngineClient for LocalEngine {
         let name = parsed.app.name.clone();
         self.apps
             .borrow_mut()
-            .insert(name.clone(), (parsed.app, spec, json!({})));
+            .insert(name.clone(), (parsed.app, spec, AppStatus::default()));
         Ok(json!({"application": name, "warnings": parsed.warnings}))
     }
     fn application(&self, name: &str) -> Result<Option<Value>, ClientError> {
-        Ok(self
-            .apps
-            .borrow()
-            .get(name)
-            .map(|(_, spec, status)| json!({"name": name, "spec": spec, "status": status})))
+        Ok(self.apps.borrow().get(name).map(
+            |(_, spec, status)| json!({"name": name, "spec": spec, "status": status.to_value()}),
+        ))
     }
     fn applications(&self) -> Result<Vec<Value>, ClientError> {
         Ok(self
@@ -118,8 +118,8 @@ impl EngineClient for LocalEngine {
             .map(|(name, (a, spec, status))| {
                 json!({
                     "name": name, "repo": a.source.repo_url, "path": a.source.path,
-                    "labels": spec["labels"], "sync": status["sync"]["status"],
-                    "health": status["health"]["status"], "revision": status["sync"]["revision"],
+                    "labels": spec["labels"], "sync": status.sync.status,
+                    "health": status.health_status(), "revision": status.sync.revision,
                 })
             })
             .collect())
@@ -169,12 +169,31 @@ impl EngineClient for LocalEngine {
         }));
         let (_, after) = self.compare(&app)?;
         let in_sync = after.summary.in_sync();
-        self.set_status(name, json!({
-            "sync": {"status": if in_sync { "Synced" } else { "OutOfSync" }, "summary": after.summary},
-            // The sync waited for each wave's health; a failed one says why in its message.
-            "health": {"status": if ok { "Healthy" } else { "Degraded" }},
-            "reconciledAtMs": finished,
-        }));
+        self.set_status(
+            name,
+            AppStatus {
+                sync: SyncState {
+                    status: if in_sync {
+                        SyncCode::Synced
+                    } else {
+                        SyncCode::OutOfSync
+                    },
+                    summary: Some(after.summary),
+                    ..Default::default()
+                },
+                // The sync waited for each wave's health; a failed one says why in its message.
+                health: Some(Health::new(
+                    if ok {
+                        HealthStatus::Healthy
+                    } else {
+                        HealthStatus::Degraded
+                    },
+                    "",
+                )),
+                reconciled_at_ms: Some(finished),
+                ..Default::default()
+            },
+        );
         Ok(json!({"application": name, "queued": false}))
     }
     fn diff(&self, name: &str) -> Result<Value, ClientError> {

@@ -67,22 +67,15 @@ impl Controller {
         req.health_timeout = self.config.health_timeout;
         // Custom kinds the app had (its last status), so their objects are found too; the
         // version is the server's preferred one.
-        let status = self
-            .store
-            .get_app(name)
+        let mut kinds: Vec<Gvk> = self
+            .stored_status(name)
             .await?
-            .map(|a| a.status)
-            .unwrap_or_default();
-        let mut kinds: Vec<Gvk> = status["resources"]
-            .as_array()
+            .resources
             .into_iter()
-            .flatten()
-            .filter_map(|r| {
-                Some(Gvk {
-                    group: r["group"].as_str()?.to_string(),
-                    version: String::new(),
-                    kind: r["kind"].as_str()?.to_string(),
-                })
+            .map(|r| Gvk {
+                group: r.group,
+                version: String::new(),
+                kind: r.kind,
             })
             .collect();
         kinds.sort_by(|a, b| (&a.group, &a.kind).cmp(&(&b.group, &b.kind)));

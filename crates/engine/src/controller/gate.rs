@@ -143,17 +143,19 @@ impl super::Controller {
             "revision {} refused by the policy gate: {refusal}",
             super::reconcile::short(&rendered.revision)
         );
-        let findings = serde_json::to_value(verdict.errors()).unwrap_or_default();
-        let mut status = self
-            .store
-            .get_app(name)
-            .await
-            .map_err(|e| e.to_string())?
-            .map(|r| r.status)
-            .unwrap_or_else(|| serde_json::json!({}));
-        status["error"] = serde_json::json!(message);
-        status["policy"] = serde_json::json!({"revision": rendered.revision, "findings": findings});
-        self.store_status(name, status).await?;
+        let findings = verdict
+            .errors()
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap_or_default();
+        let mut status = self.stored_status(name).await?;
+        status.error = Some(message.clone());
+        status.policy = Some(crate::status::PolicyStatus {
+            revision: rendered.revision.clone(),
+            findings: findings.clone(),
+        });
+        self.store_status(name, status.to_value()).await?;
         let Some(trigger) = trigger else {
             return Ok(true);
         };

@@ -226,24 +226,22 @@ impl Controller {
         }
         // What the last process attempted survives a restart: no retry loop across restarts.
         let last = existed
-            .as_ref()
-            .map(|r| r.status.clone())
+            .map(|r| crate::AppStatus::from_stored(&app.name, r.status))
             .unwrap_or_default();
-        let text = |k: &str| last["operation"][k].as_str().map(String::from);
         let name = app.name.clone();
         let mut apps = self.apps.lock().await;
         let state = apps.entry(name.clone()).or_insert_with(|| AppState {
             app: app.clone(),
             policy: policy.clone(),
-            last_attempt: text("attempt"),
-            last_good: text("good"),
+            last_attempt: last.operation.attempt.as_ref().map(|r| r.to_string()),
+            last_good: last.operation.good.as_ref().map(|r| r.to_string()),
             unreachable_retries: 0,
             drift_since: None,
             last_drift: None,
             last_error: None,
             sync_requested: None,
             prune_requested: false,
-            last_synced_ms: last["lastSyncAtMs"].as_i64(),
+            last_synced_ms: last.last_sync_at_ms,
             heal_paused: None,
             pinned: None,
             definitions_digest: None,
@@ -464,13 +462,13 @@ impl Controller {
             .ok_or_else(|| EngineError::not_found("application", name))
     }
 
-    /// The status last stored for an application (`{}` before its first reconcile).
-    pub(crate) async fn stored_status(&self, name: &str) -> EngineResult<serde_json::Value> {
+    /// The status last stored for an application (the default before its first reconcile).
+    pub async fn stored_status(&self, name: &str) -> EngineResult<crate::AppStatus> {
         Ok(self
             .store
             .get_app(name)
             .await?
-            .map(|r| r.status)
+            .map(|r| crate::AppStatus::from_stored(name, r.status))
             .unwrap_or_default())
     }
 

@@ -119,11 +119,11 @@ impl Controller {
         let target = self.target(&app).map_err(EngineError::invalid)?;
         let status = self.stored_status(name).await?;
         let sync_of = |kind: &str, ns: &str, n: &str| {
-            status["resources"].as_array().and_then(|rs| {
-                rs.iter()
-                    .find(|r| r["kind"] == kind && r["namespace"] == ns && r["name"] == n)
-                    .map(|r| r["status"].clone())
-            })
+            status
+                .resources
+                .iter()
+                .find(|r| r.kind == kind && r.namespace == ns && r.name == n)
+                .map(|r| r.status)
         };
         let health = |obj: &Value| {
             self.assessor
@@ -140,7 +140,7 @@ impl Controller {
             if !key.namespace.is_empty() {
                 namespaces.insert(key.namespace.clone());
             }
-            let s = sync_of(&key.kind, &key.namespace, &key.name);
+            let s = sync_of(&key.kind, &key.namespace, &key.name).map(|s| serde_json::json!(s));
             nodes.push(node(&obj, s.as_ref(), health(&obj)));
         }
         for (group, version, kind, plural) in CHILDREN {
@@ -202,7 +202,6 @@ impl Controller {
                 Err(_) => a.destination.name.clone(),
             };
             let status = self.stored_status(&a.name).await.unwrap_or_default();
-            let text = |v: &Value| v.as_str().map(str::to_string);
             let automated = a.sync_policy.automated.as_ref();
             apps.push(crate::flow::FlowApp {
                 repo: driftless_git::url::redact(&a.source.repo_url),
@@ -210,8 +209,9 @@ impl Controller {
                 namespace: a.destination.namespace.clone(),
                 automated: automated.is_some(),
                 self_heal: automated.is_some_and(|x| x.self_heal),
-                sync: text(&status["sync"]["status"]),
-                health: text(&status["health"]["status"]),
+                sync: (status != crate::AppStatus::default())
+                    .then(|| status.sync.status.as_str().to_string()),
+                health: status.health_status().map(|h| h.as_str().to_string()),
                 name: a.name,
             });
         }

@@ -166,3 +166,28 @@ pub async fn running_controller(
     tokio::spawn(ctl.clone().run(stopped));
     (ctl, stop, dir)
 }
+
+/// Waits for `app`'s stored status to satisfy `check`, woken by the controller's status
+/// updates (no polling); fails the test after 40 s naming `what` and the last status.
+pub async fn wait_status(
+    ctl: &driftless_engine::controller::Controller,
+    app: &str,
+    what: &str,
+    check: impl Fn(&driftless_engine::AppStatus) -> bool,
+) -> driftless_engine::AppStatus {
+    // Subscribed before the first look, so an update between the two is not missed.
+    let mut updates = ctl.subscribe_updates();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(40);
+    loop {
+        let status = ctl.stored_status(app).await.unwrap();
+        if check(&status) {
+            return status;
+        }
+        // Any update may be the one (a lagged receiver looks again too).
+        match tokio::time::timeout_at(deadline, updates.recv()).await {
+            Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(e)) => panic!("the controller stopped while waiting for {what}: {e}"),
+            Err(_) => panic!("timed out waiting for {app} to be {what}: {status:?}"),
+        }
+    }
+}

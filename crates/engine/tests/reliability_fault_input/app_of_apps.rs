@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 use driftless_testkit::repo::TestRepo;
 
 use super::{argo_child, cfg, cm, file_url, root_app, until_event};
+use crate::common::wait_status;
 use crate::common::*;
-use crate::reliability_input::{app_yaml, until_status};
+use crate::reliability_input::app_yaml;
 use driftless_engine::controller::Reason;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -40,9 +41,9 @@ async fn defect_01_git_cannot_run_commands_read_files_or_widen_projects() {
     )
     .await
     .unwrap();
-    until_status(&ctl, "b-app", |s| {
-        s["error"]
-            .as_str()
+    wait_status(&ctl, "b-app", "the expected status", |s| {
+        s.error
+            .as_deref()
             .is_some_and(|e| e.contains("project team-b"))
     })
     .await;
@@ -90,13 +91,13 @@ async fn defect_01_git_cannot_run_commands_read_files_or_widen_projects() {
     assert!(ctl.clusters().iter().all(|c| c["name"] != "evil"));
     assert!(ctl.repositories().iter().all(|r| r.name != "exfil"));
     ctl.enqueue("b-app", Reason::User);
-    let s = until_status(&ctl, "b-app", |s| {
-        s["error"]
-            .as_str()
+    let s = wait_status(&ctl, "b-app", "the expected status", |s| {
+        s.error
+            .as_deref()
             .is_some_and(|e| e.contains("project team-b"))
     })
     .await;
-    assert!(s["error"].as_str().unwrap().contains("forbidden"), "{s}");
+    assert!(s.error.as_deref().unwrap().contains("forbidden"), "{s:?}");
     assert!(
         get(&env, "v1", "ConfigMap", "forbidden", "b")
             .await

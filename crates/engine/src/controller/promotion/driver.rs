@@ -4,7 +4,7 @@
 //! commit → verification → Succeeded, or Failed (with a revert commit when the stage asks).
 
 use crate::error::{EngineError, EngineResult};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use driftless_core::app::Application;
 use driftless_core::pipeline::{Freight, Pipeline, Stage};
@@ -12,6 +12,7 @@ use driftless_core::pipeline::{Freight, Pipeline, Stage};
 use super::freight::read_values;
 use super::{FreightValue, Phase, Promotion, now_ms};
 use crate::controller::Controller;
+use crate::status::{AppStatus, SyncCode};
 
 /// What a promotion into a stage would move now.
 pub(super) enum Candidate {
@@ -25,29 +26,32 @@ pub(super) enum Candidate {
 /// An application's definition and stored status.
 pub(super) struct StageApp {
     pub app: Application,
-    pub status: Value,
+    pub status: AppStatus,
 }
 
 impl StageApp {
     pub fn synced_healthy(&self) -> bool {
-        self.status["sync"]["status"] == "Synced" && self.status["health"]["status"] == "Healthy"
+        self.status.synced_and_healthy()
     }
 
     pub fn revision(&self) -> Option<String> {
-        self.status["sync"]["revision"].as_str().map(String::from)
+        self.status.sync.revision.clone()
+    }
+
+    pub fn head(&self) -> Option<String> {
+        self.status.sync.head.clone()
     }
 
     pub fn describe(&self) -> String {
-        format!(
-            "{} is {}/{}",
-            self.app.name,
-            self.status["sync"]["status"]
-                .as_str()
-                .unwrap_or("not reconciled yet"),
-            self.status["health"]["status"]
-                .as_str()
-                .unwrap_or("Unknown")
-        )
+        let sync = match (self.status.sync.status, &self.status.sync.revision) {
+            (SyncCode::Unknown, None) => "not reconciled yet",
+            (code, _) => code.as_str(),
+        };
+        let health = self
+            .status
+            .health_status()
+            .map_or("Unknown", |h| h.as_str());
+        format!("{} is {sync}/{health}", self.app.name)
     }
 }
 
@@ -182,10 +186,7 @@ impl Controller {
                 src.describe()
             )));
         }
-        let (Some(src_rev), Some(target_head)) = (
-            src.revision(),
-            target.status["sync"]["head"].as_str().map(String::from),
-        ) else {
+        let (Some(src_rev), Some(target_head)) = (src.revision(), target.head()) else {
             return Ok(Candidate::NotReady(format!(
                 "stage {}: {} has not been reconciled yet",
                 stage.name, target.app.name
@@ -242,7 +243,7 @@ impl Controller {
                 "{}|{}|{};",
                 s.describe(),
                 s.revision().unwrap_or_default(),
-                s.status["sync"]["head"]
+                s.head().unwrap_or_default()
             ));
         }
         if self

@@ -573,8 +573,8 @@ impl Controller {
                 }
                 apps.push(json!({
                     "name": a,
-                    "sync": sa.status["sync"]["status"],
-                    "health": sa.status["health"]["status"],
+                    "sync": sa.status.sync.status,
+                    "health": sa.status.health_status(),
                     "revision": rev,
                 }));
             }
