@@ -17,6 +17,7 @@ mod inspect;
 pub mod promotion;
 mod queue;
 mod reconcile;
+mod records;
 pub mod repositories;
 pub mod revert;
 mod rollback;
@@ -26,6 +27,7 @@ pub mod users;
 mod views;
 
 pub use inspect::NodeRef;
+pub use records::AuditCheck;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
