@@ -149,39 +149,41 @@ impl super::Controller {
             .map(serde_json::to_value)
             .collect::<Result<Vec<_>, _>>()
             .unwrap_or_default();
+        // A sync it would have started is recorded (event, audit) before the status says
+        // "refused": whoever sees the status finds the record too.
+        if let Some(trigger) = trigger {
+            // Refused once per revision: an automated sync does not knock again every
+            // reconcile.
+            self.update(name, |s| {
+                s.last_attempt = Some(attempt.to_string());
+                s.drift_since = None;
+            })
+            .await;
+            let details = serde_json::json!({
+                "revision": rendered.revision,
+                "trigger": trigger,
+                "findings": findings,
+            });
+            self.event(name, "PolicyDenied", "warning", &message, &details)
+                .await
+                .map_err(|e| e.to_string())?;
+            self.store
+                .audit(
+                    "driftless",
+                    "app.policy-denied",
+                    &format!("application/{name}"),
+                    &details,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+        }
         let mut status = self.stored_status(name).await?;
-        status.error = Some(message.clone());
+        status.error = Some(message);
         status.policy = Some(crate::status::PolicyStatus {
             revision: rendered.revision.clone(),
-            findings: findings.clone(),
+            findings,
         });
         self.store_status(name, status.to_value()).await?;
-        let Some(trigger) = trigger else {
-            return Ok(true);
-        };
-        // Refused once per revision: an automated sync does not knock again every reconcile.
-        self.update(name, |s| {
-            s.last_attempt = Some(attempt.to_string());
-            s.drift_since = None;
-        })
-        .await;
-        let details = serde_json::json!({
-            "revision": rendered.revision,
-            "trigger": trigger,
-            "findings": findings,
-        });
-        self.event(name, "PolicyDenied", "warning", &message, &details)
-            .await
-            .map_err(|e| e.to_string())?;
-        self.store
-            .audit(
-                "driftless",
-                "app.policy-denied",
-                &format!("application/{name}"),
-                &details,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
         Ok(true)
     }
 }
