@@ -33,6 +33,10 @@ pub(crate) async fn stream(
     let rx = s.controller.subscribe_updates();
     let events = futures_util::stream::unfold(rx, |mut rx| async move {
         let ev = match rx.recv().await {
+            // Every reconcile's end: the engine's own signal, not news for a browser.
+            Ok(update) if update["type"] == "reconciled" || update["type"] == "promotion-pass" => {
+                Event::default().comment("")
+            }
             Ok(update) => {
                 let kind = update["type"].as_str().unwrap_or("status").to_string();
                 Event::default().event(kind).data(update.to_string())

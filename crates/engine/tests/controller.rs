@@ -154,7 +154,8 @@ async fn an_automated_app_is_synced_recorded_and_audited() {
         d["spec"]["template"]["spec"]["containers"][0]["image"],
         "nginx:1.28"
     );
-    tokio::time::sleep(Duration::from_millis(900)).await;
+    // Three more reconciles (periodic resyncs, 300 ms apart) of the in-sync app.
+    after_reconciles(&r.ctl, "shop", 3).await;
     assert_eq!(
         r.ctl.store.list_operations("shop", 10).await.unwrap().len(),
         2,
@@ -230,8 +231,8 @@ async fn a_failed_revision_is_not_retried_in_a_loop() {
         assert!(Instant::now() < deadline, "no failed operation: {ops:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // Several resync periods later: still one attempt.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Several resyncs later: still one attempt.
+    after_reconciles(&r.ctl, "shop", 4).await;
     let ops = r.ctl.store.list_operations("shop", 10).await.unwrap();
     assert_eq!(ops.len(), 1, "{ops:?}");
     let events = r.ctl.store.list_events("shop", 0, 100).await.unwrap();
@@ -317,7 +318,8 @@ async fn a_paused_self_heal_records_drift_without_reverting_it_until_resumed() {
             .message
             .contains("self-heal is paused (incident 42: scaling by hand)")
     );
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Four resyncs (300 ms apart): the 300 ms grace has long passed.
+    after_reconciles(&r.ctl, "shop", 4).await;
     assert_eq!(
         replicas(&env).await,
         7,
@@ -370,7 +372,7 @@ async fn drift_policy_alert_records_and_tolerance_ignores() {
         assert!(Instant::now() < deadline, "drift not recorded");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    after_reconciles(&r.ctl, "shop", 3).await;
     assert_eq!(replicas(&env).await, 5);
     assert_eq!(
         drift_events(&r.ctl.store).await.len(),
@@ -395,7 +397,8 @@ async fn drift_policy_alert_records_and_tolerance_ignores() {
         .unwrap();
     wait_status(&r.ctl, "shop", "Synced", synced_healthy).await;
     edit_web_replicas(&env, "kubectl-edit", 6).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The edit's own reconcile, then resyncs well past the 300 ms grace.
+    after_reconciles(&r.ctl, "shop", 4).await;
     let ops = r.ctl.store.list_operations("shop", 10).await.unwrap();
     assert_eq!(
         replicas(&env).await,
@@ -533,8 +536,12 @@ async fn a_cascading_delete_removes_the_apps_objects_and_guards_critical_ones() 
         ("app.delete", "alice")
     );
     assert_eq!(last.details["cascade"], true);
-    // It stays gone: no reconcile brings the objects back.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // It stays gone: a reconcile asked for now runs after any that was in flight, and
+    // brings nothing back.
+    let ended = reconciles(&r.ctl, "shop");
+    r.ctl
+        .enqueue("shop", driftless_engine::controller::Reason::User);
+    ended.wait(1).await;
     assert!(
         get(&env, "apps/v1", "Deployment", "shop", "web")
             .await

@@ -215,7 +215,7 @@ async fn an_image_moves_dev_to_staging_to_prod_with_approvals_and_a_failing_prod
         .unwrap_err();
     assert_eq!(e.kind(), driftless_engine::ErrorKind::Conflict, "{e}");
     assert!(e.to_string().contains("already approved"), "{e}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    after_promotion_passes(&ctl, Some("shop-prod"), 2).await;
     assert_eq!(
         images(&env, "shop-prod").await,
         ["probe:1.0", "shop:1.0"],
@@ -325,7 +325,7 @@ async fn an_image_moves_dev_to_staging_to_prod_with_approvals_and_a_failing_prod
     until_images(&env, "shop-prod", &["probe:1.0", "shop:1.1"]).await;
     until_healthy(&ctl, "shop-prod").await;
     // The failed values are not promoted again by themselves.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    after_promotion_passes(&ctl, None, 3).await;
     let latest = until_promotion(&ctl, "prod", "no new promotion", |_| true).await;
     assert_eq!(latest.id, broken.id);
 
@@ -483,7 +483,7 @@ async fn a_commit_landing_before_the_push_is_kept_and_an_expired_approval_promot
         .unwrap_err();
     assert_eq!(e.kind(), driftless_engine::ErrorKind::Conflict, "{e}");
     assert!(e.to_string().contains("is Expired"), "{e}");
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    after_promotion_passes(&ctl, Some("race-vault"), 2).await;
     assert_eq!(images(&env, "race-vault").await, ["shop:1.0"]);
     assert_eq!(
         until_promotion(&ctl, "vault", "still one", |_| true)
@@ -507,7 +507,7 @@ async fn a_commit_landing_before_the_push_is_kept_and_an_expired_approval_promot
     );
     let on_branch = repo.git_bare(&["show", &format!("{branch}:envs/review/kustomization.yaml")]);
     assert!(on_branch.contains("newTag: \"2.0\""), "{on_branch}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    after_promotion_passes(&ctl, Some("race-review"), 2).await;
     assert_eq!(
         images(&env, "race-review").await,
         ["shop:1.0"],

@@ -112,7 +112,7 @@ async fn a_rollback_holds_until_a_newer_commit_lands() {
     assert_eq!(ctl.rollback("shop", None, "bob").await.unwrap(), a);
     until_revision(&ctl, &a).await;
     assert_eq!(mode(&env).await, "a");
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    after_reconciles(&ctl, "shop", 4).await;
     assert_eq!(mode(&env).await, "a", "auto-sync does not undo a rollback");
     let status = ctl.stored_status("shop").await.unwrap();
     assert_eq!(status.pinned.map(|p| p.revision), Some(a.clone()));

@@ -493,7 +493,8 @@ impl Controller {
         self.queue.len()
     }
 
-    /// Live updates: `{"type": "status"|"event", "application": ..., ...}` as they happen.
+    /// Live updates: `{"type": "status"|"event"|"promotion"|"reconciled", "application": ...}`
+    /// as they happen (`reconciled`: one reconcile of the application ended).
     /// A slow subscriber misses updates (and is told so by the channel), never blocks.
     pub fn subscribe_updates(&self) -> tokio::sync::broadcast::Receiver<serde_json::Value> {
         self.updates.subscribe()

@@ -84,6 +84,8 @@ impl Controller {
         tracing::debug!(app = %name, seconds = started.elapsed().as_secs_f64(), ok = r.is_ok(), "reconciled");
         self.metrics
             .reconciled(name, started.elapsed().as_secs_f64());
+        // Tests (and anything proving that "nothing happened") wait on this, not on a clock.
+        self.publish(json!({"type": "reconciled", "application": name, "ok": r.is_ok()}));
         r
     }
 

@@ -191,3 +191,75 @@ pub async fn wait_status(
         }
     }
 }
+
+/// Reconciles of one application, counted from the moment this is created.
+pub struct ReconcileWatch {
+    app: String,
+    updates: tokio::sync::broadcast::Receiver<serde_json::Value>,
+}
+
+/// Starts counting `app`'s reconciles now (before whatever the test does next).
+pub fn reconciles(ctl: &driftless_engine::controller::Controller, app: &str) -> ReconcileWatch {
+    ReconcileWatch {
+        app: app.to_string(),
+        updates: ctl.subscribe_updates(),
+    }
+}
+
+impl ReconcileWatch {
+    /// Waits until `n` reconciles have ended since [`reconciles`] (the controller announces
+    /// each one): the bound of a test proving that nothing happens, instead of a sleep.
+    /// Fails after 40 s.
+    pub async fn wait(mut self, n: usize) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(40);
+        let mut seen = 0;
+        while seen < n {
+            match tokio::time::timeout_at(deadline, self.updates.recv()).await {
+                Ok(Ok(u)) if u["type"] == "reconciled" && u["application"] == self.app.as_str() => {
+                    seen += 1
+                }
+                Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+                Ok(Err(e)) => panic!(
+                    "the controller stopped after {seen} reconciles of {}: {e}",
+                    self.app
+                ),
+                Err(_) => panic!(
+                    "only {seen} of {n} reconciles of {} ended within 40 s",
+                    self.app
+                ),
+            }
+        }
+    }
+}
+
+/// Waits until the promotion driver has made `n` passes from now (and `app`, when given, has
+/// been reconciled `n` times): nothing a pass would have moved is still to come.
+pub async fn after_promotion_passes(
+    ctl: &driftless_engine::controller::Controller,
+    app: Option<&str>,
+    n: usize,
+) {
+    let mut updates = ctl.subscribe_updates();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(40);
+    let (mut passes, mut reconciled) = (0, if app.is_some() { 0 } else { n });
+    while passes < n || reconciled < n {
+        match tokio::time::timeout_at(deadline, updates.recv()).await {
+            Ok(Ok(u)) if u["type"] == "promotion-pass" => passes += 1,
+            Ok(Ok(u))
+                if u["type"] == "reconciled" && app.is_some_and(|a| u["application"] == a) =>
+            {
+                reconciled += 1
+            }
+            Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(e)) => panic!("the controller stopped: {e}"),
+            Err(_) => {
+                panic!("{passes} promotion passes, {reconciled} reconciles in 40 s (want {n})")
+            }
+        }
+    }
+}
+
+/// Waits for `n` reconciles of `app` from now (see [`ReconcileWatch::wait`]).
+pub async fn after_reconciles(ctl: &driftless_engine::controller::Controller, app: &str, n: usize) {
+    reconciles(ctl, app).wait(n).await;
+}

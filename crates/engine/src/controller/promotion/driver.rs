@@ -64,6 +64,8 @@ impl Controller {
     pub(crate) async fn promotion_loop(&self) {
         loop {
             self.promotion_pass().await;
+            // What waits for "the driver looked again" (a test proving nothing moved).
+            self.publish(json!({"type": "promotion-pass"}));
             tokio::select! {
                 _ = tokio::time::sleep(self.config.promotion_interval) => {}
                 _ = self.promotions.wake.notified() => {}
