@@ -13,7 +13,7 @@
 //! declared by Git are removed when no longer declared (they are configuration, no object is
 //! deleted). A definition whose document is still there but invalid is kept as it was.
 
-use crate::error::{EngineError, EngineResult};
+use crate::error::EngineResult;
 use std::collections::BTreeSet;
 
 use serde_json::json;
@@ -26,6 +26,7 @@ use driftless_core::repository::Repository;
 use driftless_core::trust::{self, Context, Origin, Refusal};
 
 use super::Controller;
+use super::undeclared::Kept;
 
 /// What the operator configured, as the trust checks see it (owned copies).
 struct Configured {
@@ -287,185 +288,5 @@ impl Controller {
             }
         }
         children
-    }
-}
-
-/// Definitions the source declares and that were applied, by kind.
-#[derive(Default)]
-struct Kept {
-    repositories: BTreeSet<String>,
-    clusters: BTreeSet<String>,
-    projects: BTreeSet<String>,
-}
-
-impl Controller {
-    /// Removes what `parent` declared before and declares no more (see the module doc).
-    async fn remove_undeclared(
-        &self,
-        parent: &str,
-        names: &BTreeSet<String>,
-        children: &BTreeSet<String>,
-        kept: &Kept,
-        prune: bool,
-        errors: &mut Vec<String>,
-    ) -> EngineResult<()> {
-        let actor = format!("app-of-apps:{parent}");
-        let allow_empty = self
-            .apps
-            .lock()
-            .await
-            .get(parent)
-            .and_then(|s| s.app.sync_policy.automated.as_ref().map(|a| a.allow_empty))
-            .unwrap_or(false);
-        let gone = |kind: &str, name: &str, applied: &BTreeSet<String>| {
-            !applied.contains(name) && !names.contains(&format!("{kind}/{name}"))
-        };
-        let orphans: Vec<String> = self
-            .apps
-            .lock()
-            .await
-            .iter()
-            .filter(|(n, s)| {
-                s.app.parent.as_deref() == Some(parent) && gone("Application", n, children)
-            })
-            .map(|(n, _)| n.clone())
-            .collect();
-        let repos: Vec<String> = self
-            .sources
-            .repositories
-            .list()
-            .into_iter()
-            .filter(|r| {
-                r.parent.as_deref() == Some(parent)
-                    && gone("Repository", &r.name, &kept.repositories)
-            })
-            .map(|r| r.name)
-            .collect();
-        let clusters: Vec<String> = self
-            .clusters
-            .read()
-            .expect("clusters lock")
-            .values()
-            .filter_map(|c| c.definition.as_ref())
-            .filter(|c| {
-                c.parent.as_deref() == Some(parent) && gone("Cluster", &c.name, &kept.clusters)
-            })
-            .map(|c| c.name.clone())
-            .collect();
-        let projects: Vec<String> = self
-            .projects
-            .lock()
-            .await
-            .values()
-            .filter(|p| {
-                p.parent.as_deref() == Some(parent) && gone("Project", &p.name, &kept.projects)
-            })
-            .map(|p| p.name.clone())
-            .collect();
-        let total = orphans.len() + repos.len() + clusters.len() + projects.len();
-        if total == 0 {
-            return Ok(());
-        }
-        // The empty-render guard: a source that suddenly declares nothing is more likely
-        // broken (a wrong path, a bad merge) than meant to remove everything.
-        if names.is_empty() && !allow_empty {
-            let message = format!(
-                "{parent}'s source declares no definition any more; the {total} it declared before are kept (set syncPolicy.automated.allowEmpty to let an empty source remove them)"
-            );
-            self.event(parent, "ChildPruneSkipped", "warning", &message, &json!({"applications": orphans, "repositories": repos, "clusters": clusters, "projects": projects}))
-                .await
-                ?;
-            errors.push(message);
-            return Ok(());
-        }
-        for child in orphans {
-            if prune {
-                self.remove_app(&child, &actor).await?;
-                self.event(
-                    parent,
-                    "ChildPruned",
-                    "info",
-                    &format!("application {child} is no longer declared by {parent}'s source and was removed (its objects stay in the cluster)"),
-                    &json!({"application": child}),
-                )
-                .await
-                ?;
-            } else {
-                errors.push(format!(
-                    "application {child} is no longer declared; it is kept because {parent} does not prune"
-                ));
-            }
-        }
-        for name in repos {
-            self.remove_repository(&name, &actor).await?;
-            self.removed(parent, "repository", &name).await?;
-        }
-        for name in clusters {
-            self.remove_cluster(&name, &actor).await?;
-            self.removed(parent, "cluster", &name).await?;
-        }
-        for name in projects {
-            if self.projects.lock().await.remove(&name).is_some() {
-                self.store
-                    .audit(
-                        &actor,
-                        "project.delete",
-                        &format!("project/{name}"),
-                        &json!({}),
-                    )
-                    .await?;
-                self.requeue_where(|a| a.project == name).await;
-                self.removed(parent, "project", &name).await?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn removed(&self, parent: &str, kind: &str, name: &str) -> EngineResult<()> {
-        self.event(
-            parent,
-            "DefinitionRemoved",
-            "info",
-            &format!("{kind} {name} is no longer declared by {parent}'s source and was removed"),
-            &json!({"kind": kind, "name": name}),
-        )
-        .await
-        .map(|_| ())
-        .map_err(EngineError::from)
-    }
-}
-
-impl Controller {
-    /// Whether `name` (an app-of-apps) still has children or definitions it declared:
-    /// Applications, Repositories, Clusters or Projects whose parent it is.
-    pub(super) async fn declared_anything(&self, name: &str) -> bool {
-        let parent = Some(name);
-        self.apps
-            .lock()
-            .await
-            .values()
-            .any(|s| s.app.parent.as_deref() == parent)
-            || self
-                .sources
-                .repositories
-                .list()
-                .iter()
-                .any(|r| r.parent.as_deref() == parent)
-            || self
-                .clusters
-                .read()
-                .expect("clusters lock")
-                .values()
-                .any(|c| {
-                    c.definition
-                        .as_ref()
-                        .is_some_and(|d| d.parent.as_deref() == parent)
-                })
-            || self
-                .projects
-                .lock()
-                .await
-                .values()
-                .any(|p| p.parent.as_deref() == parent)
     }
 }

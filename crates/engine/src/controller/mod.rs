@@ -23,6 +23,7 @@ pub mod revert;
 mod rollback;
 pub mod source;
 pub mod source_guard;
+mod undeclared;
 pub mod users;
 mod views;
 

@@ -188,31 +188,7 @@ impl Controller {
         let files = self
             .files_at(&src_app, &prom.source_revision, &freight)
             .await?;
-        let approvers = prom.approvals_from().join(", ");
-        let message = format!(
-            "Promote {} from {} to {}\n\n{}\n\nPromotion: {}\nRequested by: {}\nApproved by: {}\nSource revision: {}\n",
-            p.name,
-            prom.from,
-            prom.to,
-            prom.values
-                .iter()
-                .map(|v| format!(
-                    "- {}: {} -> {}",
-                    v.label,
-                    v.before.as_deref().unwrap_or("(none)"),
-                    v.after.as_deref().unwrap_or("(none)")
-                ))
-                .collect::<Vec<_>>()
-                .join("\n"),
-            prom.id,
-            prom.requested_by,
-            if approvers.is_empty() {
-                "(no approval required)".to_string()
-            } else {
-                approvers
-            },
-            prom.source_revision
-        );
+        let message = promotion_message(p, &prom);
         let values: Vec<Option<String>> = prom.values.iter().map(|v| v.after.clone()).collect();
         // Verification counts from before the push: a sync may start the moment it lands.
         let started = now_ms();
@@ -249,27 +225,7 @@ impl Controller {
                 .await?;
         }
         prom.promoted_ms = Some(started);
-        prom.phase = if pull_request {
-            Phase::WaitingMerge
-        } else {
-            Phase::Verifying
-        };
-        prom.message = if pull_request {
-            format!(
-                "pushed to {} for review: merge it and {} will sync it",
-                prom.commits
-                    .iter()
-                    .map(|c| c.branch.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                stage.name
-            )
-        } else {
-            format!(
-                "committed; waiting for {} to be Synced and Healthy",
-                stage.applications.join(", ")
-            )
-        };
+        (prom.phase, prom.message) = landed(stage, &prom);
         self.save_promotion(&prom).await?;
         let text = format!(
             "promotion {} of {} from {} to {} committed ({}): {}",
@@ -328,5 +284,65 @@ impl Controller {
             }
         }
         Ok(())
+    }
+}
+
+/// The promotion commit's message: what moves, who asked, who approved, from which revision.
+fn promotion_message(p: &Pipeline, prom: &Promotion) -> String {
+    let approvers = prom.approvals_from().join(", ");
+    let values = prom
+        .values
+        .iter()
+        .map(|v| {
+            format!(
+                "- {}: {} -> {}",
+                v.label,
+                v.before.as_deref().unwrap_or("(none)"),
+                v.after.as_deref().unwrap_or("(none)")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    format!(
+        "Promote {} from {} to {}\n\n{values}\n\nPromotion: {}\nRequested by: {}\nApproved by: {}\nSource revision: {}\n",
+        p.name,
+        prom.from,
+        prom.to,
+        prom.id,
+        prom.requested_by,
+        if approvers.is_empty() {
+            "(no approval required)".to_string()
+        } else {
+            approvers
+        },
+        prom.source_revision
+    )
+}
+
+/// Where a promotion stands once its commit is pushed: waiting for the review branch to be
+/// merged, or verifying the stage.
+fn landed(stage: &Stage, prom: &Promotion) -> (Phase, String) {
+    if stage.pull_request_branch.is_some() {
+        let branches = prom
+            .commits
+            .iter()
+            .map(|c| c.branch.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        (
+            Phase::WaitingMerge,
+            format!(
+                "pushed to {branches} for review: merge it and {} will sync it",
+                stage.name
+            ),
+        )
+    } else {
+        (
+            Phase::Verifying,
+            format!(
+                "committed; waiting for {} to be Synced and Healthy",
+                stage.applications.join(", ")
+            ),
+        )
     }
 }

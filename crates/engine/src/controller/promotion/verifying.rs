@@ -52,41 +52,7 @@ impl Controller {
         mut prom: Promotion,
     ) -> EngineResult<()> {
         let promoted = prom.promoted_ms.unwrap_or(prom.updated_ms);
-        let freight: Vec<Freight> = prom.values.iter().map(|v| v.freight.clone()).collect();
-        let wanted = afters(&prom.values);
-        let mut pending = Vec::new();
-        let mut failure = None;
-        for name in &stage.applications {
-            let app = self.stage_app(name).await?;
-            let failed_op = self
-                .store
-                .list_operations(name, 5)
-                .await?
-                .into_iter()
-                .find(|op| {
-                    op.started_ms >= promoted && op.phase == driftless_store::OperationPhase::Failed
-                });
-            if let Some(op) = failed_op {
-                let why = op
-                    .result
-                    .as_ref()
-                    .and_then(|r| r["message"].as_str())
-                    .unwrap_or("the sync failed")
-                    .to_string();
-                failure = Some(format!("{name}: sync {} failed: {why}", op.id));
-                break;
-            }
-            let has_values = match app.revision() {
-                Some(rev) => {
-                    let now = self.values_at(&app.app, &rev, &freight).await?;
-                    has_promoted(&now, &wanted)
-                }
-                None => false,
-            };
-            if !(has_values && app.synced_healthy()) {
-                pending.push(app.describe());
-            }
-        }
+        let (pending, mut failure) = self.stage_progress(stage, &prom, promoted).await?;
         if failure.is_none() && pending.is_empty() {
             let message = format!(
                 "{} runs {} — Synced and Healthy",
@@ -112,84 +78,115 @@ impl Controller {
             return Ok(());
         };
         if stage.on_failure == OnFailure::Revert {
-            let mut message = format!(
-                "Revert promotion {} of {} to {}\n\n{failure}\n\n",
-                prom.id, p.name, prom.to
-            );
-            message.push_str(
-                &prom
-                    .values
-                    .iter()
-                    .map(|v| {
-                        format!(
-                            "- {}: back to {}",
-                            v.label,
-                            v.before.as_deref().unwrap_or("(none)")
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            );
-            message.push('\n');
-            let befores: Vec<Option<String>> =
-                prom.values.iter().map(|v| v.before.clone()).collect();
-            // Files come back as they were before the promotion commit.
-            let files = match prom.commits.iter().find(|c| c.purpose == "promote") {
-                Some(c) => {
-                    let app = self.stage_app(&stage.applications[0]).await?.app;
-                    self.files_at(&app, &format!("{}~1", c.commit), &freight)
-                        .await?
-                }
-                None => BTreeMap::new(),
-            };
-            match self
-                .write_values(
-                    p,
-                    stage,
-                    &prom,
-                    Edit {
-                        values: befores,
-                        files,
-                        purpose: "revert".into(),
-                        message,
-                    },
-                )
-                .await
-            {
-                Ok(commits) => {
-                    prom.commits
-                        .extend(commits.into_iter().filter(|c| c.attempts > 0));
-                    self.pin_revisions(stage, &prom, |v| v.before.clone())
-                        .await?;
-                    self.sync_stage(stage, &format!("promotion {} revert", prom.id))
-                        .await?;
-                    let reverted = format!(
-                        "{failure}; reverted to {}",
-                        prom.values
-                            .iter()
-                            .map(|v| format!(
-                                "{} {}",
-                                v.label,
-                                v.before.as_deref().unwrap_or("(none)")
-                            ))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
-                    return self.finish(&mut prom, Phase::Failed, reverted).await;
-                }
-                Err(e) => {
-                    return self
-                        .finish(
-                            &mut prom,
-                            Phase::Failed,
-                            format!(
-                                "{failure}; the revert commit failed too: {e} — revert by hand"
-                            ),
-                        )
-                        .await;
-                }
-            }
+            return self.revert_promotion(p, stage, prom, failure).await;
         }
         self.finish(&mut prom, Phase::Failed, failure).await
+    }
+
+    /// Where the target applications are since the promotion landed: those not yet running
+    /// the promoted values Synced and Healthy (described), or the sync that failed.
+    async fn stage_progress(
+        &self,
+        stage: &Stage,
+        prom: &Promotion,
+        promoted: i64,
+    ) -> EngineResult<(Vec<String>, Option<String>)> {
+        let freight: Vec<Freight> = prom.values.iter().map(|v| v.freight.clone()).collect();
+        let wanted = afters(&prom.values);
+        let mut pending = Vec::new();
+        for name in &stage.applications {
+            let app = self.stage_app(name).await?;
+            let failed_op = self.operations(name, 5).await?.into_iter().find(|op| {
+                op.started_ms >= promoted && op.phase == driftless_store::OperationPhase::Failed
+            });
+            if let Some(op) = failed_op {
+                let why = op
+                    .result
+                    .as_ref()
+                    .and_then(|r| r.get("message"))
+                    .and_then(|m| m.as_str())
+                    .unwrap_or("the sync failed")
+                    .to_string();
+                return Ok((
+                    pending,
+                    Some(format!("{name}: sync {} failed: {why}", op.id)),
+                ));
+            }
+            let has_values = match app.revision() {
+                Some(rev) => {
+                    let now = self.values_at(&app.app, &rev, &freight).await?;
+                    has_promoted(&now, &wanted)
+                }
+                None => false,
+            };
+            if !(has_values && app.synced_healthy()) {
+                pending.push(app.describe());
+            }
+        }
+        Ok((pending, None))
+    }
+
+    /// `onFailure: revert`: a commit putting the previous values (and files) back, the stage
+    /// pinned to them and synced; the promotion ends Failed either way.
+    async fn revert_promotion(
+        &self,
+        p: &Pipeline,
+        stage: &Stage,
+        mut prom: Promotion,
+        failure: String,
+    ) -> EngineResult<()> {
+        let freight: Vec<Freight> = prom.values.iter().map(|v| v.freight.clone()).collect();
+        let back_to = |sep: &str, line: &dyn Fn(&str, &str) -> String| {
+            prom.values
+                .iter()
+                .map(|v| line(&v.label, v.before.as_deref().unwrap_or("(none)")))
+                .collect::<Vec<_>>()
+                .join(sep)
+        };
+        let message = format!(
+            "Revert promotion {} of {} to {}\n\n{failure}\n\n{}\n",
+            prom.id,
+            p.name,
+            prom.to,
+            back_to("\n", &|label, before| format!(
+                "- {label}: back to {before}"
+            ))
+        );
+        let reverted = format!(
+            "{failure}; reverted to {}",
+            back_to(", ", &|label, before| format!("{label} {before}"))
+        );
+        let befores: Vec<Option<String>> = prom.values.iter().map(|v| v.before.clone()).collect();
+        // Files come back as they were before the promotion commit.
+        let files = match prom.commits.iter().find(|c| c.purpose == "promote") {
+            Some(c) => {
+                let app = self.stage_app(&stage.applications[0]).await?.app;
+                self.files_at(&app, &format!("{}~1", c.commit), &freight)
+                    .await?
+            }
+            None => BTreeMap::new(),
+        };
+        let edit = Edit {
+            values: befores,
+            files,
+            purpose: "revert".into(),
+            message,
+        };
+        match self.write_values(p, stage, &prom, edit).await {
+            Ok(commits) => {
+                prom.commits
+                    .extend(commits.into_iter().filter(|c| c.attempts > 0));
+                self.pin_revisions(stage, &prom, |v| v.before.clone())
+                    .await?;
+                self.sync_stage(stage, &format!("promotion {} revert", prom.id))
+                    .await?;
+                self.finish(&mut prom, Phase::Failed, reverted).await
+            }
+            Err(e) => {
+                let message =
+                    format!("{failure}; the revert commit failed too: {e} — revert by hand");
+                self.finish(&mut prom, Phase::Failed, message).await
+            }
+        }
     }
 }
