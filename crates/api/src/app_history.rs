@@ -4,34 +4,18 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use driftless_core::users::Caller;
 
+use crate::types::*;
 use crate::{ApiError, ApiState};
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Rollback {
-    /// A history entry id; none: the deployment before the current one.
-    id: Option<i64>,
-    /// RFC 3339 time: back to the deployment that was live then.
-    to_time: Option<String>,
-    /// Write a commit restoring that deployment's files onto the branch (Git stays the
-    /// source of truth) instead of pinning the application to the old revision.
-    #[serde(default)]
-    revert: bool,
-    /// Why (recorded in the audit log with the rollback).
-    #[serde(default)]
-    reason: Option<String>,
-}
 
 pub(crate) async fn rollback(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
-    body: Option<Json<Rollback>>,
+    body: Option<Json<RollbackRequest>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body = body.map(|b| b.0).unwrap_or_default();
     if !s.controller.has_app(&name).await {
@@ -66,9 +50,12 @@ pub(crate) async fn rollback(
             .map_err(ApiError::from)?;
         return Ok((
             StatusCode::ACCEPTED,
-            Json(
-                json!({"application": name, "revision": r.to, "revertCommit": r.commit, "branch": r.branch, "queued": true}),
-            ),
+            Json(json!(Queued {
+                revision: Some(r.to),
+                revert_commit: Some(r.commit),
+                branch: Some(r.branch),
+                ..Queued::new(&name)
+            })),
         ));
     }
     let reason = body.reason.as_deref().filter(|r| !r.trim().is_empty());
@@ -79,22 +66,18 @@ pub(crate) async fn rollback(
         .map_err(ApiError::BadRequest)?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"application": name, "revision": revision, "queued": true})),
+        Json(json!(Queued {
+            revision: Some(revision),
+            ..Queued::new(&name)
+        })),
     ))
-}
-
-#[derive(Deserialize)]
-pub(crate) struct PauseHeal {
-    /// `30m`, `2h`; `0s` resumes.
-    duration: String,
-    reason: String,
 }
 
 pub(crate) async fn pause_heal(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
-    Json(p): Json<PauseHeal>,
+    Json(p): Json<PauseHealRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let d = driftless_engine::parse_duration(&p.duration).ok_or_else(|| {
         ApiError::BadRequest(format!("duration `{}` is not like 30m or 2h", p.duration))
@@ -104,19 +87,14 @@ pub(crate) async fn pause_heal(
         .pause_heal(&name, d, &p.reason, &caller.name)
         .await
     {
-        Ok(true) => Ok(Json(
-            json!({"application": name, "pausedSeconds": d.as_secs(), "reason": p.reason}),
-        )),
+        Ok(true) => Ok(Json(json!(HealPaused {
+            application: name,
+            paused_seconds: d.as_secs(),
+            reason: p.reason,
+        }))),
         Ok(false) => Err(ApiError::NotFound(format!("application {name}"))),
         Err(e) => Err(e.into()),
     }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct DiffQuery {
-    /// What a rollback to this deployment (history id) would change, instead of a sync.
-    rollback_to: Option<i64>,
 }
 
 pub(crate) async fn diff(
@@ -135,7 +113,10 @@ pub(crate) async fn diff(
             .map_err(ApiError::from)?,
         None => s.controller.diff(&name).await.map_err(ApiError::from)?,
     };
-    Ok(Json(json!({"application": name, "comparison": cmp})))
+    Ok(Json(json!(DiffView {
+        application: name,
+        comparison: cmp,
+    })))
 }
 
 pub(crate) async fn history(
@@ -143,7 +124,7 @@ pub(crate) async fn history(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let h = s.controller.deployments(&name).await?;
-    Ok(Json(json!({"items": h})))
+    Ok(Json(json!(Items { items: h })))
 }
 
 pub(crate) async fn operations(
@@ -151,7 +132,7 @@ pub(crate) async fn operations(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let ops = s.controller.operations(&name, 50).await?;
-    Ok(Json(json!({"items": ops})))
+    Ok(Json(json!(Items { items: ops })))
 }
 
 /// One operation with its steps as recorded so far (`logs-of-operation`).
@@ -167,13 +148,6 @@ pub(crate) async fn operation(
     }
 }
 
-#[derive(Deserialize)]
-pub(crate) struct After {
-    #[serde(default)]
-    after: i64,
-    limit: Option<i64>,
-}
-
 pub(crate) async fn events(
     State(s): State<ApiState>,
     Path(name): Path<String>,
@@ -183,5 +157,5 @@ pub(crate) async fn events(
         .controller
         .events(&name, q.after, q.limit.unwrap_or(100).clamp(1, 1000))
         .await?;
-    Ok(Json(json!({"items": ev})))
+    Ok(Json(json!(Items { items: ev })))
 }

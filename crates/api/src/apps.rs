@@ -4,61 +4,61 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use driftless_core::users::Caller;
 use driftless_engine::controller::Reason;
 
+use crate::types::*;
 use crate::{ApiError, ApiState};
 
-#[derive(Deserialize)]
-pub(crate) struct Page {
-    #[serde(default)]
-    after: String,
-    limit: Option<i64>,
-    /// One line per application (what a list shows), not its whole record.
-    #[serde(default)]
-    summary: bool,
-}
-
 /// What the applications list shows of a record.
-pub(crate) fn summary_of(a: &driftless_store::AppRecord) -> Value {
-    let spec = &a.spec;
-    let st = driftless_engine::AppStatus::from_stored(&a.name, a.status.clone());
-    json!({
-        "name": a.name,
-        "project": spec["project"],
-        "labels": spec["labels"].as_object().cloned().unwrap_or_default(),
-        "repo": spec["source"]["repoURL"],
-        "path": spec["source"]["path"],
-        "targetRevision": spec["source"]["targetRevision"],
-        "cluster": spec["destination"]["name"].as_str().filter(|n| !n.is_empty())
-            .or(spec["destination"]["server"].as_str().filter(|n| !n.is_empty()))
-            .unwrap_or("in-cluster"),
-        "namespace": spec["destination"]["namespace"],
-        "sync": st.sync.status,
-        "health": st.health_status().map_or("Unknown", |h| h.as_str()),
-        "revision": st.sync.revision,
-        "lastSyncMs": st.last_sync_at_ms,
-        "reconciledAtMs": st.reconciled_at_ms,
-    })
+pub(crate) fn summary_of(a: &AppView) -> AppSummary {
+    let (spec, st) = (&a.spec, &a.status);
+    let text = |v: &Value| v.as_str().filter(|n| !n.is_empty()).map(str::to_string);
+    AppSummary {
+        name: a.name.clone(),
+        project: spec["project"].clone(),
+        labels: spec["labels"]
+            .as_object()
+            .map(|m| m.clone().into_iter().collect())
+            .unwrap_or_default(),
+        repo: spec["source"]["repoURL"].clone(),
+        path: spec["source"]["path"].clone(),
+        target_revision: spec["source"]["targetRevision"].clone(),
+        cluster: text(&spec["destination"]["name"])
+            .or_else(|| text(&spec["destination"]["server"]))
+            .unwrap_or_else(|| "in-cluster".into()),
+        namespace: spec["destination"]["namespace"].clone(),
+        sync: st.sync.status,
+        health: st
+            .health_status()
+            .map_or("Unknown", |h| h.as_str())
+            .to_string(),
+        revision: st.sync.revision.clone(),
+        last_sync_ms: st.last_sync_at_ms,
+        reconciled_at_ms: st.reconciled_at_ms,
+    }
 }
 
 pub(crate) async fn list_apps(
     State(s): State<ApiState>,
-    Query(p): Query<Page>,
+    Query(p): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = p.limit.unwrap_or(100).clamp(1, 1000);
-    let items = s.controller.app_records(&p.after, limit).await?;
-    let next = (items.len() as i64 == limit)
-        .then(|| items.last().map(|a| a.name.clone()))
+    let records = s.controller.app_records(&p.after, limit).await?;
+    let next = (records.len() as i64 == limit)
+        .then(|| records.last().map(|a| a.name.clone()))
         .flatten();
-    if p.summary {
-        let rows: Vec<Value> = items.iter().map(summary_of).collect();
-        return Ok(Json(json!({"items": rows, "next": next})));
-    }
-    Ok(Json(json!({"items": items, "next": next})))
+    let items: Vec<AppView> = records.into_iter().map(AppView::of).collect();
+    Ok(Json(if p.summary {
+        json!(Page {
+            items: items.iter().map(summary_of).collect(),
+            next,
+        })
+    } else {
+        json!(Page { items, next })
+    }))
 }
 
 /// Creates or replaces an application from its YAML or JSON (Driftless or Argo CD format).
@@ -83,19 +83,11 @@ pub(crate) async fn create_app(
         .map_err(ApiError::from)?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"application": name, "warnings": p.warnings})),
+        Json(json!(AppCreated {
+            application: name,
+            warnings: p.warnings,
+        })),
     ))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct DeleteQuery {
-    /// Also delete the application's objects (Argo CD's cascade); default: they stay.
-    #[serde(default)]
-    cascade: bool,
-    /// Allow deleting Namespaces, PVs, PVCs and CRDs in a cascade.
-    #[serde(default)]
-    confirm_critical: bool,
 }
 
 /// Stops managing an application; with `?cascade=true` its objects are deleted first.
@@ -114,9 +106,12 @@ pub(crate) async fn delete_app(
             .delete_app_cascade(&name, &caller.name, q.confirm_critical)
             .await
             .map_err(ApiError::from)?;
-        return Ok(Json(
-            json!({"application": name, "deleted": true, "cascade": true, "objectsDeleted": deleted}),
-        ));
+        return Ok(Json(json!(AppDeleted {
+            application: name,
+            deleted: true,
+            cascade: true,
+            objects_deleted: Some(deleted),
+        })));
     }
     if !s
         .controller
@@ -126,9 +121,12 @@ pub(crate) async fn delete_app(
     {
         return Err(ApiError::NotFound(format!("application {name}")));
     }
-    Ok(Json(
-        json!({"application": name, "deleted": true, "cascade": false}),
-    ))
+    Ok(Json(json!(AppDeleted {
+        application: name,
+        deleted: true,
+        cascade: false,
+        objects_deleted: None,
+    })))
 }
 
 pub(crate) async fn get_app(
@@ -140,9 +138,7 @@ pub(crate) async fn get_app(
         .app_record(&name)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("application {name}")))?;
-    Ok(Json(
-        serde_json::to_value(app).map_err(|e| ApiError::Internal(e.to_string()))?,
-    ))
+    Ok(Json(json!(AppView::of(app))))
 }
 
 /// Changes fields of an application (`driftless app set`): a JSON merge patch (RFC 7386)
@@ -183,7 +179,10 @@ pub(crate) async fn patch_app(
         .set_app(app, &caller.name)
         .await
         .map_err(ApiError::from)?;
-    Ok(Json(json!({"application": name, "spec": spec})))
+    Ok(Json(json!(AppPatched {
+        application: name,
+        spec,
+    })))
 }
 
 /// RFC 7386: objects merge recursively, `null` removes, anything else replaces.
@@ -205,22 +204,11 @@ pub(crate) fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
-#[derive(Deserialize)]
-pub(crate) struct SetImage {
-    #[serde(default)]
-    application: Option<String>,
-    /// A pipeline's first stage instead: `PIPELINE/STAGE` (or a stage name one pipeline has).
-    #[serde(default)]
-    stage: Option<String>,
-    /// `NAME:TAG` or `NAME@DIGEST`.
-    image: String,
-}
-
 /// An image update from CI: written into the application's kustomization by a commit.
 pub(crate) async fn set_image(
     State(s): State<ApiState>,
     Extension(caller): Extension<Caller>,
-    Json(body): Json<SetImage>,
+    Json(body): Json<SetImageRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let target = match (&body.application, &body.stage) {
         (Some(a), None) => {
@@ -241,34 +229,24 @@ pub(crate) async fn set_image(
         .set_image_for(&target, &body.image, &caller.name)
         .await
         .map_err(ApiError::from)?;
-    let items: Vec<Value> = done
-        .iter()
-        .map(|d| {
-            json!({
-                "application": d.application,
-                "image": d.image,
-                "file": d.file,
-                "previous": d.previous,
-                "commit": d.commit,
-                "branch": d.branch,
-            })
+    let mut items: Vec<ImageSet> = done
+        .into_iter()
+        .map(|d| ImageSet {
+            application: d.application,
+            image: d.image,
+            file: d.file,
+            previous: d.previous,
+            commit: d.commit,
+            branch: d.branch,
         })
         .collect();
-    Ok(Json(match (&body.application, items.as_slice()) {
-        (Some(_), [one]) => one.clone(),
-        _ => json!({"stage": target, "items": items}),
+    Ok(Json(match (&body.application, items.len()) {
+        (Some(_), 1) => json!(items.remove(0)),
+        _ => json!(StageImageSet {
+            stage: target,
+            items,
+        }),
     }))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct SyncOptions {
-    /// Also delete live objects Git no longer declares, this once.
-    #[serde(default)]
-    prune: bool,
-    /// Sync nothing: answer what a sync would change (the comparison and its impact).
-    #[serde(default)]
-    dry_run: bool,
 }
 
 pub(crate) async fn sync_app(
@@ -285,9 +263,12 @@ pub(crate) async fn sync_app(
         let cmp = s.controller.diff(&name).await.map_err(ApiError::from)?;
         return Ok((
             StatusCode::OK,
-            Json(
-                json!({"application": name, "dryRun": true, "summary": cmp.summary, "comparison": cmp}),
-            ),
+            Json(json!(DryRun {
+                application: name,
+                dry_run: true,
+                summary: cmp.summary.clone(),
+                comparison: cmp,
+            })),
         ));
     }
     if !s
@@ -300,7 +281,10 @@ pub(crate) async fn sync_app(
     }
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"application": name, "queued": true, "prune": opts.prune})),
+        Json(json!(Queued {
+            prune: Some(opts.prune),
+            ..Queued::new(&name)
+        })),
     ))
 }
 
@@ -316,7 +300,7 @@ pub(crate) async fn resources(
         .resource_tree(&name)
         .await
         .map_err(ApiError::from)?;
-    Ok(Json(json!({"items": items})))
+    Ok(Json(json!(Items { items })))
 }
 
 pub(crate) async fn refresh_app(
@@ -328,8 +312,5 @@ pub(crate) async fn refresh_app(
     }
     // A user's refresh fetches the repository now (a webhook only marks it stale).
     s.controller.enqueue(&name, Reason::User);
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"application": name, "queued": true})),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(json!(Queued::new(&name)))))
 }

@@ -39,6 +39,7 @@ mod promotions;
 mod repositories;
 mod resources;
 pub mod serve;
+pub mod types;
 mod ui;
 pub mod webhook;
 

@@ -2,12 +2,12 @@
 //! a reader finds them (`spec.template.spec.containers[name=app].image`). Values are left
 //! out so a Secret's content can never leak through a change list.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::predict::{field_meta, list_keys};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeOp {
     Added,
@@ -15,7 +15,7 @@ pub enum ChangeOp {
     Changed,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
     pub path: String,
     pub op: ChangeOp,

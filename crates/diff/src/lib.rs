@@ -43,7 +43,7 @@ pub enum SyncStatus {
 }
 
 /// The comparison of one resource.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ResourceDiff {
     pub key: ResourceKey,
     pub status: SyncStatus,
@@ -76,7 +76,7 @@ impl Summary {
 }
 
 /// The comparison of one application.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Comparison {
     pub resources: Vec<ResourceDiff>,
     pub summary: Summary,
