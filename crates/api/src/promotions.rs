@@ -12,7 +12,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use driftless_core::users::Caller;
+use driftless_engine::controller::promotion::PipelineView;
 
+use crate::types::DoraAnswer;
 use crate::{ApiError, ApiState};
 
 pub async fn list_pipelines(State(s): State<ApiState>) -> Json<Value> {
@@ -22,12 +24,8 @@ pub async fn list_pipelines(State(s): State<ApiState>) -> Json<Value> {
 pub async fn get_pipeline(
     State(s): State<ApiState>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    s.controller
-        .pipeline_view(&name)
-        .await
-        .map(Json)
-        .map_err(|_| ApiError::NotFound(format!("pipeline {name}")))
+) -> Result<Json<PipelineView>, ApiError> {
+    Ok(Json(s.controller.pipeline_view(&name).await?))
 }
 
 pub async fn create_pipeline(
@@ -182,11 +180,21 @@ pub async fn dora(
                 .dora_for_app(&app, days)
                 .await
                 .map_err(ApiError::from)?;
-            Ok(Json(json!({"application": app, "dora": d})))
+            Ok(Json(json!(DoraAnswer {
+                application: Some(app),
+                pipeline: None,
+                stage: None,
+                dora: d,
+            })))
         }
         (None, Some(p)) => {
             let (stage, d) = s.controller.dora_for_pipeline(&p, days).await?;
-            Ok(Json(json!({"pipeline": p, "stage": stage, "dora": d})))
+            Ok(Json(json!(DoraAnswer {
+                application: None,
+                pipeline: Some(p),
+                stage: Some(stage),
+                dora: d,
+            })))
         }
         _ => Err(ApiError::BadRequest(
             "give exactly one of ?application=NAME or ?pipeline=NAME".into(),

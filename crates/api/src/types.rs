@@ -262,3 +262,15 @@ pub struct StageImageSet {
     pub stage: String,
     pub items: Vec<ImageSet>,
 }
+
+/// `GET /dora`: the four figures of an application, or of a pipeline's production stage.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DoraAnswer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    pub dora: driftless_engine::dora::Dora,
+}

@@ -140,3 +140,11 @@ impl Client {
         self.answer(&format!("POST {path}"), r).await
     }
 }
+
+/// Reads an API answer as one of the API's types (`driftless_api::types` and the engine's
+/// records); a mismatch means this CLI and the engine are of different versions.
+pub fn typed<T: serde::de::DeserializeOwned>(what: &str, v: Value) -> anyhow::Result<T> {
+    serde_json::from_value(v).with_context(|| {
+        format!("{what}: the engine answered in a shape this CLI does not know (are the CLI and the engine the same version?)")
+    })
+}

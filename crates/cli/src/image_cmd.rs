@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use crate::app_args::Output;
-use crate::client::ServerArgs;
+use driftless_api::types::{ImageSet, SetImageRequest, StageImageSet};
+
+use crate::client::{ServerArgs, typed};
 
 #[derive(Args)]
 pub struct ImageCmdArgs {
@@ -42,28 +44,31 @@ pub fn run(args: ImageCmdArgs) -> anyhow::Result<ExitCode> {
                         .get(&format!("/api/v1/applications/{target}"))
                         .await
                         .is_ok();
-                let body = if is_app {
-                    serde_json::json!({"application": target, "image": image})
-                } else {
-                    serde_json::json!({"stage": target, "image": image})
+                let body = SetImageRequest {
+                    application: is_app.then(|| target.clone()),
+                    stage: (!is_app).then(|| target.clone()),
+                    image: image.clone(),
                 };
-                let r = client.post_json("/api/v1/images", &body).await?;
+                let r = client
+                    .post_json("/api/v1/images", &serde_json::to_value(&body)?)
+                    .await?;
                 if args.output == Output::Json {
                     println!("{}", serde_json::to_string_pretty(&r)?);
                 } else {
-                    let items = match r["items"].as_array() {
-                        Some(items) => items.clone(),
-                        None => vec![r.clone()],
+                    let items = if is_app {
+                        vec![typed::<ImageSet>("image set", r)?]
+                    } else {
+                        typed::<StageImageSet>("image set", r)?.items
                     };
                     for r in items {
                         println!(
                             "{}: {} set in {} (was {}), commit {} on {}",
-                            r["application"].as_str().unwrap_or_default(),
+                            r.application,
                             image,
-                            r["file"].as_str().unwrap_or_default(),
-                            r["previous"].as_str().unwrap_or("not set"),
-                            r["commit"].as_str().unwrap_or_default(),
-                            r["branch"].as_str().unwrap_or_default()
+                            r.file,
+                            r.previous.as_deref().unwrap_or("not set"),
+                            r.commit,
+                            r.branch
                         );
                     }
                 }

@@ -13,7 +13,11 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use crate::app_args::Output;
-use crate::client::{Client, ServerArgs};
+use driftless_api::types::{DoraAnswer, Items};
+use driftless_core::pipeline::Pipeline;
+use driftless_engine::controller::promotion::{Phase, PipelineView, Promotion, StageValues};
+
+use crate::client::{Client, ServerArgs, typed};
 
 #[derive(Args)]
 pub struct Common {
@@ -116,69 +120,64 @@ fn print_json(v: &Value) -> anyhow::Result<()> {
 }
 
 /// One line per value, then gates and commits: what a person reads in a terminal.
-fn print_report(p: &Value) {
+fn print_report(p: &Promotion) {
     println!(
         "promotion {} of {}: {} → {}  {}",
-        p["id"],
-        p["pipeline"].as_str().unwrap_or_default(),
-        p["from"].as_str().unwrap_or_default(),
-        p["to"].as_str().unwrap_or_default(),
-        p["phase"].as_str().unwrap_or_default()
+        p.id,
+        p.pipeline,
+        p.from,
+        p.to,
+        p.phase.as_str()
     );
-    println!("  {}", p["message"].as_str().unwrap_or_default());
-    for v in p["values"].as_array().into_iter().flatten() {
+    println!("  {}", p.message);
+    for v in &p.values {
         println!(
             "  {}: {} → {}",
-            v["label"].as_str().unwrap_or_default(),
-            v["before"].as_str().unwrap_or("(none)"),
-            v["after"].as_str().unwrap_or("(none)")
+            v.label,
+            v.before.as_deref().unwrap_or("(none)"),
+            v.after.as_deref().unwrap_or("(none)")
         );
     }
-    for g in p["gates"].as_array().into_iter().flatten() {
-        let mark = if g["passed"] == true { "ok" } else { "waiting" };
-        println!(
-            "  gate {} [{mark}]: {}",
-            g["gate"].as_str().unwrap_or_default(),
-            g["message"].as_str().unwrap_or_default()
-        );
+    for g in &p.gates {
+        let mark = if g.passed { "ok" } else { "waiting" };
+        println!("  gate {} [{mark}]: {}", g.gate, g.message);
     }
-    for a in p["approvals"].as_array().into_iter().flatten() {
-        let verb = if a["approved"] == true {
-            "approved"
-        } else {
-            "rejected"
-        };
-        println!(
-            "  {} {verb}: {}",
-            a["user"].as_str().unwrap_or_default(),
-            a["comment"].as_str().unwrap_or_default()
-        );
+    for a in &p.approvals {
+        let verb = if a.approved { "approved" } else { "rejected" };
+        println!("  {} {verb}: {}", a.user, a.comment);
     }
-    for c in p["commits"].as_array().into_iter().flatten() {
+    for c in &p.commits {
         println!(
             "  {} commit {} on {} ({} attempt(s))",
-            c["purpose"].as_str().unwrap_or_default(),
-            c["commit"].as_str().unwrap_or_default(),
-            c["branch"].as_str().unwrap_or_default(),
-            c["attempts"]
+            c.purpose, c.commit, c.branch, c.attempts
         );
     }
 }
 
-const FINAL: [&str; 5] = ["Succeeded", "Failed", "Rejected", "Expired", "Superseded"];
+/// The report as JSON (`-o json`): the promotion's record with its durations, as the API
+/// answers it.
+fn print_promotion(p: &Value, json_out: bool) -> anyhow::Result<()> {
+    if json_out {
+        print_json(p)
+    } else {
+        print_report(&typed("promotion", p.clone())?);
+        Ok(())
+    }
+}
 
-async fn wait_for(client: &Client, id: &Value, timeout: Duration) -> anyhow::Result<Value> {
+async fn wait_for(client: &Client, id: i64, timeout: Duration) -> anyhow::Result<Value> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let p = client.get(&format!("/api/v1/promotions/{id}")).await?;
-        if FINAL.contains(&p["phase"].as_str().unwrap_or_default()) {
-            return Ok(p);
+        let answer = client.get(&format!("/api/v1/promotions/{id}")).await?;
+        let p: Promotion = typed("promotion", answer.clone())?;
+        if p.phase.is_final() {
+            return Ok(answer);
         }
         if tokio::time::Instant::now() > deadline {
             bail!(
                 "promotion {id} is still {} after {timeout:?}: {}",
-                p["phase"].as_str().unwrap_or_default(),
-                p["message"].as_str().unwrap_or_default()
+                p.phase.as_str(),
+                p.message
             );
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -203,16 +202,13 @@ pub fn promote(args: PromoteArgs) -> anyhow::Result<ExitCode> {
             )
             .await?;
         let p = if args.wait {
-            wait_for(&client, &p["id"], timeout).await?
+            let id = typed::<Promotion>("promotion", p)?.id;
+            wait_for(&client, id, timeout).await?
         } else {
             p
         };
-        if args.common.output == Output::Json {
-            print_json(&p)?;
-        } else {
-            print_report(&p);
-        }
-        let ok = !args.wait || p["phase"] == "Succeeded";
+        print_promotion(&p, args.common.output == Output::Json)?;
+        let ok = !args.wait || typed::<Promotion>("promotion", p)?.phase == Phase::Succeeded;
         Ok(if ok {
             ExitCode::SUCCESS
         } else {
@@ -231,11 +227,7 @@ pub fn decide(args: DecideArgs, approve: bool) -> anyhow::Result<ExitCode> {
                 &json!({"comment": args.comment}),
             )
             .await?;
-        if args.common.output == Output::Json {
-            print_json(&p)?;
-        } else {
-            print_report(&p);
-        }
+        print_promotion(&p, args.common.output == Output::Json)?;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -258,26 +250,23 @@ pub fn promotion(args: PromotionArgs) -> anyhow::Result<ExitCode> {
                         "{:<6} {:<16} {:<12} {:<12} {:<16} MESSAGE",
                         "ID", "PIPELINE", "FROM", "TO", "PHASE"
                     );
-                    for p in r["items"].as_array().into_iter().flatten() {
+                    let list: Items<Promotion> = typed("promotions", r)?;
+                    for p in list.items {
                         println!(
                             "{:<6} {:<16} {:<12} {:<12} {:<16} {}",
-                            p["id"],
-                            p["pipeline"].as_str().unwrap_or_default(),
-                            p["from"].as_str().unwrap_or_default(),
-                            p["to"].as_str().unwrap_or_default(),
-                            p["phase"].as_str().unwrap_or_default(),
-                            p["message"].as_str().unwrap_or_default()
+                            p.id,
+                            p.pipeline,
+                            p.from,
+                            p.to,
+                            p.phase.as_str(),
+                            p.message
                         );
                     }
                 }
             }
             PromotionCommand::Get { id } => {
                 let p = client.get(&format!("/api/v1/promotions/{id}")).await?;
-                if json_out {
-                    print_json(&p)?;
-                } else {
-                    print_report(&p);
-                }
+                print_promotion(&p, json_out)?;
             }
         }
         Ok(ExitCode::SUCCESS)
@@ -292,18 +281,10 @@ pub fn pipeline(args: PipelineArgs) -> anyhow::Result<ExitCode> {
             PipelineCommand::List => {
                 let r = client.get("/api/v1/pipelines").await?;
                 if !json_out {
-                    for p in r["items"].as_array().into_iter().flatten() {
-                        let stages: Vec<&str> = p["stages"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(|s| s["name"].as_str())
-                            .collect();
-                        println!(
-                            "{}: {}",
-                            p["name"].as_str().unwrap_or_default(),
-                            stages.join(" → ")
-                        );
+                    let list: Items<Pipeline> = typed("pipelines", r)?;
+                    for p in list.items {
+                        let stages: Vec<&str> = p.stages.iter().map(|s| s.name.as_str()).collect();
+                        println!("{}: {}", p.name, stages.join(" → "));
                     }
                     return Ok(ExitCode::SUCCESS);
                 }
@@ -312,35 +293,39 @@ pub fn pipeline(args: PipelineArgs) -> anyhow::Result<ExitCode> {
             PipelineCommand::Get { name } => {
                 let r = client.get(&format!("/api/v1/pipelines/{name}")).await?;
                 if !json_out {
-                    for s in r["stages"].as_array().into_iter().flatten() {
-                        let apps: Vec<String> = s["applications"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
+                    let view: PipelineView = typed("pipeline", r)?;
+                    for s in view.stages {
+                        let apps: Vec<String> = s
+                            .applications
+                            .iter()
                             .map(|a| {
                                 format!(
                                     "{} {}/{}",
-                                    a["name"].as_str().unwrap_or_default(),
-                                    a["sync"].as_str().unwrap_or("?"),
-                                    a["health"].as_str().unwrap_or("?")
+                                    a.name,
+                                    a.sync.map_or("?", |s| s.as_str()),
+                                    a.health.map_or("?", |h| h.as_str())
                                 )
                             })
                             .collect();
-                        let values: Vec<String> = s["values"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .map(|v| {
-                                format!(
-                                    "{}={}",
-                                    v["freight"].as_str().unwrap_or_default(),
-                                    v["value"].as_str().unwrap_or("(none)")
-                                )
-                            })
-                            .collect();
+                        let values: Vec<String> = match s.values {
+                            Some(StageValues::Read(vs)) => vs
+                                .iter()
+                                .map(|v| {
+                                    format!(
+                                        "{}={}",
+                                        v.freight,
+                                        v.value.as_deref().unwrap_or("(none)")
+                                    )
+                                })
+                                .collect(),
+                            Some(StageValues::Unreadable { error }) => {
+                                vec![format!("error: {error}")]
+                            }
+                            None => Vec::new(),
+                        };
                         println!(
                             "{:<12} {}  [{}]",
-                            s["name"].as_str().unwrap_or_default(),
+                            s.name,
                             apps.join(", "),
                             values.join(", ")
                         );
@@ -382,39 +367,37 @@ pub fn dora(args: DoraArgs) -> anyhow::Result<ExitCode> {
             print_json(&r)?;
             return Ok(ExitCode::SUCCESS);
         }
-        let d = &r["dora"];
-        let secs = |v: &Value| v.as_f64().map_or("n/a".to_string(), |s| format!("{s:.0}s"));
-        if let Some(stage) = r["stage"].as_str() {
-            println!(
-                "pipeline {} (production stage {stage}), last {} days",
-                r["pipeline"].as_str().unwrap_or_default(),
+        let r: DoraAnswer = typed("dora", r)?;
+        let d = &r.dora;
+        let secs = |v: Option<f64>| v.map_or("n/a".to_string(), |s| format!("{s:.0}s"));
+        match (&r.stage, &r.pipeline, &r.application) {
+            (Some(stage), Some(p), _) => println!(
+                "pipeline {p} (production stage {stage}), last {} days",
                 args.days
-            );
-        } else {
-            println!(
+            ),
+            (_, _, a) => println!(
                 "application {}, last {} days",
-                r["application"].as_str().unwrap_or_default(),
+                a.as_deref().unwrap_or_default(),
                 args.days
-            );
+            ),
         }
         println!(
             "  deployments:           {} ({} failed)",
-            d["deployments"], d["failedDeployments"]
+            d.deployments, d.failed_deployments
         );
         println!(
             "  deployment frequency:  {:.2} per day",
-            d["deploymentFrequencyPerDay"].as_f64().unwrap_or(0.0)
+            d.deployment_frequency_per_day
         );
-        println!("  lead time for changes: {}", secs(&d["leadTimeSeconds"]));
+        println!("  lead time for changes: {}", secs(d.lead_time_seconds));
         println!(
             "  change failure rate:   {}",
-            d["changeFailureRate"]
-                .as_f64()
+            d.change_failure_rate
                 .map_or("n/a".to_string(), |r| format!("{:.0}%", r * 100.0))
         );
         println!(
             "  mean time to restore:  {}",
-            secs(&d["meanTimeToRestoreSeconds"])
+            secs(d.mean_time_to_restore_seconds)
         );
         Ok(ExitCode::SUCCESS)
     })

@@ -29,7 +29,9 @@ use driftless_core::users::Caller;
 use super::Controller;
 use crate::error::{EngineError, EngineResult};
 
-pub use pipelines::production_stage;
+pub use pipelines::{
+    PipelineView, StageAppView, StageValue, StageValues, StageView, production_stage,
+};
 pub use record::{CommitRecord, Decision, FreightValue, GateResult, Phase, Promotion};
 
 /// The store's kind for API-created pipelines.

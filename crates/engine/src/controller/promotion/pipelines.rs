@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use driftless_core::pipeline::Pipeline;
 
@@ -107,52 +108,69 @@ impl Controller {
 
     /// What each stage of a pipeline runs: its applications' sync, health and revision, and
     /// the freight values at the first application's deployed revision.
-    pub async fn pipeline_view(&self, name: &str) -> EngineResult<Value> {
+    pub async fn pipeline_view(&self, name: &str) -> EngineResult<PipelineView> {
         let p = self
             .pipeline(name)
             .await
             .ok_or_else(|| EngineError::not_found("pipeline", name))?;
         let mut stages = Vec::new();
         for stage in &p.stages {
-            let mut apps = Vec::new();
-            let mut values = Value::Null;
+            let mut applications = Vec::new();
+            let mut values = None;
             for (i, a) in stage.applications.iter().enumerate() {
                 let Ok(sa) = self.stage_app(a).await else {
-                    apps.push(json!({"name": a, "missing": true}));
+                    applications.push(StageAppView {
+                        name: a.clone(),
+                        missing: true,
+                        sync: None,
+                        health: None,
+                        revision: None,
+                    });
                     continue;
                 };
-                let rev = sa.revision();
+                let revision = sa.revision();
                 if i == 0
-                    && let Some(rev) = &rev
+                    && let Some(rev) = &revision
                 {
-                    values = match self.values_at(&sa.app, rev, &p.freight).await {
-                        Ok(vs) => Value::Array(
+                    values = Some(match self.values_at(&sa.app, rev, &p.freight).await {
+                        Ok(vs) => StageValues::Read(
                             p.freight
                                 .iter()
                                 .zip(vs)
-                                .map(|(f, v)| json!({"freight": f.label(), "value": v}))
+                                .map(|(f, value)| StageValue {
+                                    freight: f.label(),
+                                    value,
+                                })
                                 .collect(),
                         ),
-                        Err(e) => json!({"error": e.to_string()}),
-                    };
+                        Err(e) => StageValues::Unreadable {
+                            error: e.to_string(),
+                        },
+                    });
                 }
-                apps.push(json!({
-                    "name": a,
-                    "sync": sa.status.sync.status,
-                    "health": sa.status.health_status(),
-                    "revision": rev,
-                }));
+                applications.push(StageAppView {
+                    name: a.clone(),
+                    missing: false,
+                    sync: Some(sa.status.sync.status),
+                    health: sa.status.health_status(),
+                    revision,
+                });
             }
-            stages.push(json!({
-                "name": stage.name,
-                "from": p.source_of(&stage.name).map(|s| s.name.clone()),
-                "autoPromote": stage.auto_promote,
-                "approval": stage.approval,
-                "applications": apps,
-                "values": values,
-            }));
+            stages.push(StageView {
+                name: stage.name.clone(),
+                from: p.source_of(&stage.name).map(|s| s.name.clone()),
+                auto_promote: stage.auto_promote,
+                approval: stage.approval.clone(),
+                applications,
+                values,
+            });
         }
-        Ok(json!({"name": p.name, "freight": p.freight, "stages": stages, "definition": p}))
+        Ok(PipelineView {
+            name: p.name.clone(),
+            freight: p.freight.clone(),
+            stages,
+            definition: p,
+        })
     }
 
     /// The DORA figures of one application over the last `days`.
@@ -220,4 +238,52 @@ pub fn production_stage(p: &Pipeline) -> &driftless_core::pipeline::Stage {
         .rev()
         .find(|s| s.from.is_none())
         .unwrap_or_else(|| p.stages.last().expect("a valid pipeline has stages"))
+}
+
+/// What each stage of a pipeline runs (`GET /pipelines/{name}`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PipelineView {
+    pub name: String,
+    pub freight: Vec<driftless_core::pipeline::Freight>,
+    pub stages: Vec<StageView>,
+    pub definition: Pipeline,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageView {
+    pub name: String,
+    pub from: Option<String>,
+    pub auto_promote: bool,
+    pub approval: Option<driftless_core::pipeline::Approval>,
+    pub applications: Vec<StageAppView>,
+    /// The freight values the stage's first application runs (none before it is reconciled).
+    pub values: Option<StageValues>,
+}
+
+/// One application of a stage: its sync and health, or `missing` when it is not defined.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StageAppView {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub missing: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<crate::SyncCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<driftless_health::HealthStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StageValues {
+    Read(Vec<StageValue>),
+    Unreadable { error: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StageValue {
+    pub freight: String,
+    pub value: Option<String>,
 }
