@@ -191,10 +191,11 @@ async fn rollback_on_failure_returns_to_the_last_healthy_revision() {
         if ops.first().is_some_and(|o| {
             o.kind == "rollback" && o.phase == driftless_store::OperationPhase::Succeeded
         }) {
+            // Its operation ended once applied (Argo CD's semantics); its health failed it.
             assert!(
-                ops.iter().any(
-                    |o| o.revision == bad && o.phase == driftless_store::OperationPhase::Failed
-                ),
+                ops.iter()
+                    .any(|o| o.revision == bad
+                        && o.phase == driftless_store::OperationPhase::Succeeded),
                 "{ops:?}"
             );
             break;
@@ -211,7 +212,9 @@ async fn rollback_on_failure_returns_to_the_last_healthy_revision() {
     );
     let events = ctl.store.list_events("shop", 0, 100).await.unwrap();
     assert!(
-        events.iter().any(|e| e.kind == "RollbackOnFailure"),
+        events
+            .iter()
+            .any(|e| e.kind == "RollbackOnFailure" && e.message.contains("Degraded")),
         "{events:?}"
     );
     tokio::time::sleep(Duration::from_millis(1000)).await;

@@ -8,11 +8,14 @@
 
 mod app_of_apps;
 pub mod clusters;
+mod decide;
 mod definitions;
 mod delete;
+mod drift;
 pub mod gate;
 pub mod images;
 mod inspect;
+mod operation;
 pub mod promotion;
 mod queue;
 mod reconcile;
@@ -21,6 +24,7 @@ pub mod revert;
 mod rollback;
 pub mod source;
 pub mod source_guard;
+mod status;
 pub mod users;
 mod views;
 
@@ -105,6 +109,10 @@ pub(crate) struct AppState {
     pub pinned: Option<Pin>,
     /// An app-of-apps: digest of the definitions its source declared when last applied.
     pub definitions_digest: Option<String>,
+    /// The sync operation running now (one per app; reconciles meanwhile only report).
+    pub operation: Option<operation::Running>,
+    /// A new revision whose health `rollbackOnFailure` still judges after its operation.
+    pub health_watch: Option<decide::HealthWatch>,
 }
 
 /// A rollback's hold on an application.
@@ -260,6 +268,8 @@ impl Controller {
             heal_paused: None,
             pinned: None,
             definitions_digest: None,
+            operation: None,
+            health_watch: None,
         });
         state.app = app;
         state.policy = policy;
