@@ -48,6 +48,7 @@ fn state(self_heal: bool, drift: Option<(&str, &str)>) -> AppState {
         definitions_digest: None,
         operation: None,
         health_watch: None,
+        reconciling: Default::default(),
     }
 }
 

@@ -113,6 +113,9 @@ pub(crate) struct AppState {
     pub operation: Option<operation::Running>,
     /// A new revision whose health `rollbackOnFailure` still judges after its operation.
     pub health_watch: Option<decide::HealthWatch>,
+    /// Held by each reconcile of the app: the queue's and an operation's own (run apart
+    /// from the queue) never interleave, so a stale comparison never overwrites a fresh one.
+    pub reconciling: Arc<Mutex<()>>,
 }
 
 /// A rollback's hold on an application.
@@ -270,6 +273,7 @@ impl Controller {
             definitions_digest: None,
             operation: None,
             health_watch: None,
+            reconciling: Arc::default(),
         });
         state.app = app;
         state.policy = policy;

@@ -84,6 +84,11 @@ impl Controller {
         let Some(state) = self.state_of(name).await else {
             return Ok(());
         };
+        let lock = state.reconciling.clone();
+        let _one_at_a_time = lock.lock().await;
+        let Some(state) = self.state_of(name).await else {
+            return Ok(());
+        };
         let Some(seen) = self.observe(name, &state, reason).await? else {
             return Ok(());
         };
