@@ -323,7 +323,10 @@ async fn main() {
             .iter()
             .max_by_key(|(_, d)| **d)
             .map(|(a, d)| (a.clone(), *d));
-        (worst, l.lag.len(), l.missed)
+        let mut all: Vec<Duration> = l.lag.values().copied().collect();
+        all.sort();
+        let median = all.get(all.len() / 2).copied().unwrap_or_default();
+        (worst.map(|(a, w)| (a, w, median)), l.lag.len(), l.missed)
     };
     let rss_cold = proc_field(pid, "VmRSS:") / 1024.0;
     let cpu_cold = cpu_seconds(pid);
@@ -356,9 +359,10 @@ async fn main() {
         sandbox_cpu_cold
     );
     match worst_lag {
-        Some((app, lag)) => println!(
-            "  status lag, SyncSucceeded → status Synced: worst {:.3} s ({app}), over {lag_apps} apps seen syncing{}",
+        Some((app, lag, median)) => println!(
+            "  status lag, SyncSucceeded → status Synced: worst {:.3} s ({app}), median {:.3} s, over {lag_apps} apps seen syncing{}",
             lag.as_secs_f64(),
+            median.as_secs_f64(),
             if missed > 0 {
                 format!(" ({missed} live updates missed)")
             } else {

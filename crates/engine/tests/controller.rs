@@ -331,10 +331,12 @@ async fn a_paused_self_heal_records_drift_without_reverting_it_until_resumed() {
         assert!(Instant::now() < deadline, "drift not recorded");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let drift = drift_events(&r.ctl.store).await;
     assert!(
-        drift_events(&r.ctl.store).await[0]
+        drift[0]
             .message
-            .contains("self-heal is paused (incident 42: scaling by hand)")
+            .contains("self-heal is paused (incident 42: scaling by hand)"),
+        "{drift:?}"
     );
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(

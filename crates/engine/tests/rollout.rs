@@ -128,8 +128,12 @@ async fn a_held_rollout_ends_the_operation_and_health_follows_the_watches() {
     let d = get(&env, "apps/v1", "Deployment", "shop", "web")
         .await
         .unwrap();
-    assert_ne!(
-        d["status"]["updatedReplicas"], 2,
+    let h = driftless_health::Assessor::default()
+        .assess(Some(&d))
+        .unwrap();
+    assert_eq!(
+        h.status,
+        driftless_health::HealthStatus::Progressing,
         "the rollout is held: {d}"
     );
 

@@ -22,6 +22,7 @@ mod reconcile;
 pub mod repositories;
 pub mod revert;
 mod rollback;
+mod settle;
 pub mod source;
 pub mod source_guard;
 mod status;

@@ -90,12 +90,20 @@ impl Controller {
         let c = self.clone();
         let name = name.to_string();
         tokio::spawn(async move {
-            if let Err(e) = c.operate(&name, op, &order).await {
-                tracing::warn!(app = %name, operation = op, error = %e, "sync operation failed");
-            }
+            let follow = match c.operate(&name, op, &order).await {
+                Ok(keys) => keys,
+                Err(e) => {
+                    tracing::warn!(app = %name, operation = op, error = %e, "sync operation failed");
+                    Vec::new()
+                }
+            };
             c.update(&name, |s| s.operation = None).await;
             // The status after the operation, from a fresh comparison, now.
-            reconcile_now(c, name).await;
+            reconcile_now(c.clone(), name.clone()).await;
+            // And again the moment what the last wave applied settles.
+            if c.settled(&name, &order.target.cache, &follow).await {
+                reconcile_now(c, name).await;
+            }
         });
         Ok(true)
     }
@@ -126,17 +134,23 @@ impl Controller {
         Ok(op)
     }
 
-    /// Runs the operation and records its verdict.
-    async fn operate(&self, name: &str, op: i64, order: &Order) -> Result<(), String> {
+    /// Runs the operation and records its verdict; returns the objects whose health it did
+    /// not wait for.
+    async fn operate(
+        &self,
+        name: &str,
+        op: i64,
+        order: &Order,
+    ) -> Result<Vec<driftless_core::ResourceKey>, String> {
         let before = self.apps.lock().await.get(name).cloned();
         let Some(before) = before else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let result = self.run_sync(name, op, order).await?;
         if result.unreachable {
-            return self
-                .retry_unreachable(name, order.requested.clone(), &result)
-                .await;
+            self.retry_unreachable(name, order.requested.clone(), &result)
+                .await?;
+            return Ok(Vec::new());
         }
         let succeeded = result.phase == Phase::Succeeded;
         // A change reaching the cluster (not a self-heal of the same revision) counts for
@@ -191,7 +205,7 @@ impl Controller {
             self.roll_back_on_failure(name, &order.revision, &to, &order.head, &why)
                 .await?;
         }
-        Ok(())
+        Ok(super::settle::unsettled(&result))
     }
 
     /// rollbackOnFailure: a new revision that failed (its sync, or its health afterwards)
