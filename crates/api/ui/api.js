@@ -84,6 +84,23 @@ export function badge(status) {
   return `<span class="badge ${s}">${s}</span>`;
 }
 
+/// Which check produced a health (`driftless_health::HealthSource` as the API writes it).
+export function healthSource(src) {
+  if (!src) return "";
+  switch (src.check) {
+    case "lifecycle": return "lifecycle (gone or being deleted)";
+    case "builtinKind": return `built-in check for ${src.kind}`;
+    case "builtinFamily": return `built-in ${src.family} check for ${src.kind}`;
+    case "conditions": return "generic status-conditions rule";
+    case "lua": {
+      const o = src.origin || {};
+      const from = o.from === "argoConfigMap" ? `argocd-cm ${o.key}` : o.from === "directory" ? `file ${o.path}` : "Driftless configuration";
+      return `Lua check ${src.selector} (${from})`;
+    }
+    default: return String(src.check || "");
+  }
+}
+
 export function when(ms) {
   return ms ? new Date(ms).toLocaleString() : "";
 }

@@ -5,7 +5,7 @@
 // desired-vs-live diff (unified or side by side; Secret values arrive masked), the last
 // operation by wave, events (drift included) and history. Refreshed by the event stream.
 
-import { get, post, stream, esc, badge, when, toast, confirmDialog } from "./api.js";
+import { get, post, stream, esc, badge, when, toast, confirmDialog, healthSource } from "./api.js";
 import { resourceTree } from "./tree.js";
 
 const keyOf = (k) => `${k.group ? k.group + "/" : ""}${k.kind}/${k.namespace ? k.namespace + "/" : ""}${k.name}`;
@@ -80,8 +80,8 @@ export async function render(main, name, ctx) {
         <button id="pause" type="button">Pause self-heal…</button>
       </div>` : `<p class="muted">Read-only: you may look, not act.</p>`}
       <h2>Resources</h2>
-      ${res.items.length ? `<div id="tree-host"></div>` : `<table><tr><th>Resource</th><th>Status</th><th>Impact</th></tr>${(st.resources || []).map((r) =>
-        `<tr><td>${esc(keyOf(r))}</td><td>${badge(r.status)}</td><td>${esc(impactOf(r))}</td></tr>`).join("")}</table>`}
+      ${res.items.length ? `<div id="tree-host"></div>` : `<table><tr><th>Resource</th><th>Status</th><th>Health</th><th>Impact</th></tr>${(st.resources || []).map((r) =>
+        `<tr><td>${esc(keyOf(r))}</td><td>${badge(r.status)}</td><td>${r.health ? `${badge(r.health.status)} <span class="muted">${esc(healthSource(r.health.source))}</span>${r.health.message ? `<br>${esc(r.health.message)}` : ""}` : ""}</td><td>${esc(impactOf(r))}</td></tr>`).join("")}</table>`}
       <h2>Diff <span class="muted">(${changed.length} resource(s) differ)</span></h2>
       <div role="group" aria-label="Diff view"><button type="button" id="v-unified" aria-pressed="${view === "unified"}">Unified</button>
       <button type="button" id="v-sbs" aria-pressed="${view === "sbs"}">Side by side</button></div>
@@ -104,7 +104,7 @@ export async function render(main, name, ctx) {
         `<tr><td>${h.id}</td><td><code>${esc(h.revision.slice(0, 12))}</code></td><td>${esc(when(h.deployed_ms ?? h.deployedMs))}</td>
         <td>${ctx.canAct ? `<button type="button" data-rollback="${h.id}">Roll back to this</button>` : ""}</td></tr>`).join("")}</table>`;
     document.getElementById("tree-host")?.replaceWith(treeView.el);
-    treeView.update(res.items);
+    treeView.update(res.items, st.resources || []);
     const on = (id, f) => document.getElementById(id)?.addEventListener("click", f);
     on("v-unified", () => { view = "unified"; paint(); });
     on("v-sbs", () => { view = "sbs"; paint(); });

@@ -8,7 +8,7 @@
 // The element survives the app page's repaints (the page re-renders on every status event):
 // `update(nodes)` re-draws the list but keeps what is expanded, the filters and the panel.
 
-import { get, esc, badge, token } from "./api.js";
+import { get, esc, badge, token, healthSource } from "./api.js";
 
 const MAX_CHILDREN = 200; // per parent, before "show more"
 const idOf = (n) => n.uid || `${n.group}/${n.kind}/${n.namespace || ""}/${n.name}`;
@@ -58,6 +58,8 @@ export function resourceTree(app, signal) {
   const shown = new Map(); // parent id → how many children are listed
   let selected = null;
   let logAbort = null;
+  let healths = new Map();
+  const healthKey = (r) => `${r.group || ""}/${r.kind}/${r.namespace || ""}/${r.name}`;
 
   function index() {
     byId = new Map(nodes.map((n) => [idOf(n), { ...n, children: [] }]));
@@ -191,7 +193,9 @@ export function resourceTree(app, signal) {
     if (!n) return;
     selected = n;
     $("node-panel").hidden = false;
-    $("node-title").innerHTML = `${esc(n.kind)} ${esc(n.namespace ? n.namespace + "/" : "")}${esc(n.name)} ${n.health ? badge(n.health) : ""}`;
+    const h = healths.get(healthKey(n));
+    $("node-title").innerHTML = `${esc(n.kind)} ${esc(n.namespace ? n.namespace + "/" : "")}${esc(n.name)} ${n.health ? badge(n.health) : ""}`
+      + (h ? ` <span class="muted health-source">health: ${esc(healthSource(h.source))}${h.message ? ` — ${esc(h.message)}` : ""}</span>` : "");
     const tabs = ["live", "desired", "diff", "events", ...(n.kind === "Pod" && !n.group ? ["logs"] : [])];
     $("node-tabs").innerHTML = tabs.map((t) => `<button type="button" role="tab" data-tab="${t}" id="tab-${t}">${t[0].toUpperCase() + t.slice(1)}</button>`).join("");
     tab("live");
@@ -217,8 +221,10 @@ export function resourceTree(app, signal) {
 
   return {
     el,
-    update(items) {
+    update(items, statusResources = []) {
       nodes = items;
+      // Each managed resource's health as the status has it (with the check behind it).
+      healths = new Map(statusResources.filter((r) => r.health).map((r) => [healthKey(r), r.health]));
       fillFilters();
       paint();
       if (selected) selected = byId.get(idOf(selected)) || selected;

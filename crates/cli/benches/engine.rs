@@ -1,7 +1,9 @@
 //! Engine benchmark: 1,000 applications × 10 resources each, from one Git repository, synced
 //! by `driftless up` into the sandbox. Measures the cold start (engine started → every app
-//! Synced and Healthy), the engine's CPU with nothing changing (over a window that holds a
-//! full periodic resync of every app), and its RSS.
+//! Synced and Healthy), the status lag (for each app, from its SyncSucceeded event to the
+//! first status reading Synced after it, both read from the live-update stream; the worst
+//! is reported), the engine's CPU with nothing changing (over a window that holds a full
+//! periodic resync of every app), and its RSS.
 //! The sandbox and the engine run as their own processes (`driftless sandbox`, `driftless
 //! up`), so CPU and RSS are the engine's alone.
 //! Run: `cargo bench -p driftless --bench engine` (`DRIFTLESS_BENCH_APPS=N` for a smaller fleet).
@@ -159,6 +161,63 @@ async fn census(
     }
 }
 
+/// Per app: when its (first) SyncSucceeded event arrived, and the lag until its status
+/// next read Synced.
+#[derive(Default)]
+struct Lags {
+    succeeded: std::collections::HashMap<String, Instant>,
+    lag: std::collections::HashMap<String, Duration>,
+    /// Updates the stream said this subscriber missed (it fell behind).
+    missed: u64,
+}
+
+/// Follows the API's live updates (`/api/v1/stream`, server-sent events) into `lags`.
+async fn follow_lags(api: String, token: String, lags: std::sync::Arc<std::sync::Mutex<Lags>>) {
+    let http = reqwest::Client::new();
+    let mut resp = loop {
+        match http
+            .get(format!("{api}/api/v1/stream"))
+            .bearer_auth(&token)
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => break r,
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    let mut buf = String::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buf.find("\n\n") {
+            let frame: String = buf.drain(..end + 2).collect();
+            let now = Instant::now();
+            let data: String = frame
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(str::trim_start)
+                .collect();
+            let Ok(u) = serde_json::from_str::<serde_json::Value>(&data) else {
+                continue;
+            };
+            let mut l = lags.lock().unwrap();
+            if let Some(n) = u["missed"].as_u64() {
+                l.missed += n;
+                continue;
+            }
+            let app = u["application"].as_str().unwrap_or_default().to_string();
+            if u["type"] == "event" && u["kind"] == "SyncSucceeded" {
+                l.succeeded.entry(app).or_insert(now);
+            } else if u["type"] == "status"
+                && u["status"]["sync"]["status"] == "Synced"
+                && let Some(at) = l.succeeded.get(&app).copied()
+                && !l.lag.contains_key(&app)
+            {
+                l.lag.insert(app, now - at);
+            }
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let apps: usize = std::env::var("DRIFTLESS_BENCH_APPS")
@@ -230,6 +289,8 @@ async fn main() {
     );
     let pid = engine.0.id();
     let token = wait_for_file(&data.join("api-token"), "the API token");
+    let lags = std::sync::Arc::new(std::sync::Mutex::new(Lags::default()));
+    tokio::spawn(follow_lags(api.clone(), token.clone(), lags.clone()));
     let http = reqwest::Client::new();
     let mut last_report = Instant::now();
     let cold = loop {
@@ -255,6 +316,18 @@ async fn main() {
         }
         tokio::time::sleep(Duration::from_millis(1000)).await;
     };
+    let (worst_lag, lag_apps, missed) = {
+        let l = lags.lock().unwrap();
+        let worst = l
+            .lag
+            .iter()
+            .max_by_key(|(_, d)| **d)
+            .map(|(a, d)| (a.clone(), *d));
+        let mut all: Vec<Duration> = l.lag.values().copied().collect();
+        all.sort();
+        let median = all.get(all.len() / 2).copied().unwrap_or_default();
+        (worst.map(|(a, w)| (a, w, median)), l.lag.len(), l.missed)
+    };
     let rss_cold = proc_field(pid, "VmRSS:") / 1024.0;
     let cpu_cold = cpu_seconds(pid);
     let sandbox_cpu_cold = cpu_seconds(sandbox.0.id());
@@ -263,7 +336,13 @@ async fn main() {
     // the jittered resync of every app, metrics).
     tokio::time::sleep(Duration::from_secs(5)).await;
     let cpu_before = cpu_seconds(pid);
-    tokio::time::sleep(IDLE_WINDOW).await;
+    // `DRIFTLESS_BENCH_IDLE_SECONDS` shortens the window (the idle figure then misses part
+    // of the resync) when only the cold start and the lag are wanted.
+    let idle_window = std::env::var("DRIFTLESS_BENCH_IDLE_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(IDLE_WINDOW, Duration::from_secs);
+    tokio::time::sleep(idle_window).await;
     let idle_cpu = cpu_seconds(pid) - cpu_before;
     let rss_idle = proc_field(pid, "VmRSS:") / 1024.0;
     let hwm = proc_field(pid, "VmHWM:") / 1024.0;
@@ -279,12 +358,25 @@ async fn main() {
         cpu_cold,
         sandbox_cpu_cold
     );
+    match worst_lag {
+        Some((app, lag, median)) => println!(
+            "  status lag, SyncSucceeded → status Synced: worst {:.3} s ({app}), median {:.3} s, over {lag_apps} apps seen syncing{}",
+            lag.as_secs_f64(),
+            median.as_secs_f64(),
+            if missed > 0 {
+                format!(" ({missed} live updates missed)")
+            } else {
+                String::new()
+            }
+        ),
+        None => println!("  status lag: no SyncSucceeded seen on the live stream"),
+    }
     println!(
         "  idle: {:.2} CPU-s over {} s (every app resynced once) = {:.2} CPU-s per minute = {:.2}% of a core; {ready}/{apps} still Synced+Healthy",
         idle_cpu,
-        IDLE_WINDOW.as_secs(),
-        60.0 * idle_cpu / IDLE_WINDOW.as_secs_f64(),
-        100.0 * idle_cpu / IDLE_WINDOW.as_secs_f64()
+        idle_window.as_secs(),
+        60.0 * idle_cpu / idle_window.as_secs_f64(),
+        100.0 * idle_cpu / idle_window.as_secs_f64()
     );
     println!(
         "  RSS: {rss_cold:.0} MiB after cold start, {rss_idle:.0} MiB idle, peak {hwm:.0} MiB"

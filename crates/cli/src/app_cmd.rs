@@ -83,9 +83,21 @@ enum AppCommand {
         #[arg(long)]
         exit_code: bool,
     },
-    /// Wait until the application is Synced and Healthy (exit 1 on timeout).
+    /// Wait until the application is Synced and Healthy with no operation running (exit 1
+    /// on timeout); `--health`, `--sync`, `--operation` wait for only those (Argo CD's
+    /// `app wait`). Health is reported apart from the sync operation, which ends once its
+    /// last wave is applied: `--health` waits for the rollout.
     Wait {
         name: String,
+        /// Wait for health Healthy.
+        #[arg(long)]
+        health: bool,
+        /// Wait for sync status Synced.
+        #[arg(long)]
+        sync: bool,
+        /// Wait until no sync operation runs.
+        #[arg(long)]
+        operation: bool,
         #[arg(long, default_value = "5m", value_parser = |s: &str| driftless_core::app::parse_duration(s).ok_or(format!("`{s}` is not a duration")))]
         timeout: Duration,
     },
@@ -464,20 +476,36 @@ pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(1));
                 }
             }
-            AppCommand::Wait { name, timeout } => {
+            AppCommand::Wait {
+                name,
+                health,
+                sync,
+                operation,
+                timeout,
+            } => {
                 let deadline = Instant::now() + timeout;
+                // No flag: all three, as `argocd app wait` does.
+                let all = !(health || sync || operation);
                 loop {
                     let a = client.get(&format!("/api/v1/applications/{name}")).await?;
-                    let (sync, health) = (
-                        a["status"]["sync"]["status"].clone(),
-                        a["status"]["health"]["status"].clone(),
+                    let s = &a["status"];
+                    let (sync_status, health_status) = (
+                        s["sync"]["status"].as_str().unwrap_or("Unknown"),
+                        s["health"]["status"].as_str().unwrap_or("Unknown"),
                     );
-                    if sync == "Synced" && health == "Healthy" {
-                        println!("{name}: Synced, Healthy");
+                    let running = !s["operation"]["running"].is_null();
+                    let ok = ((!all && !sync) || sync_status == "Synced")
+                        && ((!all && !health) || health_status == "Healthy")
+                        && ((!all && !operation) || !running);
+                    if ok {
+                        println!("{name}: {sync_status}, {health_status}");
                         break;
                     }
                     if Instant::now() > deadline {
-                        eprintln!("error: {name} is still {sync}, {health} after {timeout:?}");
+                        let op = if running { ", an operation running" } else { "" };
+                        eprintln!(
+                            "error: {name} is still {sync_status}, {health_status}{op} after {timeout:?}"
+                        );
                         return Ok(ExitCode::from(1));
                     }
                     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -208,9 +208,24 @@ async fn up_demo_syncs_three_applications_behind_an_authenticated_api() {
     assert!(
         log.starts_with("operation ")
             && log.contains("== Sync wave 0")
-            && log.contains("apps/Deployment demo-staging/guestbook [Healthy]")
+            && log.contains("Applied    apps/Deployment demo-staging/guestbook")
             && log.contains("\nSucceeded: "),
         "{log}"
+    );
+    // The operation ended once its last wave was applied; health is waited for apart.
+    let out = cli(&[
+        "app",
+        "wait",
+        "guestbook-staging",
+        "--health",
+        "--timeout",
+        "30s",
+    ]);
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Healthy"),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
     let out = cli(&["app", "logs-of-operation", "guestbook-staging", "999999"]);
     assert_eq!(out.status.code(), Some(2));

@@ -217,7 +217,11 @@ async fn a_live_edit_is_detected_within_a_second_and_healed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_revision_is_not_retried_in_a_loop() {
     let env = env().await;
-    let r = start(&env, None, &APP_V1.replace("nginx:1.27", "nginx:broken")).await;
+    // A Secret the API server refuses (its data is not base64): the operation fails.
+    let bad = format!(
+        "{APP_V1}---\napiVersion: v1\nkind: Secret\nmetadata: {{name: creds}}\ndata: {{token: \"not base64!\"}}\n"
+    );
+    let r = start(&env, None, &bad).await;
     r.ctl.set_app(shop(&r.repo, false), "alice").await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -239,7 +243,7 @@ async fn a_failed_revision_is_not_retried_in_a_loop() {
     assert!(
         events
             .iter()
-            .any(|e| e.kind == "SyncFailed" && e.message.contains("Degraded")),
+            .any(|e| e.kind == "SyncFailed" && e.message.contains("creds")),
         "{events:?}"
     );
 }
@@ -313,10 +317,12 @@ async fn a_paused_self_heal_records_drift_without_reverting_it_until_resumed() {
         assert!(Instant::now() < deadline, "drift not recorded");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let drift = drift_events(&r.ctl.store).await;
     assert!(
-        drift_events(&r.ctl.store).await[0]
+        drift[0]
             .message
-            .contains("self-heal is paused (incident 42: scaling by hand)")
+            .contains("self-heal is paused (incident 42: scaling by hand)"),
+        "{drift:?}"
     );
     // Four resyncs (300 ms apart): the 300 ms grace has long passed.
     after_reconciles(&r.ctl, "shop", 4).await;

@@ -12,4 +12,5 @@ mod reliability_fault;
 mod reliability_fault_input;
 mod reliability_input;
 mod rollback;
+mod rollout;
 mod sync;

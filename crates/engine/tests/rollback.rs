@@ -180,10 +180,11 @@ async fn rollback_on_failure_returns_to_the_last_healthy_revision() {
         if ops.first().is_some_and(|o| {
             o.kind == "rollback" && o.phase == driftless_store::OperationPhase::Succeeded
         }) {
+            // Its operation ended once applied (Argo CD's semantics); its health failed it.
             assert!(
-                ops.iter().any(
-                    |o| o.revision == bad && o.phase == driftless_store::OperationPhase::Failed
-                ),
+                ops.iter()
+                    .any(|o| o.revision == bad
+                        && o.phase == driftless_store::OperationPhase::Succeeded),
                 "{ops:?}"
             );
             break;
@@ -200,7 +201,9 @@ async fn rollback_on_failure_returns_to_the_last_healthy_revision() {
     );
     let events = ctl.store.list_events("shop", 0, 100).await.unwrap();
     assert!(
-        events.iter().any(|e| e.kind == "RollbackOnFailure"),
+        events
+            .iter()
+            .any(|e| e.kind == "RollbackOnFailure" && e.message.contains("Degraded")),
         "{events:?}"
     );
     tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -215,6 +218,101 @@ async fn rollback_on_failure_returns_to_the_last_healthy_revision() {
         1,
         "the bad revision is not retried"
     );
+}
+
+/// A new revision whose rollout stays Progressing past the health timeout (the sandbox
+/// holds it): its operation succeeded, its health fails it, rollbackOnFailure goes back,
+/// and the held revision is not synced again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_on_failure_acts_on_a_rollout_progressing_past_the_health_timeout() {
+    let env = env().await;
+    let repo = TestRepo::new("config");
+    let good = repo.commit(
+        &[("shop/web.yaml", Some(&WEB.replace("IMAGE", "nginx:1.27")))],
+        "good",
+    );
+    let url = format!("file://{}/{}", repo.root().display(), repo.name());
+    let (ctl, _stop, _dir) = git_controller(
+        &env,
+        &url,
+        "    automated: {prune: true}\n    rollbackOnFailure: true\n",
+        "",
+        ControllerConfig {
+            resync: Duration::from_secs(3600),
+            health_timeout: Duration::from_secs(2),
+            ..Default::default()
+        },
+    )
+    .await;
+    until_revision(&ctl.store, &good).await;
+    let held = WEB.replace("IMAGE", "nginx:1.28").replace(
+        "metadata: {name: web}",
+        "metadata: {name: web, annotations: {sandbox.driftless.dev/hold-rollout: forever}}",
+    );
+    let slow = repo.commit(&[("shop/web.yaml", Some(&held))], "slow");
+    let mut rx = ctl.subscribe_updates();
+    ctl.enqueue("shop", Reason::User);
+    let wait = async {
+        loop {
+            if let Ok(u) = rx.recv().await
+                && u["type"] == "event"
+                && u["kind"] == "RollbackOnFailure"
+            {
+                return u;
+            }
+        }
+    };
+    let e = tokio::time::timeout(Duration::from_secs(30), wait)
+        .await
+        .expect("no RollbackOnFailure");
+    assert!(
+        e["message"].as_str().unwrap().contains("still Progressing"),
+        "{e}"
+    );
+    let ops = ctl.store.list_operations("shop", 10).await.unwrap();
+    assert!(
+        ops.iter()
+            .any(|o| o.revision == slow && o.phase == driftless_store::OperationPhase::Succeeded),
+        "the held revision's operation ended when applied: {ops:?}"
+    );
+    until_revision(&ctl.store, &good).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let d = get(&env, "apps/v1", "Deployment", "shop", "web")
+            .await
+            .unwrap();
+        if d["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not rolled back: {d}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Rolled back and pinned: the held revision is not synced again.
+    while rx.try_recv().is_ok() {}
+    ctl.enqueue("shop", Reason::Periodic);
+    let next_status = async {
+        loop {
+            if let Ok(u) = rx.recv().await
+                && u["type"] == "status"
+            {
+                return u;
+            }
+        }
+    };
+    let u = tokio::time::timeout(Duration::from_secs(10), next_status)
+        .await
+        .expect("no status after a reconcile");
+    assert_eq!(u["status"]["pinned"]["revision"], good.as_str(), "{u}");
+    assert_eq!(u["status"]["sync"]["revision"], good.as_str(), "{u}");
+    let attempts = ctl
+        .store
+        .list_operations("shop", 10)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|o| o.revision == slow)
+        .count();
+    assert_eq!(attempts, 1);
 }
 
 fn now_ms() -> i64 {

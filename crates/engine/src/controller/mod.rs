@@ -9,11 +9,14 @@
 use crate::error::{EngineError, EngineResult};
 mod app_of_apps;
 pub mod clusters;
+mod decide;
 mod definitions;
 mod delete;
+mod drift;
 pub mod gate;
 pub mod images;
 mod inspect;
+mod operation;
 pub mod promotion;
 mod queue;
 mod reconcile;
@@ -21,8 +24,10 @@ mod records;
 pub mod repositories;
 pub mod revert;
 mod rollback;
+mod settle;
 pub mod source;
 pub mod source_guard;
+mod status;
 mod undeclared;
 pub mod users;
 mod views;
@@ -109,6 +114,13 @@ pub(crate) struct AppState {
     pub pinned: Option<Pin>,
     /// An app-of-apps: digest of the definitions its source declared when last applied.
     pub definitions_digest: Option<String>,
+    /// The sync operation running now (one per app; reconciles meanwhile only report).
+    pub operation: Option<operation::Running>,
+    /// A new revision whose health `rollbackOnFailure` still judges after its operation.
+    pub health_watch: Option<decide::HealthWatch>,
+    /// Held by each reconcile of the app: the queue's and an operation's own (run apart
+    /// from the queue) never interleave, so a stale comparison never overwrites a fresh one.
+    pub reconciling: Arc<Mutex<()>>,
 }
 
 /// A rollback's hold on an application.
@@ -248,6 +260,9 @@ impl Controller {
             heal_paused: None,
             pinned: None,
             definitions_digest: None,
+            operation: None,
+            health_watch: None,
+            reconciling: Arc::default(),
         });
         state.app = app;
         state.policy = policy;

@@ -2,6 +2,11 @@
 //! wait on the whole step. Hooks are created (after deleting the previous run when
 //! `BeforeHookCreation`), awaited, and cleaned up by their delete policies; hooks are never
 //! tracked, so they never show as extraneous or get pruned.
+//!
+//! As in Argo CD, the operation ends once the last step is applied: its objects' health is
+//! not awaited (a rollout may take minutes; health is reported apart from the operation).
+//! Every earlier step still waits, so a PostSync hook runs only once the Sync phase is
+//! healthy.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,6 +28,8 @@ pub(super) struct Executor<'a, C: Cluster> {
     pub assessor: &'a Assessor,
     pub live: &'a BTreeMap<ResourceKey, Value>,
     pub pending: &'a BTreeSet<(String, String)>,
+    /// Wait for the last step's health too (a one-shot command, not an operation).
+    pub await_last: bool,
 }
 
 fn gvk_of(task: &Task, live: &BTreeMap<ResourceKey, Value>) -> Gvk {
@@ -44,14 +51,15 @@ impl<C: Cluster> Executor<'_, C> {
         result: &mut SyncResult,
         on_event: &(dyn Fn(&SyncEvent) + Sync),
     ) {
-        for step in &plan.steps {
+        for (i, step) in plan.steps.iter().enumerate() {
             on_event(&SyncEvent::Step {
                 phase: step.phase,
                 wave: step.wave,
                 prune: step.prune,
                 tasks: step.tasks.len(),
             });
-            if let Err(message) = self.step(step, result, on_event).await {
+            let last = i + 1 == plan.steps.len() && !self.await_last;
+            if let Err(message) = self.step(step, last, result, on_event).await {
                 result.phase = OperationPhase::Failed;
                 result.message = message;
                 for t in &plan.sync_fail {
@@ -86,10 +94,12 @@ impl<C: Cluster> Executor<'_, C> {
         }
     }
 
-    /// Runs a step; `Err` carries the reason the sync stops.
+    /// Runs a step; `Err` carries the reason the sync stops. The `last` step's applies and
+    /// prunes are not awaited (its hooks are: a hook's outcome is the operation's).
     async fn step(
         &self,
         step: &Step,
+        last: bool,
         result: &mut SyncResult,
         on_event: &(dyn Fn(&SyncEvent) + Sync),
     ) -> Result<(), String> {
@@ -120,7 +130,11 @@ impl<C: Cluster> Executor<'_, C> {
             acted.push((result.resources.len() - 1, t));
         }
         let hook_results = join_all(hooks.iter().map(|t| self.run_hook(t))).await;
-        let waits = join_all(acted.iter().map(|(_, t)| self.settle(t))).await;
+        let waits = if last {
+            acted.iter().map(|_| Ok(None)).collect()
+        } else {
+            join_all(acted.iter().map(|(_, t)| self.settle(t))).await
+        };
         let mut failure = None;
         for ((i, t), outcome) in acted.iter().zip(waits) {
             let r = &mut result.resources[*i];

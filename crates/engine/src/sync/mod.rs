@@ -4,6 +4,11 @@
 //! them to be healthy (applies), complete (hooks) or gone (prunes) before the next step.
 //! The first failure stops the sync: SyncFail hooks run, and the result lists every object
 //! already applied — nothing is deleted that this sync did not plan to prune.
+//!
+//! [`sync_loaded`] is the controller's *operation*, with Argo CD's semantics: it ends when
+//! the last step is applied, without waiting for that step's health (the controller reports
+//! and acts on health apart). [`sync`] is the one-shot command (`driftless sync`), which,
+//! like `argocd app sync`, also waits for the last step to become healthy.
 
 mod execute;
 mod wait;
@@ -131,7 +136,8 @@ pub enum SyncEvent<'a> {
     Resource(&'a ResourceResult),
 }
 
-/// Runs one sync, loading the app's live objects with lists from the API server.
+/// Runs one sync, loading the app's live objects with lists from the API server, and waits
+/// for every step's health, the last one's included (a command's answer, not an operation).
 pub async fn sync<C: Cluster>(
     cluster: &C,
     req: &SyncRequest,
@@ -147,11 +153,12 @@ pub async fn sync<C: Cluster>(
         &req.extra_kinds,
     )
     .await?;
-    sync_loaded(cluster, req, &loaded, assessor, cache, on_event).await
+    run(cluster, req, &loaded, assessor, cache, on_event, true).await
 }
 
-/// Runs one sync on state already loaded for `req.rendered` (the controller's live cache
-/// serves it: listing every kind cluster-wide for each sync would cost O(fleet) per app).
+/// Runs one sync operation on state already loaded for `req.rendered` (the controller's live
+/// cache serves it: listing every kind cluster-wide for each sync would cost O(fleet) per
+/// app). It ends once the last step is applied; that step's health is not awaited.
 pub async fn sync_loaded<C: Cluster>(
     cluster: &C,
     req: &SyncRequest,
@@ -159,6 +166,19 @@ pub async fn sync_loaded<C: Cluster>(
     assessor: &Assessor,
     cache: Option<&DryRunCache>,
     on_event: &(dyn Fn(&SyncEvent) + Sync),
+) -> Result<SyncResult, SyncError> {
+    run(cluster, req, loaded, assessor, cache, on_event, false).await
+}
+
+/// Plans and executes; `await_last`: wait for the last step's health as for the others.
+async fn run<C: Cluster>(
+    cluster: &C,
+    req: &SyncRequest,
+    loaded: &Loaded,
+    assessor: &Assessor,
+    cache: Option<&DryRunCache>,
+    on_event: &(dyn Fn(&SyncEvent) + Sync),
+    await_last: bool,
 ) -> Result<SyncResult, SyncError> {
     let app = req.app().to_string();
     let comparison =
@@ -205,6 +225,7 @@ pub async fn sync_loaded<C: Cluster>(
         assessor,
         live: &loaded.live,
         pending: &loaded.pending_kinds,
+        await_last,
     };
     exec.run(&planned, &mut result, on_event).await;
     Ok(result)

@@ -1,0 +1,207 @@
+//! Sync semantics on a slow rollout (issue 20's "done when"): the sandbox holds a
+//! Deployment's rollout Progressing; the operation still ends as soon as the last wave is
+//! applied, the status follows the watches all along (Synced, health Progressing, then
+//! Healthy once the rollout is released), and a live edit made during the rollout is
+//! detected and healed. Every wait is on the controller's live updates, bounded.
+
+use crate::common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use driftless_core::app;
+use driftless_engine::controller::{Controller, ControllerConfig};
+use driftless_store::OperationPhase;
+use serde_json::Value;
+use tokio::sync::broadcast::Receiver;
+
+/// The app of the other tests, its Deployment's rollout held until released.
+fn held_app() -> String {
+    APP_V1.replace(
+        "metadata: {name: web}\nspec:\n  replicas: 2",
+        "metadata: {name: web, annotations: {sandbox.driftless.dev/hold-rollout: forever}}\nspec:\n  replicas: 2",
+    )
+}
+
+fn shop(repo: &std::path::Path) -> app::Application {
+    let yaml = format!(
+        "apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: shop}}\nspec:\n  source: {{repoURL: {}, path: shop}}\n  destination: {{namespace: shop}}\n  syncPolicy:\n    automated: {{prune: true, selfHeal: true}}\n    syncOptions: [CreateNamespace=true]\n",
+        repo.display()
+    );
+    app::parse(&yaml, "shop.yaml").unwrap().remove(0).app
+}
+
+/// The next live update `pick` accepts (status or event), within 30 s.
+async fn next<T>(
+    rx: &mut Receiver<Value>,
+    what: &str,
+    mut pick: impl FnMut(&Value) -> Option<T>,
+) -> T {
+    let wait = async {
+        loop {
+            match rx.recv().await {
+                Ok(u) => {
+                    if let Some(t) = pick(&u) {
+                        return t;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("updates closed while waiting for {what}: {e}"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), wait)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+fn event<'a>(u: &'a Value, kind: &str) -> Option<&'a Value> {
+    (u["type"] == "event" && u["kind"] == kind).then_some(u)
+}
+
+fn status(u: &Value) -> Option<Value> {
+    (u["type"] == "status" && u["application"] == "shop").then(|| u["status"].clone())
+}
+
+/// A resource's entry in a status.
+fn resource<'a>(s: &'a Value, kind: &str) -> &'a Value {
+    s["resources"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["kind"] == kind))
+        .unwrap_or(&Value::Null)
+}
+
+async fn start(
+    env: &Env,
+) -> (
+    Arc<Controller>,
+    tokio::sync::watch::Sender<bool>,
+    tempfile::TempDir,
+) {
+    let cfg = ControllerConfig {
+        resync: Duration::from_secs(3600),
+        self_heal_grace: Duration::from_millis(300),
+        workers: 2,
+        health_timeout: Duration::from_secs(300),
+        ..Default::default()
+    };
+    running_controller(env, cfg).await
+}
+
+async fn edit_settings(env: &Env, mode: &str) {
+    use kube::api::{Api, DynamicObject, GroupVersionKind, Patch, PatchParams};
+    let ar = kube::discovery::ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "ConfigMap"));
+    let api: Api<DynamicObject> = Api::namespaced_with(env.cluster.client().clone(), "shop", &ar);
+    let params = PatchParams {
+        field_manager: Some("kubectl-edit".into()),
+        ..Default::default()
+    };
+    api.patch(
+        "settings",
+        &params,
+        &Patch::Merge(serde_json::json!({"data": {"mode": mode}})),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_rollout_ends_the_operation_and_health_follows_the_watches() {
+    let env = env().await;
+    let (ctl, _stop, dir) = start(&env).await;
+    let repo = dir.path().join("config");
+    std::fs::create_dir_all(repo.join("shop")).unwrap();
+    std::fs::write(repo.join("shop/all.yaml"), held_app()).unwrap();
+    let mut rx = ctl.subscribe_updates();
+    ctl.set_app(shop(&repo), "alice").await.unwrap();
+
+    // The operation ends once the last wave is applied, the rollout still held.
+    next(&mut rx, "SyncSucceeded", |u| {
+        event(u, "SyncSucceeded").map(|_| ())
+    })
+    .await;
+    let succeeded_at = tokio::time::Instant::now();
+    let ops = ctl.store.list_operations("shop", 10).await.unwrap();
+    assert_eq!(ops.len(), 1, "{ops:?}");
+    assert_eq!(ops[0].phase, OperationPhase::Succeeded);
+    let d = get(&env, "apps/v1", "Deployment", "shop", "web")
+        .await
+        .unwrap();
+    let h = driftless_health::Assessor::default()
+        .assess(Some(&d))
+        .unwrap();
+    assert_eq!(
+        h.status,
+        driftless_health::HealthStatus::Progressing,
+        "the rollout is held: {d}"
+    );
+
+    // The status reads Synced, the operation over, at once; health is reported apart.
+    let s = next(&mut rx, "Synced", |u| {
+        status(u).filter(|s| s["sync"]["status"] == "Synced" && s["operation"]["running"].is_null())
+    })
+    .await;
+    let lag = succeeded_at.elapsed();
+    assert!(
+        lag < Duration::from_secs(1),
+        "status Synced {lag:?} after SyncSucceeded"
+    );
+    assert_eq!(s["health"]["status"], "Progressing", "{s}");
+    let web = resource(&s, "Deployment");
+    assert_eq!(web["status"], "Synced", "{s}");
+    assert_eq!(web["health"]["status"], "Progressing", "{s}");
+    assert_eq!(web["health"]["source"]["check"], "builtinKind", "{s}");
+
+    // A live edit during the rollout: detected, healed after the grace, while the
+    // Deployment stays Synced and Progressing in every status saved meanwhile.
+    edit_settings(&env, "slow").await;
+    let drift = next(&mut rx, "DriftDetected", |u| {
+        if let Some(s) = status(u) {
+            assert_eq!(resource(&s, "Deployment")["status"], "Synced", "{s}");
+        }
+        event(u, "DriftDetected").cloned()
+    })
+    .await;
+    assert!(
+        drift["message"].as_str().unwrap().contains("1 resource(s)"),
+        "{drift}"
+    );
+    next(&mut rx, "the self-heal", |u| {
+        if let Some(s) = status(u) {
+            assert_eq!(resource(&s, "Deployment")["status"], "Synced", "{s}");
+        }
+        event(u, "SyncSucceeded").map(|_| ())
+    })
+    .await;
+    let cm = get(&env, "v1", "ConfigMap", "shop", "settings")
+        .await
+        .unwrap();
+    assert_eq!(cm["data"]["mode"], "fast");
+    let ops = ctl.store.list_operations("shop", 10).await.unwrap();
+    assert_eq!(ops.len(), 2, "{ops:?}");
+    assert_eq!(ops[0].request["reason"], "self-heal of drift");
+    let s = next(&mut rx, "Synced after the heal", |u| {
+        status(u).filter(|s| s["sync"]["status"] == "Synced")
+    })
+    .await;
+    assert_eq!(
+        s["health"]["status"], "Progressing",
+        "still rolling out: {s}"
+    );
+
+    // Released: health turns Healthy with no further operation.
+    let released = env
+        .sandbox
+        .with_store(|st| st.release_rollouts(Some("shop"), Some("web")));
+    assert!(released > 0);
+    let s = next(&mut rx, "Healthy", |u| {
+        status(u).filter(|s| s["health"]["status"] == "Healthy")
+    })
+    .await;
+    assert_eq!(s["sync"]["status"], "Synced", "{s}");
+    assert_eq!(
+        ctl.store.list_operations("shop", 10).await.unwrap().len(),
+        2
+    );
+}
