@@ -2,7 +2,8 @@
 //!
 //! - [`connect`]: a client from a kubeconfig (context selectable) or the pod's in-cluster
 //!   service account. Kubeconfig `exec` credential plugins run arbitrary commands, so they are
-//!   refused unless the caller allows them explicitly.
+//!   refused unless the caller allows them explicitly. [`incluster`]: a pod's service account
+//!   (projected token re-read on rotation, CA, the pod's namespace).
 //!
 //! - [`KubeCluster`]: the `Cluster` trait (discovery, get, list tracked, server-side apply,
 //!   dry-run, create, replace, delete, watch-until) on kube-rs.
@@ -21,6 +22,7 @@ mod cluster;
 mod connect;
 mod error;
 mod gate;
+pub mod incluster;
 mod logs;
 mod reload;
 

@@ -6,3 +6,5 @@ mod conformance_api;
 mod conformance_workloads;
 mod connect;
 mod credentials;
+mod incluster;
+mod tls_front;
