@@ -13,6 +13,8 @@
 //! - [`LogOptions`] / `KubeCluster::pod_logs`: a pod's log lines, streamed (with follow).
 //!
 //! - [`LiveCache`]: watches on the kinds applications use, holding tracked objects only.
+//! - [`ResourceType`] / `KubeCluster::watch_namespaced`: the engine's own custom resources,
+//!   watched in its namespace, with their status written back (`patch_status`).
 //!
 //! Everything here behaves the same against a real API server and the Driftless sandbox:
 //! there are no sandbox-only paths.
@@ -20,6 +22,7 @@
 mod cache;
 mod cluster;
 mod connect;
+mod custom;
 mod error;
 mod gate;
 pub mod incluster;
@@ -29,6 +32,7 @@ mod reload;
 pub use cache::{KindState, LiveCache, LiveChange};
 pub use cluster::{FIELD_MANAGER, KubeCluster};
 pub use connect::{ClusterSource, connect};
+pub use custom::{ObjectEvent, ResourceType};
 pub use error::KubeError;
 pub use gate::WriteGate;
 pub use logs::LogOptions;

@@ -8,6 +8,7 @@
 
 mod app_of_apps;
 pub mod clusters;
+pub mod custom_resources;
 mod definitions;
 mod delete;
 pub mod gate;
@@ -136,6 +137,8 @@ pub struct Controller {
     pub(crate) promotions: promotion::Promotions,
     /// API users' tokens, replaceable while running (revocation without a restart).
     users: Arc<users::Users>,
+    /// Which custom resource defines which application, project, pipeline.
+    pub(crate) custom_resources: custom_resources::Registry,
 }
 
 impl Controller {
@@ -192,6 +195,7 @@ impl Controller {
             updates: tokio::sync::broadcast::channel(1024).0,
             promotions: Default::default(),
             users: Arc::default(),
+            custom_resources: Default::default(),
         }))
     }
 
@@ -205,6 +209,9 @@ impl Controller {
     pub async fn set_app(&self, app: Application, actor: &str) -> Result<(), String> {
         // Name, durations and numbers, whatever the path (file, Git, API body or patch).
         app.validate()?;
+        // One source of truth: an application a custom resource defines is changed there.
+        self.custom_resources
+            .admit(custom_resources::Noun::Application, &app.name, actor)?;
         let policy = AppPolicy::of(&app, false)?;
         // Local paths, the engine's own files and API: refused before anything is stored.
         self.sources
@@ -275,6 +282,8 @@ impl Controller {
         actor: &str,
     ) -> Result<(), String> {
         let name = project.name.clone();
+        self.custom_resources
+            .admit(custom_resources::Noun::Project, &name, actor)?;
         let details = serde_json::to_value(&project).map_err(|e| e.to_string())?;
         let changed = self
             .projects
@@ -610,6 +619,7 @@ impl Controller {
         }));
         let c = self.clone();
         tasks.push(tokio::spawn(async move { c.promotion_loop().await }));
+
         let _ = shutdown.wait_for(|stop| *stop).await;
         for t in tasks {
             t.abort();
