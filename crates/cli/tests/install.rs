@@ -542,4 +542,54 @@ async fn application_custom_resource_syncs_in_cluster_and_reports_status() {
         ],
     );
     assert_eq!(cm.trim(), "configmap/settings");
+
+    // Argo CD's Application as it is, with Argo CD's resources finalizer: deleting it deletes
+    // its objects first, then lets the resource go.
+    let argo = app("argoproj.io/v1alpha1", "argo-app", "cascade").replacen(
+        "namespace: driftless}",
+        "namespace: driftless, finalizers: [resources-finalizer.argocd.argoproj.io]}",
+        1,
+    );
+    kubectl_stdin(&kc, &["apply", "-f", "-"], &argo);
+    wait_for("the Argo CD Application reads Synced/Healthy", || {
+        let s = app_status(&kc, "applications.argoproj.io", "argo-app");
+        if s["sync"]["status"] == "Synced" && s["health"]["status"] == "Healthy" {
+            Ok(())
+        } else {
+            Err(s.to_string())
+        }
+    });
+    kubectl(&kc, &["get", "configmap", "settings", "-n", "cascade"]);
+    kubectl(
+        &kc,
+        &[
+            "delete",
+            "applications.argoproj.io",
+            "argo-app",
+            "-n",
+            "driftless",
+            "--timeout=60s",
+        ],
+    );
+    let left = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .args([
+            "get",
+            "configmap",
+            "settings",
+            "-n",
+            "cascade",
+            "-o",
+            "name",
+            "--ignore-not-found",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&left.stdout).trim(),
+        "",
+        "the finalizer deleted the objects"
+    );
+    assert_eq!(status_of("argo-app").await, 404);
 }

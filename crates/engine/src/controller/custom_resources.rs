@@ -16,8 +16,8 @@
 //! (its objects stay); with Argo CD's `resources-finalizer.argocd.argoproj.io` (or
 //! `driftless.dev/resources-finalizer`) its objects are deleted first, then the finalizer.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -114,101 +114,6 @@ impl Resource {
     fn actor(&self) -> String {
         format!("resource {}", self.label())
     }
-}
-
-/// Who defines which engine object (one source of truth), and the status last written.
-#[derive(Default)]
-pub(crate) struct Registry {
-    /// (noun, name) -> the label of the resource defining it.
-    owners: Mutex<BTreeMap<(Noun, String), String>>,
-    /// (noun, name) -> the actor that defined it otherwise in this run ("config", a user...).
-    others: Mutex<BTreeMap<(Noun, String), String>>,
-    /// Application -> its resource and the status last written (unchanged: no write).
-    written: Mutex<BTreeMap<String, status::Written>>,
-    /// Resource -> the `metadata.generation` last taken: a status write (ours) changes the
-    /// resourceVersion, not the generation, and must not define the object again.
-    seen: Mutex<BTreeMap<String, i64>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-impl Registry {
-    /// A definition of `name` by `actor` (`set_app`, `set_project`): refused while a resource
-    /// defines it, unless `actor` is that resource or a promotion editing it in place.
-    pub(crate) fn admit(&self, noun: Noun, name: &str, actor: &str) -> Result<(), String> {
-        let key = (noun, name.to_string());
-        if let Some(owner) = lock(&self.owners).get(&key) {
-            if actor == format!("resource {owner}") || actor.starts_with("promotion ") {
-                return Ok(());
-            }
-            return Err(format!(
-                "{} {name} is defined by the custom resource {owner}; change or delete it there (one source of truth per {}; refused from {actor})",
-                noun.as_str(),
-                noun.as_str()
-            ));
-        }
-        // Definitions read back from the store may be taken over (as files take them over).
-        if actor != "store" {
-            lock(&self.others).insert(key, actor.to_string());
-        }
-        Ok(())
-    }
-
-    /// Claims `name` for `r`; refused (naming both) when another source defines it.
-    fn claim(&self, r: &Resource, name: &str) -> Result<(), String> {
-        let key = (r.noun, name.to_string());
-        let label = r.label();
-        if let Some(owner) = lock(&self.owners).get(&key)
-            && *owner != label
-        {
-            return Err(conflict(
-                r.noun,
-                name,
-                &label,
-                &format!("the custom resource {owner}"),
-            ));
-        }
-        if let Some(other) = lock(&self.others).get(&key) {
-            let by = if other == "config" {
-                "a definition file (--config)".to_string()
-            } else {
-                format!("{other} (files, the API or an app-of-apps)")
-            };
-            return Err(conflict(r.noun, name, &label, &by));
-        }
-        lock(&self.owners).insert(key, label);
-        Ok(())
-    }
-
-    fn owner(&self, noun: Noun, name: &str) -> Option<String> {
-        lock(&self.owners).get(&(noun, name.to_string())).cloned()
-    }
-
-    fn release(&self, noun: Noun, name: &str) {
-        lock(&self.owners).remove(&(noun, name.to_string()));
-        if noun == Noun::Application {
-            lock(&self.written).remove(name);
-        }
-    }
-
-    fn owned_by_type(&self, ty: &ResourceType) -> Vec<(Noun, String, String)> {
-        let prefix = format!("{} {} ", ty.kind, ty.api_version());
-        lock(&self.owners)
-            .iter()
-            .filter(|(_, l)| l.starts_with(&prefix))
-            .map(|((n, name), l)| (*n, name.clone(), l.clone()))
-            .collect()
-    }
-}
-
-fn conflict(noun: Noun, name: &str, label: &str, other: &str) -> String {
-    format!(
-        "{} {name} is defined twice: by the custom resource {label} and by {other}; one source of truth per {} — remove one of them",
-        noun.as_str(),
-        noun.as_str()
-    )
 }
 
 /// Aborts the watch tasks when the watcher stops.
@@ -493,4 +398,8 @@ fn label_of(ty: &ResourceType, ns: &str, name: &str) -> String {
     format!("{} {} {ns}/{name}", ty.kind, ty.api_version())
 }
 
+mod registry;
 mod status;
+
+pub(crate) use registry::Registry;
+use registry::{conflict, lock};
