@@ -496,6 +496,17 @@ async fn application_custom_resource_syncs_in_cluster_and_reports_status() {
         async move { req.send().await.unwrap().status().as_u16() }
     };
     assert_eq!(status_of("guestbook").await, 200);
+    // The API cannot remove what a resource defines (the resource is the source of truth).
+    let refused = http
+        .delete(format!("{api}/api/v1/applications/guestbook"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert!(!refused.status().is_success());
+    let body = refused.text().await.unwrap();
+    assert!(body.contains("delete that resource"), "{body}");
+    assert_eq!(status_of("guestbook").await, 200);
     kubectl(
         &kc,
         &[

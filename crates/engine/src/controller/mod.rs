@@ -346,6 +346,8 @@ impl Controller {
 
     /// Removes an application from management (its objects stay in the cluster).
     pub async fn remove_app(&self, name: &str, actor: &str) -> Result<bool, String> {
+        self.custom_resources
+            .admit_removal(custom_resources::Noun::Application, name, actor)?;
         let had = self.apps.lock().await.remove(name).is_some();
         if had {
             self.forget_app(name, actor, json!({})).await?;

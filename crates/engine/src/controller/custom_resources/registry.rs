@@ -48,6 +48,18 @@ impl Registry {
         Ok(())
     }
 
+    /// Removing `name` by `actor` (`remove_app`): refused while a resource defines it, unless
+    /// `actor` is that resource (deleting the resource is how it goes).
+    pub(crate) fn admit_removal(&self, noun: Noun, name: &str, actor: &str) -> Result<(), String> {
+        match lock(&self.owners).get(&(noun, name.to_string())) {
+            Some(owner) if actor != format!("resource {owner}") => Err(format!(
+                "{} {name} is defined by the custom resource {owner}; delete that resource to remove it",
+                noun.as_str()
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Claims `name` for `r`; refused (naming both) when another source defines it.
     pub(super) fn claim(&self, r: &Resource, name: &str) -> Result<(), String> {
         let key = (r.noun, name.to_string());
@@ -133,8 +145,16 @@ mod tests {
         let e = reg.claim(&argo, "web").unwrap_err();
         assert!(e.contains("argoproj.io/v1alpha1 driftless/web"), "{e}");
         assert!(e.contains("driftless.dev/v1alpha1 driftless/web"), "{e}");
+        let e = reg
+            .admit_removal(Noun::Application, "web", "alice")
+            .unwrap_err();
+        assert!(e.contains("delete that resource"), "{e}");
+        reg.admit_removal(Noun::Application, "web", &r.actor())
+            .unwrap();
         reg.release(Noun::Application, "web");
         reg.admit(Noun::Application, "web", "alice").unwrap();
+        reg.admit_removal(Noun::Application, "web", "alice")
+            .unwrap();
     }
 
     #[test]
