@@ -2,6 +2,7 @@
 
 mod health_checks;
 mod install;
+mod install_crds;
 mod promote;
 mod render;
 mod sandbox;

@@ -1,0 +1,400 @@
+//! Issue 18, the engine in a pod: `driftless up --in-cluster` (a pod's token, CA and
+//! namespace files, HTTPS in front of the sandbox) syncs Applications defined as custom
+//! resources and writes their status back; conflicts, deletion and Argo CD's finalizer.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::install::{Running, deploy, kubectl, kubectl_stdin, sandbox};
+use crate::up::{Killed, start_engine};
+
+#[path = "../../kube/tests/tls_front.rs"]
+mod tls_front;
+
+/// A sandbox with the namespace and CRDs installed, and `up --in-cluster` running as a pod
+/// would (HTTPS, service-account files, `--config` = `d/config`, local sources allowed).
+pub(crate) struct InCluster {
+    pub kc: PathBuf,
+    pub api: String,
+    _engine: Killed,
+    _server: Running,
+}
+
+pub(crate) async fn start_in_cluster(d: &Path) -> InCluster {
+    let (kc, server) = sandbox(d);
+    let m = deploy().join("manifests");
+    for f in ["namespace.yaml", "crds.yaml", "argoproj"] {
+        kubectl(
+            &kc,
+            &[
+                "apply",
+                "--server-side",
+                "-f",
+                &m.join(f).display().to_string(),
+            ],
+        );
+    }
+    // The pod's view: HTTPS with the cluster CA, its token and namespace files.
+    let text = std::fs::read_to_string(&kc).unwrap();
+    let token = text.split("token: ").nth(1).unwrap().trim().to_string();
+    let upstream = text
+        .split("server: http://")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap();
+    tls_front::make_certificates(d, "cluster-ca");
+    let port = tls_front::start(d, upstream.parse().unwrap()).await;
+    let sa = tls_front::service_account(d, d, &token, "driftless");
+    std::fs::create_dir_all(d.join("config")).unwrap();
+    let mut up = Command::new(env!("CARGO_BIN_EXE_driftless"));
+    up.args([
+        "up",
+        "--in-cluster",
+        "--allow-local-sources",
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .arg("--data-dir")
+    .arg(d.join("data"))
+    .arg("--config")
+    .arg(d.join("config"))
+    .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+    .env("KUBERNETES_SERVICE_PORT", port.to_string())
+    .env("DRIFTLESS_SERVICEACCOUNT_DIR", &sa)
+    .env_remove("POD_NAMESPACE")
+    .env_remove("DRIFTLESS_LISTEN")
+    .env_remove("KUBECONFIG");
+    let (engine, api) = start_engine(up);
+    InCluster {
+        kc,
+        api,
+        _engine: engine,
+        _server: server,
+    }
+}
+
+/// An Application (of `api`) in namespace `driftless` rendering `d/src` into `ns`.
+fn app(d: &Path, api: &str, name: &str, ns: &str) -> String {
+    format!(
+        "apiVersion: {api}\nkind: Application\nmetadata: {{name: {name}, namespace: driftless}}\nspec:\n  source: {{repoURL: {}, path: .}}\n  destination: {{namespace: {ns}}}\n  syncPolicy:\n    automated: {{prune: true, selfHeal: true}}\n    syncOptions: [CreateNamespace=true]\n",
+        d.join("src").display()
+    )
+}
+
+fn source(d: &Path) {
+    std::fs::create_dir_all(d.join("src")).unwrap();
+    std::fs::write(
+        d.join("src/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {color: blue}\n",
+    )
+    .unwrap();
+}
+
+fn app_status(kc: &Path, api_version_plural: &str, name: &str) -> Value {
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kc)
+        .args([
+            "get",
+            api_version_plural,
+            name,
+            "-n",
+            "driftless",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    serde_json::from_slice::<Value>(&out.stdout).map_or(Value::Null, |v| v["status"].clone())
+}
+
+fn wait_for(what: &str, mut check: impl FnMut() -> Result<(), String>) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        match check() {
+            Ok(()) => return,
+            Err(last) => assert!(Instant::now() < deadline, "{what}: {last}"),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn application_custom_resource_syncs_in_cluster_and_reports_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    source(d);
+    std::fs::create_dir_all(d.join("config")).unwrap();
+    std::fs::write(
+        d.join("config/from-file.yaml"),
+        app(d, "driftless.dev/v1alpha1", "from-file", "filed"),
+    )
+    .unwrap();
+    let pod = start_in_cluster(d).await;
+    let (kc, api) = (pod.kc.clone(), pod.api.clone());
+    let app = |api: &str, name: &str, ns: &str| app(d, api, name, ns);
+
+    kubectl_stdin(
+        &kc,
+        &["apply", "-f", "-"],
+        &app("driftless.dev/v1alpha1", "guestbook", "guestbook"),
+    );
+    wait_for("the Application resource reads Synced/Healthy", || {
+        let s = app_status(&kc, "applications.driftless.dev", "guestbook");
+        if s["sync"]["status"] == "Synced" && s["health"]["status"] == "Healthy" {
+            Ok(())
+        } else {
+            Err(s.to_string())
+        }
+    });
+    let s = app_status(&kc, "applications.driftless.dev", "guestbook");
+    assert!(
+        s["sync"]["revision"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()),
+        "{s}"
+    );
+    assert_eq!(s["operationState"]["phase"], "Succeeded", "{s}");
+    assert_eq!(s["conditions"], serde_json::json!([]), "{s}");
+    let cm = kubectl(
+        &kc,
+        &[
+            "get",
+            "configmap",
+            "settings",
+            "-n",
+            "guestbook",
+            "-o",
+            "jsonpath={.data.color}",
+        ],
+    );
+    assert_eq!(cm, "blue");
+
+    // The same name twice: a file and a resource, two resources. Each refusal names both.
+    kubectl_stdin(
+        &kc,
+        &["apply", "-f", "-"],
+        &app("driftless.dev/v1alpha1", "from-file", "other"),
+    );
+    kubectl_stdin(
+        &kc,
+        &["apply", "-f", "-"],
+        &app("argoproj.io/v1alpha1", "guestbook", "other"),
+    );
+    for (plural, name, other) in [
+        (
+            "applications.driftless.dev",
+            "from-file",
+            "a definition file (--config)",
+        ),
+        (
+            "applications.argoproj.io",
+            "guestbook",
+            "Application driftless.dev/v1alpha1 driftless/guestbook",
+        ),
+    ] {
+        wait_for(&format!("{plural} {name} refused"), || {
+            let s = app_status(&kc, plural, name);
+            let m = s["conditions"][0]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if s["conditions"][0]["type"] == "InvalidSpecError"
+                && m.contains("defined twice")
+                && m.contains(other)
+            {
+                Ok(())
+            } else {
+                Err(s.to_string())
+            }
+        });
+    }
+
+    // Deleting the resource ends management (the objects stay, as without Argo CD's finalizer).
+    let http = reqwest::Client::new();
+    let token = std::fs::read_to_string(d.join("data/api-token")).unwrap();
+    let status_of = |name: &str| {
+        let req = http
+            .get(format!("{api}/api/v1/applications/{name}"))
+            .bearer_auth(token.trim());
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status_of("guestbook").await, 200);
+    // The API cannot remove what a resource defines (the resource is the source of truth).
+    let refused = http
+        .delete(format!("{api}/api/v1/applications/guestbook"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert!(!refused.status().is_success());
+    let body = refused.text().await.unwrap();
+    assert!(body.contains("delete that resource"), "{body}");
+    assert_eq!(status_of("guestbook").await, 200);
+    kubectl(
+        &kc,
+        &[
+            "delete",
+            "applications.argoproj.io",
+            "guestbook",
+            "-n",
+            "driftless",
+        ],
+    );
+    kubectl(
+        &kc,
+        &[
+            "delete",
+            "applications.driftless.dev",
+            "guestbook",
+            "-n",
+            "driftless",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while status_of("guestbook").await != 404 {
+        assert!(
+            Instant::now() < deadline,
+            "the application outlived its resource"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        status_of("from-file").await,
+        200,
+        "the file's application is untouched"
+    );
+    let cm = kubectl(
+        &kc,
+        &[
+            "get",
+            "configmap",
+            "settings",
+            "-n",
+            "guestbook",
+            "-o",
+            "name",
+        ],
+    );
+    assert_eq!(cm.trim(), "configmap/settings");
+
+    // Argo CD's Application as it is, with Argo CD's resources finalizer: deleting it deletes
+    // its objects first, then lets the resource go.
+    let argo = app("argoproj.io/v1alpha1", "argo-app", "cascade").replacen(
+        "namespace: driftless}",
+        "namespace: driftless, finalizers: [resources-finalizer.argocd.argoproj.io]}",
+        1,
+    );
+    kubectl_stdin(&kc, &["apply", "-f", "-"], &argo);
+    wait_for("the Argo CD Application reads Synced/Healthy", || {
+        let s = app_status(&kc, "applications.argoproj.io", "argo-app");
+        if s["sync"]["status"] == "Synced" && s["health"]["status"] == "Healthy" {
+            Ok(())
+        } else {
+            Err(s.to_string())
+        }
+    });
+    kubectl(&kc, &["get", "configmap", "settings", "-n", "cascade"]);
+    kubectl(
+        &kc,
+        &[
+            "delete",
+            "applications.argoproj.io",
+            "argo-app",
+            "-n",
+            "driftless",
+            "--timeout=60s",
+        ],
+    );
+    let left = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .args([
+            "get",
+            "configmap",
+            "settings",
+            "-n",
+            "cascade",
+            "-o",
+            "name",
+            "--ignore-not-found",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&left.stdout).trim(),
+        "",
+        "the finalizer deleted the objects"
+    );
+    assert_eq!(status_of("argo-app").await, 404);
+}
+
+/// Figures for docs/PERFORMANCE.md: N Application resources applied in one `kubectl apply`
+/// until every one reads Synced/Healthy in its own status (as `kubectl get` shows it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: cargo test -p driftless --test integration install_crds::measure -- --ignored --nocapture"]
+async fn measure_custom_resources_to_synced() {
+    let n: usize = std::env::var("DRIFTLESS_CR_APPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    source(d);
+    let pod = start_in_cluster(d).await;
+    let stream: String = (0..n)
+        .map(|i| {
+            format!(
+                "---\n{}",
+                app(
+                    d,
+                    "driftless.dev/v1alpha1",
+                    &format!("app-{i}"),
+                    &format!("m-{i}")
+                )
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    kubectl_stdin(&pod.kc, &["apply", "-f", "-"], &stream);
+    let applied = started.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let done = loop {
+        let out = kubectl(
+            &pod.kc,
+            &[
+                "get",
+                "applications.driftless.dev",
+                "-n",
+                "driftless",
+                "-o",
+                "json",
+            ],
+        );
+        let list: Value = serde_json::from_str(&out).unwrap();
+        let ready = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| {
+                a["status"]["sync"]["status"] == "Synced"
+                    && a["status"]["health"]["status"] == "Healthy"
+            })
+            .count();
+        if ready == n {
+            break started.elapsed();
+        }
+        assert!(Instant::now() < deadline, "{ready} of {n} Synced/Healthy");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    println!(
+        "custom resources: {n} Applications applied in {:.2} s; all Synced/Healthy in their status after {:.2} s",
+        applied.as_secs_f64(),
+        done.as_secs_f64()
+    );
+}
