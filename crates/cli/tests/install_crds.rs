@@ -184,7 +184,7 @@ async fn application_custom_resource_syncs_in_cluster_and_reports_status() {
     kubectl_stdin(
         &kc,
         &["apply", "-f", "-"],
-        &app("argoproj.io/v1alpha1", "guestbook", "other"),
+        &app("argoproj.io/v1alpha1", "guestbook", "guestbook"),
     );
     for (plural, name, other) in [
         (
@@ -236,21 +236,42 @@ async fn application_custom_resource_syncs_in_cluster_and_reports_status() {
     let body = refused.text().await.unwrap();
     assert!(body.contains("delete that resource"), "{body}");
     assert_eq!(status_of("guestbook").await, 200);
-    kubectl(
-        &kc,
-        &[
-            "delete",
-            "applications.argoproj.io",
-            "guestbook",
-            "-n",
-            "driftless",
-        ],
-    );
+    // The refused resource of a file's name goes; the file's application stays.
     kubectl(
         &kc,
         &[
             "delete",
             "applications.driftless.dev",
+            "from-file",
+            "-n",
+            "driftless",
+        ],
+    );
+    // The owner goes: the resource refused for its name takes it over.
+    kubectl(
+        &kc,
+        &[
+            "delete",
+            "applications.driftless.dev",
+            "guestbook",
+            "-n",
+            "driftless",
+        ],
+    );
+    wait_for("the Argo CD resource took the name over", || {
+        let s = app_status(&kc, "applications.argoproj.io", "guestbook");
+        if s["sync"]["status"] == "Synced" && s["conditions"] == serde_json::json!([]) {
+            Ok(())
+        } else {
+            Err(s.to_string())
+        }
+    });
+    assert_eq!(status_of("guestbook").await, 200);
+    kubectl(
+        &kc,
+        &[
+            "delete",
+            "applications.argoproj.io",
             "guestbook",
             "-n",
             "driftless",

@@ -160,7 +160,7 @@ impl Controller {
                 }
                 ObjectEvent::Deleted(ty, o) => {
                     if let Some(r) = noun_of(&ty).and_then(|n| Resource::of(&ty, n, &o)) {
-                        self.resource_gone(&r, &r.name).await;
+                        self.resource_gone(&r, &r.name, false).await;
                     }
                 }
                 // Said once per type until it lists again (an uninstalled CRD retries quietly).
@@ -206,7 +206,7 @@ impl Controller {
                 namespace: ns.to_string(),
                 name: resource_name,
             };
-            self.resource_gone(&r, &name).await;
+            self.resource_gone(&r, &name, true).await;
         }
         for o in objs {
             if let Some(r) = Resource::of(ty, noun, &o) {
@@ -237,12 +237,16 @@ impl Controller {
             Some(e) => Err(e.clone()),
             None => self.define(r, defs).await,
         };
+        let key = (r.noun, r.name.clone());
         match outcome {
             Ok(warnings) => {
+                self.custom_resources.unrefuse(&key, r);
                 self.write_status(r, &r.name, generation, &warnings, None)
                     .await
             }
             Err(e) => {
+                // Looked at again when the name's definer goes away.
+                self.custom_resources.refuse(key, r, obj);
                 tracing::warn!(resource = %r.label(), "{e}");
                 self.write_status(r, &r.name, generation, &[], Some(&e))
                     .await
@@ -307,12 +311,25 @@ impl Controller {
     }
 
     /// The resource is gone: what it defined is no longer managed (objects stay).
-    async fn resource_gone(&self, r: &Resource, name: &str) {
-        if self
-            .custom_resources
-            .owner(r.noun, name)
-            .is_some_and(|o| o != r.label())
-        {
+    /// `stored`: the store says `r` defined `name` in an earlier run (the registry, fresh,
+    /// does not know yet); otherwise only the registry's owner removes anything.
+    async fn resource_gone(&self, r: &Resource, name: &str, stored: bool) {
+        lock(&self.custom_resources.seen).remove(&r.label());
+        self.custom_resources
+            .unrefuse(&(r.noun, name.to_string()), r);
+        let owner = self.custom_resources.owner(r.noun, name);
+        // A refused resource defined nothing; a name a file or the API took since is theirs.
+        let mine = owner.as_deref() == Some(r.label().as_str())
+            || (stored
+                && owner.is_none()
+                && !self.custom_resources.defined_otherwise(r.noun, name));
+        if !mine {
+            if owner.is_none() && stored {
+                let _ = self
+                    .store
+                    .delete_definition(OWNER, &format!("{}/{name}", r.noun.as_str()))
+                    .await;
+            }
             return;
         }
         let actor = r.actor();
@@ -325,11 +342,16 @@ impl Controller {
             tracing::warn!(resource = %r.label(), "removing {} {name}: {e}", r.noun.as_str());
         }
         self.custom_resources.release(r.noun, name);
-        lock(&self.custom_resources.seen).remove(&r.label());
         let _ = self
             .store
             .delete_definition(OWNER, &format!("{}/{name}", r.noun.as_str()))
             .await;
+        // Resources refused for this name get their turn (the first one listed takes it).
+        let waiting = self.custom_resources.take_refused(r.noun, name);
+        for (other, obj) in waiting {
+            lock(&self.custom_resources.seen).remove(&other.label());
+            Box::pin(self.resource_applied(&other, &obj)).await;
+        }
     }
 
     /// Being deleted with a resources finalizer: the application's objects go first.
@@ -357,7 +379,7 @@ impl Controller {
                     .await;
                 return;
             }
-            self.resource_gone(r, &r.name).await;
+            self.resource_gone(r, &r.name, false).await;
         }
         let kept: Vec<String> = finalizers
             .into_iter()

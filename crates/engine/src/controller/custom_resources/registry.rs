@@ -20,7 +20,12 @@ pub(crate) struct Registry {
     /// Resource -> the `metadata.generation` last taken: a status write (ours) changes the
     /// resourceVersion, not the generation, and must not define the object again.
     pub(super) seen: Mutex<BTreeMap<String, i64>>,
+    /// (noun, name) -> resources refused for it (conflict or bad spec), with their objects:
+    /// looked at again when the name's definer goes away.
+    pub(super) refused: Mutex<RefusedMap>,
 }
+
+type RefusedMap = BTreeMap<(Noun, String), Vec<(Resource, serde_json::Value)>>;
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -84,6 +89,37 @@ impl Registry {
         }
         lock(&self.owners).insert(key, label);
         Ok(())
+    }
+
+    /// Remembers a refused resource (replacing an earlier refusal of it).
+    pub(super) fn refuse(&self, key: (Noun, String), r: &Resource, obj: &serde_json::Value) {
+        let mut refused = lock(&self.refused);
+        let list = refused.entry(key).or_default();
+        list.retain(|(x, _)| x != r);
+        list.push((r.clone(), obj.clone()));
+    }
+
+    /// Forgets a refusal of `r` (it was taken, or it is gone).
+    pub(super) fn unrefuse(&self, key: &(Noun, String), r: &Resource) {
+        if let Some(list) = lock(&self.refused).get_mut(key) {
+            list.retain(|(x, _)| x != r);
+        }
+    }
+
+    /// The resources refused for `name`, taken out to be looked at again.
+    pub(super) fn take_refused(
+        &self,
+        noun: Noun,
+        name: &str,
+    ) -> Vec<(Resource, serde_json::Value)> {
+        lock(&self.refused)
+            .remove(&(noun, name.to_string()))
+            .unwrap_or_default()
+    }
+
+    /// Whether a file, the API or an app-of-apps defined `name` in this run.
+    pub(super) fn defined_otherwise(&self, noun: Noun, name: &str) -> bool {
+        lock(&self.others).contains_key(&(noun, name.to_string()))
     }
 
     pub(super) fn owner(&self, noun: Noun, name: &str) -> Option<String> {
