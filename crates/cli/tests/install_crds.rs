@@ -19,8 +19,46 @@ mod tls_front;
 pub(crate) struct InCluster {
     pub kc: PathBuf,
     pub api: String,
-    _engine: Killed,
+    engine: Option<Killed>,
+    up: (PathBuf, u16, PathBuf),
     _server: Running,
+}
+
+impl InCluster {
+    /// Kills the engine (SIGKILL) and starts it again on the same data directory.
+    pub fn restart(&mut self) {
+        self.engine = None;
+        let (d, port, sa) = &self.up;
+        let (engine, api) = start_engine(up_command(d, *port, sa));
+        self.engine = Some(engine);
+        self.api = api;
+    }
+
+    pub fn stop(&mut self) {
+        self.engine = None;
+    }
+}
+
+fn up_command(d: &Path, port: u16, sa: &Path) -> Command {
+    let mut up = Command::new(env!("CARGO_BIN_EXE_driftless"));
+    up.args([
+        "up",
+        "--in-cluster",
+        "--allow-local-sources",
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .arg("--data-dir")
+    .arg(d.join("data"))
+    .arg("--config")
+    .arg(d.join("config"))
+    .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+    .env("KUBERNETES_SERVICE_PORT", port.to_string())
+    .env("DRIFTLESS_SERVICEACCOUNT_DIR", sa)
+    .env_remove("POD_NAMESPACE")
+    .env_remove("DRIFTLESS_LISTEN")
+    .env_remove("KUBECONFIG");
+    up
 }
 
 pub(crate) async fn start_in_cluster(d: &Path) -> InCluster {
@@ -51,29 +89,12 @@ pub(crate) async fn start_in_cluster(d: &Path) -> InCluster {
     let port = tls_front::start(d, upstream.parse().unwrap()).await;
     let sa = tls_front::service_account(d, d, &token, "driftless");
     std::fs::create_dir_all(d.join("config")).unwrap();
-    let mut up = Command::new(env!("CARGO_BIN_EXE_driftless"));
-    up.args([
-        "up",
-        "--in-cluster",
-        "--allow-local-sources",
-        "--listen",
-        "127.0.0.1:0",
-    ])
-    .arg("--data-dir")
-    .arg(d.join("data"))
-    .arg("--config")
-    .arg(d.join("config"))
-    .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
-    .env("KUBERNETES_SERVICE_PORT", port.to_string())
-    .env("DRIFTLESS_SERVICEACCOUNT_DIR", &sa)
-    .env_remove("POD_NAMESPACE")
-    .env_remove("DRIFTLESS_LISTEN")
-    .env_remove("KUBECONFIG");
-    let (engine, api) = start_engine(up);
+    let (engine, api) = start_engine(up_command(d, port, &sa));
     InCluster {
         kc,
         api,
-        _engine: engine,
+        engine: Some(engine),
+        up: (d.to_path_buf(), port, sa),
         _server: server,
     }
 }
@@ -418,4 +439,75 @@ async fn measure_custom_resources_to_synced() {
         applied.as_secs_f64(),
         done.as_secs_f64()
     );
+}
+
+/// A restart: resources still there stay defined by them (their stored copy is no conflict);
+/// a resource deleted while the engine was down takes its application with it at the first
+/// list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_resources_across_an_engine_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    source(d);
+    let mut pod = start_in_cluster(d).await;
+    for name in ["keep", "drop"] {
+        kubectl_stdin(
+            &pod.kc,
+            &["apply", "-f", "-"],
+            &app(d, "driftless.dev/v1alpha1", name, name),
+        );
+    }
+    let synced = |kc: &Path, name: &str| {
+        let s = app_status(kc, "applications.driftless.dev", name);
+        if s["sync"]["status"] == "Synced" && s["conditions"] == serde_json::json!([]) {
+            Ok(())
+        } else {
+            Err(s.to_string())
+        }
+    };
+    for name in ["keep", "drop"] {
+        wait_for(&format!("{name} Synced"), || synced(&pod.kc, name));
+    }
+    pod.stop();
+    kubectl(
+        &pod.kc,
+        &[
+            "delete",
+            "applications.driftless.dev",
+            "drop",
+            "-n",
+            "driftless",
+        ],
+    );
+    pod.restart();
+    let http = reqwest::Client::new();
+    let token = std::fs::read_to_string(d.join("data/api-token")).unwrap();
+    let code = |name: &str| {
+        let req = http
+            .get(format!("{}/api/v1/applications/{name}", pod.api))
+            .bearer_auth(token.trim());
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while code("drop").await != 404 {
+        assert!(
+            Instant::now() < deadline,
+            "drop outlived its resource across the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(code("keep").await, 200);
+    // Still defined by its resource (a list claims what is present before it removes what is
+    // gone, so `drop` reading 404 means `keep` was claimed): the API may not remove it, and its status is written.
+    let refused = http
+        .delete(format!("{}/api/v1/applications/keep", pod.api))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !refused.status().is_success(),
+        "the API removed a resource's application"
+    );
+    wait_for("keep Synced after the restart", || synced(&pod.kc, "keep"));
 }

@@ -198,6 +198,12 @@ impl Controller {
                 }
             }
         }
+        // Present ones first: once a gone one is seen removed, the others are claimed.
+        for o in objs {
+            if let Some(r) = Resource::of(ty, noun, &o) {
+                self.resource_applied(&r, &o).await;
+            }
+        }
         for (noun, name, label) in gone {
             let resource_name = label.rsplit('/').next().unwrap_or_default().to_string();
             let r = Resource {
@@ -207,11 +213,6 @@ impl Controller {
                 name: resource_name,
             };
             self.resource_gone(&r, &name, true).await;
-        }
-        for o in objs {
-            if let Some(r) = Resource::of(ty, noun, &o) {
-                self.resource_applied(&r, &o).await;
-            }
         }
     }
 
