@@ -3,6 +3,7 @@
 mod health_checks;
 mod install;
 mod install_crds;
+mod install_pod;
 mod promote;
 mod render;
 mod sandbox;
