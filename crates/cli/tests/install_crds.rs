@@ -62,6 +62,29 @@ async fn application_custom_resource_syncs_in_cluster_and_reports_status() {
     );
     assert_eq!(cm, "blue");
 
+    // A spec the engine refuses: the resource's status says why, naming it and the field.
+    kubectl_stdin(
+        &kc,
+        &["apply", "-f", "-"],
+        "apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {name: broken, namespace: driftless}\nspec:\n  destination: {namespace: x}\n",
+    );
+    wait_for("the broken resource's status names the problem", || {
+        let s = app_status(&kc, "applications.driftless.dev", "broken");
+        let m = s["conditions"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if s["conditions"][0]["type"] == "InvalidSpecError"
+            && m.contains("Application driftless.dev/v1alpha1 driftless/broken")
+            && m.contains("source")
+            && s["sync"]["status"] == "Unknown"
+        {
+            Ok(())
+        } else {
+            Err(s.to_string())
+        }
+    });
+
     // The same name twice: a file and a resource, two resources. Each refusal names both.
     kubectl_stdin(
         &kc,
