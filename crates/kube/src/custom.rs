@@ -16,7 +16,15 @@ use tokio::sync::mpsc;
 
 use driftless_core::cluster::ClusterError;
 
-use crate::KubeCluster;
+use crate::{FIELD_MANAGER, KubeCluster};
+
+/// Status and finalizer writes are Driftless's own, as its applies are.
+fn params() -> PatchParams {
+    PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PatchParams::default()
+    }
+}
 
 /// A custom resource type, known without discovery (the CRDs are ours or Argo CD's).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -131,7 +139,7 @@ impl KubeCluster {
             Api::namespaced_with(self.client(), namespace, &ty.api_resource());
         api.patch_status(
             name,
-            &PatchParams::default(),
+            &params(),
             &Patch::Merge(serde_json::json!({ "status": status })),
         )
         .await
@@ -160,7 +168,7 @@ impl KubeCluster {
         let api: Api<DynamicObject> =
             Api::namespaced_with(self.client(), namespace, &ty.api_resource());
         let patch = serde_json::json!({"metadata": {"finalizers": finalizers, "resourceVersion": resource_version}});
-        api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        api.patch(name, &params(), &Patch::Merge(patch))
             .await
             .map(|_| ())
             .map_err(|e| ClusterError::Other {
