@@ -621,7 +621,6 @@ impl Controller {
         }));
         let c = self.clone();
         tasks.push(tokio::spawn(async move { c.promotion_loop().await }));
-
         let _ = shutdown.wait_for(|stop| *stop).await;
         for t in tasks {
             t.abort();
