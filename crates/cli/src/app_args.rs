@@ -64,7 +64,7 @@ pub struct ClusterArgs {
     context: Option<String>,
     /// Use the pod's service account (running inside a cluster).
     #[arg(long, conflicts_with_all = ["kubeconfig", "context"])]
-    in_cluster: bool,
+    pub(crate) in_cluster: bool,
     /// Let kubeconfig `exec` credential plugins run (refused by default).
     #[arg(long)]
     allow_exec_credentials: bool,

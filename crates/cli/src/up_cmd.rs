@@ -38,8 +38,8 @@ pub struct UpArgs {
     /// The store (default: SQLite in the data directory); `postgres://...` for HA.
     #[arg(long, env = "DRIFTLESS_STORE")]
     store: Option<String>,
-    /// API address (port 0 picks a free one).
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    /// API address (port 0 picks a free one; in a pod, 0.0.0.0:8080).
+    #[arg(long, env = "DRIFTLESS_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
     /// Applications reconciled (and synced) at once.
     #[arg(long, default_value_t = 16)]
@@ -52,8 +52,30 @@ pub struct UpArgs {
     /// (implied by --demo). Never the data directory or this engine's own API.
     #[arg(long)]
     allow_local_sources: bool,
+    /// Define applications, projects and pipelines by custom resources in --namespace
+    /// (`kubectl apply`), their status written back; on by default with --in-cluster.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    watch_crds: Option<bool>,
+    /// The engine's namespace, whose custom resources are watched (default: the pod's, from
+    /// POD_NAMESPACE or the service account, with --in-cluster; else `driftless`).
+    #[arg(long, env = "POD_NAMESPACE")]
+    namespace: Option<String>,
     #[command(flatten)]
     cluster: ClusterArgs,
+}
+
+/// The namespace whose custom resources are watched, when they are.
+fn crd_namespace(args: &UpArgs) -> anyhow::Result<Option<String>> {
+    if !args.watch_crds.unwrap_or(args.cluster.in_cluster) {
+        return Ok(None);
+    }
+    Ok(Some(match &args.namespace {
+        Some(ns) => ns.clone(),
+        None if args.cluster.in_cluster => {
+            driftless_kube::incluster::InClusterPaths::from_env().namespace()?
+        }
+        None => "driftless".to_string(),
+    }))
 }
 
 fn data_dir(arg: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
@@ -203,6 +225,15 @@ async fn lead(
         }
     });
     Ok(watched)
+}
+
+/// Stops a task when the engine stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Completes when the lease is lost; never without one.
@@ -413,6 +444,10 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let ctl = controller.clone();
         let engine = tokio::spawn(ctl.run(stopped));
+        let _custom_resources = crd_namespace(&args)?.map(|ns| {
+            println!("custom resources: watching applications, projects and pipelines in namespace {ns}");
+            AbortOnDrop(tokio::spawn(controller.clone().watch_custom_resources(ns)))
+        });
         // Git webhooks are verified with this secret; without one they are refused.
         let webhook_secret = std::env::var("DRIFTLESS_WEBHOOK_SECRET")
             .ok()

@@ -1,6 +1,9 @@
 //! The cli crate's integration tests, one test binary (one link, one copy on disk) for all of them.
 
 mod health_checks;
+mod install;
+mod install_crds;
+mod install_pod;
 mod promote;
 mod render;
 mod sandbox;

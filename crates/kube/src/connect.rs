@@ -17,8 +17,22 @@ pub enum ClusterSource {
         /// Let `exec` credential plugins run (they execute arbitrary commands).
         allow_exec: bool,
     },
-    /// The service account of the pod Driftless runs in.
+    /// The service account of the pod Driftless runs in (see [`crate::incluster`]).
     InCluster,
+    /// A service account laid out as in a pod, at explicit paths (tests; a sidecar's token).
+    ServiceAccount(crate::incluster::InClusterPaths),
+}
+
+/// A pod's service account: read again at every connect (a 401 rebuild too), so a rotated
+/// token file is picked up.
+fn in_cluster(
+    paths: &crate::incluster::InClusterPaths,
+) -> Result<(kube::Config, String), KubeError> {
+    let config = crate::incluster::config(paths)?;
+    Ok((
+        config,
+        format!("the in-cluster API server {}", paths.url()?),
+    ))
 }
 
 /// A client for `source`. Refuses kubeconfigs whose chosen user needs an exec plugin unless
@@ -84,10 +98,8 @@ pub async fn connect(source: &ClusterSource) -> Result<kube::Client, KubeError> 
                 })?;
             (config, format!("{} (context {chosen})", path.display()))
         }
-        ClusterSource::InCluster => (
-            kube::Config::incluster().map_err(|e| KubeError::InCluster(e.to_string()))?,
-            "the in-cluster API server".to_string(),
-        ),
+        ClusterSource::InCluster => in_cluster(&crate::incluster::InClusterPaths::from_env())?,
+        ClusterSource::ServiceAccount(paths) => in_cluster(paths)?,
     };
     kube::Client::try_from(config).map_err(|e| KubeError::Client {
         cluster,

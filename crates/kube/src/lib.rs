@@ -2,7 +2,8 @@
 //!
 //! - [`connect`]: a client from a kubeconfig (context selectable) or the pod's in-cluster
 //!   service account. Kubeconfig `exec` credential plugins run arbitrary commands, so they are
-//!   refused unless the caller allows them explicitly.
+//!   refused unless the caller allows them explicitly. [`incluster`]: a pod's service account
+//!   (projected token re-read on rotation, CA, the pod's namespace).
 //!
 //! - [`KubeCluster`]: the `Cluster` trait (discovery, get, list tracked, server-side apply,
 //!   dry-run, create, replace, delete, watch-until) on kube-rs.
@@ -12,6 +13,8 @@
 //! - [`LogOptions`] / `KubeCluster::pod_logs`: a pod's log lines, streamed (with follow).
 //!
 //! - [`LiveCache`]: watches on the kinds applications use, holding tracked objects only.
+//! - [`ResourceType`] / `KubeCluster::watch_namespaced`: the engine's own custom resources,
+//!   watched in its namespace, with their status written back (`patch_status`).
 //!
 //! Everything here behaves the same against a real API server and the Driftless sandbox:
 //! there are no sandbox-only paths.
@@ -19,14 +22,17 @@
 mod cache;
 mod cluster;
 mod connect;
+mod custom;
 mod error;
 mod gate;
+pub mod incluster;
 mod logs;
 mod reload;
 
 pub use cache::{KindState, LiveCache, LiveChange};
 pub use cluster::{FIELD_MANAGER, KubeCluster};
 pub use connect::{ClusterSource, connect};
+pub use custom::{ObjectEvent, ResourceType};
 pub use error::KubeError;
 pub use gate::WriteGate;
 pub use logs::LogOptions;

@@ -6,3 +6,6 @@ mod conformance_api;
 mod conformance_workloads;
 mod connect;
 mod credentials;
+mod custom;
+mod incluster;
+mod tls_front;

@@ -9,6 +9,7 @@
 use crate::error::{EngineError, EngineResult};
 mod app_of_apps;
 pub mod clusters;
+pub mod custom_resources;
 mod decide;
 mod definitions;
 mod delete;
@@ -152,6 +153,8 @@ pub struct Controller {
     pub(crate) promotions: promotion::Promotions,
     /// API users' tokens, replaceable while running (revocation without a restart).
     users: Arc<users::Users>,
+    /// Which custom resource defines which application, project, pipeline.
+    pub(crate) custom_resources: custom_resources::Registry,
 }
 
 impl Controller {
@@ -202,6 +205,7 @@ impl Controller {
             updates: tokio::sync::broadcast::channel(1024).0,
             promotions: Default::default(),
             users: Arc::default(),
+            custom_resources: Default::default(),
         }))
     }
 
@@ -215,6 +219,10 @@ impl Controller {
     pub async fn set_app(&self, app: Application, actor: &str) -> EngineResult<()> {
         // Name, durations and numbers, whatever the path (file, Git, API body or patch).
         app.validate().map_err(EngineError::invalid)?;
+        // One source of truth: an application a custom resource defines is changed there.
+        self.custom_resources
+            .admit(custom_resources::Noun::Application, &app.name, actor)
+            .map_err(EngineError::Conflict)?;
         let policy = AppPolicy::of(&app, false)?;
         // Local paths, the engine's own files and API: refused before anything is stored.
         self.sources.admit(&app.source.repo_url).map_err(|e| {
@@ -278,6 +286,9 @@ impl Controller {
         actor: &str,
     ) -> EngineResult<()> {
         let name = project.name.clone();
+        self.custom_resources
+            .admit(custom_resources::Noun::Project, &name, actor)
+            .map_err(EngineError::Conflict)?;
         let details = serde_json::to_value(&project)?;
         let changed = self
             .projects
@@ -339,6 +350,9 @@ impl Controller {
 
     /// Removes an application from management (its objects stay in the cluster).
     pub async fn remove_app(&self, name: &str, actor: &str) -> EngineResult<bool> {
+        self.custom_resources
+            .admit_removal(custom_resources::Noun::Application, name, actor)
+            .map_err(EngineError::Conflict)?;
         let had = self.apps.lock().await.remove(name).is_some();
         if had {
             self.forget_app(name, actor, json!({})).await?;
