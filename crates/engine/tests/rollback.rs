@@ -244,7 +244,7 @@ async fn rollback_on_failure_acts_on_a_rollout_progressing_past_the_health_timeo
         },
     )
     .await;
-    until_revision(&ctl.store, &good).await;
+    until_revision(&ctl, &good).await;
     let held = WEB.replace("IMAGE", "nginx:1.28").replace(
         "metadata: {name: web}",
         "metadata: {name: web, annotations: {sandbox.driftless.dev/hold-rollout: forever}}",
@@ -275,7 +275,7 @@ async fn rollback_on_failure_acts_on_a_rollout_progressing_past_the_health_timeo
             .any(|o| o.revision == slow && o.phase == driftless_store::OperationPhase::Succeeded),
         "the held revision's operation ended when applied: {ops:?}"
     );
-    until_revision(&ctl.store, &good).await;
+    until_revision(&ctl, &good).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let d = get(&env, "apps/v1", "Deployment", "shop", "web")

@@ -288,7 +288,7 @@ impl Controller {
         };
         if let Err(e) = set {
             self.custom_resources.release(r.noun, &name);
-            return Err(e);
+            return Err(e.to_string());
         }
         let marker = json!({"noun": r.noun.as_str(), "name": name, "resource": r.label()});
         self.store
@@ -335,9 +335,12 @@ impl Controller {
         }
         let actor = r.actor();
         let removed = match r.noun {
-            Noun::Application => self.remove_app(name, &actor).await,
+            Noun::Application => self.remove_app(name, &actor).await.map_err(String::from),
             Noun::Project => self.remove_project(name, &actor).await,
-            Noun::Pipeline => self.remove_pipeline(name, &actor).await,
+            Noun::Pipeline => self
+                .remove_pipeline(name, &actor)
+                .await
+                .map_err(String::from),
         };
         if let Err(e) = removed {
             tracing::warn!(resource = %r.label(), "removing {} {name}: {e}", r.noun.as_str());

@@ -20,7 +20,7 @@ pub(super) struct Written {
 
 /// An Application resource's status from the controller's stored status and last operation.
 pub(super) fn application_status(
-    stored: &Value,
+    stored: &crate::AppStatus,
     op: Option<&Operation>,
     generation: Option<i64>,
     warnings: &[String],
@@ -31,7 +31,7 @@ pub(super) fn application_status(
     if let Some(e) = error {
         conditions.push(json!({"type": "InvalidSpecError", "status": "True", "message": e}));
     }
-    if let Some(e) = stored["error"].as_str() {
+    if let Some(e) = stored.error.as_deref() {
         conditions.push(json!({"type": "ComparisonError", "status": "True", "message": e}));
     }
     for w in warnings {
@@ -49,16 +49,16 @@ pub(super) fn application_status(
     });
     json!({
         "sync": {
-            "status": text(&stored["sync"]["status"]).unwrap_or_else(|| "Unknown".into()),
-            "revision": text(&stored["sync"]["revision"]),
+            "status": stored.sync.status,
+            "revision": stored.sync.revision,
         },
         "health": {
-            "status": text(&stored["health"]["status"]).unwrap_or_else(|| "Unknown".into()),
-            "message": text(&stored["health"]["message"]).filter(|m| !m.is_empty()),
+            "status": stored.health_status().map_or("Unknown", |h| h.as_str()),
+            "message": stored.health.as_ref().map(|h| h.message.as_str()).filter(|m| !m.is_empty()),
         },
         "operationState": operation,
         "conditions": conditions,
-        "lastSyncedAt": stored["lastSyncAtMs"].as_i64().map(super::super::format_ms),
+        "lastSyncedAt": stored.last_sync_at_ms.map(super::super::format_ms),
         "observedGeneration": generation,
     })
 }
@@ -109,7 +109,13 @@ impl Controller {
         }
         // Refused: the status says why (nothing else is written for a resource that defines
         // nothing).
-        let status = application_status(&json!({}), None, generation, warnings, error);
+        let status = application_status(
+            &crate::AppStatus::default(),
+            None,
+            generation,
+            warnings,
+            error,
+        );
         self.patch(r, &status).await;
     }
 
@@ -192,6 +198,7 @@ mod tests {
             "reconciledAtMs": 1,
             "lastSyncAtMs": 0,
         });
+        let stored: crate::AppStatus = serde_json::from_value(stored).unwrap();
         let s = application_status(
             &stored,
             None,
@@ -217,7 +224,13 @@ mod tests {
 
     #[test]
     fn refused_definition_reads_unknown_with_the_reason() {
-        let s = application_status(&json!({}), None, None, &[], Some("defined twice"));
+        let s = application_status(
+            &crate::AppStatus::default(),
+            None,
+            None,
+            &[],
+            Some("defined twice"),
+        );
         assert_eq!(s["sync"]["status"], "Unknown");
         assert_eq!(s["health"]["status"], "Unknown");
         assert_eq!(
