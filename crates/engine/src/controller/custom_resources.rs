@@ -26,6 +26,7 @@ use driftless_core::definitions::Definitions;
 use driftless_kube::{ObjectEvent, ResourceType};
 
 use super::Controller;
+use crate::error::{EngineError, EngineResult};
 
 /// Finalizers that make deleting an Application delete its objects first.
 pub const RESOURCES_FINALIZERS: [&str; 2] = [
@@ -236,7 +237,7 @@ impl Controller {
         defs.add(&doc, &r.label(), true);
         let outcome = match defs.errors.first() {
             Some(e) => Err(e.clone()),
-            None => self.define(r, defs).await,
+            None => self.define(r, defs).await.map_err(|e| e.to_string()),
         };
         let key = (r.noun, r.name.clone());
         match outcome {
@@ -256,7 +257,7 @@ impl Controller {
     }
 
     /// Claims and sets what `defs` (one document) defines; returns its warnings.
-    async fn define(&self, r: &Resource, mut defs: Definitions) -> Result<Vec<String>, String> {
+    async fn define(&self, r: &Resource, mut defs: Definitions) -> EngineResult<Vec<String>> {
         let warnings: Vec<String> = defs.warnings().cloned().collect();
         let actor = r.actor();
         let name = match r.noun {
@@ -264,7 +265,13 @@ impl Controller {
             Noun::Project => defs.projects.first().map(|p| p.name.clone()),
             Noun::Pipeline => defs.pipelines.first().map(|p| p.name.clone()),
         }
-        .ok_or_else(|| format!("{}: not a {} definition", r.label(), r.noun.as_str()))?;
+        .ok_or_else(|| {
+            EngineError::invalid(format!(
+                "{}: not a {} definition",
+                r.label(),
+                r.noun.as_str()
+            ))
+        })?;
         if r.noun == Noun::Pipeline
             && self.custom_resources.owner(r.noun, &name).is_none()
             && self.promotions.pipelines.lock().await.contains_key(&name)
@@ -288,13 +295,12 @@ impl Controller {
         };
         if let Err(e) = set {
             self.custom_resources.release(r.noun, &name);
-            return Err(e.to_string());
+            return Err(e);
         }
         let marker = json!({"noun": r.noun.as_str(), "name": name, "resource": r.label()});
         self.store
             .put_definition(OWNER, &format!("{}/{name}", r.noun.as_str()), &marker)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         Ok(warnings)
     }
 
@@ -335,12 +341,9 @@ impl Controller {
         }
         let actor = r.actor();
         let removed = match r.noun {
-            Noun::Application => self.remove_app(name, &actor).await.map_err(String::from),
+            Noun::Application => self.remove_app(name, &actor).await,
             Noun::Project => self.remove_project(name, &actor).await,
-            Noun::Pipeline => self
-                .remove_pipeline(name, &actor)
-                .await
-                .map_err(String::from),
+            Noun::Pipeline => self.remove_pipeline(name, &actor).await,
         };
         if let Err(e) = removed {
             tracing::warn!(resource = %r.label(), "removing {} {name}: {e}", r.noun.as_str());
@@ -402,7 +405,7 @@ impl Controller {
     }
 
     /// Forgets a project (its applications are re-queued and see it missing).
-    pub async fn remove_project(&self, name: &str, actor: &str) -> Result<bool, String> {
+    pub async fn remove_project(&self, name: &str, actor: &str) -> EngineResult<bool> {
         let had = self.projects.lock().await.remove(name).is_some();
         if had {
             self.store
@@ -412,8 +415,7 @@ impl Controller {
                     &format!("project/{name}"),
                     &json!({}),
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             self.requeue_where(|a| a.project == name).await;
         }
         Ok(had)

@@ -25,6 +25,12 @@ impl Controller {
         actor: &str,
         confirm_critical: bool,
     ) -> EngineResult<usize> {
+        // An application a custom resource defines goes when that resource is deleted.
+        self.custom_resources.admit_removal(
+            super::custom_resources::Noun::Application,
+            name,
+            actor,
+        )?;
         // Out of the work queue's reach while deleting: no reconcile re-creates what goes.
         let state = self
             .apps

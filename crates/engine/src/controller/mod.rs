@@ -221,8 +221,7 @@ impl Controller {
         app.validate().map_err(EngineError::invalid)?;
         // One source of truth: an application a custom resource defines is changed there.
         self.custom_resources
-            .admit(custom_resources::Noun::Application, &app.name, actor)
-            .map_err(EngineError::Conflict)?;
+            .admit(custom_resources::Noun::Application, &app.name, actor)?;
         let policy = AppPolicy::of(&app, false)?;
         // Local paths, the engine's own files and API: refused before anything is stored.
         self.sources.admit(&app.source.repo_url).map_err(|e| {
@@ -287,8 +286,7 @@ impl Controller {
     ) -> EngineResult<()> {
         let name = project.name.clone();
         self.custom_resources
-            .admit(custom_resources::Noun::Project, &name, actor)
-            .map_err(EngineError::Conflict)?;
+            .admit(custom_resources::Noun::Project, &name, actor)?;
         let details = serde_json::to_value(&project)?;
         let changed = self
             .projects
@@ -351,8 +349,7 @@ impl Controller {
     /// Removes an application from management (its objects stay in the cluster).
     pub async fn remove_app(&self, name: &str, actor: &str) -> EngineResult<bool> {
         self.custom_resources
-            .admit_removal(custom_resources::Noun::Application, name, actor)
-            .map_err(EngineError::Conflict)?;
+            .admit_removal(custom_resources::Noun::Application, name, actor)?;
         let had = self.apps.lock().await.remove(name).is_some();
         if had {
             self.forget_app(name, actor, json!({})).await?;

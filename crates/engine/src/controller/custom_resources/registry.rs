@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use driftless_kube::ResourceType;
 
 use super::{Noun, Resource, status};
+use crate::error::{EngineError, EngineResult};
 
 /// Who defines which engine object (one source of truth), and the status last written.
 #[derive(Default)]
@@ -34,17 +35,17 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Registry {
     /// A definition of `name` by `actor` (`set_app`, `set_project`): refused while a resource
     /// defines it, unless `actor` is that resource or a promotion editing it in place.
-    pub(crate) fn admit(&self, noun: Noun, name: &str, actor: &str) -> Result<(), String> {
+    pub(crate) fn admit(&self, noun: Noun, name: &str, actor: &str) -> EngineResult<()> {
         let key = (noun, name.to_string());
         if let Some(owner) = lock(&self.owners).get(&key) {
             if actor == format!("resource {owner}") || actor.starts_with("promotion ") {
                 return Ok(());
             }
-            return Err(format!(
+            return Err(EngineError::Conflict(format!(
                 "{} {name} is defined by the custom resource {owner}; change or delete it there (one source of truth per {}; refused from {actor})",
                 noun.as_str(),
                 noun.as_str()
-            ));
+            )));
         }
         // Definitions read back from the store may be taken over (as files take them over).
         if actor != "store" {
@@ -55,18 +56,20 @@ impl Registry {
 
     /// Removing `name` by `actor` (`remove_app`): refused while a resource defines it, unless
     /// `actor` is that resource (deleting the resource is how it goes).
-    pub(crate) fn admit_removal(&self, noun: Noun, name: &str, actor: &str) -> Result<(), String> {
+    pub(crate) fn admit_removal(&self, noun: Noun, name: &str, actor: &str) -> EngineResult<()> {
         match lock(&self.owners).get(&(noun, name.to_string())) {
-            Some(owner) if actor != format!("resource {owner}") => Err(format!(
-                "{} {name} is defined by the custom resource {owner}; delete that resource to remove it",
-                noun.as_str()
-            )),
+            Some(owner) if actor != format!("resource {owner}") => {
+                Err(EngineError::Conflict(format!(
+                    "{} {name} is defined by the custom resource {owner}; delete that resource to remove it",
+                    noun.as_str()
+                )))
+            }
             _ => Ok(()),
         }
     }
 
     /// Claims `name` for `r`; refused (naming both) when another source defines it.
-    pub(super) fn claim(&self, r: &Resource, name: &str) -> Result<(), String> {
+    pub(super) fn claim(&self, r: &Resource, name: &str) -> EngineResult<()> {
         let key = (r.noun, name.to_string());
         let label = r.label();
         if let Some(owner) = lock(&self.owners).get(&key)
@@ -143,12 +146,12 @@ impl Registry {
     }
 }
 
-pub(super) fn conflict(noun: Noun, name: &str, label: &str, other: &str) -> String {
-    format!(
+pub(super) fn conflict(noun: Noun, name: &str, label: &str, other: &str) -> EngineError {
+    EngineError::Conflict(format!(
         "{} {name} is defined twice: by the custom resource {label} and by {other}; one source of truth per {} — remove one of them",
         noun.as_str(),
         noun.as_str()
-    )
+    ))
 }
 
 #[cfg(test)]
@@ -171,19 +174,23 @@ mod tests {
         reg.claim(&r, "web").unwrap();
         reg.admit(Noun::Application, "web", &r.actor()).unwrap();
         reg.admit(Noun::Application, "web", "promotion 7").unwrap();
-        let e = reg.admit(Noun::Application, "web", "alice").unwrap_err();
+        let e = reg
+            .admit(Noun::Application, "web", "alice")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("Application driftless.dev/v1alpha1 driftless/web") && e.contains("alice"),
             "{e}"
         );
         // Another resource of the same name is refused, both named.
         let argo = resource("argoproj.io", "web");
-        let e = reg.claim(&argo, "web").unwrap_err();
+        let e = reg.claim(&argo, "web").unwrap_err().to_string();
         assert!(e.contains("argoproj.io/v1alpha1 driftless/web"), "{e}");
         assert!(e.contains("driftless.dev/v1alpha1 driftless/web"), "{e}");
         let e = reg
             .admit_removal(Noun::Application, "web", "alice")
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("delete that resource"), "{e}");
         reg.admit_removal(Noun::Application, "web", &r.actor())
             .unwrap();
@@ -200,7 +207,8 @@ mod tests {
         reg.admit(Noun::Application, "stored", "store").unwrap();
         let e = reg
             .claim(&resource("driftless.dev", "filed"), "filed")
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("a definition file (--config)"), "{e}");
         reg.claim(&resource("driftless.dev", "stored"), "stored")
             .unwrap();
