@@ -8,7 +8,15 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use crate::app_args::Output;
-use crate::client::ServerArgs;
+use driftless_api::types::{
+    AppCreated, AppDeleted, AppView, DiffView, Event, HealPaused, HistoryEntry, Items, Operation,
+    Page, PauseHealRequest, Queued, RollbackRequest,
+};
+use driftless_diff::SyncStatus;
+use driftless_engine::ProgressEntry;
+use driftless_store::OperationPhase;
+
+use crate::client::{ServerArgs, typed};
 
 #[derive(Args)]
 pub struct AppCmdArgs {
@@ -192,63 +200,81 @@ fn set_patch(a: &SetArgs) -> anyhow::Result<Value> {
 }
 
 /// One recorded step of an operation, as a line.
-fn step_line(step: &Value) -> String {
-    if let Some(s) = step.get("step") {
-        // The engine's own first step (CreateNamespace) runs before any wave.
-        let wave = match s["wave"].as_i64() {
-            Some(w) if w == i64::from(i32::MIN) => "first".to_string(),
-            _ => s["wave"].to_string(),
-        };
-        return format!(
-            "== {} wave {}{}: {} task(s)",
-            s["phase"].as_str().unwrap_or_default(),
+fn step_line(step: &ProgressEntry) -> String {
+    let r = match step {
+        ProgressEntry::Step {
+            phase,
             wave,
-            if s["prune"] == true { " (prune)" } else { "" },
-            s["tasks"]
-        );
-    }
-    let r = &step["resource"];
-    let k = &r["key"];
-    let group = k["group"].as_str().unwrap_or_default();
-    let ns = k["namespace"].as_str().unwrap_or_default();
+            prune,
+            tasks,
+        } => {
+            // The engine's own first step (CreateNamespace) runs before any wave.
+            let wave = if *wave == i32::MIN {
+                "first".to_string()
+            } else {
+                wave.to_string()
+            };
+            return format!(
+                "== {phase:?} wave {wave}{}: {tasks} task(s)",
+                if *prune { " (prune)" } else { "" }
+            );
+        }
+        ProgressEntry::Resource(r) => r,
+    };
+    let k = &r.key;
     let mut line = format!(
         "   {:<10} {}{}{}/{}",
-        r["outcome"].as_str().unwrap_or_default(),
-        if group.is_empty() {
+        format!("{:?}", r.outcome),
+        if k.group.is_empty() {
             String::new()
         } else {
-            format!("{group}/")
+            format!("{}/", k.group)
         },
-        k["kind"].as_str().unwrap_or_default(),
-        if ns.is_empty() {
+        k.kind,
+        if k.namespace.is_empty() {
             String::new()
         } else {
-            format!(" {ns}")
+            format!(" {}", k.namespace)
         },
-        k["name"].as_str().unwrap_or_default()
+        k.name
     );
-    if let Some(h) = r["health"]["status"].as_str() {
-        line.push_str(&format!(" [{h}]"));
+    if let Some(h) = &r.health {
+        line.push_str(&format!(" [{}]", h.status.as_str()));
     }
-    if let Some(m) = r["message"].as_str().filter(|m| !m.is_empty()) {
-        line.push_str(&format!(": {m}"));
+    if !r.message.is_empty() {
+        line.push_str(&format!(": {}", r.message));
     }
     line
 }
 
-fn status_line(a: &Value) -> String {
-    let s = &a["status"];
+fn status_line(a: &AppView) -> String {
+    let s = &a.status;
     format!(
         "{:<32} {:<10} {:<12} {:<16} {}",
-        a["name"].as_str().unwrap_or_default(),
-        s["sync"]["status"].as_str().unwrap_or("Unknown"),
-        s["health"]["status"].as_str().unwrap_or("Unknown"),
-        s["sync"]["revision"]
-            .as_str()
+        a.name,
+        s.sync.status.as_str(),
+        s.health_status().map_or("Unknown", |h| h.as_str()),
+        s.sync
+            .revision
+            .as_deref()
             .map(|r| &r[..r.len().min(14)])
             .unwrap_or(""),
-        s["error"].as_str().unwrap_or_default()
+        s.error.as_deref().unwrap_or_default()
     )
+}
+
+/// What an operation's record says in its `request` and `result` (the parts a person reads).
+#[derive(serde::Deserialize, Default)]
+struct OperationText {
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    message: String,
+}
+
+fn text_of(v: Option<&Value>) -> OperationText {
+    v.and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default()
 }
 
 pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
@@ -262,17 +288,16 @@ pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
                 let mut after = String::new();
                 let mut all = Vec::new();
                 loop {
-                    let page = client
-                        .get(&format!("/api/v1/applications?limit=500&after={after}"))
-                        .await?;
-                    all.extend(page["items"].as_array().cloned().unwrap_or_default());
-                    match page["next"].as_str() {
-                        Some(n) => after = n.to_string(),
+                    let path = format!("/api/v1/applications?limit=500&after={after}");
+                    let page: Page<AppView> = typed(&path, client.get(&path).await?)?;
+                    all.extend(page.items);
+                    match page.next {
+                        Some(n) => after = n,
                         None => break,
                     }
                 }
                 if json {
-                    print(&Value::Array(all));
+                    print(&serde_json::to_value(&all)?);
                 } else {
                     println!(
                         "{:<32} {:<10} {:<12} {:<16} ERROR",
@@ -286,14 +311,14 @@ pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
             AppCommand::Create { file } => {
                 let body = std::fs::read_to_string(&file)
                     .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-                let r = client.post_text("/api/v1/applications", body).await?;
-                for w in r["warnings"].as_array().into_iter().flatten() {
-                    eprintln!("warning: {}", w.as_str().unwrap_or_default());
+                let r: AppCreated = typed(
+                    "create application",
+                    client.post_text("/api/v1/applications", body).await?,
+                )?;
+                for w in &r.warnings {
+                    eprintln!("warning: {w}");
                 }
-                println!(
-                    "application {} created",
-                    r["application"].as_str().unwrap_or_default()
-                );
+                println!("application {} created", r.application);
             }
             AppCommand::Set(a) => {
                 let patch = set_patch(&a)?;
@@ -316,33 +341,32 @@ pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
                         "/api/v1/applications/{name}?cascade={cascade}&confirmCritical={confirm_critical}"
                     ))
                     .await?;
+                let r: AppDeleted = typed("delete application", r)?;
                 if cascade {
                     println!(
                         "application {name} deleted with its {} object(s)",
-                        r["objectsDeleted"]
+                        r.objects_deleted.unwrap_or_default()
                     );
                 } else {
                     println!("application {name} deleted (its objects stay in the cluster)");
                 }
             }
             AppCommand::Get { name } => {
-                let a = client.get(&format!("/api/v1/applications/{name}")).await?;
+                let raw = client.get(&format!("/api/v1/applications/{name}")).await?;
                 if json {
-                    print(&a);
+                    print(&raw);
                 } else {
+                    let a: AppView = typed("application", raw)?;
+                    let app: Option<driftless_core::app::Application> =
+                        serde_json::from_value(a.spec.clone()).ok();
                     println!("{}", status_line(&a));
-                    println!(
-                        "source: {} {}",
-                        a["spec"]["source"]["repoURL"].as_str().unwrap_or_default(),
-                        a["spec"]["source"]["path"].as_str().unwrap_or_default()
-                    );
-                    for r in a["status"]["resources"].as_array().into_iter().flatten() {
+                    if let Some(app) = app {
+                        println!("source: {} {}", app.source.repo_url, app.source.path);
+                    }
+                    for r in &a.status.resources {
                         println!(
-                            "  {:<24} {:<14} {:<28} {}",
-                            r["kind"].as_str().unwrap_or_default(),
-                            r["namespace"].as_str().unwrap_or_default(),
-                            r["name"].as_str().unwrap_or_default(),
-                            r["status"].as_str().unwrap_or_default()
+                            "  {:<24} {:<14} {:<28} {:?}",
+                            r.kind, r.namespace, r.name, r.status
                         );
                     }
                 }
@@ -352,10 +376,9 @@ pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
                 wait,
                 timeout,
             } => {
-                let before = client
-                    .get(&format!("/api/v1/applications/{name}/operations"))
-                    .await?;
-                let last_id = before["items"][0]["id"].as_i64().unwrap_or(0);
+                let ops_path = format!("/api/v1/applications/{name}/operations");
+                let before: Items<Operation> = typed(&ops_path, client.get(&ops_path).await?)?;
+                let last_id = before.items.first().map_or(0, |o| o.id);
                 client
                     .post(&format!("/api/v1/applications/{name}/sync"))
                     .await?;
@@ -365,23 +388,22 @@ pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
                 }
                 let deadline = Instant::now() + timeout;
                 loop {
-                    let ops = client
-                        .get(&format!("/api/v1/applications/{name}/operations"))
-                        .await?;
-                    let done = ops["items"].as_array().into_iter().flatten().find(|o| {
-                        o["id"].as_i64().unwrap_or(0) > last_id && o["phase"] != "Running"
-                    });
+                    let ops: Items<Operation> = typed(&ops_path, client.get(&ops_path).await?)?;
+                    let done = ops
+                        .items
+                        .into_iter()
+                        .find(|o| o.id > last_id && o.phase != OperationPhase::Running);
                     if let Some(op) = done {
                         if json {
-                            print(op);
+                            print(&serde_json::to_value(&op)?);
                         } else {
                             println!(
-                                "{name}: {} — {}",
-                                op["phase"].as_str().unwrap_or_default(),
-                                op["result"]["message"].as_str().unwrap_or_default()
+                                "{name}: {:?} — {}",
+                                op.phase,
+                                text_of(op.result.as_ref()).message
                             );
                         }
-                        return Ok(if op["phase"] == "Succeeded" {
+                        return Ok(if op.phase == OperationPhase::Succeeded {
                             ExitCode::SUCCESS
                         } else {
                             ExitCode::from(1)
@@ -398,16 +420,20 @@ pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
                 duration,
                 reason,
             } => {
-                let body = serde_json::json!({"duration": duration, "reason": reason});
+                let body = serde_json::to_value(PauseHealRequest {
+                    duration,
+                    reason: reason.clone(),
+                })?;
                 let r = client
                     .post_json(&format!("/api/v1/applications/{name}/pause-heal"), &body)
                     .await?;
                 if json {
                     print(&r);
                 } else {
+                    let r: HealPaused = typed("pause-heal", r)?;
                     println!(
                         "{name}: self-heal paused for {}s ({reason})",
-                        r["pausedSeconds"]
+                        r.paused_seconds
                     );
                 }
             }
@@ -418,60 +444,51 @@ pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
                 revert,
             } => {
                 let to_time = to_time.as_deref().map(parse_time).transpose()?;
-                let body = serde_json::json!({"id": id, "toTime": to_time, "revert": revert});
+                let body = serde_json::to_value(RollbackRequest {
+                    id,
+                    to_time,
+                    revert,
+                    reason: None,
+                })?;
                 let r = client
                     .post_json(&format!("/api/v1/applications/{name}/rollback"), &body)
                     .await?;
                 if json {
                     print(&r);
                 } else {
-                    match r["revertCommit"].as_str() {
+                    let r: Queued = typed("rollback", r)?;
+                    let revision = r.revision.unwrap_or_default();
+                    match r.revert_commit {
                         Some(c) => println!(
-                            "{name}: rolling back to {} with revert commit {c} on {}",
-                            r["revision"].as_str().unwrap_or_default(),
-                            r["branch"].as_str().unwrap_or_default()
+                            "{name}: rolling back to {revision} with revert commit {c} on {}",
+                            r.branch.unwrap_or_default()
                         ),
-                        None => println!(
-                            "{name}: rolling back to {}",
-                            r["revision"].as_str().unwrap_or_default()
-                        ),
+                        None => println!("{name}: rolling back to {revision}"),
                     }
                 }
             }
             AppCommand::Diff { name, exit_code } => {
-                let d = client
-                    .get(&format!("/api/v1/applications/{name}/diff"))
-                    .await?;
-                let cmp = &d["comparison"];
+                let path = format!("/api/v1/applications/{name}/diff");
+                let d: DiffView = typed(&path, client.get(&path).await?)?;
+                let cmp = &d.comparison;
                 if json {
-                    print(cmp);
+                    print(&serde_json::to_value(cmp)?);
                 } else {
-                    for r in cmp["resources"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter(|r| r["status"] != "Synced")
-                    {
+                    for r in cmp.resources.iter().filter(|r| r.status != SyncStatus::Synced) {
                         println!(
                             "===== {} {}  impact: {} ({})",
-                            r["key"]["kind"].as_str().unwrap_or_default(),
-                            r["key"]["name"].as_str().unwrap_or_default(),
-                            r["impact"]["grade"].as_str().unwrap_or_default(),
-                            r["impact"]["reason"].as_str().unwrap_or_default()
+                            r.key.kind, r.key.name, r.impact.grade, r.impact.reason
                         );
-                        print!("{}", r["diff"].as_str().unwrap_or_default());
+                        print!("{}", r.diff);
                     }
-                    let s = &cmp["summary"];
+                    let s = &cmp.summary;
                     println!(
                         "{name}: {} to create, {} to update, {} to delete, {} unchanged",
-                        s["create"], s["update"], s["delete"], s["unchanged"]
+                        s.create, s.update, s.delete, s.unchanged
                     );
                 }
-                let s = &cmp["summary"];
-                let changes = ["create", "update", "delete", "conflicts"]
-                    .iter()
-                    .map(|k| s[*k].as_i64().unwrap_or(0))
-                    .sum::<i64>();
+                let s = &cmp.summary;
+                let changes = s.create + s.update + s.delete + s.conflicts;
                 if exit_code && changes > 0 {
                     return Ok(ExitCode::from(1));
                 }
@@ -487,13 +504,14 @@ pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
                 // No flag: all three, as `argocd app wait` does.
                 let all = !(health || sync || operation);
                 loop {
-                    let a = client.get(&format!("/api/v1/applications/{name}")).await?;
-                    let s = &a["status"];
+                    let path = format!("/api/v1/applications/{name}");
+                    let a: AppView = typed(&path, client.get(&path).await?)?;
+                    let s = &a.status;
                     let (sync_status, health_status) = (
-                        s["sync"]["status"].as_str().unwrap_or("Unknown"),
-                        s["health"]["status"].as_str().unwrap_or("Unknown"),
+                        s.sync.status.as_str(),
+                        s.health_status().map_or("Unknown", |h| h.as_str()),
                     );
-                    let running = !s["operation"]["running"].is_null();
+                    let running = s.operation.running.is_some();
                     let ok = ((!all && !sync) || sync_status == "Synced")
                         && ((!all && !health) || health_status == "Healthy")
                         && ((!all && !operation) || !running);
@@ -512,23 +530,19 @@ pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             AppCommand::History { name } => {
-                let h = client
-                    .get(&format!("/api/v1/applications/{name}/history"))
-                    .await?;
+                let path = format!("/api/v1/applications/{name}/history");
+                let h: Items<HistoryEntry> = typed(&path, client.get(&path).await?)?;
                 if json {
-                    print(&h["items"]);
+                    print(&serde_json::to_value(&h.items)?);
                 } else {
                     println!(
                         "{:<6} {:<44} {:<10} OPERATION",
                         "ID", "REVISION", "DEPLOYED"
                     );
-                    for e in h["items"].as_array().into_iter().flatten() {
+                    for e in &h.items {
                         println!(
                             "{:<6} {:<44} {:<10} {}",
-                            e["id"],
-                            e["revision"].as_str().unwrap_or_default(),
-                            e["deployed_ms"],
-                            e["operation_id"]
+                            e.id, e.revision, e.deployed_ms, e.operation_id
                         );
                     }
                 }
@@ -536,41 +550,41 @@ pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
             AppCommand::LogsOfOperation { name, id, follow } => {
                 let id = match id {
                     Some(id) => id,
-                    None => client
-                        .get(&format!("/api/v1/applications/{name}/operations"))
-                        .await?["items"][0]["id"]
-                        .as_i64()
-                        .ok_or_else(|| {
+                    None => {
+                        let path = format!("/api/v1/applications/{name}/operations");
+                        let ops: Items<Operation> = typed(&path, client.get(&path).await?)?;
+                        ops.items.first().map(|o| o.id).ok_or_else(|| {
                             anyhow::anyhow!("application {name} has no operations yet")
-                        })?,
+                        })?
+                    }
                 };
                 let (mut shown, mut header) = (0, false);
                 loop {
-                    let op = client
-                        .get(&format!("/api/v1/applications/{name}/operations/{id}"))
-                        .await?;
+                    let path = format!("/api/v1/applications/{name}/operations/{id}");
+                    let raw = client.get(&path).await?;
                     if json {
-                        print(&op);
+                        print(&raw);
                         break;
                     }
+                    let op: Operation = typed(&path, raw)?;
                     if !header {
                         header = true;
                         println!(
                             "operation {id}: {} of {} at {}: {}",
-                            op["kind"].as_str().unwrap_or_default(),
+                            op.kind,
                             name,
-                            op["revision"].as_str().unwrap_or_default(),
-                            op["request"]["reason"].as_str().unwrap_or_default()
+                            op.revision,
+                            text_of(Some(&op.request)).reason
                         );
                     }
-                    let steps = op["progress"].as_array().cloned().unwrap_or_default();
+                    let steps: Vec<ProgressEntry> = typed(&path, op.progress.clone())?;
                     for step in steps.iter().skip(shown) {
                         println!("{}", step_line(step));
                     }
                     shown = steps.len();
-                    let phase = op["phase"].as_str().unwrap_or_default();
-                    if phase != "Running" {
-                        let message = op["result"]["message"].as_str().unwrap_or_default();
+                    if op.phase != OperationPhase::Running {
+                        let phase = format!("{:?}", op.phase);
+                        let message = text_of(op.result.as_ref()).message;
                         println!(
                             "{phase}{}",
                             if message.is_empty() {
@@ -589,19 +603,13 @@ pub fn run(args: AppCmdArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             AppCommand::Events { name } => {
-                let ev = client
-                    .get(&format!("/api/v1/applications/{name}/events"))
-                    .await?;
+                let path = format!("/api/v1/applications/{name}/events");
+                let ev: Items<Event> = typed(&path, client.get(&path).await?)?;
                 if json {
-                    print(&ev["items"]);
+                    print(&serde_json::to_value(&ev.items)?);
                 } else {
-                    for e in ev["items"].as_array().into_iter().flatten() {
-                        println!(
-                            "{:<20} {:<8} {}",
-                            e["kind"].as_str().unwrap_or_default(),
-                            e["severity"].as_str().unwrap_or_default(),
-                            e["message"].as_str().unwrap_or_default()
-                        );
+                    for e in &ev.items {
+                        println!("{:<20} {:<8} {}", e.kind, e.severity, e.message);
                     }
                 }
             }

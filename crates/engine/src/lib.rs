@@ -27,8 +27,8 @@ pub use load::{Loaded, load};
 pub use policy::AppPolicy;
 pub use status::{AppStatus, Revision, SyncCode};
 pub use sync::{
-    OperationPhase, Outcome, ResourceResult, RetryPolicy, SyncEvent, SyncRequest, SyncResult, sync,
-    sync_with_rollback,
+    OperationPhase, Outcome, ProgressEntry, ResourceResult, RetryPolicy, SyncEvent, SyncRequest,
+    SyncResult, sync, sync_with_rollback,
 };
 
 /// A sync or comparison that could not start. Failures after the first change to the

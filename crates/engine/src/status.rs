@@ -78,12 +78,25 @@ pub struct ResourceStatus {
     pub health: Option<Health>,
 }
 
-/// What the engine remembers across restarts: the last attempted and last good revision.
+/// What the engine remembers across restarts (the last attempted and last good revision)
+/// and the operation running now, if any.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OperationMemory {
     pub attempt: Option<Revision>,
     pub good: Option<Revision>,
+    pub running: Option<RunningOperation>,
+}
+
+/// A sync or rollback in flight (the status keeps following the cluster meanwhile).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunningOperation {
+    pub id: i64,
+    pub revision: String,
+    /// Why it started: `new-revision`, `self-heal`, `manual`, `rollback`.
+    pub trigger: String,
+    pub started_at_ms: i64,
 }
 
 /// A revision of an application's desired state: the source revision (a commit, or
@@ -211,7 +224,8 @@ mod tests {
             "resources": [{"group": "apps", "kind": "Deployment", "namespace": "shop",
                            "name": "web", "status": "OutOfSync",
                            "impact": {"grade": "medium", "reason": "image"}}],
-            "operation": {"attempt": "local:0123:feed", "good": "abc:beef"},
+            "operation": {"attempt": "local:0123:feed", "good": "abc:beef",
+                          "running": {"id": 7, "revision": "abc", "trigger": "self-heal", "startedAtMs": 3}},
             "reconciledAtMs": 5, "lastSyncAtMs": 4,
             "pinned": {"revision": "abc", "by": "alice"},
             "healPaused": {"reason": "incident", "remainingSeconds": 60},
@@ -226,6 +240,7 @@ mod tests {
         );
         assert!(attempt.is_local());
         assert!(!s.operation.good.clone().unwrap().is_local());
+        assert_eq!(s.operation.running.as_ref().map(|r| r.id), Some(7));
         assert_eq!(s.to_value(), stored);
     }
 

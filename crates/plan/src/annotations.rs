@@ -2,7 +2,7 @@
 //! options, read from Driftless's own annotations and, so existing repositories work
 //! unchanged, Argo CD's (`argocd.argoproj.io/*`) and Helm's hook annotations.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use driftless_core::object::annotation;
@@ -22,7 +22,7 @@ fn first<'a>(obj: &'a Value, names: &[&str]) -> Option<&'a str> {
     names.iter().find_map(|n| annotation(obj, n))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Phase {
     PreSync,
     Sync,

@@ -269,17 +269,7 @@ impl Controller {
             }
         });
         let on_event = move |e: &SyncEvent| {
-            let step = match e {
-                SyncEvent::Step {
-                    phase,
-                    wave,
-                    prune,
-                    tasks,
-                } => {
-                    json!({"step": {"phase": phase, "wave": wave, "prune": prune, "tasks": tasks}})
-                }
-                SyncEvent::Resource(r) => json!({"resource": r}),
-            };
+            let step = json!(crate::sync::ProgressEntry::from(e));
             let _ = tx.send(step);
         };
         // Loaded again, just before acting: the cache is watch-fed and costs nothing to ask,

@@ -15,7 +15,7 @@ mod wait;
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use driftless_core::{DesiredSet, Gvk, ResourceKey};
 use driftless_diff::{CompareOptions, Impact, Summary};
@@ -73,7 +73,7 @@ impl SyncRequest {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OperationPhase {
     Succeeded,
     Failed,
@@ -81,7 +81,7 @@ pub enum OperationPhase {
     Refused,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
     Applied,
     Replaced,
@@ -96,7 +96,7 @@ pub enum Outcome {
 }
 
 /// What happened to one object.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ResourceResult {
     pub key: ResourceKey,
     pub phase: Phase,
@@ -122,6 +122,40 @@ pub struct SyncResult {
     /// cluster answers.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unreachable: bool,
+}
+
+/// One entry of an operation's recorded progress: `{"step": {...}}` when a wave or phase
+/// starts, `{"resource": {...}}` when an object's outcome is known. What the store keeps and
+/// the CLI prints.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProgressEntry {
+    Step {
+        phase: Phase,
+        wave: i32,
+        prune: bool,
+        tasks: usize,
+    },
+    Resource(ResourceResult),
+}
+
+impl From<&SyncEvent<'_>> for ProgressEntry {
+    fn from(e: &SyncEvent<'_>) -> Self {
+        match e {
+            SyncEvent::Step {
+                phase,
+                wave,
+                prune,
+                tasks,
+            } => ProgressEntry::Step {
+                phase: *phase,
+                wave: *wave,
+                prune: *prune,
+                tasks: *tasks,
+            },
+            SyncEvent::Resource(r) => ProgressEntry::Resource((*r).clone()),
+        }
+    }
 }
 
 /// Progress, for a display or an operation record.
