@@ -136,7 +136,7 @@ pub enum ProgressEntry {
         prune: bool,
         tasks: usize,
     },
-    Resource(ResourceResult),
+    Resource(Box<ResourceResult>),
 }
 
 impl From<&SyncEvent<'_>> for ProgressEntry {
@@ -153,7 +153,7 @@ impl From<&SyncEvent<'_>> for ProgressEntry {
                 prune: *prune,
                 tasks: *tasks,
             },
-            SyncEvent::Resource(r) => ProgressEntry::Resource((*r).clone()),
+            SyncEvent::Resource(r) => ProgressEntry::Resource(Box::new((*r).clone())),
         }
     }
 }
