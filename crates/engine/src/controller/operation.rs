@@ -204,6 +204,9 @@ impl Controller {
                     since: tokio::time::Instant::now(),
                     rollback_to: rollback_to.clone(),
                 }),
+                // A self-heal during a rollout re-applies the same revision: the new
+                // revision's health is still being judged.
+                _ if order.trigger == Trigger::SelfHeal => s.health_watch.take(),
                 _ => None,
             };
         })
