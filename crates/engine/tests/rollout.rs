@@ -118,6 +118,7 @@ async fn a_held_rollout_ends_the_operation_and_health_follows_the_watches() {
 
     // The operation ends once the last wave is applied, the rollout still held.
     next(&mut rx, "SyncSucceeded", |u| {
+        assert!(event(u, "DriftDetected").is_none(), "no drift yet: {u}");
         event(u, "SyncSucceeded").map(|_| ())
     })
     .await;
@@ -139,6 +140,8 @@ async fn a_held_rollout_ends_the_operation_and_health_follows_the_watches() {
 
     // The status reads Synced, the operation over, at once; health is reported apart.
     let s = next(&mut rx, "Synced", |u| {
+        // The operation's own comparison must not read its writes as drift.
+        assert!(event(u, "DriftDetected").is_none(), "no drift yet: {u}");
         status(u).filter(|s| s["sync"]["status"] == "Synced" && s["operation"]["running"].is_null())
     })
     .await;

@@ -410,3 +410,78 @@ async fn a_rollout_that_fails_health_rolls_back_to_the_last_good_set() {
         "nginx:1.27"
     );
 }
+
+/// The controller's operation (`sync_loaded`) with Argo CD's semantics: it ends once its
+/// last wave is applied, that wave's health not awaited (a rollout held Progressing by the
+/// sandbox); with a PostSync hook the Sync phase is awaited first, so a rollout that does not
+/// become healthy fails the operation before the hook is ever created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_ends_when_its_last_wave_is_applied_unless_post_sync_hooks_follow() {
+    let env = env().await;
+    let a = Assessor::default();
+    let held = APP_V1.replace(
+        "metadata: {name: web}\nspec:\n  replicas: 2",
+        "metadata: {name: web, annotations: {sandbox.driftless.dev/hold-rollout: forever}}\nspec:\n  replicas: 2",
+    );
+    let operation = |yaml: String| {
+        let req = request("shop", set(&yaml));
+        let cluster = &env.cluster;
+        let a = &a;
+        async move {
+            let loaded = driftless_engine::load(
+                cluster,
+                "shop",
+                &req.rendered,
+                req.destination_namespace.as_deref(),
+                &[],
+            )
+            .await
+            .unwrap();
+            let mut req = req;
+            req.health_timeout = std::time::Duration::from_secs(1);
+            driftless_engine::sync::sync_loaded(cluster, &req, &loaded, a, None, &quiet)
+                .await
+                .unwrap()
+        }
+    };
+    let r = operation(held.clone()).await;
+    assert_eq!(r.phase, OperationPhase::Succeeded, "{}", r.message);
+    let web = r
+        .resources
+        .iter()
+        .find(|x| x.key.kind == "Deployment")
+        .unwrap();
+    assert_eq!(web.outcome, Outcome::Applied);
+    assert!(
+        web.health.is_none(),
+        "the last wave's health is not awaited"
+    );
+    // The earlier wave (the ConfigMap, wave -1) was awaited.
+    let settings = r
+        .resources
+        .iter()
+        .find(|x| x.key.kind == "ConfigMap")
+        .unwrap();
+    assert!(settings.health.is_some(), "{:?}", settings);
+    let d = get(&env, "apps/v1", "Deployment", "shop", "web")
+        .await
+        .unwrap();
+    assert_eq!(
+        a.assess(Some(&d)).unwrap().status,
+        driftless_health::HealthStatus::Progressing
+    );
+
+    let with_post_sync = format!(
+        "{held}---\n{}",
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: smoke\n  annotations: {argocd.argoproj.io/hook: PostSync}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: s, image: smoke:1}]\n"
+    );
+    let r = operation(with_post_sync).await;
+    assert_eq!(r.phase, OperationPhase::Failed, "{}", r.message);
+    assert!(r.message.contains("Progressing"), "{}", r.message);
+    assert!(
+        get(&env, "batch/v1", "Job", "shop", "smoke")
+            .await
+            .is_none(),
+        "the PostSync hook waits for a healthy Sync phase"
+    );
+}

@@ -90,18 +90,26 @@ impl Controller {
         let c = self.clone();
         let name = name.to_string();
         tokio::spawn(async move {
-            let follow = match c.operate(&name, op, &order).await {
-                Ok(keys) => keys,
+            let cache = &order.target.cache;
+            let result = match c.operate(&name, op, &order).await {
+                Ok(r) => r,
                 Err(e) => {
                     tracing::warn!(app = %name, operation = op, error = %e, "sync operation failed");
-                    Vec::new()
+                    None
                 }
             };
+            if let Some(r) = &result {
+                c.caught_up(&name, cache, r).await;
+            }
             c.update(&name, |s| s.operation = None).await;
             // The status after the operation, from a fresh comparison, now.
             reconcile_now(c.clone(), name.clone()).await;
             // And again the moment what the last wave applied settles.
-            if c.settled(&name, &order.target.cache, &follow).await {
+            let follow = result
+                .as_ref()
+                .map(super::settle::unsettled)
+                .unwrap_or_default();
+            if c.settled(&name, cache, &follow).await {
                 reconcile_now(c, name).await;
             }
         });
@@ -134,23 +142,23 @@ impl Controller {
         Ok(op)
     }
 
-    /// Runs the operation and records its verdict; returns the objects whose health it did
-    /// not wait for.
+    /// Runs the operation and records its verdict; returns its result when the cluster
+    /// answered it.
     async fn operate(
         &self,
         name: &str,
         op: i64,
         order: &Order,
-    ) -> Result<Vec<driftless_core::ResourceKey>, String> {
+    ) -> Result<Option<SyncResult>, String> {
         let before = self.apps.lock().await.get(name).cloned();
         let Some(before) = before else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
         let result = self.run_sync(name, op, order).await?;
         if result.unreachable {
             self.retry_unreachable(name, order.requested.clone(), &result)
                 .await?;
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let succeeded = result.phase == Phase::Succeeded;
         // A change reaching the cluster (not a self-heal of the same revision) counts for
@@ -196,6 +204,9 @@ impl Controller {
                     since: tokio::time::Instant::now(),
                     rollback_to: rollback_to.clone(),
                 }),
+                // A self-heal during a rollout re-applies the same revision: the new
+                // revision's health is still being judged.
+                _ if order.trigger == Trigger::SelfHeal => s.health_watch.take(),
                 _ => None,
             };
         })
@@ -205,54 +216,7 @@ impl Controller {
             self.roll_back_on_failure(name, &order.revision, &to, &order.head, &why)
                 .await?;
         }
-        Ok(super::settle::unsettled(&result))
-    }
-
-    /// rollbackOnFailure: a new revision that failed (its sync, or its health afterwards)
-    /// goes back to the last good one, through the same hold as a user's rollback (released
-    /// by a newer commit), so the failed revision is not synced again.
-    pub(super) async fn roll_back_on_failure(
-        &self,
-        name: &str,
-        failed: &str,
-        to: &str,
-        head: &str,
-        why: &str,
-    ) -> Result<(), String> {
-        self.update(name, |s| {
-            s.pinned = Some(super::Pin {
-                revision: to.to_string(),
-                head: head.to_string(),
-                actor: "driftless".into(),
-            });
-            s.sync_requested = Some("driftless".into());
-            s.health_watch = None;
-        })
-        .await;
-        let message = format!(
-            "revision {} failed ({why}); rolling back to {}",
-            super::reconcile::short(failed),
-            super::reconcile::short(to)
-        );
-        self.event(
-            name,
-            "RollbackOnFailure",
-            "warning",
-            &message,
-            &json!({"failed": failed, "to": to}),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        self.store
-            .audit(
-                "driftless",
-                "app.rollback",
-                &format!("application/{name}"),
-                &json!({"to": to, "from": failed, "reason": "rollbackOnFailure"}),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(())
+        Ok(Some(result))
     }
 
     /// Executes the sync, recording each step as it happens, then the operation's end

@@ -129,4 +129,51 @@ impl Controller {
             })?;
         Ok(target.id)
     }
+
+    /// rollbackOnFailure: a new revision that failed (its sync, or its health afterwards)
+    /// goes back to the last good one, through the same hold as a user's rollback (released
+    /// by a newer commit), so the failed revision is not synced again.
+    pub(super) async fn roll_back_on_failure(
+        &self,
+        name: &str,
+        failed: &str,
+        to: &str,
+        head: &str,
+        why: &str,
+    ) -> Result<(), String> {
+        self.update(name, |s| {
+            s.pinned = Some(Pin {
+                revision: to.to_string(),
+                head: head.to_string(),
+                actor: "driftless".into(),
+            });
+            s.sync_requested = Some("driftless".into());
+            s.health_watch = None;
+        })
+        .await;
+        let message = format!(
+            "revision {} failed ({why}); rolling back to {}",
+            super::reconcile::short(failed),
+            super::reconcile::short(to)
+        );
+        self.event(
+            name,
+            "RollbackOnFailure",
+            "warning",
+            &message,
+            &json!({"failed": failed, "to": to}),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        self.store
+            .audit(
+                "driftless",
+                "app.rollback",
+                &format!("application/{name}"),
+                &json!({"to": to, "from": failed, "reason": "rollbackOnFailure"}),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
 }

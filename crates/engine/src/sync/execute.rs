@@ -91,6 +91,7 @@ impl<C: Cluster> Executor<'_, C> {
             message,
             health: None,
             impact: t.impact.clone(),
+            resource_version: None,
         }
     }
 
@@ -117,7 +118,10 @@ impl<C: Cluster> Executor<'_, C> {
         let mut acted: Vec<(usize, &Task)> = Vec::new();
         for t in others {
             let r = match self.act(t).await {
-                Ok(outcome) => self.result(t, outcome, String::new()),
+                Ok((outcome, resource_version)) => ResourceResult {
+                    resource_version,
+                    ..self.result(t, outcome, String::new())
+                },
                 Err(e) => {
                     result.unreachable = e.is_transient();
                     let r = self.result(t, Outcome::Failed, mask_error(&e, t.object.as_ref()));
@@ -130,11 +134,16 @@ impl<C: Cluster> Executor<'_, C> {
             acted.push((result.resources.len() - 1, t));
         }
         let hook_results = join_all(hooks.iter().map(|t| self.run_hook(t))).await;
-        let waits = if last {
-            acted.iter().map(|_| Ok(None)).collect()
-        } else {
-            join_all(acted.iter().map(|(_, t)| self.settle(t))).await
-        };
+        // The last step's prunes are still awaited: an object on its way out would read as
+        // an extraneous one still to prune.
+        let waits = join_all(acted.iter().map(|(_, t)| async move {
+            match t.action {
+                Action::Prune { .. } => self.settle(t).await,
+                _ if last => Ok(None),
+                _ => self.settle(t).await,
+            }
+        }))
+        .await;
         let mut failure = None;
         for ((i, t), outcome) in acted.iter().zip(waits) {
             let r = &mut result.resources[*i];
@@ -170,7 +179,9 @@ impl<C: Cluster> Executor<'_, C> {
         failure.map_or(Ok(()), Err)
     }
 
-    async fn act(&self, t: &Task) -> Result<Outcome, ClusterError> {
+    /// Carries out a task; returns its outcome and the resourceVersion the server answered
+    /// with (what a watch-fed cache must reach before it shows this sync's result).
+    async fn act(&self, t: &Task) -> Result<(Outcome, Option<String>), ClusterError> {
         let retry = &self.req.retry;
         let pending = self
             .pending
@@ -190,8 +201,8 @@ impl<C: Cluster> Executor<'_, C> {
                     dry_run: false,
                     skip_validation: t.options.validate == Some(false),
                 };
-                with_retry(retry, unknown_yet, || self.cluster.apply(&obj, &opts)).await?;
-                Ok(Outcome::Applied)
+                let v = with_retry(retry, unknown_yet, || self.cluster.apply(&obj, &opts)).await?;
+                Ok((Outcome::Applied, version(&v)))
             }
             Action::Replace => {
                 let obj = prepare(
@@ -199,8 +210,8 @@ impl<C: Cluster> Executor<'_, C> {
                     &t.key,
                     &self.req.compare,
                 );
-                with_retry(retry, unknown_yet, || self.cluster.replace(&obj)).await?;
-                Ok(Outcome::Replaced)
+                let v = with_retry(retry, unknown_yet, || self.cluster.replace(&obj)).await?;
+                Ok((Outcome::Replaced, version(&v)))
             }
             Action::CreateNamespace => {
                 let obj = t.object.clone().expect("namespace object");
@@ -209,10 +220,10 @@ impl<C: Cluster> Executor<'_, C> {
                     .await?
                     .is_some()
                 {
-                    return Ok(Outcome::Skipped);
+                    return Ok((Outcome::Skipped, None));
                 }
-                with_retry(retry, |_| false, || self.cluster.create(&obj)).await?;
-                Ok(Outcome::Created)
+                let v = with_retry(retry, |_| false, || self.cluster.create(&obj)).await?;
+                Ok((Outcome::Created, version(&v)))
             }
             Action::Prune { propagation } => {
                 let gvk = gvk_of(t, self.live);
@@ -222,7 +233,7 @@ impl<C: Cluster> Executor<'_, C> {
                     || self.cluster.delete(&gvk, &t.key, *propagation),
                 )
                 .await?;
-                Ok(Outcome::Pruned)
+                Ok((Outcome::Pruned, None))
             }
             Action::RunHook => unreachable!("hooks run through run_hook"),
         }
@@ -322,6 +333,13 @@ impl<C: Cluster> Executor<'_, C> {
         };
         Ok((outcome, h))
     }
+}
+
+/// An object's `metadata.resourceVersion`.
+fn version(obj: &Value) -> Option<String> {
+    obj["metadata"]["resourceVersion"]
+        .as_str()
+        .map(str::to_string)
 }
 
 /// An error message with any Secret value of the object cut out: the API server quotes

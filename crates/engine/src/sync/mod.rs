@@ -105,6 +105,9 @@ pub struct ResourceResult {
     pub message: String,
     pub health: Option<Health>,
     pub impact: Impact,
+    /// The resourceVersion the server answered the action with (not recorded).
+    #[serde(skip)]
+    pub resource_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -249,6 +252,7 @@ async fn run<C: Cluster>(
             message: s.reason.clone(),
             health: None,
             impact: Impact::default(),
+            resource_version: None,
         };
         on_event(&SyncEvent::Resource(&r));
         result.resources.push(r);

@@ -284,12 +284,22 @@ impl Gitops {
             self.budget.host(|| self.client.pause(pause));
             pause = (pause * 2).min(Duration::from_secs(1));
         };
-        // The comparison after the sync, so a status read next says what the cluster is now.
+        // The comparison after the sync, so a status read next says what the cluster is now;
+        // after a successful one, its health once settled too: the engine's operation ends
+        // when its last wave is applied (Argo CD's semantics), before a rollout is done.
         let finished = op["finished_ms"].as_i64().unwrap_or(0);
         let settle = Instant::now();
-        while settle.elapsed() < Duration::from_secs(30) {
+        let settle_limit = if op["phase"] == "Succeeded" {
+            limit
+        } else {
+            Duration::from_secs(30)
+        };
+        while settle.elapsed() < settle_limit {
             let now = self.app(id)?;
-            if now["status"]["reconciledAtMs"].as_i64().unwrap_or(0) >= finished {
+            let st = &now["status"];
+            if st["reconciledAtMs"].as_i64().unwrap_or(0) >= finished
+                && (op["phase"] != "Succeeded" || st["health"]["status"] != "Progressing")
+            {
                 break;
             }
             self.budget
