@@ -391,6 +391,10 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        // Notifications from --config only (never from Git or the demo).
+        if let Some(dir) = &args.config {
+            crate::notifications_cmd::configure(&controller, &load_definitions(dir).notifications)?;
+        }
         // Users and their tokens: re-read every few seconds, so a token removed from its
         // definition (or a rotated token file) stops working without a restart.
         let (table, problems) = driftless_api::users::load(&app_dirs);

@@ -1,6 +1,7 @@
 //! The cli crate's integration tests, one test binary (one link, one copy on disk) for all of them.
 
 mod health_checks;
+mod notifications;
 mod promote;
 mod render;
 mod sandbox;

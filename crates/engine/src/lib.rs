@@ -13,6 +13,7 @@ pub mod dora;
 pub mod flow;
 pub mod load;
 pub mod metrics;
+pub mod notifications;
 pub mod policy;
 pub mod sync;
 

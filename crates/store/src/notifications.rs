@@ -83,4 +83,28 @@ impl Store {
             .map_err(db("events by kind"))?;
         rows.iter().map(crate::records::event_of).collect()
     }
+
+    /// The latest event of `app` among `kinds` (whether a drift episode is still open).
+    pub async fn last_event_of_kinds(
+        &self,
+        app: &str,
+        kinds: &[&str],
+    ) -> Result<Option<crate::Event>, StoreError> {
+        let kinds = serde_json::to_string(kinds).unwrap_or_else(|_| "[]".into());
+        let sql = match self.backend() {
+            Backend::Sqlite => {
+                "SELECT * FROM events WHERE app = $1 AND kind IN (SELECT value FROM json_each($2)) ORDER BY id DESC LIMIT 1"
+            }
+            Backend::Postgres => {
+                "SELECT * FROM events WHERE app = $1 AND kind IN (SELECT jsonb_array_elements_text(CAST($2 AS jsonb))) ORDER BY id DESC LIMIT 1"
+            }
+        };
+        let row = sqlx::query(sql)
+            .bind(app)
+            .bind(kinds)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db(format!("latest events of {app}")))?;
+        row.as_ref().map(crate::records::event_of).transpose()
+    }
 }

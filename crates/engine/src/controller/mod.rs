@@ -136,6 +136,8 @@ pub struct Controller {
     pub(crate) promotions: promotion::Promotions,
     /// API users' tokens, replaceable while running (revocation without a restart).
     users: Arc<users::Users>,
+    /// Notification configuration, dispatcher and the transitions seen (`crate::notifications`).
+    pub(crate) notifications: crate::notifications::Notifications,
 }
 
 impl Controller {
@@ -192,7 +194,13 @@ impl Controller {
             updates: tokio::sync::broadcast::channel(1024).0,
             promotions: Default::default(),
             users: Arc::default(),
+            notifications: Default::default(),
         }))
+    }
+
+    /// Notifications: configuration, outbox dispatcher, metrics.
+    pub fn notifications(&self) -> &crate::notifications::Notifications {
+        &self.notifications
     }
 
     /// The API users' token table (`User` definitions), re-read while the engine runs.
@@ -221,6 +229,9 @@ impl Controller {
             .await
             .map_err(|e| e.to_string())?;
         let changed = existed.as_ref().is_none_or(|r| r.spec != spec);
+        if existed.is_none() {
+            self.notify_app_lifecycle(&app, true).await;
+        }
         if changed {
             let action = if existed.is_some() {
                 "app.update"
@@ -337,8 +348,10 @@ impl Controller {
 
     /// Removes an application from management (its objects stay in the cluster).
     pub async fn remove_app(&self, name: &str, actor: &str) -> Result<bool, String> {
-        let had = self.apps.lock().await.remove(name).is_some();
-        if had {
+        let removed = self.apps.lock().await.remove(name);
+        let had = removed.is_some();
+        if let Some(state) = removed {
+            self.notify_app_lifecycle(&state.app, false).await;
             self.forget_app(name, actor, json!({})).await?;
         }
         Ok(had)
@@ -439,6 +452,9 @@ impl Controller {
                 )
                 .await
                 .map_err(|e| e.to_string())?;
+            if !duration.is_zero() {
+                self.notify_heal_paused(name, reason).await;
+            }
             // When the pause ends, look again (drift seen meanwhile gets healed then).
             let queue = self.queue.clone();
             let app = name.to_string();
@@ -531,9 +547,9 @@ impl Controller {
         message: &str,
         data: &serde_json::Value,
     ) -> Result<i64, driftless_store::StoreError> {
+        // With the notifications it causes, in one transaction.
         let id = self
-            .store
-            .add_event(app, kind, severity, message, data)
+            .record_event(app, kind, severity, message, data)
             .await?;
         // Every recorded event is a log line too (messages never carry Secret values: diffs
         // are masked before they reach an event).
@@ -556,15 +572,18 @@ impl Controller {
 
     /// The Prometheus text exposition of the engine's metrics.
     pub fn metrics_text(&self) -> String {
-        self.metrics.encode(
+        self.notifications.append_metrics(self.metrics.encode(
             self.queue.len(),
             self.cache.age().map(|a| a.as_secs_f64()),
             self.cache.len(),
-        )
+        ))
     }
 
     /// Runs until `shutdown` turns true: workers, the drift listener, the periodic resync.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        // Delivery beside the workers: it stops on the same signal, finishing the message
+        // in hand (never aborted mid-send, so a clean stop leaves nothing to resend).
+        let dispatcher = self.notifications.start(&self.store, shutdown.clone());
         let mut tasks = Vec::new();
         for _ in 0..self.config.workers.max(1) {
             let c = self.clone();
@@ -613,6 +632,9 @@ impl Controller {
         let _ = shutdown.wait_for(|stop| *stop).await;
         for t in tasks {
             t.abort();
+        }
+        if let Some(d) = dispatcher {
+            let _ = d.await;
         }
     }
 }

@@ -258,6 +258,8 @@ impl Controller {
         } else if automated.is_some() && state.last_attempt.as_deref() != Some(attempt.as_str()) {
             trigger = Some(Trigger::NewRevision);
         }
+        self.notify_status(name, &cmp, &health, &rendered.revision)
+            .await?;
         self.save_status(name, &cmp, &health, &rendered.revision, &rendered.head)
             .await?;
         if self
@@ -622,6 +624,7 @@ impl Controller {
             )
             .await
             .map_err(|e| e.to_string())?;
+        self.notify_sync_running(name, op, revision).await;
         // Steps are recorded as they happen, from a task of their own (the executor's
         // progress callback cannot wait on the database).
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
