@@ -14,10 +14,6 @@ use crate::notifications_cmd::query_value;
 pub struct DriftArgs {
     #[command(subcommand)]
     command: DriftCommand,
-    #[command(flatten)]
-    server: ServerArgs,
-    #[arg(short, long, value_enum, default_value_t = Output::Text, global = true)]
-    output: Output,
 }
 
 #[derive(Subcommand)]
@@ -31,16 +27,22 @@ enum DriftCommand {
         /// Only drift recorded from then on (RFC 3339).
         #[arg(long)]
         since: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(short, long, value_enum, default_value_t = Output::Text)]
+        output: Output,
     },
 }
 
 pub fn run(args: DriftArgs) -> anyhow::Result<ExitCode> {
-    let client = args.server.client()?;
     let DriftCommand::Report {
         app,
         pipeline,
         since,
+        server,
+        output,
     } = args.command;
+    let client = server.client()?;
     let mut q = Vec::new();
     for (k, v) in [("app", app), ("pipeline", pipeline), ("since", since)] {
         if let Some(v) = v {
@@ -51,7 +53,7 @@ pub fn run(args: DriftArgs) -> anyhow::Result<ExitCode> {
         let r = client
             .get(&format!("/api/v1/drift/report?{}", q.join("&")))
             .await?;
-        if args.output == Output::Json {
+        if output == Output::Json {
             println!("{}", serde_json::to_string_pretty(&r)?);
             return Ok(ExitCode::SUCCESS);
         }

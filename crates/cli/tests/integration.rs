@@ -2,6 +2,7 @@
 
 mod health_checks;
 mod notifications;
+mod notifications_flows;
 mod promote;
 mod render;
 mod sandbox;

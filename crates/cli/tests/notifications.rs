@@ -107,20 +107,27 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// A Git repository with one ConfigMap (`data.color`), committed; returns its HEAD.
-pub fn commit_color(repo: &Path, color: &str) -> String {
+/// Commits `cm.yaml` = `manifest` to the Git repository `repo` (created when missing);
+/// returns its HEAD.
+pub fn commit_manifest(repo: &Path, manifest: &str) -> String {
     if !repo.join(".git").exists() {
         std::fs::create_dir_all(repo).unwrap();
         git(repo, &["init", "-q", "-b", "main"]);
     }
-    std::fs::write(
-        repo.join("cm.yaml"),
-        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: palette}}\ndata: {{color: {color}}}\n"),
-    )
-    .unwrap();
+    std::fs::write(repo.join("cm.yaml"), manifest).unwrap();
     git(repo, &["add", "-A"]);
-    git(repo, &["commit", "-q", "-m", color]);
+    git(repo, &["commit", "-q", "-m", "change"]);
     git(repo, &["rev-parse", "HEAD"])
+}
+
+/// A Git repository with one ConfigMap (`data.color`), committed; returns its HEAD.
+pub fn commit_color(repo: &Path, color: &str) -> String {
+    commit_manifest(
+        repo,
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: palette}}\ndata: {{color: {color}}}\n"
+        ),
+    )
 }
 
 /// A config directory: the app `shop` (annotated for Slack), a `NotificationConfig` whose
