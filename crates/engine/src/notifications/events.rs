@@ -367,3 +367,98 @@ impl Controller {
         .await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorded_events_map_to_notification_events_with_stable_ids() {
+        let sync = json!({"operation": 7, "revision": "abc"});
+        let (id, kind) = notify_kind("web", "u", "SyncSucceeded", "ok", &sync, 1).unwrap();
+        // The same operation, whenever it is seen again: the same id.
+        let (again, _) = notify_kind("web", "u", "SyncSucceeded", "ok", &sync, 99).unwrap();
+        assert_eq!(id, again);
+        match kind {
+            EventKind::SyncSucceeded { operation } => assert_eq!(operation.revision, "abc"),
+            other => panic!("{other:?}"),
+        }
+        let drift = json!({"episode": "web:5", "impact": "high", "resources": [
+            {"key": "apps/Deployment/shop/web", "changes": [{"path": "spec.replicas", "op": "changed"}], "diff": "-  replicas: 3\n+  replicas: 5"},
+            {"key": "/ConfigMap/shop/conf", "status": "OutOfSync", "changes": []},
+        ]});
+        let (id, kind) = notify_kind("web", "u", "DriftDetected", "m", &drift, 1).unwrap();
+        assert_eq!(id, "drift:web:5");
+        let EventKind::DriftDetected { drift: d } = kind else {
+            panic!("not a drift")
+        };
+        assert_eq!(d.grade, "high");
+        assert_eq!(d.resources, 2);
+        assert_eq!(
+            d.summary,
+            [
+                "apps/Deployment/shop/web: changed spec.replicas",
+                "/ConfigMap/shop/conf: OutOfSync"
+            ]
+        );
+        // The healed event carries the detection's summary as it was.
+        let healed = json!({"episode": "web:5", "grade": "high", "summary": d.summary, "resources": 2, "bySelfHeal": true});
+        let (id, kind) = notify_kind("web", "u", "DriftHealed", "m", &healed, 2).unwrap();
+        assert_eq!(id, "healed:web:5");
+        assert!(
+            matches!(kind, EventKind::DriftHealed { by_self_heal: true, ref drift } if drift.summary.len() == 2)
+        );
+        let (_, kind) = notify_kind(
+            "web",
+            "https://git.example.com/r.git",
+            "ComparisonError",
+            "application web: fetching https://git.example.com/r.git: connection refused",
+            &json!({}),
+            3,
+        )
+        .unwrap();
+        assert!(
+            matches!(kind, EventKind::RepositoryUnreachable { ref repo_url, .. } if repo_url == "https://git.example.com/r.git")
+        );
+        // A render error is not an unreachable repository.
+        assert!(
+            notify_kind(
+                "web",
+                "u",
+                "ComparisonError",
+                "kustomize: bad",
+                &json!({}),
+                3
+            )
+            .is_none()
+        );
+        let (id, kind) = notify_kind(
+            "web",
+            "u",
+            "PromotionWaitingApproval",
+            "waits",
+            &json!({"promotion": 4, "pipeline": "shop"}),
+            3,
+        )
+        .unwrap();
+        assert_eq!(id, "promotion:4:waiting-for-approval");
+        assert!(matches!(
+            kind,
+            EventKind::Promotion {
+                stage: PromotionStage::WaitingForApproval,
+                ..
+            }
+        ));
+        let (_, kind) = notify_kind(
+            "web",
+            "u",
+            "RollbackOnFailure",
+            "revision b failed",
+            &json!({"failed": "b", "to": "a"}),
+            3,
+        )
+        .unwrap();
+        assert!(matches!(kind, EventKind::Rollback { automatic: true, ref to, .. } if to == "a"));
+        assert!(notify_kind("web", "u", "OperationInterrupted", "x", &json!({}), 3).is_none());
+    }
+}
