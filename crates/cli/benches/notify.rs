@@ -20,6 +20,26 @@ use driftless_testkit::repo::TestRepo;
 use serde_json::{Value, json};
 
 const QUEUED: usize = 1000;
+/// Refresh rounds per run (the median is reported: the machine is shared).
+const ROUNDS: usize = 5;
+
+/// User + system CPU seconds a process has used (100 ticks/s on Linux).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / 100.0
+}
+
+/// What one run measured.
+struct Run {
+    cold: Duration,
+    /// Median refresh round.
+    round: Duration,
+    /// Engine CPU per reconcile over the refresh rounds.
+    cpu_ms: f64,
+}
 
 struct Process(Child);
 impl Drop for Process {
@@ -151,14 +171,8 @@ async fn queue_for_hung(data: &Path) {
     store.close().await;
 }
 
-/// One run: (cold start, refresh round) for `n` apps.
-async fn run(
-    root: &Path,
-    kubeconfig: &Path,
-    name: &str,
-    n: usize,
-    slack: Option<&str>,
-) -> (Duration, Duration) {
+/// One run of `n` apps: cold start, then `ROUNDS` refresh rounds.
+async fn run(root: &Path, kubeconfig: &Path, name: &str, n: usize, slack: Option<&str>) -> Run {
     let repo = TestRepo::new(name);
     let all: Vec<(String, String)> = (0..n).flat_map(|i| files(name, i)).collect();
     let refs: Vec<(&str, Option<&str>)> = all
@@ -191,7 +205,7 @@ async fn run(
         .port();
     let api = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
-    let _engine = Process(
+    let engine = Process(
         Command::new(env!("CARGO_BIN_EXE_driftless"))
             .args(["up", "--allow-local-sources", "--kubeconfig"])
             .arg(kubeconfig)
@@ -212,19 +226,26 @@ async fn run(
         a["status"]["sync"]["status"] == "Synced" && a["status"]["health"]["status"] == "Healthy"
     };
     let cold = until_all(&http, &api, &token, n, started, ready).await;
-    let t0 = jiff::Timestamp::now().as_millisecond();
-    let round = Instant::now();
-    for i in 0..n {
-        http.post(format!("{api}/api/v1/applications/{name}-{i:04}/refresh"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+    let cpu_before = cpu_seconds(engine.0.id());
+    let mut rounds = Vec::new();
+    for _ in 0..ROUNDS {
+        let t0 = jiff::Timestamp::now().as_millisecond();
+        let round = Instant::now();
+        for i in 0..n {
+            http.post(format!("{api}/api/v1/applications/{name}-{i:04}/refresh"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+        }
+        let took = until_all(&http, &api, &token, n, round, |a| {
+            a["status"]["reconciledAtMs"].as_i64().unwrap_or(0) > t0
+        })
+        .await;
+        rounds.push(took);
     }
-    let refresh = until_all(&http, &api, &token, n, round, |a| {
-        a["status"]["reconciledAtMs"].as_i64().unwrap_or(0) > t0
-    })
-    .await;
+    let cpu_ms = 1000.0 * (cpu_seconds(engine.0.id()) - cpu_before) / (ROUNDS * n) as f64;
+    rounds.sort();
     if slack.is_some() {
         let pending: Value = http
             .get(format!(
@@ -242,7 +263,11 @@ async fn run(
             pending["items"].as_array().map_or(0, Vec::len)
         );
     }
-    (cold, refresh)
+    Run {
+        cold,
+        round: rounds[ROUNDS / 2],
+        cpu_ms,
+    }
 }
 
 #[tokio::main]
@@ -264,23 +289,26 @@ async fn main() {
     );
     wait_for_file(&kubeconfig, "the sandbox kubeconfig");
     let (hung, connections) = hung_endpoint();
-    let (cold_a, refresh_a) = run(dir.path(), &kubeconfig, "plain", n, None).await;
-    let (cold_b, refresh_b) = run(dir.path(), &kubeconfig, "queued", n, Some(&hung)).await;
-    let rate = |d: Duration| n as f64 / d.as_secs_f64();
+    println!("notify bench: {n} apps × 3 resources, runs interleaved");
+    for k in 0..2 {
+        for (what, slack) in [("plain", None), ("queued", Some(hung.as_str()))] {
+            let r = run(dir.path(), &kubeconfig, &format!("{what}{k}"), n, slack).await;
+            let label = if slack.is_some() {
+                format!("with {QUEUED} queued for a hung endpoint")
+            } else {
+                "without notifications".to_string()
+            };
+            println!(
+                "  {label}: cold start {:.2} s; refresh round (median of {ROUNDS}) {:.2} s = {:.0} reconciles/s; engine CPU {:.2} ms per reconcile",
+                r.cold.as_secs_f64(),
+                r.round.as_secs_f64(),
+                n as f64 / r.round.as_secs_f64(),
+                r.cpu_ms
+            );
+        }
+    }
     println!(
-        "notify bench: {n} apps × 3 resources; {QUEUED} notifications queued for a hung endpoint in the second run"
-    );
-    println!(
-        "  without notifications: cold start {:.2} s, refresh round {:.2} s ({:.0} reconciles/s)",
-        cold_a.as_secs_f64(),
-        refresh_a.as_secs_f64(),
-        rate(refresh_a)
-    );
-    println!(
-        "  with {QUEUED} queued for a hung endpoint: cold start {:.2} s, refresh round {:.2} s ({:.0} reconciles/s); the endpoint got {} connection(s)",
-        cold_b.as_secs_f64(),
-        refresh_b.as_secs_f64(),
-        rate(refresh_b),
+        "  the hung endpoint got {} connection(s) in all",
         connections.load(std::sync::atomic::Ordering::SeqCst)
     );
 }
