@@ -316,4 +316,34 @@ async fn one_slack_message_per_synced_revision_and_none_after_a_restart() {
     assert_eq!(slack.messages().len(), 2, "{:#?}", slack.messages());
     // The API never shows the secret.
     assert!(!outbox.to_string().contains("xoxb-secret-value"));
+
+    // The CLI: list, send again (a user's explicit act), and a test message.
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_driftless"))
+            .args(["notifications", "--server", &api.base])
+            .args(args)
+            .env("DRIFTLESS_DATA_DIR", r.join("data"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let listed: Value =
+        serde_json::from_str(&cli(&["list", "--app", "shop", "-o", "json"])).unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2, "{listed:#}");
+    let first_id = listed["items"][1]["id"].as_i64().unwrap();
+    cli(&["resend", &first_id.to_string()]);
+    let got = slack.wait_for("the resent message", |m| m.len() >= 3).await;
+    assert_eq!(got[2]["text"], got[0]["text"], "{got:#?}");
+    cli(&["test", "slack", "ops"]);
+    let got = slack.wait_for("the test message", |m| m.len() >= 4).await;
+    assert_eq!(got[3]["channel"], "ops", "{got:#?}");
+    assert!(
+        got[3]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Test notification"),
+        "{got:#?}"
+    );
+    assert!(cli(&["list", "--status", "sent"]).contains("slack:deploys"));
 }
