@@ -274,3 +274,80 @@ async fn a_failed_deployment_sends_one_email_and_a_successful_one_another() {
     assert!(items.iter().all(|m| m["status"] == "sent"), "{outbox:#}");
     assert!(!outbox.to_string().contains("mail-pass-21"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn created_running_deployed_once_per_revision_and_degraded() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let repo = r.join("repo");
+    let good = commit_manifest(&repo, &web("nginx:1.27"));
+    let slack = Slack::start().await;
+    write_config(
+        &r.join("config"),
+        &repo,
+        &slack.url,
+        "    notifications.argoproj.io/subscribe.on-created.slack: life\n    notifications.argoproj.io/subscribe.on-sync-running.slack: life\n    notifications.argoproj.io/subscribe.on-deployed.slack: life\n    notifications.argoproj.io/subscribe.on-health-degraded.slack: life\n",
+    );
+    let text_of = |m: &Value| m["text"].as_str().unwrap_or_default().to_string();
+    let count = |m: &[Value], what: &str| m.iter().filter(|x| text_of(x).contains(what)).count();
+    let (engine, base) = up(r);
+    let api = Api::new(r, base);
+    let got = slack
+        .wait_for("created, running and deployed", |m| {
+            count(m, "is now running revision") >= 1
+        })
+        .await;
+    assert_eq!(count(&got, "has been created"), 1, "{got:#?}");
+    assert_eq!(
+        count(&got, "sync operation of application shop started"),
+        1,
+        "{got:#?}"
+    );
+    assert!(
+        got.iter()
+            .any(|m| text_of(m).contains(&format!("is now running revision {good}"))),
+        "{got:#?}"
+    );
+    api.wait_app("synced", |a| synced_at(a, &good)).await;
+
+    // A restart and a refresh: still Synced and Healthy at the same revision, no second
+    // "deployed" and no second "created".
+    drop(engine);
+    let (engine, base) = up(r);
+    let api = Api::new(r, base);
+    let before = api.get("/api/v1/applications/shop").await["status"]["reconciledAtMs"]
+        .as_i64()
+        .unwrap_or(0);
+    api.post("/api/v1/applications/shop/refresh").await;
+    api.wait_app("reconciled after the restart", |a| {
+        a["status"]["reconciledAtMs"].as_i64().unwrap_or(0) > before && synced_at(a, &good)
+    })
+    .await;
+    let outbox = api.get("/api/v1/notifications?app=shop").await;
+    let mut triggers: Vec<&str> = outbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["trigger"].as_str().unwrap())
+        .collect();
+    triggers.sort();
+    assert_eq!(
+        triggers,
+        ["on-created", "on-deployed", "on-sync-running"],
+        "{outbox:#}"
+    );
+
+    // A broken image: the sync runs, health degrades.
+    commit_manifest(&repo, &web("nginx:broken"));
+    api.post("/api/v1/applications/shop/refresh").await;
+    let got = slack
+        .wait_for("degraded", |m| count(m, "has degraded") >= 1)
+        .await;
+    assert_eq!(
+        count(&got, "sync operation of application shop started"),
+        2,
+        "{got:#?}"
+    );
+    assert_eq!(count(&got, "is now running revision"), 1, "{got:#?}");
+    drop(engine);
+}
