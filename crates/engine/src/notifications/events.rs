@@ -240,6 +240,7 @@ impl Controller {
                 .add_event(app, kind, severity, message, &data)
                 .await;
         };
+        let notify = self.with_promotion(notify).await;
         let event = self.notify_event(&definition, id, notify, now).await;
         let messages = self.plan(&loaded, &event).await;
         let (id, enqueued) = self
@@ -272,6 +273,31 @@ impl Controller {
             app: app_info(app, &status),
             kind,
         }
+    }
+
+    /// A promotion event with what its record says: stages, revision, who decided.
+    async fn with_promotion(&self, kind: EventKind) -> EventKind {
+        let EventKind::Promotion {
+            stage,
+            mut promotion,
+        } = kind
+        else {
+            return kind;
+        };
+        if let Ok(id) = promotion.id.parse::<i64>()
+            && let Ok(Some(p)) = self.promotion(id).await
+        {
+            promotion.from = p.from;
+            promotion.to = p.to;
+            promotion.revision = Some(p.source_revision).filter(|r| !r.is_empty());
+            promotion.by = match stage {
+                PromotionStage::Approved | PromotionStage::Rejected => {
+                    p.approvals.last().map(|d| d.user.clone())
+                }
+                _ => Some(p.requested_by).filter(|r| !r.is_empty()),
+            };
+        }
+        EventKind::Promotion { stage, promotion }
     }
 
     /// The messages `event` causes; planning problems (an unknown service, a template that
