@@ -198,9 +198,14 @@ impl Api {
     }
 
     pub async fn post(&self, path: &str) -> Value {
+        self.post_json(path, &json!({})).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Value {
         self.http
             .post(format!("{}{path}", self.base))
             .bearer_auth(&self.token)
+            .json(body)
             .send()
             .await
             .unwrap()
@@ -233,8 +238,7 @@ pub fn synced_at(app: &Value, revision: &str) -> bool {
         && app["status"]["health"]["status"] == "Healthy"
 }
 
-const SYNC_SUCCEEDED: &str =
-    "    notifications.argoproj.io/subscribe.on-sync-succeeded.slack: deploys\n";
+const SYNC_SUCCEEDED: &str = "    notifications.argoproj.io/subscribe.on-sync-succeeded.slack: deploys\n    notifications.argoproj.io/subscribe.on-rollback.slack: deploys\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_slack_message_per_synced_revision_and_none_after_a_restart() {
@@ -346,4 +350,34 @@ async fn one_slack_message_per_synced_revision_and_none_after_a_restart() {
         "{got:#?}"
     );
     assert!(cli(&["list", "--status", "sent"]).contains("slack:deploys"));
+
+    // A user's rollback to the first revision: its sync, and the rollback itself.
+    let answer = api
+        .post_json(
+            "/api/v1/applications/shop/rollback",
+            &json!({"reason": "blue is wrong"}),
+        )
+        .await;
+    assert!(answer.get("error").is_none(), "{answer}");
+    let got = slack
+        .wait_for("the rollback", |m| {
+            m.iter().any(|x| {
+                x["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("rolled back")
+            })
+        })
+        .await;
+    let rollback = got
+        .iter()
+        .find(|x| x["text"].as_str().unwrap().contains("rolled back"))
+        .unwrap();
+    assert!(
+        rollback["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("was rolled back from {second} to {first}")),
+        "{got:#?}"
+    );
 }

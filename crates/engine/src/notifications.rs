@@ -10,6 +10,7 @@
 //! report for `GET /api/v1/drift/report` and the CLI in [`report`].
 
 pub mod events;
+pub mod mapping;
 pub mod report;
 pub mod status;
 
