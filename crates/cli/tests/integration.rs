@@ -3,6 +3,7 @@
 mod health_checks;
 mod notifications;
 mod notifications_flows;
+mod notifications_ui;
 mod promote;
 mod render;
 mod sandbox;

@@ -21,6 +21,8 @@ pub struct Slack {
     pub url: String,
     got: Arc<Mutex<Vec<(String, Value)>>>,
     arrived: Arc<Notify>,
+    /// Answer `{"ok": false, "error": "channel_not_found"}` (a permanent failure) while set.
+    pub refuse: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Slack {
@@ -34,6 +36,7 @@ impl Slack {
             url: format!("http://{}", listener.local_addr().unwrap()),
             got: Arc::default(),
             arrived: Arc::default(),
+            refuse: Arc::default(),
         };
         let s = slack.clone();
         let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
@@ -49,6 +52,9 @@ impl Slack {
                     .await
                     .unwrap_or_default();
                 let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                if s.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+                    return axum::Json(json!({"ok": false, "error": "channel_not_found"}));
+                }
                 s.got.lock().unwrap().push((auth, body));
                 s.arrived.notify_waiters();
                 axum::Json(json!({"ok": true}))
