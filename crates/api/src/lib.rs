@@ -13,6 +13,7 @@
 //! - `POST /api/v1/images` `{"application": A | "stage": "PIPELINE/STAGE", "image": "web:1.2"}`:
 //!   a commit setting the tag (a stage: every app of a pipeline's first stage)
 //! - `/api/v1/pipelines`, `/promotions`, `/dora`: see [`promotions`]
+//! - `/api/v1/notifications`, `/drift/report`: see [`notifications`]
 //! - `GET /api/v1/whoami`: the calling user and roles
 //! - a resource-tree node (manifests, events, pod logs) and `/graph`: see [`resources`]
 //!
@@ -35,6 +36,7 @@ mod clusters;
 mod definitions;
 mod error;
 mod guard;
+mod notifications;
 mod promotions;
 mod repositories;
 mod resources;
@@ -136,6 +138,10 @@ pub fn router_with(state: ApiState, limits: Limits) -> Router {
         .route("/promotions/{id}/approve", post(promotions::approve))
         .route("/promotions/{id}/reject", post(promotions::reject))
         .route("/dora", get(promotions::dora))
+        .route("/notifications", get(notifications::list))
+        .route("/notifications/test", post(notifications::test))
+        .route("/notifications/{id}/resend", post(notifications::resend))
+        .route("/drift/report", get(notifications::drift_report))
         .route("/whoami", get(auth::whoami))
         .route("/stream", get(stream))
         .route("/audit", get(audit))

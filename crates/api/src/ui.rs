@@ -51,6 +51,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../ui/audit.js"),
     ),
     (
+        "notifications.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../ui/notifications.js"),
+    ),
+    (
         "graph.js",
         "text/javascript; charset=utf-8",
         include_str!("../ui/graph.js"),

@@ -1,11 +1,12 @@
 // Entry point: login, the hash router (#/apps, #/apps/NAME, #/clusters/NAME (the apps it
-// hosts), #/pipelines, #/pipelines/NAME, #/audit, #/graph) and who is logged in. Every page is a module with `render(main, ctx)`.
+// hosts), #/pipelines, #/pipelines/NAME, #/audit, #/notifications, #/graph) and who is logged in. Every page is a module with `render(main, ctx)`.
 
 import { ApiError, get, setToken, token, esc } from "./api.js";
 import * as apps from "./apps.js";
 import * as app from "./app.js";
 import * as pipelines from "./pipelines.js";
 import * as audit from "./audit.js";
+import * as notifications from "./notifications.js";
 import * as graph from "./graph.js";
 
 const main = document.getElementById("main");
@@ -62,6 +63,7 @@ async function route() {
     else if (section === "pipelines" && rest.length) await pipelines.renderOne(main, rest[0], ctx);
     else if (section === "pipelines") await pipelines.renderList(main, ctx);
     else if (section === "audit") await audit.render(main, ctx);
+    else if (section === "notifications") await notifications.render(main, ctx);
     else if (section === "graph") await graph.render(main, ctx);
     else main.innerHTML = `<h1>Not found</h1><p>No page ${esc(hash)}.</p>`;
   } catch (e) {

@@ -8,8 +8,10 @@ mod client;
 mod cluster_cmd;
 mod demo;
 mod diff_cmd;
+mod drift_cmd;
 mod graph_cmd;
 mod image_cmd;
+mod notifications_cmd;
 mod promote_cmd;
 mod render_cmd;
 mod repo_cmd;
@@ -78,6 +80,10 @@ enum Command {
     Repo(repo_cmd::RepoCmdArgs),
     /// Run a Lua workflow script (the `gitops` module, tasks) against a running engine.
     Run(Box<run_cmd::RunArgs>),
+    /// Notifications of a running engine: list (failures with their error), resend, test.
+    Notifications(notifications_cmd::NotificationsArgs),
+    /// Drift reports for CI (`drift report -o json`).
+    Drift(drift_cmd::DriftArgs),
     /// Audit log tools: `verify` checks its hash chain.
     Audit(audit_cmd::AuditArgs),
     /// Run the embedded sandbox Kubernetes API server and write a kubeconfig for it.
@@ -114,6 +120,8 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate_cmd::run(*args),
         Command::Diff(args) => diff_cmd::run(*args),
         Command::Audit(args) => audit_cmd::run(args),
+        Command::Notifications(args) => notifications_cmd::run(args),
+        Command::Drift(args) => drift_cmd::run(args),
         Command::Run(args) => run_cmd::run(*args),
         Command::Repo(args) => repo_cmd::run(args),
         Command::Cluster(args) => cluster_cmd::run(args),

@@ -335,6 +335,11 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         )
         .await
         .map_err(anyhow::Error::msg)?;
+        // Notifications from --config only (never from Git or the demo), before any
+        // application is loaded (a new one is `on-created`).
+        if let Some(dir) = &args.config {
+            crate::notifications_cmd::configure(&controller, &load_definitions(dir).notifications)?;
+        }
         // Applications created through the API live in the store; files may replace them.
         let mut after = String::new();
         loop {

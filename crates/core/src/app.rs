@@ -42,6 +42,10 @@ pub struct Application {
     /// `metadata.labels`: what users filter and select applications by (the UI's filters).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// `metadata.annotations` (string values): notification subscriptions
+    /// (`notifications.argoproj.io/subscribe.<trigger>.<service>`) live here.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub annotations: std::collections::BTreeMap<String, String>,
     /// Where the definition came from (file and document).
     #[serde(skip)]
     pub origin: String,
@@ -228,6 +232,21 @@ pub struct Parsed {
 /// once as ignored rather than as unknown.
 const ARGO_SPEC_IGNORED: &[&str] = &["info", "sources"];
 
+/// The string values of a metadata map (Kubernetes allows nothing else; others are dropped
+/// rather than refusing an application over an annotation Driftless does not read).
+pub fn string_map(v: &Value) -> Value {
+    Value::Object(
+        v.as_object()
+            .map(|m| {
+                m.iter()
+                    .filter(|(_, v)| v.is_string())
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
+}
+
 /// Parses every Application document of a YAML stream.
 pub fn parse(text: &str, origin: &str) -> Result<Vec<Parsed>, AppError> {
     let docs = parse_stream(text, &Limits::default()).map_err(|e| AppError {
@@ -296,6 +315,9 @@ pub fn from_doc(doc: &Value, origin: &str) -> Result<Parsed, AppError> {
             )));
         }
         fields.insert("labels".into(), labels.clone());
+    }
+    if let Some(annotations) = doc.pointer("/metadata/annotations") {
+        fields.insert("annotations".into(), string_map(annotations));
     }
     let app: Application = serde_json::from_value(Value::Object(fields))
         .map_err(|e| err(format!("application {name}: {e}")))?;

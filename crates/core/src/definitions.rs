@@ -27,6 +27,10 @@ pub struct Definitions {
     /// Argo CD's `argocd-cm`), with its origin: the health crate reads them. Never taken from
     /// Git (a non-strict add leaves them to the cluster as the objects they are).
     pub health_checks: Vec<(Value, String)>,
+    /// Notification configuration of an operator's config file (`NotificationConfig`,
+    /// Argo CD's `argocd-notifications-cm` and `argocd-notifications-secret`), with its origin:
+    /// the engine's notifications read them. Never taken from Git.
+    pub notifications: Vec<(Value, String)>,
     /// One line per refused document, naming its origin and the field at fault.
     pub errors: Vec<String>,
 }
@@ -40,6 +44,21 @@ pub fn is_health_config(doc: &Value) -> bool {
         || (api == Some("v1")
             && kind == Some("ConfigMap")
             && doc.pointer("/metadata/name").and_then(Value::as_str) == Some("argocd-cm"))
+}
+
+/// Notification configuration: `driftless.dev/v1alpha1 NotificationConfig`, or Argo CD's
+/// `argocd-notifications-cm` ConfigMap / `argocd-notifications-secret` Secret.
+pub fn is_notification_config(doc: &Value) -> bool {
+    let api = crate::object::api_version(doc);
+    let kind = crate::object::kind(doc);
+    let name = doc.pointer("/metadata/name").and_then(Value::as_str);
+    (api == Some("driftless.dev/v1alpha1") && kind == Some("NotificationConfig"))
+        || (api == Some("v1")
+            && kind == Some("ConfigMap")
+            && name == Some("argocd-notifications-cm"))
+        || (api == Some("v1")
+            && kind == Some("Secret")
+            && name == Some("argocd-notifications-secret"))
 }
 
 /// Is this document one of the engine's definitions (rather than a cluster object)?
@@ -96,6 +115,8 @@ impl Definitions {
             }
         } else if strict && is_health_config(doc) {
             self.health_checks.push((doc.clone(), origin.to_string()));
+        } else if strict && is_notification_config(doc) {
+            self.notifications.push((doc.clone(), origin.to_string()));
         } else if strict {
             self.errors.push(format!(
                 "{origin}: expected an Application, Project/AppProject, Repository, Cluster, Pipeline, User or HealthCheck (or an Argo CD repository/cluster Secret or argocd-cm), found kind {:?} of {:?}",

@@ -71,6 +71,9 @@ pub struct Project {
     /// The app-of-apps whose source declared this project (None: the operator's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
+    /// `metadata.annotations`: project-wide notification subscriptions.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// Spec fields read by [`from_doc`]; any other refuses the project.
@@ -268,6 +271,9 @@ pub fn from_doc(v: &Value, origin: &str) -> Result<Project, String> {
     }
     p.name = name.to_string();
     p.parent = None;
+    if let Some(a) = v.pointer("/metadata/annotations") {
+        p.annotations = serde_json::from_value(crate::app::string_map(a)).unwrap_or_default();
+    }
     Ok(p)
 }
 

@@ -14,6 +14,7 @@ pub mod error;
 pub mod flow;
 pub mod load;
 pub mod metrics;
+pub mod notifications;
 pub mod policy;
 pub mod status;
 pub mod sync;

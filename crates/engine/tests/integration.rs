@@ -7,6 +7,7 @@ mod fallbacks;
 mod freight;
 mod images;
 mod noop;
+mod notifications;
 mod promotion;
 mod reliability_fault;
 mod reliability_fault_input;

@@ -128,6 +128,15 @@ impl Dispatcher {
         }))
     }
 
+    /// Counts into `metrics` (shared with the engine's `/metrics`) instead of its own.
+    /// Call right after [`Dispatcher::new`], before the dispatcher is cloned.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.0) {
+            shared.metrics = metrics;
+        }
+        self
+    }
+
     pub fn metrics(&self) -> &Metrics {
         &self.0.metrics
     }

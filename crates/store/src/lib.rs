@@ -11,6 +11,7 @@
 mod audit;
 pub mod lease;
 pub mod lock;
+mod notifications;
 mod promotions;
 mod records;
 
@@ -80,10 +81,10 @@ macro_rules! migrations {
 fn migrator(backend: Backend) -> Migrator {
     Migrator::with_migrations(match backend {
         Backend::Sqlite => {
-            migrations!("sqlite", 1 "0001_init", 2 "0002_definitions", 3 "0003_promotions", 4 "0004_leases")
+            migrations!("sqlite", 1 "0001_init", 2 "0002_definitions", 3 "0003_promotions", 4 "0004_leases", 5 "0005_notifications")
         }
         Backend::Postgres => {
-            migrations!("postgres", 1 "0001_init", 2 "0002_definitions", 3 "0003_promotions", 4 "0004_leases")
+            migrations!("postgres", 1 "0001_init", 2 "0002_definitions", 3 "0003_promotions", 4 "0004_leases", 5 "0005_notifications")
         }
     })
 }

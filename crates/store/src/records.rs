@@ -152,7 +152,7 @@ fn history_of(row: &AnyRow) -> Result<HistoryEntry, StoreError> {
     })
 }
 
-fn event_of(row: &AnyRow) -> Result<Event, StoreError> {
+pub(crate) fn event_of(row: &AnyRow) -> Result<Event, StoreError> {
     let id = int(row, "id", "event")?;
     let what = format!("event {id}");
     Ok(Event {

@@ -1,12 +1,13 @@
 //! Every store scenario runs on SQLite and on a real PostgreSQL started for the test.
 
 mod coordination;
+mod notifications;
 
 use driftless_store::{AuditQuery, HistoryEntry, OperationPhase, Store, StoreError};
 use driftless_testkit::postgres::PgServer;
 use serde_json::json;
 
-async fn both(scenario: impl AsyncFn(Store)) {
+pub(crate) async fn both(scenario: impl AsyncFn(Store)) {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = Store::sqlite(&dir.path().join("driftless.db"))
         .await

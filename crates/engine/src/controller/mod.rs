@@ -155,6 +155,8 @@ pub struct Controller {
     users: Arc<users::Users>,
     /// Which custom resource defines which application, project, pipeline.
     pub(crate) custom_resources: custom_resources::Registry,
+    /// Notification configuration, dispatcher and the transitions seen (`crate::notifications`).
+    pub(crate) notifications: crate::notifications::Notifications,
 }
 
 impl Controller {
@@ -206,7 +208,13 @@ impl Controller {
             promotions: Default::default(),
             users: Arc::default(),
             custom_resources: Default::default(),
+            notifications: Default::default(),
         }))
+    }
+
+    /// Notifications: configuration, outbox dispatcher, metrics.
+    pub fn notifications(&self) -> &crate::notifications::Notifications {
+        &self.notifications
     }
 
     /// The API users' token table (`User` definitions), re-read while the engine runs.
@@ -231,6 +239,9 @@ impl Controller {
         let existed = self.store.get_app(&app.name).await?;
         self.store.put_app(&app.name, &spec).await?;
         let changed = existed.as_ref().is_none_or(|r| r.spec != spec);
+        if existed.is_none() {
+            self.notify_app_lifecycle(&app, true).await;
+        }
         if changed {
             let action = if existed.is_some() {
                 "app.update"
@@ -350,8 +361,10 @@ impl Controller {
     pub async fn remove_app(&self, name: &str, actor: &str) -> EngineResult<bool> {
         self.custom_resources
             .admit_removal(custom_resources::Noun::Application, name, actor)?;
-        let had = self.apps.lock().await.remove(name).is_some();
-        if had {
+        let removed = self.apps.lock().await.remove(name);
+        let had = removed.is_some();
+        if let Some(state) = removed {
+            self.notify_app_lifecycle(&state.app, false).await;
             self.forget_app(name, actor, json!({})).await?;
         }
         Ok(had)
@@ -448,6 +461,9 @@ impl Controller {
                     &json!({"seconds": duration.as_secs(), "reason": reason}),
                 )
                 .await?;
+            if !duration.is_zero() {
+                self.notify_heal_paused(name, reason).await;
+            }
             // When the pause ends, look again (drift seen meanwhile gets healed then).
             let queue = self.queue.clone();
             let app = name.to_string();
@@ -540,9 +556,9 @@ impl Controller {
         message: &str,
         data: &serde_json::Value,
     ) -> Result<i64, driftless_store::StoreError> {
+        // With the notifications it causes, in one transaction.
         let id = self
-            .store
-            .add_event(app, kind, severity, message, data)
+            .record_event(app, kind, severity, message, data)
             .await?;
         // Every recorded event is a log line too (messages never carry Secret values: diffs
         // are masked before they reach an event).
@@ -565,15 +581,18 @@ impl Controller {
 
     /// The Prometheus text exposition of the engine's metrics.
     pub fn metrics_text(&self) -> String {
-        self.metrics.encode(
+        self.notifications.append_metrics(self.metrics.encode(
             self.queue.len(),
             self.cache.age().map(|a| a.as_secs_f64()),
             self.cache.len(),
-        )
+        ))
     }
 
     /// Runs until `shutdown` turns true: workers, the drift listener, the periodic resync.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        // Delivery beside the workers: it stops on the same signal, finishing the message
+        // in hand (never aborted mid-send, so a clean stop leaves nothing to resend).
+        let dispatcher = self.notifications.start(&self.store, shutdown.clone());
         let mut tasks = Vec::new();
         for _ in 0..self.config.workers.max(1) {
             let c = self.clone();
@@ -622,6 +641,9 @@ impl Controller {
         let _ = shutdown.wait_for(|stop| *stop).await;
         for t in tasks {
             t.abort();
+        }
+        if let Some(d) = dispatcher {
+            let _ = d.await;
         }
     }
 }

@@ -139,6 +139,7 @@ impl Controller {
             )
             .await
             .map_err(|e| e.to_string())?;
+        self.notify_sync_running(name, op, &order.revision).await;
         Ok(op)
     }
 

@@ -284,6 +284,8 @@ impl Controller {
         if let Some(after) = decision.requeue_after() {
             self.enqueue_after(name, after);
         }
+        self.notify_status(name, &seen.cmp, &seen.health, &seen.rendered.revision)
+            .await?;
         self.save_status(name, &seen.seen()).await?;
         if let Some(r) = decision.rollback() {
             self.roll_back_on_failure(name, &r.failed, &r.to, &seen.rendered.head, &r.why)

@@ -1,5 +1,5 @@
 -- Notification outbox, Postgres flavour (mirrors the SQLite flavour column for column).
--- Copy to crates/store/migrations/postgres/ and add `4 "0004_notifications"` to the migrator.
+-- The store applies it as crates/store/migrations/postgres/0005_notifications.sql (0004 there is leases).
 -- Times are milliseconds since the Unix epoch; payload is the rendered message (JSON TEXT).
 -- dedupe_key is UNIQUE: a message is enqueued at most once, whichever replica or retry tries.
 

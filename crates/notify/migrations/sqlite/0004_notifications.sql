@@ -1,5 +1,5 @@
 -- Notification outbox, SQLite flavour (the Postgres flavour mirrors it column for column).
--- Copy to crates/store/migrations/sqlite/ and add `4 "0004_notifications"` to the migrator.
+-- The store applies it as crates/store/migrations/sqlite/0005_notifications.sql (0004 there is leases).
 -- Times are milliseconds since the Unix epoch; payload is the rendered message (JSON TEXT).
 -- dedupe_key is UNIQUE: a message is enqueued at most once, whichever replica or retry tries.
 

@@ -29,7 +29,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub(crate) fn new(source: &str, key: &str, message: impl Into<String>) -> Self {
+    pub fn new(source: &str, key: &str, message: impl Into<String>) -> Self {
         Self {
             source_name: source.into(),
             key: key.into(),
