@@ -164,7 +164,7 @@ pub(crate) fn ts(ms: i64) -> jiff::Timestamp {
 }
 
 /// The application as notifications see it, from its definition and a stored status.
-pub fn app_info(app: &Application, status: &Value) -> AppInfo {
+pub fn app_info(app: &Application, status: &crate::AppStatus) -> AppInfo {
     let environment = app
         .labels
         .get("environment")
@@ -181,19 +181,16 @@ pub fn app_info(app: &Application, status: &Value) -> AppInfo {
         environment,
         labels: app.labels.clone(),
         annotations: app.annotations.clone(),
-        revision: status["sync"]["revision"].as_str().map(String::from),
+        revision: status.sync.revision.clone(),
         repo_url: app.source.repo_url.clone(),
         path: app.source.path.clone(),
         target_revision: app.source.target_revision.clone(),
-        sync_status: status["sync"]["status"]
-            .as_str()
-            .unwrap_or("Unknown")
+        sync_status: status.sync.status.as_str().into(),
+        health_status: status
+            .health_status()
+            .map_or("Unknown", |h| h.as_str())
             .into(),
-        health_status: status["health"]["status"]
-            .as_str()
-            .unwrap_or("Unknown")
-            .into(),
-        health_message: status["health"]["message"].as_str().map(String::from),
+        health_message: status.health.as_ref().map(|h| h.message.clone()),
         destination: Destination {
             server: app.destination.server.clone(),
             namespace: app.destination.namespace.clone(),

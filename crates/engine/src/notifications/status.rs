@@ -41,10 +41,10 @@ impl Controller {
             .and_then(|e| Some((e.data["episode"].as_str()?.to_string(), e.data)));
         let seen = Seen {
             initialized: true,
-            health: status["health"]["status"]
-                .as_str()
-                .unwrap_or_default()
-                .into(),
+            health: status
+                .health_status()
+                .map(|h| h.as_str().to_string())
+                .unwrap_or_default(),
             deployed: None,
             episode,
         };
