@@ -13,6 +13,7 @@ pub mod lease;
 pub mod lock;
 mod promotions;
 mod records;
+pub mod shards;
 
 use std::borrow::Cow;
 use std::sync::{Arc, RwLock};
@@ -26,6 +27,7 @@ pub use lease::{Coordination, Fence, Holding, StoreLease, hold};
 pub use lock::{DataDirLock, LockError};
 pub use promotions::{Deployment, PromotionRow};
 pub use records::{AppRecord, Event, HistoryEntry, Operation, OperationPhase};
+pub use shards::{AppOwner, Member, MemberReport, ShardRequest};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -80,10 +82,10 @@ macro_rules! migrations {
 fn migrator(backend: Backend) -> Migrator {
     Migrator::with_migrations(match backend {
         Backend::Sqlite => {
-            migrations!("sqlite", 1 "0001_init", 2 "0002_definitions", 3 "0003_promotions", 4 "0004_leases")
+            migrations!("sqlite", 1 "0001_init", 2 "0002_definitions", 3 "0003_promotions", 4 "0004_leases", 6 "0006_shards")
         }
         Backend::Postgres => {
-            migrations!("postgres", 1 "0001_init", 2 "0002_definitions", 3 "0003_promotions", 4 "0004_leases")
+            migrations!("postgres", 1 "0001_init", 2 "0002_definitions", 3 "0003_promotions", 4 "0004_leases", 6 "0006_shards")
         }
     })
 }
