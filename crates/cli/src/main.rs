@@ -15,6 +15,7 @@ mod render_cmd;
 mod repo_cmd;
 mod run_cmd;
 mod sandbox_cmd;
+mod shards_cmd;
 mod status_cmd;
 mod sync_cmd;
 mod up_cmd;
@@ -80,6 +81,8 @@ enum Command {
     Run(Box<run_cmd::RunArgs>),
     /// Audit log tools: `verify` checks its hash chain.
     Audit(audit_cmd::AuditArgs),
+    /// The replicas sharing the store: which is live, what each owns, how loaded it is.
+    Shards(shards_cmd::ShardsArgs),
     /// Run the embedded sandbox Kubernetes API server and write a kubeconfig for it.
     Sandbox(sandbox_cmd::SandboxArgs),
     /// Run the engine: controller, store and API (--demo: with a sandbox cluster and demo apps).
@@ -129,6 +132,7 @@ fn main() -> ExitCode {
         Command::Sync(args) => sync_cmd::run(*args),
         Command::Status(args) => status_cmd::run(*args),
         Command::Sandbox(args) => sandbox_cmd::run(args),
+        Command::Shards(args) => shards_cmd::run(args),
         Command::Up(args) => up_cmd::run(*args),
     };
     match result {

@@ -173,6 +173,11 @@ impl Store {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = fence.declaration();
     }
 
+    /// Is this store written by one of several replicas (it declared a member lease)?
+    pub fn is_member(&self) -> bool {
+        declared_fence(&self.fence).starts_with(shards::MEMBER_PREFIX)
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

@@ -19,6 +19,7 @@ mod reconcile;
 pub mod repositories;
 pub mod revert;
 mod rollback;
+pub mod shards;
 pub mod source;
 pub mod source_guard;
 pub mod users;
@@ -136,6 +137,8 @@ pub struct Controller {
     pub(crate) promotions: promotion::Promotions,
     /// API users' tokens, replaceable while running (revocation without a restart).
     users: Arc<users::Users>,
+    /// This replica's share when several share the store (unset: everything is ours).
+    pub(crate) shards: std::sync::OnceLock<Arc<shards::Ownership>>,
 }
 
 impl Controller {
@@ -147,11 +150,16 @@ impl Controller {
         assessor: Assessor,
         config: ControllerConfig,
     ) -> Result<Arc<Controller>, String> {
-        for op in store
-            .running_operations()
-            .await
-            .map_err(|e| e.to_string())?
-        {
+        // Replicas sharing the store: operations left running may be another replica's;
+        // whoever claims their application closes them ([`shards`]).
+        let left_running = match store.is_member() {
+            true => Vec::new(),
+            false => store
+                .running_operations()
+                .await
+                .map_err(|e| e.to_string())?,
+        };
+        for op in left_running {
             let message = format!(
                 "the engine stopped during this {} (revision {}); it was not resumed — the next reconcile compares again and syncs what is still out of sync",
                 op.kind, op.revision
@@ -192,6 +200,7 @@ impl Controller {
             updates: tokio::sync::broadcast::channel(1024).0,
             promotions: Default::default(),
             users: Arc::default(),
+            shards: std::sync::OnceLock::new(),
         }))
     }
 
@@ -381,6 +390,9 @@ impl Controller {
         actor: &str,
         prune: bool,
     ) -> Result<bool, String> {
+        if let Some(forwarded) = self.forward(name, "sync", actor, prune).await? {
+            return Ok(forwarded);
+        }
         let known = match self.apps.lock().await.get_mut(name) {
             Some(s) => {
                 s.sync_requested = Some(actor.to_string());
@@ -505,6 +517,9 @@ impl Controller {
 
     /// Asks for a reconcile (a user's refresh, a webhook).
     pub fn enqueue(&self, name: &str, reason: Reason) {
+        if reason == Reason::User && self.forward_refresh(name) {
+            return;
+        }
         self.queue.enqueue(name, reason);
     }
 
@@ -556,11 +571,15 @@ impl Controller {
 
     /// The Prometheus text exposition of the engine's metrics.
     pub fn metrics_text(&self) -> String {
-        self.metrics.encode(
+        let text = self.metrics.encode(
             self.queue.len(),
             self.cache.age().map(|a| a.as_secs_f64()),
             self.cache.len(),
-        )
+        );
+        match self.shards.get() {
+            Some(own) => shards::with_lines(text, &own.metrics_lines()),
+            None => text,
+        }
     }
 
     /// Runs until `shutdown` turns true: workers, the drift listener, the periodic resync.

@@ -1,0 +1,404 @@
+//! Several replicas sharing the applications of one store.
+//!
+//! Each replica is a member (its lease `member/REPLICA`, held by the binary) and owns the
+//! applications rendezvous hashing gives it among the live members ([`assign`]). Ownership
+//! is a row per application in the store ([`driftless_store::shards`]): a replica claims an
+//! app once the previous owner released it (after finishing what it was doing with it) or
+//! was reaped after its lease expired — which fences its store writes, while its cluster
+//! writes stopped at its lease's local deadline. The work queue only hands out owned apps
+//! ([`Ownership::owns`]), so an app is never reconciled by two replicas at once.
+//!
+//! A user's sync asked of a replica that does not own the app is left in the store for
+//! the owner, which picks it up at its next tick.
+
+pub mod assign;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::watch;
+
+use driftless_store::{MemberReport, OperationPhase};
+
+use super::{Controller, Reason};
+
+#[derive(Default)]
+struct Owned {
+    /// Apps this replica owns in the store (under its current token).
+    apps: BTreeSet<String>,
+    /// Owned apps being handed over: no new work; released once idle.
+    releasing: BTreeSet<String>,
+    /// Leaving (SIGTERM): no new work at all.
+    stopping: bool,
+}
+
+/// This replica's share: what it owns, and its counters.
+pub struct Ownership {
+    replica: String,
+    token: i64,
+    state: Mutex<Owned>,
+    renewals: AtomicU64,
+    taken_over: AtomicU64,
+    handed_over: AtomicU64,
+    members: AtomicU64,
+    started_ms: i64,
+}
+
+impl Ownership {
+    /// The share of `replica`, a member under lease token `token`.
+    pub fn new(replica: &str, token: i64) -> Arc<Ownership> {
+        Arc::new(Ownership {
+            replica: replica.to_string(),
+            token,
+            state: Mutex::default(),
+            renewals: AtomicU64::new(0),
+            taken_over: AtomicU64::new(0),
+            handed_over: AtomicU64::new(0),
+            members: AtomicU64::new(0),
+            started_ms: jiff::Timestamp::now().as_millisecond(),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, Owned> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// May this replica work on `app` now?
+    pub fn owns(&self, app: &str) -> bool {
+        let s = self.state();
+        !s.stopping && s.apps.contains(app) && !s.releasing.contains(app)
+    }
+
+    pub fn replica(&self) -> &str {
+        &self.replica
+    }
+
+    pub fn owned(&self) -> usize {
+        self.state().apps.len()
+    }
+
+    /// The member lease was renewed (counted for metrics).
+    pub fn renewed(&self) {
+        self.renewals.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Hand-overs in and out since start.
+    pub fn handovers(&self) -> (u64, u64) {
+        (
+            self.taken_over.load(Ordering::Relaxed),
+            self.handed_over.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Prometheus text lines for this replica.
+    pub fn metrics_lines(&self) -> String {
+        let (taken, handed) = self.handovers();
+        let r = &self.replica;
+        format!(
+            "# HELP driftless_shard_owned_apps Applications this replica owns.\n\
+             # TYPE driftless_shard_owned_apps gauge\n\
+             driftless_shard_owned_apps{{replica=\"{r}\"}} {}\n\
+             # HELP driftless_shard_members Live replicas sharing the store.\n\
+             # TYPE driftless_shard_members gauge\n\
+             driftless_shard_members{{replica=\"{r}\"}} {}\n\
+             # HELP driftless_shard_lease_renewals Member lease renewals.\n\
+             # TYPE driftless_shard_lease_renewals counter\n\
+             driftless_shard_lease_renewals_total{{replica=\"{r}\"}} {}\n\
+             # HELP driftless_shard_handovers Applications taken over from or handed to another replica.\n\
+             # TYPE driftless_shard_handovers counter\n\
+             driftless_shard_handovers_total{{replica=\"{r}\",direction=\"in\"}} {taken}\n\
+             driftless_shard_handovers_total{{replica=\"{r}\",direction=\"out\"}} {handed}\n",
+            self.owned(),
+            self.members.load(Ordering::Relaxed),
+            self.renewals.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// `text` (an OpenMetrics exposition ending in `# EOF`) with `lines` added before the end.
+pub(crate) fn with_lines(text: String, lines: &str) -> String {
+    match text.strip_suffix("# EOF\n") {
+        Some(body) => format!("{body}{lines}# EOF\n"),
+        None => text + lines,
+    }
+}
+
+impl Controller {
+    /// Shares this controller's work with other replicas through `own`: from now on only
+    /// owned applications are reconciled.
+    pub fn share(&self, own: Arc<Ownership>) {
+        let filter = own.clone();
+        self.queue
+            .set_filter(Arc::new(move |app: &str| filter.owns(app)));
+        let _ = self.shards.set(own);
+    }
+
+    /// The replica sharing this controller's work, if any.
+    pub fn ownership(&self) -> Option<&Arc<Ownership>> {
+        self.shards.get()
+    }
+
+    /// A user's request for an app another replica owns: left in the store for the owner.
+    /// `None` when this replica handles it itself.
+    pub(crate) async fn forward(
+        &self,
+        name: &str,
+        kind: &str,
+        actor: &str,
+        prune: bool,
+    ) -> Result<Option<bool>, String> {
+        let Some(own) = self.shards.get() else {
+            return Ok(None);
+        };
+        if own.owns(name) {
+            return Ok(None);
+        }
+        if !self.apps.lock().await.contains_key(name) {
+            return Ok(Some(false));
+        }
+        self.store
+            .forward_request(name, kind, actor, prune)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Some(true))
+    }
+
+    /// A user's refresh of an app another replica owns: left in the store for the owner
+    /// (in the background: queuing never waits). False when this replica handles it.
+    pub(crate) fn forward_refresh(&self, name: &str) -> bool {
+        let Some(own) = self.shards.get() else {
+            return false;
+        };
+        if own.owns(name) {
+            return false;
+        }
+        let (store, app) = (self.store.clone(), name.to_string());
+        tokio::spawn(async move {
+            if let Err(e) = store.forward_request(&app, "refresh", "api", false).await {
+                tracing::warn!(app = %app, "forwarding a refresh to its owner: {e}");
+            }
+        });
+        true
+    }
+
+    /// Keeps this replica's share right until `stop`: every `interval`, reaps expired
+    /// members, claims what it should own, hands over what it should not, picks up requests
+    /// forwarded to it and reports itself. Errors are logged and retried at the next tick.
+    pub async fn run_shards(
+        self: Arc<Self>,
+        own: Arc<Ownership>,
+        interval: Duration,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        loop {
+            if let Err(e) = self.shard_tick(&own).await {
+                tracing::warn!(replica = %own.replica, "sharing the work: {e}");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
+    }
+
+    async fn shard_tick(&self, own: &Ownership) -> Result<(), String> {
+        let e = |e: driftless_store::StoreError| e.to_string();
+        for gone in self.store.reap_expired_members().await.map_err(e)? {
+            tracing::warn!(replica = %own.replica, "member {gone} let its lease expire: its applications are taken over");
+        }
+        let live = self.store.live_members().await.map_err(e)?;
+        own.members.store(live.len() as u64, Ordering::Relaxed);
+        let owners: BTreeMap<String, (String, i64)> = self
+            .store
+            .app_owners()
+            .await
+            .map_err(e)?
+            .into_iter()
+            .map(|o| (o.app, (o.replica, o.token)))
+            .collect();
+        let mine: BTreeSet<String> = owners
+            .iter()
+            .filter(|(_, (r, t))| *r == own.replica && *t == own.token)
+            .map(|(a, _)| a.clone())
+            .collect();
+        let apps: Vec<String> = self.apps.lock().await.keys().cloned().collect();
+        let target = assign::assign(apps.iter().map(String::as_str), &live);
+        let defined: BTreeSet<&String> = apps.iter().collect();
+        {
+            let mut s = own.state();
+            // The store is the truth: what it no longer has us own, we do not.
+            s.apps.retain(|a| mine.contains(a));
+            s.releasing.retain(|a| mine.contains(a));
+            for a in &mine {
+                let keep = target.get(a) == Some(&own.replica) && !s.stopping;
+                if !keep || !defined.contains(a) {
+                    s.releasing.insert(a.clone());
+                }
+            }
+        }
+        self.hand_over(own).await?;
+        if live.contains(&own.replica) && !own.state().stopping {
+            for (app, to) in &target {
+                if *to == own.replica && !mine.contains(app) {
+                    self.take(own, app, owners.get(app)).await?;
+                }
+            }
+        }
+        self.forwarded(own).await?;
+        self.store
+            .report_member(&MemberReport {
+                replica: own.replica.clone(),
+                token: own.token,
+                owned: own.owned() as i64,
+                queue_depth: self.queue.len() as i64,
+                renewals: own.renewals.load(Ordering::Relaxed) as i64,
+                handovers: (own.taken_over.load(Ordering::Relaxed)
+                    + own.handed_over.load(Ordering::Relaxed)) as i64,
+                started_ms: own.started_ms,
+            })
+            .await
+            .map_err(e)
+    }
+
+    /// Releases the apps being handed over that no worker is busy with (the queue no
+    /// longer hands them out, so once idle they stay idle).
+    async fn hand_over(&self, own: &Ownership) -> Result<(), String> {
+        let idle: Vec<String> = own
+            .state()
+            .releasing
+            .iter()
+            .filter(|a| !self.queue.is_running(a))
+            .cloned()
+            .collect();
+        for app in idle {
+            self.store
+                .release_app(&app, &own.replica, own.token)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut s = own.state();
+            s.releasing.remove(&app);
+            s.apps.remove(&app);
+            drop(s);
+            own.handed_over.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Claims `app`; on success closes operations a previous owner left running, reloads
+    /// what the store remembers of it, and queues it.
+    async fn take(
+        &self,
+        own: &Ownership,
+        app: &str,
+        previous: Option<&(String, i64)>,
+    ) -> Result<(), String> {
+        let e = |e: driftless_store::StoreError| e.to_string();
+        if !self
+            .store
+            .claim_app(app, &own.replica, own.token)
+            .await
+            .map_err(e)?
+        {
+            return Ok(());
+        }
+        for op in self.store.running_operations().await.map_err(e)? {
+            if op.app != app {
+                continue;
+            }
+            let message = format!(
+                "the replica that ran this {} (revision {}) left before it ended; {} took the application over and compares again",
+                op.kind, op.revision, own.replica
+            );
+            let result = json!({"message": message});
+            self.store
+                .finish_operation(op.id, OperationPhase::Interrupted, &result)
+                .await
+                .map_err(e)?;
+            self.event(
+                app,
+                "OperationInterrupted",
+                "warning",
+                &message,
+                &json!({"operation": op.id}),
+            )
+            .await
+            .map_err(e)?;
+        }
+        self.reload_remembered(app).await;
+        if previous.is_some() {
+            own.taken_over.fetch_add(1, Ordering::Relaxed);
+        }
+        own.state().apps.insert(app.to_string());
+        self.queue.enqueue(app, Reason::Definition);
+        Ok(())
+    }
+
+    /// What the previous owner recorded (last sync attempted and succeeded), so the new
+    /// owner does not retry a failed sync in a loop nor forget when it last synced.
+    async fn reload_remembered(&self, app: &str) {
+        let Ok(Some(rec)) = self.store.get_app(app).await else {
+            return;
+        };
+        let op = &rec.status["operation"];
+        let text = |k: &str| op[k].as_str().map(String::from);
+        if let Some(s) = self.apps.lock().await.get_mut(app) {
+            s.last_attempt = text("attempt");
+            s.last_good = text("good");
+            s.last_synced_ms = rec.status["lastSyncAtMs"].as_i64();
+            s.sync_requested = None;
+            s.drift_since = None;
+        }
+    }
+
+    /// Requests other replicas left for apps this one owns.
+    async fn forwarded(&self, own: &Ownership) -> Result<(), String> {
+        let e = |e: driftless_store::StoreError| e.to_string();
+        for r in self.store.pending_requests().await.map_err(e)? {
+            if !own.owns(&r.app) || !self.store.take_request(r.id).await.map_err(e)? {
+                continue;
+            }
+            if r.kind == "sync"
+                && let Some(s) = self.apps.lock().await.get_mut(&r.app)
+            {
+                s.sync_requested = Some(r.actor.clone());
+                s.prune_requested = r.prune;
+            }
+            self.queue.enqueue(&r.app, Reason::User);
+        }
+        Ok(())
+    }
+
+    /// Leaving (SIGTERM): takes no new work, waits up to `grace` for the operations in
+    /// flight, then releases every app and the membership so the others take over at once.
+    /// An operation still running after `grace` is closed as Interrupted by its next owner.
+    pub async fn leave(&self, own: &Ownership, grace: Duration) -> Result<(), String> {
+        own.state().stopping = true;
+        let until = tokio::time::Instant::now() + grace;
+        loop {
+            let busy = own
+                .state()
+                .apps
+                .iter()
+                .filter(|a| self.queue.is_running(a))
+                .count();
+            if busy == 0 || tokio::time::Instant::now() >= until {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let handed = own.owned() as u64;
+        self.store
+            .leave(&own.replica, own.token)
+            .await
+            .map_err(|e| e.to_string())?;
+        own.state().apps.clear();
+        own.handed_over.fetch_add(handed, Ordering::Relaxed);
+        Ok(())
+    }
+}
