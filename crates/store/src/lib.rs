@@ -27,7 +27,7 @@ pub use lease::{Coordination, Fence, Holding, StoreLease, hold};
 pub use lock::{DataDirLock, LockError};
 pub use promotions::{Deployment, PromotionRow};
 pub use records::{AppRecord, Event, HistoryEntry, Operation, OperationPhase};
-pub use shards::{AppOwner, Member, MemberReport, ShardRequest};
+pub use shards::{AppOwner, Member, MemberReport, ShardRequest, WrittenAudit, WrittenOperation};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -90,6 +90,29 @@ pub struct ShardRequest {
     pub prune: bool,
 }
 
+/// Which member wrote an operation (from its `writer` column: the fence it declared,
+/// `member/REPLICA:TOKEN`; `None` for a single engine or rows older than sharing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenOperation {
+    pub id: i64,
+    pub app: String,
+    pub kind: String,
+    pub phase: String,
+    pub writer: Option<String>,
+    pub started_ms: i64,
+    pub finished_ms: Option<i64>,
+}
+
+/// Which member wrote an audit entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WrittenAudit {
+    pub seq: i64,
+    pub action: String,
+    pub target: String,
+    pub details: serde_json::Value,
+    pub writer: Option<String>,
+}
+
 /// The database's time in milliseconds, as SQL.
 fn now_sql(b: Backend) -> &'static str {
     match b {
@@ -337,6 +360,54 @@ impl Store {
             .collect()
     }
 
+    /// Every operation with the member that wrote it, by id (proves one writer per app).
+    pub async fn operation_writers(&self) -> Result<Vec<WrittenOperation>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, app, kind, phase, writer, started_ms, finished_ms FROM operations ORDER BY id",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(db("listing operation writers"))?;
+        let what = || db("reading an operation writer");
+        rows.iter()
+            .map(|r| {
+                Ok(WrittenOperation {
+                    id: r.try_get("id").map_err(what())?,
+                    app: r.try_get("app").map_err(what())?,
+                    kind: r.try_get("kind").map_err(what())?,
+                    phase: r.try_get("phase").map_err(what())?,
+                    writer: r.try_get("writer").map_err(what())?,
+                    started_ms: r.try_get("started_ms").map_err(what())?,
+                    finished_ms: r.try_get("finished_ms").map_err(what())?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every audit entry of `action` with the member that wrote it, by sequence.
+    pub async fn audit_writers(&self, action: &str) -> Result<Vec<WrittenAudit>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, action, target, details, writer FROM audit WHERE action = $1 ORDER BY seq",
+        )
+        .bind(action)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db("listing audit writers"))?;
+        let what = || db("reading an audit writer");
+        rows.iter()
+            .map(|r| {
+                let details: String = r.try_get("details").map_err(what())?;
+                Ok(WrittenAudit {
+                    seq: r.try_get("seq").map_err(what())?,
+                    action: r.try_get("action").map_err(what())?,
+                    target: r.try_get("target").map_err(what())?,
+                    details: crate::parse_json("audit entry details", &details)?,
+                    writer: r.try_get("writer").map_err(what())?,
+                })
+            })
+            .collect()
+    }
+
     /// Takes request `id` (false: another replica took it first).
     pub async fn take_request(&self, id: i64) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM shard_requests WHERE id = $1")
@@ -375,6 +446,27 @@ mod tests {
         );
         assert!(b.claim_app("y", "b", fb.token).await.unwrap());
         b.forward_request("x", "sync", "alice", true).await.unwrap();
+        // Who wrote an operation and its audit entry is recorded with them.
+        let op = a
+            .begin_operation("x", "sync", "r1", &serde_json::json!({}))
+            .await
+            .unwrap();
+        a.audit(
+            "driftless",
+            "app.sync",
+            "application/x",
+            &serde_json::json!({"operation": op}),
+        )
+        .await
+        .unwrap();
+        let ops = b.operation_writers().await.unwrap();
+        assert_eq!(
+            (ops[0].id, ops[0].writer.as_deref()),
+            (op, Some("member/a:1"))
+        );
+        let audit = b.audit_writers("app.sync").await.unwrap();
+        assert_eq!(audit[0].writer.as_deref(), Some("member/a:1"));
+        assert_eq!(audit[0].details["operation"], op);
 
         // A stops renewing. Expired but not reaped: still A's (its writes still pass).
         let until = std::time::Instant::now() + Duration::from_secs(10);

@@ -1,0 +1,407 @@
+//! Three `driftless up` processes share 300 applications on one Postgres and one sandbox,
+//! as replicas in a cluster would: every app owned exactly once; a replica killed with
+//! SIGKILL has its apps owned and reconciled by the others within 20 s (a drift made after
+//! the kill healed); restarted, it gets some back; and the operations table and the audit
+//! log show no application was ever synced by two replicas at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use driftless_testkit::postgres::PgServer;
+use driftless_testkit::repo::TestRepo;
+use serde_json::Value;
+
+use crate::up::{Killed, start_engine};
+
+const APPS: usize = 300;
+
+fn app_name(i: usize) -> String {
+    format!("app-{i:03}")
+}
+
+/// One repository with a ConfigMap per application, and a definitions directory.
+fn fixtures(root: &Path) -> (TestRepo, std::path::PathBuf) {
+    let repo = TestRepo::new("apps");
+    let files: Vec<(String, String)> = (0..APPS)
+        .map(|i| {
+            let n = app_name(i);
+            (
+                format!("apps/{n}/cm.yaml"),
+                format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {n}}}\ndata: {{mode: desired}}\n"),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, Option<&str>)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), Some(t.as_str())))
+        .collect();
+    repo.commit(&refs, "300 applications");
+    let config = root.join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    let mut defs = String::new();
+    for i in 0..APPS {
+        let n = app_name(i);
+        defs.push_str(&format!(
+            "---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {n}}}\nspec:\n  project: default\n  source: {{repoURL: {}, path: apps/{n}, targetRevision: HEAD}}\n  destination: {{server: \"https://kubernetes.default.svc\", namespace: default}}\n  syncPolicy: {{automated: {{prune: true, selfHeal: true}}}}\n",
+            repo.root().join("apps.git").display()
+        ));
+    }
+    std::fs::write(config.join("apps.yaml"), defs).unwrap();
+    (repo, config)
+}
+
+struct Rig {
+    pg_url: String,
+    kubeconfig: std::path::PathBuf,
+    config: std::path::PathBuf,
+    root: std::path::PathBuf,
+}
+
+impl Rig {
+    /// Starts replica `id` (its own data directory, kept across restarts); returns the
+    /// process and its API base URL.
+    fn start(&self, id: &str) -> (Killed, String) {
+        let data = self.root.join(id);
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(data.join("api-token"), "shards-test-token").unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_driftless"));
+        cmd.args(["up", "--listen", "127.0.0.1:0", "--allow-local-sources"])
+            .args(["--replica-id", id, "--workers", "8"])
+            .arg("--store")
+            .arg(&self.pg_url)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .env("RUST_LOG", "warn");
+        start_engine(cmd)
+    }
+}
+
+async fn get(http: &reqwest::Client, url: &str) -> Value {
+    http.get(url)
+        .bearer_auth("shards-test-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Every application's stored status, by name.
+async fn statuses(http: &reqwest::Client, api: &str) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    let mut after = String::new();
+    loop {
+        let page = get(
+            http,
+            &format!("{api}/api/v1/applications?limit=1000&after={after}"),
+        )
+        .await;
+        for a in page["items"].as_array().unwrap() {
+            out.insert(a["name"].as_str().unwrap().to_string(), a["status"].clone());
+        }
+        match page["next"].as_str() {
+            Some(n) => after = n.to_string(),
+            None => return out,
+        }
+    }
+}
+
+/// Owner of each app under a live membership (from any replica's `GET /shards`).
+async fn live_owners(http: &reqwest::Client, api: &str) -> BTreeMap<String, String> {
+    let body = get(http, &format!("{api}/api/v1/shards?apps=true")).await;
+    body["owners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["live"] == true)
+        .map(|o| {
+            (
+                o["app"].as_str().unwrap().to_string(),
+                o["replica"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Polls `check` every 200 ms until it returns `Some`, failing after `limit` with `what`.
+async fn within<T, F: std::future::Future<Output = Option<T>>>(
+    limit: Duration,
+    what: &str,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let until = Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < until, "not within {limit:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_share_300_apps_and_take_over_a_killed_one() {
+    let pg = PgServer::start();
+    let sandbox = driftless_sandbox::Sandbox::start(0).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, sandbox.kubeconfig()).unwrap();
+    let (_repo, config) = fixtures(dir.path());
+    let rig = Rig {
+        pg_url: pg.url(),
+        kubeconfig: kubeconfig.clone(),
+        config,
+        root: dir.path().to_path_buf(),
+    };
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    let (_r1, api1) = rig.start("r1");
+    let (r2, _) = rig.start("r2");
+    let (_r3, api3) = rig.start("r3");
+
+    // All Synced, each app owned exactly once (one row per app) by a live replica, and
+    // every replica owns some.
+    within(
+        Duration::from_secs(240),
+        "all 300 applications Synced",
+        || async {
+            let s = statuses(&http, &api1).await;
+            (s.len() == APPS && s.values().all(|v| v["sync"]["status"] == "Synced")).then_some(())
+        },
+    )
+    .await;
+    let owners = within(
+        Duration::from_secs(30),
+        "every app owned by a live replica",
+        || async {
+            let o = live_owners(&http, &api3).await;
+            (o.len() == APPS).then_some(o)
+        },
+    )
+    .await;
+    let per: BTreeMap<&str, usize> = owners.values().fold(BTreeMap::new(), |mut m, r| {
+        *m.entry(r.as_str()).or_default() += 1;
+        m
+    });
+    assert_eq!(
+        per.keys().copied().collect::<Vec<_>>(),
+        ["r1", "r2", "r3"],
+        "{per:?}"
+    );
+    assert!(per.values().all(|n| *n >= 50), "uneven shares: {per:?}");
+    eprintln!(
+        "cold start: 300 apps Synced and shared {per:?} in {:?}",
+        started.elapsed()
+    );
+    let listed = kubectl(
+        &kubeconfig,
+        &["get", "configmaps", "-n", "default", "-o", "name"],
+    );
+    assert_eq!(
+        listed
+            .lines()
+            .filter(|l| l.starts_with("configmap/app-"))
+            .count(),
+        APPS
+    );
+
+    // kill -9 r2, then drift one of its apps: the others own and reconcile all of r2's
+    // apps, and heal the drift, within 20 s.
+    let r2_apps: BTreeSet<String> = owners
+        .iter()
+        .filter(|(_, r)| *r == "r2")
+        .map(|(a, _)| a.clone())
+        .collect();
+    let mut r2 = r2;
+    r2.0.kill().unwrap();
+    r2.0.wait().unwrap();
+    let killed = Instant::now();
+    let killed_ms = now_ms();
+    let drifted = r2_apps.iter().next().unwrap().clone();
+    kubectl(
+        &kubeconfig,
+        &[
+            "patch",
+            "configmap",
+            &drifted,
+            "-n",
+            "default",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"data":{"mode":"drifted"}}"#,
+        ],
+    );
+    within(
+        Duration::from_secs(20),
+        "r2's apps owned and reconciled by r1/r3",
+        || async {
+            let o = live_owners(&http, &api1).await;
+            let moved = r2_apps.iter().all(|a| o.get(a).is_some_and(|r| r != "r2"));
+            let s = statuses(&http, &api3).await;
+            let reconciled = r2_apps
+                .iter()
+                .all(|a| s[a]["reconciledAtMs"].as_i64().unwrap_or(0) > killed_ms);
+            (moved && reconciled && o.len() == APPS).then_some(())
+        },
+    )
+    .await;
+    let taken_over = killed.elapsed();
+    within(
+        Duration::from_secs(20).saturating_sub(killed.elapsed()),
+        "the drift healed",
+        || async {
+            let cm = kubectl(
+                &kubeconfig,
+                &[
+                    "get",
+                    "configmap",
+                    &drifted,
+                    "-n",
+                    "default",
+                    "-o",
+                    "jsonpath={.data.mode}",
+                ],
+            );
+            (cm == "desired").then_some(())
+        },
+    )
+    .await;
+    eprintln!(
+        "hand-over after kill -9: {taken_over:?}; drift healed {:?} after the kill",
+        killed.elapsed()
+    );
+
+    // r2 comes back (a new membership token): some apps move back to it, the rest stay.
+    let (_r2, api2) = rig.start("r2");
+    let back = within(Duration::from_secs(60), "r2 owns apps again", || async {
+        let o = live_owners(&http, &api2).await;
+        let n = o.values().filter(|r| *r == "r2").count();
+        (o.len() == APPS && n >= 50).then_some(o)
+    })
+    .await;
+    for (app, r) in &back {
+        if r == "r2" {
+            continue;
+        }
+        assert_eq!(
+            owners.get(app).map(String::as_str).filter(|r| *r != "r2"),
+            Some(r.as_str()),
+            "{app} moved between replicas that stayed"
+        );
+    }
+    let shards = get(&http, &format!("{api2}/api/v1/shards")).await;
+    let live: Vec<&str> = shards["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["live"] == true)
+        .map(|m| m["replica"].as_str().unwrap())
+        .collect();
+    assert_eq!(live, ["r1", "r2", "r3"], "{shards}");
+    assert_eq!(shards["unowned"], 0, "{shards}");
+    within(
+        Duration::from_secs(60),
+        "all Synced after r2 came back",
+        || async {
+            let s = statuses(&http, &api1).await;
+            s.values()
+                .all(|v| v["sync"]["status"] == "Synced")
+                .then_some(())
+        },
+    )
+    .await;
+    let metrics = http
+        .get(format!("{api2}/metrics"))
+        .bearer_auth("shards-test-token")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("driftless_shard_owned_apps{replica=\"r2\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.trim_end().ends_with("# EOF"), "{metrics}");
+
+    single_writer(&pg.url()).await;
+}
+
+/// No application was synced by two replicas at once: per app, an operation by one member
+/// incarnation (`member/R:TOKEN`) always ended before another's began; every `app.sync`
+/// audit entry was written by the member that wrote its operation.
+async fn single_writer(url: &str) {
+    let store = driftless_store::Store::open(url).await.unwrap();
+    let ops = store.operation_writers().await.unwrap();
+    assert!(ops.len() >= APPS, "only {} operations", ops.len());
+    let mut by_app: BTreeMap<&str, Vec<&driftless_store::WrittenOperation>> = BTreeMap::new();
+    for op in &ops {
+        let w = op
+            .writer
+            .as_deref()
+            .unwrap_or_else(|| panic!("operation {} has no writer", op.id));
+        assert!(w.starts_with("member/r"), "operation {}: writer {w}", op.id);
+        by_app.entry(op.app.as_str()).or_default().push(op);
+    }
+    for (app, list) in &by_app {
+        for (i, a) in list.iter().enumerate() {
+            let a_end = a
+                .finished_ms
+                .unwrap_or_else(|| panic!("{app}: operation {} never ended ({})", a.id, a.phase));
+            for b in &list[i + 1..] {
+                let b_end = b.finished_ms.unwrap_or(i64::MAX);
+                let overlap = a.started_ms < b_end && b.started_ms < a_end;
+                assert!(
+                    !overlap || a.writer == b.writer,
+                    "{app}: operations {a:?} and {b:?} overlap, by two replicas"
+                );
+                assert!(!overlap, "{app}: operations {a:?} and {b:?} overlap");
+            }
+        }
+    }
+    let writer_of: BTreeMap<i64, &str> = ops
+        .iter()
+        .map(|o| (o.id, o.writer.as_deref().unwrap()))
+        .collect();
+    let audit = store.audit_writers("app.sync").await.unwrap();
+    assert!(audit.len() >= APPS);
+    for e in &audit {
+        let op = e.details["operation"].as_i64().unwrap();
+        assert_eq!(
+            e.writer.as_deref(),
+            writer_of.get(&op).copied(),
+            "audit entry {} ({})",
+            e.seq,
+            e.target
+        );
+    }
+    store.verify_audit().await.unwrap();
+}
