@@ -54,6 +54,7 @@ fn fixtures(root: &Path) -> (TestRepo, std::path::PathBuf) {
 
 struct Rig {
     pg_url: String,
+    repo_url: String,
     kubeconfig: std::path::PathBuf,
     config: std::path::PathBuf,
     root: std::path::PathBuf,
@@ -175,6 +176,7 @@ async fn three_replicas_share_300_apps_and_take_over_a_killed_one() {
     let (_repo, config) = fixtures(dir.path());
     let rig = Rig {
         pg_url: pg.url(),
+        repo_url: _repo.root().join("apps.git").display().to_string(),
         kubeconfig: kubeconfig.clone(),
         config,
         root: dir.path().to_path_buf(),
@@ -337,6 +339,7 @@ async fn three_replicas_share_300_apps_and_take_over_a_killed_one() {
         },
     )
     .await;
+    forwarded_and_adopted(&http, &back, &api3, &pg.url(), &rig).await;
     let metrics = http
         .get(format!("{api2}/metrics"))
         .bearer_auth("shards-test-token")
@@ -353,6 +356,79 @@ async fn three_replicas_share_300_apps_and_take_over_a_killed_one() {
     assert!(metrics.trim_end().ends_with("# EOF"), "{metrics}");
 
     single_writer(&pg.url()).await;
+}
+
+/// A sync asked of a replica that does not own the app is run by its owner; an app created
+/// through a replica that will not own it is adopted, owned and synced by the one that does.
+async fn forwarded_and_adopted(
+    http: &reqwest::Client,
+    owners: &BTreeMap<String, String>,
+    api3: &str,
+    pg_url: &str,
+    rig: &Rig,
+) {
+    let store = driftless_store::Store::open(pg_url).await.unwrap();
+    let (app, owner) = owners.iter().find(|(_, r)| *r != "r3").unwrap();
+    let asked = now_ms();
+    let r = http
+        .post(format!("{api3}/api/v1/applications/{app}/sync"))
+        .bearer_auth("shards-test-token")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let writer = format!("member/{owner}:");
+    within(
+        Duration::from_secs(20),
+        "the forwarded sync run by the owner",
+        || async {
+            let ops = store.operation_writers().await.unwrap();
+            ops.iter()
+                .any(|o| {
+                    o.app == *app
+                        && o.started_ms >= asked
+                        && o.writer.as_deref().is_some_and(|w| w.starts_with(&writer))
+                })
+                .then_some(())
+        },
+    )
+    .await;
+
+    // A name the hash gives to another replica than r3, created through r3.
+    let members: Vec<String> = ["r1", "r2", "r3"].map(String::from).to_vec();
+    let name = (0..)
+        .map(|i| format!("late-{i}"))
+        .find(|n| driftless_engine::controller::shards::assign::owner(n, &members) != Some("r3"))
+        .unwrap();
+    let expected = driftless_engine::controller::shards::assign::owner(&name, &members).unwrap();
+    let body = format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {name}}}\nspec:\n  project: default\n  source: {{repoURL: {}, path: apps/app-000, targetRevision: HEAD}}\n  destination: {{server: \"https://kubernetes.default.svc\", namespace: late}}\n  syncPolicy: {{automated: {{prune: true}}, syncOptions: [CreateNamespace=true]}}\n",
+        rig.repo_url
+    );
+    let r = http
+        .post(format!("{api3}/api/v1/applications"))
+        .bearer_auth("shards-test-token")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    within(
+        Duration::from_secs(30),
+        "the app made through r3 owned by its replica and Synced",
+        || async {
+            let owned = live_owners(http, api3)
+                .await
+                .get(&name)
+                .is_some_and(|r| r == expected);
+            let s = statuses(http, api3).await;
+            (owned
+                && s.get(&name)
+                    .is_some_and(|v| v["sync"]["status"] == "Synced"))
+            .then_some(())
+        },
+    )
+    .await;
 }
 
 /// No application was synced by two replicas at once: per app, an operation by one member

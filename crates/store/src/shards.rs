@@ -360,6 +360,22 @@ impl Store {
             .collect()
     }
 
+    /// Every application's definition as stored (replicas pick up what others defined).
+    pub async fn app_specs(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        let rows = sqlx::query("SELECT name, spec FROM applications ORDER BY name")
+            .fetch_all(self.pool())
+            .await
+            .map_err(db("listing application definitions"))?;
+        rows.iter()
+            .map(|r| {
+                let name: String = r.try_get("name").map_err(db("reading a definition"))?;
+                let spec: String = r.try_get("spec").map_err(db("reading a definition"))?;
+                let spec = crate::parse_json(&format!("application {name}"), &spec)?;
+                Ok((name, spec))
+            })
+            .collect()
+    }
+
     /// Every operation with the member that wrote it, by id (proves one writer per app).
     pub async fn operation_writers(&self) -> Result<Vec<WrittenOperation>, StoreError> {
         let rows = sqlx::query(

@@ -12,6 +12,7 @@
 //! the owner, which picks it up at its next tick.
 
 pub mod assign;
+mod definitions;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -25,6 +26,9 @@ use tokio::sync::watch;
 use driftless_store::{MemberReport, OperationPhase};
 
 use super::{Controller, Reason};
+
+/// Stored definitions are read every this many ticks.
+const DEFINITIONS_EVERY: u64 = 5;
 
 #[derive(Default)]
 struct Owned {
@@ -196,7 +200,13 @@ impl Controller {
         interval: Duration,
         mut stop: watch::Receiver<bool>,
     ) {
-        loop {
+        for tick in 0u64.. {
+            // Definitions made through another replica's API: every few ticks (a full read).
+            if tick % DEFINITIONS_EVERY == 0
+                && let Err(e) = self.adopt_stored_definitions().await
+            {
+                tracing::warn!(replica = %own.replica, "reading stored definitions: {e}");
+            }
             if let Err(e) = self.shard_tick(&own).await {
                 tracing::warn!(replica = %own.replica, "sharing the work: {e}");
             }
