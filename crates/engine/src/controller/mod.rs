@@ -477,7 +477,9 @@ impl Controller {
         for (name, s) in apps.iter() {
             if wanted.contains(&normalize_repo_url(&s.app.source.repo_url)) {
                 self.sources.pushed(&s.app.source.repo_url, sha);
-                self.queue.enqueue(name, Reason::SourceChanged);
+                if !self.forward_refresh(name) {
+                    self.queue.enqueue(name, Reason::SourceChanged);
+                }
                 queued.push(name.clone());
             }
         }
@@ -628,7 +630,13 @@ impl Controller {
             }
         }));
         let c = self.clone();
-        tasks.push(tokio::spawn(async move { c.promotion_loop().await }));
+        tasks.push(tokio::spawn(async move {
+            // Replicas sharing the store: one of them drives promotions.
+            match c.shards.get().cloned() {
+                Some(own) => c.coordinated_promotion_loop(own).await,
+                None => c.promotion_loop().await,
+            }
+        }));
         let _ = shutdown.wait_for(|stop| *stop).await;
         for t in tasks {
             t.abort();

@@ -13,6 +13,7 @@
 
 pub mod assign;
 mod definitions;
+mod forward;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -49,8 +50,13 @@ pub struct Ownership {
     taken_over: AtomicU64,
     handed_over: AtomicU64,
     members: AtomicU64,
+    /// This replica is the one the hash gives [`COORDINATOR_KEY`]: it drives promotions.
+    coordinator: std::sync::atomic::AtomicBool,
     started_ms: i64,
 }
+
+/// The work only one replica does (the promotion driver) goes to this key's owner.
+const COORDINATOR_KEY: &str = "coordinator/promotions";
 
 impl Ownership {
     /// The share of `replica`, a member under lease token `token`.
@@ -63,6 +69,7 @@ impl Ownership {
             taken_over: AtomicU64::new(0),
             handed_over: AtomicU64::new(0),
             members: AtomicU64::new(0),
+            coordinator: std::sync::atomic::AtomicBool::new(false),
             started_ms: jiff::Timestamp::now().as_millisecond(),
         })
     }
@@ -148,49 +155,6 @@ impl Controller {
         self.shards.get()
     }
 
-    /// A user's request for an app another replica owns: left in the store for the owner.
-    /// `None` when this replica handles it itself.
-    pub(crate) async fn forward(
-        &self,
-        name: &str,
-        kind: &str,
-        actor: &str,
-        prune: bool,
-    ) -> Result<Option<bool>, String> {
-        let Some(own) = self.shards.get() else {
-            return Ok(None);
-        };
-        if own.owns(name) {
-            return Ok(None);
-        }
-        if !self.apps.lock().await.contains_key(name) {
-            return Ok(Some(false));
-        }
-        self.store
-            .forward_request(name, kind, actor, prune)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(Some(true))
-    }
-
-    /// A user's refresh of an app another replica owns: left in the store for the owner
-    /// (in the background: queuing never waits). False when this replica handles it.
-    pub(crate) fn forward_refresh(&self, name: &str) -> bool {
-        let Some(own) = self.shards.get() else {
-            return false;
-        };
-        if own.owns(name) {
-            return false;
-        }
-        let (store, app) = (self.store.clone(), name.to_string());
-        tokio::spawn(async move {
-            if let Err(e) = store.forward_request(&app, "refresh", "api", false).await {
-                tracing::warn!(app = %app, "forwarding a refresh to its owner: {e}");
-            }
-        });
-        true
-    }
-
     /// Keeps this replica's share right until `stop`: every `interval`, reaps expired
     /// members, claims what it should own, hands over what it should not, picks up requests
     /// forwarded to it and reports itself. Errors are logged and retried at the next tick.
@@ -224,6 +188,9 @@ impl Controller {
         }
         let live = self.store.live_members().await.map_err(e)?;
         own.members.store(live.len() as u64, Ordering::Relaxed);
+        let coordinator = assign::owner(COORDINATOR_KEY, &live) == Some(own.replica.as_str());
+        own.coordinator
+            .store(coordinator && !own.state().stopping, Ordering::SeqCst);
         let owners: BTreeMap<String, (String, i64)> = self
             .store
             .app_owners()
@@ -366,22 +333,19 @@ impl Controller {
         }
     }
 
-    /// Requests other replicas left for apps this one owns.
-    async fn forwarded(&self, own: &Ownership) -> Result<(), String> {
-        let e = |e: driftless_store::StoreError| e.to_string();
-        for r in self.store.pending_requests().await.map_err(e)? {
-            if !own.owns(&r.app) || !self.store.take_request(r.id).await.map_err(e)? {
-                continue;
+    /// The promotion driver, run by one replica at a time: the coordinator (the others
+    /// wait, looking again at each interval). Promotions are records in the store, so the
+    /// next coordinator carries on where the last one stopped.
+    pub(crate) async fn coordinated_promotion_loop(&self, own: Arc<Ownership>) {
+        loop {
+            if own.coordinator.load(Ordering::SeqCst) {
+                self.promotion_pass().await;
             }
-            if r.kind == "sync"
-                && let Some(s) = self.apps.lock().await.get_mut(&r.app)
-            {
-                s.sync_requested = Some(r.actor.clone());
-                s.prune_requested = r.prune;
+            tokio::select! {
+                _ = tokio::time::sleep(self.config.promotion_interval) => {}
+                _ = self.promotions.wake.notified() => {}
             }
-            self.queue.enqueue(&r.app, Reason::User);
         }
-        Ok(())
     }
 
     /// Leaving (SIGTERM): takes no new work, waits up to `grace` for the operations in
@@ -389,6 +353,7 @@ impl Controller {
     /// An operation still running after `grace` is closed as Interrupted by its next owner.
     pub async fn leave(&self, own: &Ownership, grace: Duration) -> Result<(), String> {
         own.state().stopping = true;
+        own.coordinator.store(false, Ordering::SeqCst);
         let until = tokio::time::Instant::now() + grace;
         loop {
             let busy = own
