@@ -179,17 +179,20 @@ impl Store {
             .collect()
     }
 
-    /// Fences every member whose lease expired unreleased: its token moves on, so its
+    /// Fences every other member whose lease expired unreleased: its token moves on, so its
     /// writes are refused from now on and its applications may be claimed. Returns the
-    /// replicas reaped. Any member may do this; doing it twice changes nothing.
-    pub async fn reap_expired_members(&self) -> Result<Vec<String>, StoreError> {
+    /// replicas reaped. Any member may do this; doing it twice changes nothing. `me` is
+    /// never reaped by itself: reaching the store, it renews instead (nobody could claim
+    /// its apps meanwhile, and its cluster writes stopped at its local deadline).
+    pub async fn reap_expired_members(&self, me: &str) -> Result<Vec<String>, StoreError> {
         let now = now_sql(self.backend());
         let sql = format!(
             "UPDATE leases SET token = token + 1, expires_ms = 0 \
-             WHERE name LIKE '{MEMBER_PREFIX}%' AND expires_ms <> 0 AND expires_ms < {now} \
-             RETURNING name"
+             WHERE name LIKE '{MEMBER_PREFIX}%' AND name <> $1 AND expires_ms <> 0 \
+             AND expires_ms < {now} RETURNING name"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(member_lease(me))
             .fetch_all(self.pool())
             .await
             .map_err(db("reaping expired members"))?;
@@ -494,9 +497,13 @@ mod tests {
             !b.claim_app("x", "b", fb.token).await.unwrap(),
             "claimed before the reap"
         );
-        assert_eq!(b.reap_expired_members().await.unwrap(), ["a"]);
         assert!(
-            b.reap_expired_members().await.unwrap().is_empty(),
+            a.reap_expired_members("a").await.unwrap().is_empty(),
+            "reaped itself"
+        );
+        assert_eq!(b.reap_expired_members("b").await.unwrap(), ["a"]);
+        assert!(
+            b.reap_expired_members("b").await.unwrap().is_empty(),
             "reaped twice"
         );
         assert!(b.claim_app("x", "b", fb.token).await.unwrap());
@@ -568,7 +575,7 @@ mod tests {
         let f = l.try_acquire().await.unwrap().unwrap();
         assert!(s.claim_app("x", "solo", f.token).await.unwrap());
         assert!(!s.claim_app("x", "other", 1).await.unwrap());
-        assert!(s.reap_expired_members().await.unwrap().is_empty());
+        assert!(s.reap_expired_members("solo").await.unwrap().is_empty());
         let m = s.members().await.unwrap();
         assert_eq!(
             (m[0].replica.as_str(), m[0].live, m[0].owned),

@@ -183,7 +183,12 @@ impl Controller {
 
     async fn shard_tick(&self, own: &Ownership) -> Result<(), String> {
         let e = |e: driftless_store::StoreError| e.to_string();
-        for gone in self.store.reap_expired_members().await.map_err(e)? {
+        for gone in self
+            .store
+            .reap_expired_members(&own.replica)
+            .await
+            .map_err(e)?
+        {
             tracing::warn!(replica = %own.replica, "member {gone} let its lease expire: its applications are taken over");
         }
         let live = self.store.live_members().await.map_err(e)?;
