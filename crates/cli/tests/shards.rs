@@ -21,15 +21,14 @@ fn app_name(i: usize) -> String {
     format!("app-{i:03}")
 }
 
-/// One repository with a ConfigMap per application, and a definitions directory.
-fn fixtures(root: &Path) -> (TestRepo, std::path::PathBuf) {
-    let repo = TestRepo::new("apps");
+/// Commits every application's ConfigMap with `data.mode` = `mode`; returns the commit.
+fn commit_mode(repo: &TestRepo, mode: &str) -> String {
     let files: Vec<(String, String)> = (0..APPS)
         .map(|i| {
             let n = app_name(i);
             (
                 format!("apps/{n}/cm.yaml"),
-                format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {n}}}\ndata: {{mode: desired}}\n"),
+                format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {n}}}\ndata: {{mode: {mode}}}\n"),
             )
         })
         .collect();
@@ -37,7 +36,13 @@ fn fixtures(root: &Path) -> (TestRepo, std::path::PathBuf) {
         .iter()
         .map(|(p, t)| (p.as_str(), Some(t.as_str())))
         .collect();
-    repo.commit(&refs, "300 applications");
+    repo.commit(&refs, &format!("every app: mode {mode}"))
+}
+
+/// One repository with a ConfigMap per application, and a definitions directory.
+fn fixtures(root: &Path) -> (TestRepo, std::path::PathBuf) {
+    let repo = TestRepo::new("apps");
+    commit_mode(&repo, "desired");
     let config = root.join("config");
     std::fs::create_dir_all(&config).unwrap();
     let mut defs = String::new();
@@ -300,7 +305,21 @@ async fn three_replicas_share_300_apps_and_take_over_a_killed_one() {
         killed.elapsed()
     );
 
-    // r2 comes back (a new membership token): some apps move back to it, the rest stay.
+    // r2 comes back (a new membership token) while every app syncs a new commit: some apps
+    // move back to it — each once its current owner finished syncing it —, the rest stay.
+    let v2 = commit_mode(&_repo, "v2");
+    for i in 0..APPS {
+        let r = http
+            .post(format!(
+                "{api1}/api/v1/applications/{}/refresh",
+                app_name(i)
+            ))
+            .bearer_auth("shards-test-token")
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "refresh: {}", r.status());
+    }
     let (_r2, api2) = rig.start("r2");
     let back = within(Duration::from_secs(60), "r2 owns apps again", || async {
         let o = live_owners(&http, &api2).await;
@@ -330,16 +349,29 @@ async fn three_replicas_share_300_apps_and_take_over_a_killed_one() {
     assert_eq!(shards["unowned"], 0, "{shards}");
     within(
         Duration::from_secs(60),
-        "all Synced after r2 came back",
+        "all Synced at the new commit after r2 came back",
         || async {
             let s = statuses(&http, &api1).await;
             s.values()
-                .all(|v| v["sync"]["status"] == "Synced")
+                .all(|v| v["sync"]["status"] == "Synced" && v["sync"]["revision"] == v2.as_str())
                 .then_some(())
         },
     )
     .await;
     forwarded_and_adopted(&http, &back, &api3, &pg.url(), &rig).await;
+    let cm = kubectl(
+        &kubeconfig,
+        &[
+            "get",
+            "configmap",
+            "app-299",
+            "-n",
+            "default",
+            "-o",
+            "jsonpath={.data.mode}",
+        ],
+    );
+    assert_eq!(cm, "v2");
     let metrics = http
         .get(format!("{api2}/metrics"))
         .bearer_auth("shards-test-token")

@@ -211,24 +211,34 @@ impl Controller {
             .collect();
         let apps: Vec<String> = self.apps.lock().await.keys().cloned().collect();
         let target = assign::assign(apps.iter().map(String::as_str), &live);
-        let defined: BTreeSet<&String> = apps.iter().collect();
-        {
-            let mut s = own.state();
-            // The store is the truth: what it no longer has us own, we do not.
-            s.apps.retain(|a| mine.contains(a));
-            s.releasing.retain(|a| mine.contains(a));
-            for a in &mine {
-                let keep = target.get(a) == Some(&own.replica) && !s.stopping;
-                if !keep || !defined.contains(a) {
-                    s.releasing.insert(a.clone());
-                }
+        // The store is the truth: what it no longer has us own, we do not.
+        own.state().apps.retain(|a| mine.contains(a));
+        // Not live ourselves (a renewal late): change nothing until we are again.
+        if live.contains(&own.replica) {
+            let (stopping, kept_again) = {
+                let mut s = own.state();
+                let stopping = s.stopping;
+                let releasing: BTreeSet<String> = s
+                    .apps
+                    .iter()
+                    .filter(|a| stopping || target.get(*a) != Some(&own.replica))
+                    .cloned()
+                    .collect();
+                let kept_again: Vec<String> = s.releasing.difference(&releasing).cloned().collect();
+                s.releasing = releasing;
+                (stopping, kept_again)
+            };
+            // Ours again before they were released (a member came and went): queued again,
+            // as the queue dropped them meanwhile.
+            for a in kept_again {
+                self.queue.enqueue(&a, Reason::Definition);
             }
-        }
-        self.hand_over(own).await?;
-        if live.contains(&own.replica) && !own.state().stopping {
-            for (app, to) in &target {
-                if *to == own.replica && !mine.contains(app) {
-                    self.take(own, app, owners.get(app)).await?;
+            self.hand_over(own).await?;
+            if !stopping {
+                for (app, to) in &target {
+                    if *to == own.replica && !mine.contains(app) {
+                        self.take(own, app, owners.get(app)).await?;
+                    }
                 }
             }
         }
