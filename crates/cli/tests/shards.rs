@@ -410,6 +410,18 @@ async fn forwarded_and_adopted(
         .unwrap();
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     let writer = format!("member/{owner}:");
+    let asked_by: Vec<String> = store
+        .audit_writers("app.sync.request")
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.target == format!("application/{app}"))
+        .filter_map(|e| e.writer.clone())
+        .collect();
+    assert!(
+        asked_by.iter().any(|w| w.starts_with("member/r3:")),
+        "the request was not audited by r3: {asked_by:?}"
+    );
     within(
         Duration::from_secs(20),
         "the forwarded sync run by the owner",

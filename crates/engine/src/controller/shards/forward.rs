@@ -24,6 +24,16 @@ impl Controller {
         if !self.apps.lock().await.contains_key(name) {
             return Ok(Some(false));
         }
+        // Audited here, where it was asked and who asked is known, as an owner's would be.
+        self.store
+            .audit(
+                actor,
+                &format!("app.{kind}.request"),
+                &format!("application/{name}"),
+                &serde_json::json!({"prune": prune, "forwarded": true}),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
         self.store
             .forward_request(name, kind, actor, prune)
             .await
