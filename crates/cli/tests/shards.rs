@@ -387,6 +387,41 @@ async fn three_replicas_share_300_apps_and_take_over_a_killed_one() {
     );
     assert!(metrics.trim_end().ends_with("# EOF"), "{metrics}");
 
+    // `driftless shards`, as an operator runs it against any replica.
+    let out = Command::new(env!("CARGO_BIN_EXE_driftless"))
+        .args(["shards", "--server", &api3])
+        .env("DRIFTLESS_TOKEN", "shards-test-token")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .take(3)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows.iter().map(|r| r[0]).collect::<Vec<_>>(),
+        ["r1", "r2", "r3"],
+        "{text}"
+    );
+    assert!(
+        rows[2].contains(&"(this)") && rows.iter().all(|r| r.contains(&"yes")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{} application(s), 0 without a live owner",
+            APPS + 1
+        )),
+        "{text}"
+    );
+
     single_writer(&pg.url()).await;
 }
 
