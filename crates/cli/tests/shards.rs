@@ -190,7 +190,7 @@ async fn three_replicas_share_300_apps_and_take_over_a_killed_one() {
     let started = Instant::now();
     let (_r1, api1) = rig.start("r1");
     let (r2, _) = rig.start("r2");
-    let (_r3, api3) = rig.start("r3");
+    let (mut r3, api3) = rig.start("r3");
 
     // All Synced, each app owned exactly once (one row per app) by a live replica, and
     // every replica owns some.
@@ -421,6 +421,31 @@ async fn three_replicas_share_300_apps_and_take_over_a_killed_one() {
         )),
         "{text}"
     );
+
+    // SIGTERM r3: it finishes what it does, hands everything over and exits cleanly; r1
+    // and r2 own all its apps at once, not after its lease would have expired.
+    let termed = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &r3.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = r3.0.wait().unwrap();
+    assert!(exit.success(), "r3 exited with {exit}");
+    let o = live_owners(&http, &api1).await;
+    let by_r3 = o.values().filter(|r| *r == "r3").count();
+    assert_eq!(by_r3, 0, "r3 still owns apps after it left");
+    // Well within the 10 s its lease would have taken to expire.
+    within(
+        Duration::from_secs(5),
+        "r3's apps taken over at once",
+        || async {
+            let o = live_owners(&http, &api1).await;
+            (o.len() == APPS + 1).then_some(())
+        },
+    )
+    .await;
+    eprintln!("hand-over after SIGTERM: {:?}", termed.elapsed());
 
     single_writer(&pg.url()).await;
 }
