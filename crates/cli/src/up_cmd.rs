@@ -413,11 +413,12 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             && !lost_lease.load(std::sync::atomic::Ordering::SeqCst)
         {
             let owned = m.own.owned();
-            match left.leave(&m.own, LEAVE_GRACE).await {
+            let gate = m.gate.clone();
+            let stop_writes = move || gate.close("this replica left");
+            match left.leave(&m.own, LEAVE_GRACE, stop_writes).await {
                 Ok(()) => println!("replica {}: left, {owned} application(s) handed over", m.own.replica()),
                 Err(e) => eprintln!("error: leaving: {e} (the others take over when the membership expires)"),
             }
-            m.gate.close("this replica left");
         }
         let _ = stop.send(true);
         let _ = engine.await;

@@ -24,7 +24,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::watch;
 
-use driftless_store::{MemberReport, OperationPhase};
+use driftless_store::{MemberReport, Operation, OperationPhase};
 
 use super::{Controller, Reason};
 
@@ -234,11 +234,17 @@ impl Controller {
                 self.queue.enqueue(&a, Reason::Definition);
             }
             self.hand_over(own).await?;
-            if !stopping {
-                for (app, to) in &target {
-                    if *to == own.replica && !mine.contains(app) {
-                        self.take(own, app, owners.get(app)).await?;
-                    }
+            let wanted: Vec<&String> = target
+                .iter()
+                .filter(|(app, to)| **to == own.replica && !mine.contains(*app))
+                .map(|(app, _)| app)
+                .collect();
+            if !stopping && !wanted.is_empty() {
+                // Operations a previous owner left Running, read once for all the claims.
+                let running = self.store.running_operations().await.map_err(e)?;
+                for app in wanted {
+                    let left: Vec<&Operation> = running.iter().filter(|o| o.app == *app).collect();
+                    self.take(own, app, owners.get(app), &left).await?;
                 }
             }
         }
@@ -289,6 +295,7 @@ impl Controller {
         own: &Ownership,
         app: &str,
         previous: Option<&(String, i64)>,
+        left_running: &[&Operation],
     ) -> Result<(), String> {
         let e = |e: driftless_store::StoreError| e.to_string();
         if !self
@@ -299,10 +306,7 @@ impl Controller {
         {
             return Ok(());
         }
-        for op in self.store.running_operations().await.map_err(e)? {
-            if op.app != app {
-                continue;
-            }
+        for op in left_running {
             let message = format!(
                 "the replica that ran this {} (revision {}) left before it ended; {} took the application over and compares again",
                 op.kind, op.revision, own.replica
@@ -366,7 +370,14 @@ impl Controller {
     /// Leaving (SIGTERM): takes no new work, waits up to `grace` for the operations in
     /// flight, then releases every app and the membership so the others take over at once.
     /// An operation still running after `grace` is closed as Interrupted by its next owner.
-    pub async fn leave(&self, own: &Ownership, grace: Duration) -> Result<(), String> {
+    /// `stop_writes` is called once the wait is over and before anything is released: from
+    /// then on an operation still running cannot write to a cluster the next owner syncs.
+    pub async fn leave(
+        &self,
+        own: &Ownership,
+        grace: Duration,
+        stop_writes: impl FnOnce(),
+    ) -> Result<(), String> {
         own.state().stopping = true;
         own.coordinator.store(false, Ordering::SeqCst);
         let until = tokio::time::Instant::now() + grace;
@@ -382,6 +393,7 @@ impl Controller {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        stop_writes();
         let handed = own.owned() as u64;
         self.store
             .leave(&own.replica, own.token)
