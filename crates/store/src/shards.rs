@@ -13,6 +13,9 @@ use sqlx::Row;
 
 use crate::{Backend, Store, StoreError, db, now_ms};
 
+mod written;
+pub use written::{WrittenAudit, WrittenOperation};
+
 /// Lease names of members start with this; the rest is the replica id.
 pub const MEMBER_PREFIX: &str = "member/";
 
@@ -88,29 +91,6 @@ pub struct ShardRequest {
     pub kind: String,
     pub actor: String,
     pub prune: bool,
-}
-
-/// Which member wrote an operation (from its `writer` column: the fence it declared,
-/// `member/REPLICA:TOKEN`; `None` for a single engine or rows older than sharing).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WrittenOperation {
-    pub id: i64,
-    pub app: String,
-    pub kind: String,
-    pub phase: String,
-    pub writer: Option<String>,
-    pub started_ms: i64,
-    pub finished_ms: Option<i64>,
-}
-
-/// Which member wrote an audit entry.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WrittenAudit {
-    pub seq: i64,
-    pub action: String,
-    pub target: String,
-    pub details: serde_json::Value,
-    pub writer: Option<String>,
 }
 
 /// The database's time in milliseconds, as SQL.
@@ -363,70 +343,6 @@ impl Store {
             .collect()
     }
 
-    /// Every application's definition as stored (replicas pick up what others defined).
-    pub async fn app_specs(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
-        let rows = sqlx::query("SELECT name, spec FROM applications ORDER BY name")
-            .fetch_all(self.pool())
-            .await
-            .map_err(db("listing application definitions"))?;
-        rows.iter()
-            .map(|r| {
-                let name: String = r.try_get("name").map_err(db("reading a definition"))?;
-                let spec: String = r.try_get("spec").map_err(db("reading a definition"))?;
-                let spec = crate::parse_json(&format!("application {name}"), &spec)?;
-                Ok((name, spec))
-            })
-            .collect()
-    }
-
-    /// Every operation with the member that wrote it, by id (proves one writer per app).
-    pub async fn operation_writers(&self) -> Result<Vec<WrittenOperation>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, app, kind, phase, writer, started_ms, finished_ms FROM operations ORDER BY id",
-        )
-        .fetch_all(self.pool())
-        .await
-        .map_err(db("listing operation writers"))?;
-        let what = || db("reading an operation writer");
-        rows.iter()
-            .map(|r| {
-                Ok(WrittenOperation {
-                    id: r.try_get("id").map_err(what())?,
-                    app: r.try_get("app").map_err(what())?,
-                    kind: r.try_get("kind").map_err(what())?,
-                    phase: r.try_get("phase").map_err(what())?,
-                    writer: r.try_get("writer").map_err(what())?,
-                    started_ms: r.try_get("started_ms").map_err(what())?,
-                    finished_ms: r.try_get("finished_ms").map_err(what())?,
-                })
-            })
-            .collect()
-    }
-
-    /// Every audit entry of `action` with the member that wrote it, by sequence.
-    pub async fn audit_writers(&self, action: &str) -> Result<Vec<WrittenAudit>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, action, target, details, writer FROM audit WHERE action = $1 ORDER BY seq",
-        )
-        .bind(action)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db("listing audit writers"))?;
-        let what = || db("reading an audit writer");
-        rows.iter()
-            .map(|r| {
-                let details: String = r.try_get("details").map_err(what())?;
-                Ok(WrittenAudit {
-                    seq: r.try_get("seq").map_err(what())?,
-                    action: r.try_get("action").map_err(what())?,
-                    target: r.try_get("target").map_err(what())?,
-                    details: crate::parse_json("audit entry details", &details)?,
-                    writer: r.try_get("writer").map_err(what())?,
-                })
-            })
-            .collect()
-    }
-
     /// Takes request `id` (false: another replica took it first).
     pub async fn take_request(&self, id: i64) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM shard_requests WHERE id = $1")
@@ -439,162 +355,4 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{Coordination, StoreLease};
-    use std::time::Duration;
-
-    /// Two members on one Postgres: an application has one owner; a live owner's app cannot
-    /// be claimed, an expired one's only after it was reaped — which fences its writes.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_app_moves_only_from_a_released_or_reaped_owner() {
-        let pg = driftless_testkit::postgres::PgServer::start();
-        let a = Store::open(&pg.url()).await.unwrap();
-        let b = Store::open(&pg.url()).await.unwrap();
-        let ttl = Duration::from_millis(300);
-        let la = StoreLease::new(a.clone(), &member_lease("a"), "a", ttl);
-        let lb = StoreLease::new(b.clone(), &member_lease("b"), "b", Duration::from_secs(60));
-        let fa = la.try_acquire().await.unwrap().unwrap();
-        let fb = lb.try_acquire().await.unwrap().unwrap();
-        assert_eq!(b.live_members().await.unwrap(), ["a", "b"]);
-
-        assert!(a.claim_app("x", "a", fa.token).await.unwrap());
-        assert!(
-            !b.claim_app("x", "b", fb.token).await.unwrap(),
-            "took a live owner's app"
-        );
-        assert!(b.claim_app("y", "b", fb.token).await.unwrap());
-        b.forward_request("x", "sync", "alice", true).await.unwrap();
-        // Who wrote an operation and its audit entry is recorded with them.
-        let op = a
-            .begin_operation("x", "sync", "r1", &serde_json::json!({}))
-            .await
-            .unwrap();
-        a.audit(
-            "driftless",
-            "app.sync",
-            "application/x",
-            &serde_json::json!({"operation": op}),
-        )
-        .await
-        .unwrap();
-        let ops = b.operation_writers().await.unwrap();
-        assert_eq!(
-            (ops[0].id, ops[0].writer.as_deref()),
-            (op, Some("member/a:1"))
-        );
-        let audit = b.audit_writers("app.sync").await.unwrap();
-        assert_eq!(audit[0].writer.as_deref(), Some("member/a:1"));
-        assert_eq!(audit[0].details["operation"], op);
-
-        // A stops renewing. Expired but not reaped: still A's (its writes still pass).
-        let until = std::time::Instant::now() + Duration::from_secs(10);
-        while b.live_members().await.unwrap() != ["b"] {
-            assert!(std::time::Instant::now() < until, "A's lease never expired");
-            tokio::task::yield_now().await;
-        }
-        assert!(
-            !b.claim_app("x", "b", fb.token).await.unwrap(),
-            "claimed before the reap"
-        );
-        assert!(
-            a.reap_expired_members("a").await.unwrap().is_empty(),
-            "reaped itself"
-        );
-        assert_eq!(b.reap_expired_members("b").await.unwrap(), ["a"]);
-        assert!(
-            b.reap_expired_members("b").await.unwrap().is_empty(),
-            "reaped twice"
-        );
-        assert!(b.claim_app("x", "b", fb.token).await.unwrap());
-        // The reaped member cannot write anything any more, ownership included.
-        let e = a.claim_app("z", "a", fa.token).await.unwrap_err();
-        assert!(e.to_string().contains("fenced"), "{e}");
-        let e = a.put_app("x", &serde_json::json!({})).await.unwrap_err();
-        assert!(e.to_string().contains("fenced"), "{e}");
-        assert!(
-            la.renew(&fa).await.unwrap().is_none(),
-            "A renewed a reaped lease"
-        );
-
-        let owners = b.app_owners().await.unwrap();
-        let owned: Vec<(&str, &str)> = owners
-            .iter()
-            .map(|o| (o.app.as_str(), o.replica.as_str()))
-            .collect();
-        assert_eq!(owned, [("x", "b"), ("y", "b")]);
-        b.report_member(&MemberReport {
-            replica: "b".into(),
-            token: fb.token,
-            owned: 2,
-            queue_depth: 3,
-            renewals: 4,
-            handovers: 1,
-            started_ms: 1,
-        })
-        .await
-        .unwrap();
-        let members = a.members().await.unwrap();
-        assert_eq!(members.len(), 2);
-        assert!(!members[0].live && members[0].owned == 0, "{members:?}");
-        assert!(members[1].live && members[1].owned == 2, "{members:?}");
-        assert_eq!(members[1].queue_depth, Some(3));
-
-        let reqs = b.pending_requests().await.unwrap();
-        assert_eq!(reqs.len(), 1);
-        assert_eq!(
-            (reqs[0].app.as_str(), reqs[0].actor.as_str(), reqs[0].prune),
-            ("x", "alice", true)
-        );
-        assert!(b.take_request(reqs[0].id).await.unwrap());
-        assert!(
-            !b.take_request(reqs[0].id).await.unwrap(),
-            "a request taken twice"
-        );
-
-        // Leaving releases everything and fences the leaver at once.
-        assert!(b.release_app("y", "b", fb.token).await.unwrap());
-        b.leave("b", fb.token).await.unwrap();
-        assert!(b.app_owners().await.unwrap().is_empty());
-        assert!(b.live_members().await.unwrap().is_empty());
-        let e = b.claim_app("y", "b", fb.token).await.unwrap_err();
-        assert!(e.to_string().contains("fenced"), "{e}");
-    }
-
-    /// SQLite (one replica) runs the same statements.
-    #[tokio::test]
-    async fn sqlite_runs_the_same_statements() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::sqlite(&dir.path().join("d.db")).await.unwrap();
-        let l = StoreLease::new(
-            s.clone(),
-            &member_lease("solo"),
-            "solo",
-            Duration::from_secs(60),
-        );
-        let f = l.try_acquire().await.unwrap().unwrap();
-        assert!(s.claim_app("x", "solo", f.token).await.unwrap());
-        assert!(!s.claim_app("x", "other", 1).await.unwrap());
-        assert!(s.reap_expired_members("solo").await.unwrap().is_empty());
-        let m = s.members().await.unwrap();
-        assert_eq!(
-            (m[0].replica.as_str(), m[0].live, m[0].owned),
-            ("solo", true, 1)
-        );
-        s.leave("solo", f.token).await.unwrap();
-        assert!(
-            s.claim_app("x", "other", 1).await.unwrap(),
-            "left, yet still owned"
-        );
-    }
-
-    #[test]
-    fn replica_ids_are_pod_names() {
-        assert!(validate_replica_id("driftless-7c9f-x2k4q").is_ok());
-        assert!(validate_replica_id("node1.example").is_ok());
-        for bad in ["", "A", "a:b", "a/b", &"x".repeat(64), "a b"] {
-            let e = validate_replica_id(bad).unwrap_err();
-            assert!(e.contains("replica id"), "{e}");
-        }
-    }
-}
+mod tests;
