@@ -90,7 +90,8 @@ pub struct ShardRequest {
     pub app: String,
     pub kind: String,
     pub actor: String,
-    pub prune: bool,
+    /// What the request needs: `{prune}` for a sync, `{seconds, reason}` to pause self-heal.
+    pub details: serde_json::Value,
 }
 
 /// The database's time in milliseconds, as SQL.
@@ -299,21 +300,22 @@ impl Store {
         Ok(())
     }
 
-    /// Leaves a request (`kind`: `sync`) for whichever replica owns `app`.
+    /// Leaves a request (`kind`: `sync`, `refresh`, `pause-heal`) for whichever replica
+    /// owns `app`.
     pub async fn forward_request(
         &self,
         app: &str,
         kind: &str,
         actor: &str,
-        prune: bool,
+        details: &serde_json::Value,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO shard_requests (app, kind, actor, prune, created_ms) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO shard_requests (app, kind, actor, details, created_ms) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(app)
         .bind(kind)
         .bind(actor)
-        .bind(i64::from(prune))
+        .bind(details.to_string())
         .bind(now_ms())
         .execute(self.pool())
         .await
@@ -324,7 +326,7 @@ impl Store {
     /// Every pending request, oldest first.
     pub async fn pending_requests(&self) -> Result<Vec<ShardRequest>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, app, kind, actor, prune FROM shard_requests ORDER BY id LIMIT 1000",
+            "SELECT id, app, kind, actor, details FROM shard_requests ORDER BY id LIMIT 1000",
         )
         .fetch_all(self.pool())
         .await
@@ -332,12 +334,13 @@ impl Store {
         let what = || db("reading a forwarded request");
         rows.iter()
             .map(|r| {
+                let details: String = r.try_get("details").map_err(what())?;
                 Ok(ShardRequest {
                     id: r.try_get("id").map_err(what())?,
                     app: r.try_get("app").map_err(what())?,
                     kind: r.try_get("kind").map_err(what())?,
                     actor: r.try_get("actor").map_err(what())?,
-                    prune: r.try_get::<i64, _>("prune").map_err(what())? != 0,
+                    details: crate::parse_json("a forwarded request", &details)?,
                 })
             })
             .collect()

@@ -340,6 +340,31 @@ async fn forwarded_and_adopted(
     )
     .await;
 
+    // Pausing self-heal through r3 pauses it where the app is reconciled: its owner.
+    let r = http
+        .post(format!("{api3}/api/v1/applications/{app}/pause-heal"))
+        .bearer_auth("shards-test-token")
+        .json(&serde_json::json!({"duration": "2m", "reason": "incident 42"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    within(
+        Duration::from_secs(10),
+        "the pause applied by the owner",
+        || async {
+            let done = store.audit_writers("app.pause-heal").await.unwrap();
+            done.iter()
+                .any(|e| {
+                    e.target == format!("application/{app}")
+                        && e.details["reason"] == "incident 42"
+                        && e.writer.as_deref().is_some_and(|w| w.starts_with(&writer))
+                })
+                .then_some(())
+        },
+    )
+    .await;
+
     // A name the hash gives to another replica than r3, created through r3.
     let members: Vec<String> = ["r1", "r2", "r3"].map(String::from).to_vec();
     let name = (0..)

@@ -390,7 +390,10 @@ impl Controller {
         actor: &str,
         prune: bool,
     ) -> Result<bool, String> {
-        if let Some(forwarded) = self.forward(name, "sync", actor, prune).await? {
+        if let Some(forwarded) = self
+            .forward(name, "sync", actor, json!({"prune": prune}))
+            .await?
+        {
             return Ok(forwarded);
         }
         let known = match self.apps.lock().await.get_mut(name) {
@@ -427,6 +430,10 @@ impl Controller {
     ) -> Result<bool, String> {
         if reason.trim().is_empty() {
             return Err("a reason is required to pause self-heal".into());
+        }
+        let asked = json!({"seconds": duration.as_secs(), "reason": reason});
+        if let Some(forwarded) = self.forward(name, "pause-heal", actor, asked).await? {
+            return Ok(forwarded);
         }
         let known = match self.apps.lock().await.get_mut(name) {
             Some(s) => {

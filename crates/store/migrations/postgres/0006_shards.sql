@@ -29,7 +29,8 @@ CREATE TABLE shard_requests (
     app         TEXT NOT NULL,
     kind        TEXT NOT NULL,
     actor       TEXT NOT NULL,
-    prune       BIGINT NOT NULL,
+    -- What the request needs, as JSON: {prune} for a sync, {seconds, reason} to pause self-heal.
+    details     TEXT NOT NULL,
     created_ms  BIGINT NOT NULL
 );
 

@@ -24,7 +24,8 @@ CREATE TABLE shard_requests (
     app         TEXT NOT NULL,
     kind        TEXT NOT NULL,
     actor       TEXT NOT NULL,
-    prune       INTEGER NOT NULL,
+    -- What the request needs, as JSON: {prune} for a sync, {seconds, reason} to pause self-heal.
+    details     TEXT NOT NULL,
     created_ms  INTEGER NOT NULL
 );
 

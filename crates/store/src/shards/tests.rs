@@ -24,7 +24,9 @@ async fn an_app_moves_only_from_a_released_or_reaped_owner() {
         "took a live owner's app"
     );
     assert!(b.claim_app("y", "b", fb.token).await.unwrap());
-    b.forward_request("x", "sync", "alice", true).await.unwrap();
+    b.forward_request("x", "sync", "alice", &serde_json::json!({"prune": true}))
+        .await
+        .unwrap();
     // Who wrote an operation and its audit entry is recorded with them.
     let op = a
         .begin_operation("x", "sync", "r1", &serde_json::json!({}))
@@ -103,8 +105,12 @@ async fn an_app_moves_only_from_a_released_or_reaped_owner() {
     let reqs = b.pending_requests().await.unwrap();
     assert_eq!(reqs.len(), 1);
     assert_eq!(
-        (reqs[0].app.as_str(), reqs[0].actor.as_str(), reqs[0].prune),
-        ("x", "alice", true)
+        (
+            reqs[0].app.as_str(),
+            reqs[0].actor.as_str(),
+            &reqs[0].details
+        ),
+        ("x", "alice", &serde_json::json!({"prune": true}))
     );
     assert!(b.take_request(reqs[0].id).await.unwrap());
     assert!(

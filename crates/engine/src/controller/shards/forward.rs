@@ -6,14 +6,15 @@ use super::Ownership;
 use crate::controller::{Controller, Reason};
 
 impl Controller {
-    /// A user's request for an app another replica owns: left in the store for the owner.
-    /// `None` when this replica handles it itself.
+    /// A user's request for an app another replica owns: audited here (`app.KIND.request`,
+    /// where who asked is known) and left in the store for the owner. `None` when this
+    /// replica handles it itself; `Some(false)` when the app is unknown.
     pub(crate) async fn forward(
         &self,
         name: &str,
         kind: &str,
         actor: &str,
-        prune: bool,
+        details: serde_json::Value,
     ) -> Result<Option<bool>, String> {
         let Some(own) = self.shards.get() else {
             return Ok(None);
@@ -24,20 +25,22 @@ impl Controller {
         if !self.apps.lock().await.contains_key(name) {
             return Ok(Some(false));
         }
-        // Audited here, where it was asked and who asked is known, as an owner's would be.
+        let mut audited = details.clone();
+        audited["forwarded"] = serde_json::json!(true);
+        let e = |e: driftless_store::StoreError| e.to_string();
         self.store
             .audit(
                 actor,
                 &format!("app.{kind}.request"),
                 &format!("application/{name}"),
-                &serde_json::json!({"prune": prune, "forwarded": true}),
+                &audited,
             )
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(e)?;
         self.store
-            .forward_request(name, kind, actor, prune)
+            .forward_request(name, kind, actor, &details)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(e)?;
         Ok(Some(true))
     }
 
@@ -52,7 +55,10 @@ impl Controller {
         }
         let (store, app) = (self.store.clone(), name.to_string());
         tokio::spawn(async move {
-            if let Err(e) = store.forward_request(&app, "refresh", "api", false).await {
+            if let Err(e) = store
+                .forward_request(&app, "refresh", "api", &serde_json::json!({}))
+                .await
+            {
                 tracing::warn!(app = %app, "forwarding a refresh to its owner: {e}");
             }
         });
@@ -66,11 +72,23 @@ impl Controller {
             if !own.owns(&r.app) || !self.store.take_request(r.id).await.map_err(e)? {
                 continue;
             }
-            if r.kind == "sync"
-                && let Some(s) = self.apps.lock().await.get_mut(&r.app)
-            {
-                s.sync_requested = Some(r.actor.clone());
-                s.prune_requested = r.prune;
+            match r.kind.as_str() {
+                "pause-heal" => {
+                    let seconds = r.details["seconds"].as_u64().unwrap_or(0);
+                    let reason = r.details["reason"].as_str().unwrap_or("forwarded");
+                    let pause = std::time::Duration::from_secs(seconds);
+                    if let Err(e) = self.pause_heal(&r.app, pause, reason, &r.actor).await {
+                        tracing::warn!(app = %r.app, "a forwarded pause of self-heal: {e}");
+                    }
+                    continue;
+                }
+                "sync" => {
+                    if let Some(s) = self.apps.lock().await.get_mut(&r.app) {
+                        s.sync_requested = Some(r.actor.clone());
+                        s.prune_requested = r.details["prune"] == true;
+                    }
+                }
+                _ => {}
             }
             self.queue.enqueue(&r.app, Reason::User);
         }
