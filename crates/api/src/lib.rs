@@ -41,6 +41,7 @@ mod promotions;
 mod repositories;
 mod resources;
 pub mod serve;
+mod shards;
 pub mod types;
 mod ui;
 pub mod webhook;
@@ -122,6 +123,7 @@ pub fn router_with(state: ApiState, limits: Limits) -> Router {
             axum::routing::delete(repositories::delete),
         )
         .route("/clusters", get(clusters::list).post(clusters::create))
+        .route("/shards", get(shards::list))
         .route("/clusters/{name}", axum::routing::delete(clusters::delete))
         .route("/images", post(set_image))
         .route(

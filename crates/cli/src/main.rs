@@ -17,6 +17,7 @@ mod render_cmd;
 mod repo_cmd;
 mod run_cmd;
 mod sandbox_cmd;
+mod shards_cmd;
 mod status_cmd;
 mod sync_cmd;
 mod up_cmd;
@@ -86,6 +87,8 @@ enum Command {
     Drift(drift_cmd::DriftArgs),
     /// Audit log tools: `verify` checks its hash chain.
     Audit(audit_cmd::AuditArgs),
+    /// The replicas sharing the store: which is live, what each owns, how loaded it is.
+    Shards(shards_cmd::ShardsArgs),
     /// Run the embedded sandbox Kubernetes API server and write a kubeconfig for it.
     Sandbox(sandbox_cmd::SandboxArgs),
     /// Run the engine: controller, store and API (--demo: with a sandbox cluster and demo apps).
@@ -137,6 +140,7 @@ fn main() -> ExitCode {
         Command::Sync(args) => sync_cmd::run(*args),
         Command::Status(args) => status_cmd::run(*args),
         Command::Sandbox(args) => sandbox_cmd::run(args),
+        Command::Shards(args) => shards_cmd::run(args),
         Command::Up(args) => up_cmd::run(*args),
     };
     match result {

@@ -16,6 +16,8 @@ use driftless_health::Assessor;
 use driftless_kube::{ClusterSource, KubeCluster, connect};
 use driftless_store::Store;
 
+mod membership;
+
 use crate::app_args::ClusterArgs;
 use crate::sandbox_cmd::write_private;
 
@@ -60,6 +62,14 @@ pub struct UpArgs {
     /// POD_NAMESPACE or the service account, with --in-cluster; else `driftless`).
     #[arg(long, env = "POD_NAMESPACE")]
     namespace: Option<String>,
+    /// This replica's id among those sharing a Postgres store (default: the host or pod
+    /// name). Two processes with one id never run at once: the second waits as a standby.
+    #[arg(long, env = "DRIFTLESS_REPLICA_ID")]
+    replica_id: Option<String>,
+    /// Seconds a replica's membership lasts unrenewed (renewed every third of it): how long
+    /// its applications wait for another replica after it died without leaving.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..=300))]
+    lease_ttl: u64,
     #[command(flatten)]
     cluster: ClusterArgs,
 }
@@ -171,62 +181,6 @@ fn health_assessor(
     Ok(Assessor::with_checks(checks))
 }
 
-/// How long the store's write lease lasts unrenewed; renewed every third of it.
-const LEASE_TTL: Duration = Duration::from_secs(15);
-
-/// Takes the store's write lease (waiting as a standby while another engine holds it) and
-/// keeps the clusters' write gate open only while the lease is surely ours. The receiver
-/// turns `None` when the lease was lost.
-async fn lead(
-    store: &Store,
-) -> anyhow::Result<tokio::sync::watch::Receiver<Option<std::time::Instant>>> {
-    let gate = driftless_kube::WriteGate::closed("this engine does not hold the write lease yet");
-    gate.install_for_engine();
-    let me = format!(
-        "{} pid {} started {}",
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_else(|_| "unknown host".into()),
-        std::process::id(),
-        jiff::Timestamp::now()
-    );
-    let coord = Arc::new(driftless_store::StoreLease::new(
-        store.clone(),
-        "engine",
-        &me,
-        LEASE_TTL,
-    ));
-    let said = std::sync::atomic::AtomicBool::new(false);
-    let holding = driftless_store::hold(coord, |holder| {
-        if !said.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            println!(
-                "standby: the store's write lease is held by {}; waiting",
-                holder.map_or("another engine", |f| f.holder.as_str())
-            );
-        }
-    })
-    .await?;
-    println!("write lease taken (token {})", holding.fence.token);
-    let mut deadline = holding.deadline;
-    let watched = deadline.clone();
-    tokio::spawn(async move {
-        loop {
-            match *deadline.borrow_and_update() {
-                Some(d) => gate.open_until(d),
-                None => {
-                    gate.close("this engine lost the store's write lease to another engine");
-                    return;
-                }
-            }
-            if deadline.changed().await.is_err() {
-                gate.close("the write lease is no longer renewed");
-                return;
-            }
-        }
-    });
-    Ok(watched)
-}
-
 /// Stops a task when the engine stops.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
@@ -236,7 +190,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Completes when the lease is lost; never without one.
+/// Completes when the membership is lost; never without one.
 async fn lease_lost(lease: Option<tokio::sync::watch::Receiver<Option<std::time::Instant>>>) {
     match lease {
         Some(mut rx) => {
@@ -245,6 +199,9 @@ async fn lease_lost(lease: Option<tokio::sync::watch::Receiver<Option<std::time:
         None => std::future::pending().await,
     }
 }
+
+/// How long a leaving replica waits for its operations in flight before it lets go.
+const LEAVE_GRACE: Duration = Duration::from_secs(25);
 
 pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let dir = data_dir(&args.data_dir)?;
@@ -259,12 +216,17 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             Some(url) => Store::open(url).await?,
             None => Store::sqlite(&dir.join("driftless.db")).await?,
         };
-        // A shared Postgres store: one writer at a time, by lease (SQLite is this data
-        // directory's, locked above). Clusters made from here on pass the write gate.
-        let lost = match store.backend() {
-            driftless_store::Backend::Postgres => Some(lead(&store).await?),
+        // A shared Postgres store: this process joins the replicas sharing the work
+        // (SQLite is this data directory's, locked above). Clusters made from here on pass
+        // the write gate, open while the membership is surely held.
+        let member = match store.backend() {
+            driftless_store::Backend::Postgres => {
+                let id = membership::replica_id(args.replica_id.as_deref())?;
+                Some(membership::join(&store, &id, Duration::from_secs(args.lease_ttl)).await?)
+            }
             driftless_store::Backend::Sqlite => None,
         };
+        let lost = member.as_ref().map(|m| m.deadline.clone());
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| {
@@ -335,6 +297,9 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         )
         .await
         .map_err(anyhow::Error::msg)?;
+        if let Some(m) = &member {
+            controller.share(m.own.clone());
+        }
         // Notifications from --config only (never from Git or the demo), before any
         // application is loaded (a new one is `on-created`).
         if let Some(dir) = &args.config {
@@ -448,17 +413,22 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         );
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let ctl = controller.clone();
-        let engine = tokio::spawn(ctl.run(stopped));
+        let engine = tokio::spawn(ctl.run(stopped.clone()));
         let _custom_resources = crd_namespace(&args)?.map(|ns| {
             println!("custom resources: watching applications, projects and pipelines in namespace {ns}");
             AbortOnDrop(tokio::spawn(controller.clone().watch_custom_resources(ns)))
         });
+        if let Some(m) = &member {
+            let interval = Duration::from_secs(args.lease_ttl).div_f64(10.0);
+            tokio::spawn(controller.clone().run_shards(m.own.clone(), interval, stopped));
+        }
         // Git webhooks are verified with this secret; without one they are refused.
         let webhook_secret = std::env::var("DRIFTLESS_WEBHOOK_SECRET")
             .ok()
             .filter(|s| !s.is_empty())
             .map(Arc::new);
         let limits = driftless_api::Limits::default();
+        let left = controller.clone();
         let app = driftless_api::router_with(
             driftless_api::ApiState {
                 controller,
@@ -472,16 +442,29 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         let lost_flag = lost_lease.clone();
         driftless_api::serve(listener, app, limits, async move {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                () = membership::stop_signal() => {}
                 () = lease_lost(lost) => lost_flag.store(true, std::sync::atomic::Ordering::SeqCst),
             }
         })
         .await?;
+        // Leaving: no new work, operations in flight finished, then everything released so
+        // the other replicas take over at once rather than after the lease expires.
+        if let Some(m) = &member
+            && !lost_lease.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            let owned = m.own.owned();
+            let gate = m.gate.clone();
+            let stop_writes = move || gate.close("this replica left");
+            match left.leave(&m.own, LEAVE_GRACE, stop_writes).await {
+                Ok(()) => println!("replica {}: left, {owned} application(s) handed over", m.own.replica()),
+                Err(e) => eprintln!("error: leaving: {e} (the others take over when the membership expires)"),
+            }
+        }
         let _ = stop.send(true);
         let _ = engine.await;
         if lost_lease.load(std::sync::atomic::Ordering::SeqCst) {
             anyhow::bail!(
-                "this engine lost the store's write lease to another engine and stopped; restarted, it waits as a standby"
+                "this replica lost its membership (its lease expired and another replica took its applications over) and stopped; restarted, it joins again"
             );
         }
         anyhow::Ok(ExitCode::SUCCESS)

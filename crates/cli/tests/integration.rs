@@ -11,6 +11,7 @@ mod promote;
 mod render;
 mod sandbox;
 mod scripts;
+mod shards;
 mod sync_cli;
 mod ui;
 mod up;

@@ -14,6 +14,7 @@ pub mod lock;
 mod notifications;
 mod promotions;
 mod records;
+pub mod shards;
 
 use std::borrow::Cow;
 use std::sync::{Arc, RwLock};
@@ -27,6 +28,7 @@ pub use lease::{Coordination, Fence, Holding, StoreLease, hold};
 pub use lock::{DataDirLock, LockError};
 pub use promotions::{Deployment, PromotionRow};
 pub use records::{AppRecord, Event, HistoryEntry, Operation, OperationPhase};
+pub use shards::{AppOwner, Member, MemberReport, ShardRequest, WrittenAudit, WrittenOperation};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -81,10 +83,10 @@ macro_rules! migrations {
 fn migrator(backend: Backend) -> Migrator {
     Migrator::with_migrations(match backend {
         Backend::Sqlite => {
-            migrations!("sqlite", 1 "0001_init", 2 "0002_definitions", 3 "0003_promotions", 4 "0004_leases", 5 "0005_notifications")
+            migrations!("sqlite", 1 "0001_init", 2 "0002_definitions", 3 "0003_promotions", 4 "0004_leases", 5 "0005_notifications", 6 "0006_shards")
         }
         Backend::Postgres => {
-            migrations!("postgres", 1 "0001_init", 2 "0002_definitions", 3 "0003_promotions", 4 "0004_leases", 5 "0005_notifications")
+            migrations!("postgres", 1 "0001_init", 2 "0002_definitions", 3 "0003_promotions", 4 "0004_leases", 5 "0005_notifications", 6 "0006_shards")
         }
     })
 }
@@ -170,6 +172,11 @@ impl Store {
             .fence
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = fence.declaration();
+    }
+
+    /// Is this store written by one of several replicas (it declared a member lease)?
+    pub fn is_member(&self) -> bool {
+        declared_fence(&self.fence).starts_with(shards::MEMBER_PREFIX)
     }
 
     pub fn backend(&self) -> Backend {

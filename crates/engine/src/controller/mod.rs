@@ -26,6 +26,7 @@ pub mod repositories;
 pub mod revert;
 mod rollback;
 mod settle;
+pub mod shards;
 pub mod source;
 pub mod source_guard;
 mod status;
@@ -157,6 +158,8 @@ pub struct Controller {
     pub(crate) custom_resources: custom_resources::Registry,
     /// Notification configuration, dispatcher and the transitions seen (`crate::notifications`).
     pub(crate) notifications: crate::notifications::Notifications,
+    /// This replica's share when several share the store (unset: everything is ours).
+    pub(crate) shards: std::sync::OnceLock<Arc<shards::Ownership>>,
 }
 
 impl Controller {
@@ -168,7 +171,13 @@ impl Controller {
         assessor: Assessor,
         config: ControllerConfig,
     ) -> EngineResult<Arc<Controller>> {
-        for op in store.running_operations().await? {
+        // Replicas sharing the store: operations left running may be another replica's;
+        // whoever claims their application closes them ([`shards`]).
+        let left_running = match store.is_member() {
+            true => Vec::new(),
+            false => store.running_operations().await?,
+        };
+        for op in left_running {
             let message = format!(
                 "the engine stopped during this {} (revision {}); it was not resumed — the next reconcile compares again and syncs what is still out of sync",
                 op.kind, op.revision
@@ -209,6 +218,7 @@ impl Controller {
             users: Arc::default(),
             custom_resources: Default::default(),
             notifications: Default::default(),
+            shards: std::sync::OnceLock::new(),
         }))
     }
 
@@ -403,6 +413,12 @@ impl Controller {
         actor: &str,
         prune: bool,
     ) -> EngineResult<bool> {
+        if let Some(forwarded) = self
+            .forward(name, "sync", actor, json!({"prune": prune}))
+            .await?
+        {
+            return Ok(forwarded);
+        }
         let known = match self.apps.lock().await.get_mut(name) {
             Some(s) => {
                 s.sync_requested = Some(actor.to_string());
@@ -438,6 +454,10 @@ impl Controller {
             return Err(EngineError::invalid(
                 "a reason is required to pause self-heal",
             ));
+        }
+        let asked = json!({"seconds": duration.as_secs(), "reason": reason});
+        if let Some(forwarded) = self.forward(name, "pause-heal", actor, asked).await? {
+            return Ok(forwarded);
         }
         let known = match self.apps.lock().await.get_mut(name) {
             Some(s) => {
@@ -490,7 +510,9 @@ impl Controller {
         for (name, s) in apps.iter() {
             if wanted.contains(&normalize_repo_url(&s.app.source.repo_url)) {
                 self.sources.pushed(&s.app.source.repo_url, sha);
-                self.queue.enqueue(name, Reason::SourceChanged);
+                if !self.forward_refresh(name) {
+                    self.queue.enqueue(name, Reason::SourceChanged);
+                }
                 queued.push(name.clone());
             }
         }
@@ -529,6 +551,9 @@ impl Controller {
 
     /// Asks for a reconcile (a user's refresh, a webhook).
     pub fn enqueue(&self, name: &str, reason: Reason) {
+        if reason == Reason::User && self.forward_refresh(name) {
+            return;
+        }
         self.queue.enqueue(name, reason);
     }
 
@@ -581,11 +606,16 @@ impl Controller {
 
     /// The Prometheus text exposition of the engine's metrics.
     pub fn metrics_text(&self) -> String {
-        self.notifications.append_metrics(self.metrics.encode(
+        let text = self.metrics.encode(
             self.queue.len(),
             self.cache.age().map(|a| a.as_secs_f64()),
             self.cache.len(),
-        ))
+        );
+        let text = match self.shards.get() {
+            Some(own) => shards::with_lines(text, &own.metrics_lines()),
+            None => text,
+        };
+        self.notifications.append_metrics(text)
     }
 
     /// Runs until `shutdown` turns true: workers, the drift listener, the periodic resync.
@@ -637,7 +667,13 @@ impl Controller {
             }
         }));
         let c = self.clone();
-        tasks.push(tokio::spawn(async move { c.promotion_loop().await }));
+        tasks.push(tokio::spawn(async move {
+            // Replicas sharing the store: one of them drives promotions.
+            match c.shards.get().cloned() {
+                Some(own) => c.coordinated_promotion_loop(own).await,
+                None => c.promotion_loop().await,
+            }
+        }));
         let _ = shutdown.wait_for(|stop| *stop).await;
         for t in tasks {
             t.abort();

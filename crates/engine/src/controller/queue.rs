@@ -26,14 +26,36 @@ struct State {
     again: HashMap<String, Reason>,
 }
 
+/// Which applications this queue may hand out (several replicas: the owned ones).
+pub type Filter = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 #[derive(Default)]
 pub struct WorkQueue {
     state: Mutex<State>,
     ready: Notify,
+    filter: std::sync::OnceLock<Filter>,
 }
 
 impl WorkQueue {
+    /// From now on only apps `filter` admits are queued and handed out; one checked when it
+    /// was queued but not any more when its turn comes is dropped (it was handed over).
+    pub fn set_filter(&self, filter: Filter) {
+        let _ = self.filter.set(filter);
+    }
+
+    fn admits(&self, app: &str) -> bool {
+        self.filter.get().is_none_or(|f| f(app))
+    }
+
+    /// Is a worker busy with `app`?
+    pub fn is_running(&self, app: &str) -> bool {
+        self.state.lock().expect("queue lock").running.contains(app)
+    }
+
     pub fn enqueue(&self, app: &str, reason: Reason) {
+        if !self.admits(app) {
+            return;
+        }
         let mut s = self.state.lock().expect("queue lock");
         if s.running.contains(app) {
             s.again.entry(app.to_string()).or_insert(reason);
@@ -54,8 +76,13 @@ impl WorkQueue {
             let ready = self.ready.notified();
             {
                 let mut s = self.state.lock().expect("queue lock");
-                if let Some(app) = s.order.pop_front() {
+                // Checked and marked running under one lock, so whoever stops admitting an
+                // app and then sees it not running knows no worker will start on it.
+                while let Some(app) = s.order.pop_front() {
                     let reason = s.queued.remove(&app).unwrap_or(Reason::Periodic);
+                    if !self.admits(&app) {
+                        continue;
+                    }
                     s.running.insert(app.clone());
                     return (app, reason);
                 }
@@ -102,5 +129,26 @@ mod tests {
         assert_eq!(q.next().await.0, "b");
         q.done("a");
         assert_eq!(q.next().await, ("a".to_string(), Reason::User));
+    }
+
+    #[tokio::test]
+    async fn a_filtered_queue_hands_out_only_admitted_apps() {
+        let q = WorkQueue::default();
+        let admitted = std::sync::Arc::new(Mutex::new(HashSet::from(["a", "b"])));
+        let f = admitted.clone();
+        q.set_filter(std::sync::Arc::new(move |app: &str| {
+            f.lock().unwrap().contains(app)
+        }));
+        q.enqueue("x", Reason::Drift);
+        assert!(q.is_empty(), "an app not admitted was queued");
+        q.enqueue("a", Reason::Drift);
+        q.enqueue("b", Reason::Drift);
+        // Handed over while queued: dropped when its turn comes.
+        admitted.lock().unwrap().remove("a");
+        let (b, _) = q.next().await;
+        assert_eq!(b, "b");
+        assert!(q.is_running("b") && !q.is_running("a"));
+        q.done("b");
+        assert!(!q.is_running("b") && q.is_empty());
     }
 }
