@@ -125,6 +125,31 @@ pub(crate) struct AppState {
     pub reconciling: Arc<Mutex<()>>,
 }
 
+impl AppState {
+    /// A newly managed application: nothing attempted, synced or seen yet.
+    pub(crate) fn new(app: Application, policy: AppPolicy) -> AppState {
+        AppState {
+            app,
+            policy,
+            last_attempt: None,
+            last_good: None,
+            unreachable_retries: 0,
+            drift_since: None,
+            last_drift: None,
+            last_error: None,
+            sync_requested: None,
+            prune_requested: false,
+            last_synced_ms: None,
+            heal_paused: None,
+            pinned: None,
+            definitions_digest: None,
+            operation: None,
+            health_watch: None,
+            reconciling: Arc::default(),
+        }
+    }
+}
+
 /// A rollback's hold on an application.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Pin {
@@ -274,23 +299,10 @@ impl Controller {
         let name = app.name.clone();
         let mut apps = self.apps.lock().await;
         let state = apps.entry(name.clone()).or_insert_with(|| AppState {
-            app: app.clone(),
-            policy: policy.clone(),
             last_attempt: last.operation.attempt.as_ref().map(|r| r.to_string()),
             last_good: last.operation.good.as_ref().map(|r| r.to_string()),
-            unreachable_retries: 0,
-            drift_since: None,
-            last_drift: None,
-            last_error: None,
-            sync_requested: None,
-            prune_requested: false,
             last_synced_ms: last.last_sync_at_ms,
-            heal_paused: None,
-            pinned: None,
-            definitions_digest: None,
-            operation: None,
-            health_watch: None,
-            reconciling: Arc::default(),
+            ..AppState::new(app.clone(), policy.clone())
         });
         state.app = app;
         state.policy = policy;
@@ -415,7 +427,8 @@ impl Controller {
     ) -> EngineResult<bool> {
         if let Some(forwarded) = self
             .forward(name, "sync", actor, json!({"prune": prune}))
-            .await?
+            .await
+            .map_err(EngineError::Internal)?
         {
             return Ok(forwarded);
         }
@@ -456,7 +469,11 @@ impl Controller {
             ));
         }
         let asked = json!({"seconds": duration.as_secs(), "reason": reason});
-        if let Some(forwarded) = self.forward(name, "pause-heal", actor, asked).await? {
+        if let Some(forwarded) = self
+            .forward(name, "pause-heal", actor, asked)
+            .await
+            .map_err(EngineError::Internal)?
+        {
             return Ok(forwarded);
         }
         let known = match self.apps.lock().await.get_mut(name) {

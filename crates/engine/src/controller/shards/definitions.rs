@@ -63,25 +63,7 @@ impl Controller {
                 s.policy = policy;
             }
             None => {
-                apps.insert(
-                    name.clone(),
-                    AppState {
-                        app,
-                        policy,
-                        last_attempt: None,
-                        last_good: None,
-                        unreachable_retries: 0,
-                        drift_since: None,
-                        last_drift: None,
-                        last_error: None,
-                        sync_requested: None,
-                        prune_requested: false,
-                        last_synced_ms: None,
-                        heal_paused: None,
-                        pinned: None,
-                        definitions_digest: None,
-                    },
-                );
+                apps.insert(name.clone(), AppState::new(app, policy));
             }
         }
         drop(apps);
