@@ -34,13 +34,10 @@ pub(crate) async fn stream(
     let events = futures_util::stream::unfold(rx, |mut rx| async move {
         let ev = match rx.recv().await {
             // Every reconcile's end: the engine's own signal, not news for a browser.
-            Ok(update) if update["type"] == "reconciled" || update["type"] == "promotion-pass" => {
-                Event::default().comment("")
-            }
-            Ok(update) => {
-                let kind = update["type"].as_str().unwrap_or("status").to_string();
-                Event::default().event(kind).data(update.to_string())
-            }
+            Ok(update) if update.is_internal() => Event::default().comment(""),
+            Ok(update) => Event::default()
+                .event(update.name())
+                .data(serde_json::to_string(&update).unwrap_or_default()),
             Err(RecvError::Lagged(n)) => Event::default()
                 .event("lagged")
                 .data(json!({"missed": n}).to_string()),

@@ -36,8 +36,7 @@ pub(crate) async fn rollback(
             Some(
                 s.controller
                     .history_at_time(&name, at.as_millisecond())
-                    .await
-                    .map_err(ApiError::BadRequest)?,
+                    .await?,
             )
         }
         (id, None) => id,
@@ -62,8 +61,7 @@ pub(crate) async fn rollback(
     let revision = s
         .controller
         .rollback_because(&name, id, &caller.name, reason)
-        .await
-        .map_err(ApiError::BadRequest)?;
+        .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!(Queued {

@@ -67,11 +67,7 @@ pub async fn resend(
     Extension(caller): Extension<Caller>,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    if s.controller
-        .resend_notification(id, &caller.name)
-        .await
-        .map_err(ApiError::Internal)?
-    {
+    if s.controller.resend_notification(id, &caller.name).await? {
         Ok(Json(json!({"id": id, "status": "pending"})))
     } else {
         Err(ApiError::NotFound(format!(
@@ -92,8 +88,7 @@ pub async fn test(
 ) -> Result<Json<Value>, ApiError> {
     s.controller
         .test_notification(&body.service, &body.recipient)
-        .await
-        .map_err(ApiError::BadRequest)?;
+        .await?;
     Ok(Json(
         json!({"service": body.service, "recipient": body.recipient, "sent": true}),
     ))
@@ -124,12 +119,6 @@ pub async fn drift_report(
         pipeline: q.pipeline.filter(|a| !a.is_empty()),
         since_ms,
     };
-    let report = s.controller.drift_report(&filter).await.map_err(|e| {
-        if e.ends_with("not found") {
-            ApiError::NotFound(e.trim_end_matches(" not found").to_string())
-        } else {
-            ApiError::Internal(e)
-        }
-    })?;
+    let report = s.controller.drift_report(&filter).await?;
     Ok(Json(serde_json::to_value(report).unwrap_or_default()))
 }

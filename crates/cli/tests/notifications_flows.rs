@@ -228,8 +228,16 @@ async fn a_failed_deployment_sends_one_email_and_a_successful_one_another() {
     let r = root.path();
     let mut smtp = Smtp::start("mail-pass-21").await;
     let repo = r.join("repo");
-    // An image the sandbox cannot run: the Deployment degrades, the sync fails.
-    commit_manifest(&repo, &web("nginx:broken"));
+    // A Deployment the API server refuses (its selector does not match its template's
+    // labels): the apply fails, so does the sync. (An image that cannot run is no sync
+    // failure: as in Argo CD, the operation ends when applied and health degrades apart.)
+    commit_manifest(
+        &repo,
+        &web("nginx:1.27").replace(
+            "metadata: {labels: {app: web}}",
+            "metadata: {labels: {app: other}}",
+        ),
+    );
     let slack = Slack::start().await;
     write_config(
         &r.join("config"),

@@ -62,6 +62,9 @@ pub enum EngineError {
         #[source]
         source: ClusterError,
     },
+    /// Another dependency failed (the notification outbox, a notification service).
+    #[error("{0}")]
+    Unavailable(String),
     /// A stored record that does not parse, a task that died.
     #[error("{0}")]
     Internal(String),
@@ -95,25 +98,16 @@ impl EngineError {
         move |source| EngineError::Cluster { context, source }
     }
 
-    /// An application's source failed (fetch, render); the message is the source's own.
-    pub fn source(app: impl Into<String>) -> impl FnOnce(String) -> Self {
-        let app = app.into();
-        move |message| EngineError::Source {
-            app,
-            revision: None,
-            message,
-        }
-    }
-
     pub fn kind(&self) -> ErrorKind {
         match self {
             EngineError::NotFound { .. } => ErrorKind::NotFound,
             EngineError::Invalid(_) => ErrorKind::Invalid,
             EngineError::Conflict(_) => ErrorKind::Conflict,
             EngineError::Forbidden(_) => ErrorKind::Forbidden,
-            EngineError::Store { .. } | EngineError::Git(_) | EngineError::Source { .. } => {
-                ErrorKind::Unavailable
-            }
+            EngineError::Store { .. }
+            | EngineError::Git(_)
+            | EngineError::Source { .. }
+            | EngineError::Unavailable(_) => ErrorKind::Unavailable,
             EngineError::Cluster { source, .. } => match source {
                 ClusterError::Conflict { .. } => ErrorKind::Conflict,
                 ClusterError::Rejected { .. } | ClusterError::UnknownKind { .. } => {
@@ -153,6 +147,19 @@ impl From<driftless_core::source::SourceError> for EngineError {
     }
 }
 
+/// A notification configuration that does not load names its document and key.
+impl From<driftless_notify::ConfigError> for EngineError {
+    fn from(e: driftless_notify::ConfigError) -> Self {
+        EngineError::Invalid(e.to_string())
+    }
+}
+
+impl From<driftless_notify::outbox::OutboxError> for EngineError {
+    fn from(e: driftless_notify::outbox::OutboxError) -> Self {
+        EngineError::Unavailable(format!("the notification outbox: {e}"))
+    }
+}
+
 impl From<crate::SyncError> for EngineError {
     fn from(e: crate::SyncError) -> Self {
         match e {
@@ -170,13 +177,6 @@ impl From<crate::SyncError> for EngineError {
 impl From<serde_json::Error> for EngineError {
     fn from(e: serde_json::Error) -> Self {
         EngineError::Internal(format!("a record could not be (de)serialized: {e}"))
-    }
-}
-
-/// Until every engine function returns [`EngineError`], the string-typed ones take it with `?`.
-impl From<EngineError> for String {
-    fn from(e: EngineError) -> String {
-        e.to_string()
     }
 }
 

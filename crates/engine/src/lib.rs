@@ -18,6 +18,7 @@ pub mod notifications;
 pub mod policy;
 pub mod status;
 pub mod sync;
+pub mod updates;
 
 use driftless_core::cluster::ClusterError;
 
@@ -31,6 +32,7 @@ pub use sync::{
     OperationPhase, Outcome, ProgressEntry, ResourceResult, RetryPolicy, SyncEvent, SyncRequest,
     SyncResult, sync, sync_with_rollback,
 };
+pub use updates::Update;
 
 /// A sync or comparison that could not start. Failures after the first change to the
 /// cluster are reported in a [`SyncResult`] instead, with every object already touched.

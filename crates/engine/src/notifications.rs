@@ -9,6 +9,7 @@
 //! reconcile or a restart raises them again. Status transitions live in [`status`]; the drift
 //! report for `GET /api/v1/drift/report` and the CLI in [`report`].
 
+use crate::error::{EngineError, EngineResult};
 pub mod events;
 pub mod mapping;
 pub mod report;
@@ -94,7 +95,7 @@ impl Notifications {
     /// Configuration documents of `up --config`: at most one `NotificationConfig` or
     /// `argocd-notifications-cm`, and an `argocd-notifications-secret` for its `$secrets`.
     /// Returns the number of services configured; errors name the document and key.
-    pub fn configure_documents(&self, docs: &[(Value, String)]) -> Result<usize, String> {
+    pub fn configure_documents(&self, docs: &[(Value, String)]) -> EngineResult<usize> {
         let mut config: Option<(NotifyConfig, &str)> = None;
         let mut secrets = StaticSecrets::default();
         for (doc, origin) in docs {
@@ -102,19 +103,18 @@ impl Notifications {
             let text = doc.to_string();
             match driftless_core::object::kind(doc) {
                 Some("Secret") => {
-                    secrets = argocd::parse_secret(&text, origin).map_err(|e| e.to_string())?;
+                    secrets = argocd::parse_secret(&text, origin)?;
                 }
                 kind => {
                     let parsed = if kind == Some("ConfigMap") {
                         argocd::parse_configmap(&text, origin)
                     } else {
                         driftless_notify::config::native::parse(&text, origin)
-                    }
-                    .map_err(|e| e.to_string())?;
+                    }?;
                     if let Some((_, first)) = &config {
-                        return Err(format!(
+                        return Err(EngineError::invalid(format!(
                             "{origin}: a second notification configuration (the first is {first}); keep one"
-                        ));
+                        )));
                     }
                     config = Some((parsed, origin));
                 }
@@ -124,8 +124,7 @@ impl Notifications {
             return Ok(0);
         };
         let services = config.services.len();
-        self.configure(config, &secrets)
-            .map_err(|e| e.to_string())?;
+        self.configure(config, &secrets)?;
         Ok(services)
     }
 
@@ -193,14 +192,13 @@ pub(crate) fn now_ms() -> i64 {
 impl crate::controller::Controller {
     /// "Send again": a sent or failed notification becomes pending now; audited with who
     /// asked. `false` when there is no such message (or it is still pending/sending).
-    pub async fn resend_notification(&self, id: i64, actor: &str) -> Result<bool, String> {
+    pub async fn resend_notification(&self, id: i64, actor: &str) -> EngineResult<bool> {
         use driftless_notify::Outbox;
         let done = self
             .store
             .notification_outbox()
             .resend(id, jiff::Timestamp::now())
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         if done {
             self.store
                 .audit(
@@ -209,8 +207,7 @@ impl crate::controller::Controller {
                     &format!("notification/{id}"),
                     &serde_json::json!({}),
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             self.notifications.wake();
         }
         Ok(done)
@@ -218,18 +215,23 @@ impl crate::controller::Controller {
 
     /// Sends a test message to `service`/`recipient` now, outside the outbox
     /// (`driftless notifications test`). The error is the service's, secrets scrubbed.
-    pub async fn test_notification(&self, service: &str, recipient: &str) -> Result<(), String> {
+    pub async fn test_notification(&self, service: &str, recipient: &str) -> EngineResult<()> {
         let loaded = self
             .notifications
             .loaded()
-            .ok_or("notifications are not configured (add a NotificationConfig or argocd-notifications-cm to --config)")?;
+            .ok_or_else(|| {
+                EngineError::conflict(
+                    "notifications are not configured (add a NotificationConfig or argocd-notifications-cm to --config)",
+                )
+            })?;
         let message = loaded
             .notifier
-            .test_message(service, recipient, jiff::Timestamp::now())?;
+            .test_message(service, recipient, jiff::Timestamp::now())
+            .map_err(EngineError::invalid)?;
         loaded
             .services
             .send_now(&message)
             .await
-            .map_err(|e| format!("{service}: {e}"))
+            .map_err(|e| EngineError::Unavailable(format!("{service}: {e}")))
     }
 }

@@ -26,9 +26,22 @@ fn write(root: &Path, files: &[(&str, &str)]) {
     }
 }
 
-fn render_dir(root: &Path, path: &str, spec: &RendererSpec) -> Result<Rendered, String> {
-    let tree = LocalTree::new(root).map_err(|e| e.to_string())?;
-    render(&tree, path, spec, &RenderLimits::default()).map_err(|e| format!("{e:#}"))
+/// Renders `path` of the directory `root`.
+fn render_dir(
+    root: &Path,
+    path: &str,
+    spec: &RendererSpec,
+) -> Result<Rendered, driftless_render::RenderError> {
+    let tree = LocalTree::new(root).expect("the test's directory opens");
+    render(&tree, path, spec, &RenderLimits::default())
+}
+
+/// The whole message of a render that must fail (with its causes).
+fn failure(r: Result<Rendered, driftless_render::RenderError>) -> String {
+    match r {
+        Ok(_) => panic!("the render succeeded"),
+        Err(e) => format!("{e:#}"),
+    }
 }
 
 const SECRET: &str = "TOPSECRET-c0ffee";

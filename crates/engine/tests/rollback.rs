@@ -96,12 +96,9 @@ async fn a_rollback_holds_until_a_newer_commit_lands() {
         _stop,
         _dir,
     } = shop_at_a("    automated: {prune: true, selfHeal: true}\n", "").await;
-    assert!(
-        ctl.rollback("shop", None, "bob")
-            .await
-            .unwrap_err()
-            .contains("no earlier deployment")
-    );
+    let e = ctl.rollback("shop", None, "bob").await.unwrap_err();
+    assert_eq!(e.kind(), driftless_engine::ErrorKind::Conflict, "{e}");
+    assert!(e.to_string().contains("no earlier deployment"), "{e}");
 
     let b = repo.commit(&[("shop/cm.yaml", Some(&CM.replace("MODE", "b")))], "b");
     ctl.enqueue("shop", Reason::User);
@@ -255,20 +252,17 @@ async fn rollback_on_failure_acts_on_a_rollout_progressing_past_the_health_timeo
     let wait = async {
         loop {
             if let Ok(u) = rx.recv().await
-                && u["type"] == "event"
-                && u["kind"] == "RollbackOnFailure"
+                && let driftless_engine::Update::Event { kind, message, .. } = u
+                && kind == "RollbackOnFailure"
             {
-                return u;
+                return message;
             }
         }
     };
     let e = tokio::time::timeout(Duration::from_secs(30), wait)
         .await
         .expect("no RollbackOnFailure");
-    assert!(
-        e["message"].as_str().unwrap().contains("still Progressing"),
-        "{e}"
-    );
+    assert!(e.contains("still Progressing"), "{e}");
     let ops = ctl.store.list_operations("shop", 10).await.unwrap();
     assert!(
         ops.iter()
@@ -292,18 +286,20 @@ async fn rollback_on_failure_acts_on_a_rollout_progressing_past_the_health_timeo
     ctl.enqueue("shop", Reason::Periodic);
     let next_status = async {
         loop {
-            if let Ok(u) = rx.recv().await
-                && u["type"] == "status"
-            {
-                return u;
+            if let Ok(driftless_engine::Update::Status { status, .. }) = rx.recv().await {
+                return status;
             }
         }
     };
     let u = tokio::time::timeout(Duration::from_secs(10), next_status)
         .await
         .expect("no status after a reconcile");
-    assert_eq!(u["status"]["pinned"]["revision"], good.as_str(), "{u}");
-    assert_eq!(u["status"]["sync"]["revision"], good.as_str(), "{u}");
+    assert_eq!(
+        u.pinned.as_ref().map(|p| p.revision.as_str()),
+        Some(good.as_str()),
+        "{u:?}"
+    );
+    assert_eq!(u.sync.revision.as_deref(), Some(good.as_str()), "{u:?}");
     let attempts = ctl
         .store
         .list_operations("shop", 10)
@@ -355,7 +351,8 @@ async fn rollback_to_a_time_within_the_apps_own_history_limit() {
     let err = ctl
         .rollback_to_time("shop", while_a, "bob")
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("no deployment at or before") && err.contains("oldest kept"),
         "{err}"

@@ -11,9 +11,12 @@ use std::time::Duration;
 
 use common::*;
 use driftless_core::app;
+use driftless_diff::SyncStatus;
 use driftless_engine::controller::{Controller, ControllerConfig};
+use driftless_engine::status::ResourceStatus;
+use driftless_engine::{AppStatus, Update};
+use driftless_health::HealthStatus;
 use driftless_store::OperationPhase;
-use serde_json::Value;
 use tokio::sync::broadcast::Receiver;
 
 /// The app of the other tests, its Deployment's rollout held until released.
@@ -34,9 +37,9 @@ fn shop(repo: &std::path::Path) -> app::Application {
 
 /// The next live update `pick` accepts (status or event), within 30 s.
 async fn next<T>(
-    rx: &mut Receiver<Value>,
+    rx: &mut Receiver<Update>,
     what: &str,
-    mut pick: impl FnMut(&Value) -> Option<T>,
+    mut pick: impl FnMut(&Update) -> Option<T>,
 ) -> T {
     let wait = async {
         loop {
@@ -56,20 +59,34 @@ async fn next<T>(
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
-fn event<'a>(u: &'a Value, kind: &str) -> Option<&'a Value> {
-    (u["type"] == "event" && u["kind"] == kind).then_some(u)
+/// The message of an event of `kind` of the app.
+fn event(u: &Update, kind: &str) -> Option<String> {
+    match u {
+        Update::Event { message, .. } if u.is_event("shop", kind) => Some(message.clone()),
+        _ => None,
+    }
 }
 
-fn status(u: &Value) -> Option<Value> {
-    (u["type"] == "status" && u["application"] == "shop").then(|| u["status"].clone())
+fn status(u: &Update) -> Option<AppStatus> {
+    match u {
+        Update::Status {
+            application,
+            status,
+        } if application == "shop" => Some((**status).clone()),
+        _ => None,
+    }
 }
 
 /// A resource's entry in a status.
-fn resource<'a>(s: &'a Value, kind: &str) -> &'a Value {
-    s["resources"]
-        .as_array()
-        .and_then(|rs| rs.iter().find(|r| r["kind"] == kind))
-        .unwrap_or(&Value::Null)
+fn resource<'a>(s: &'a AppStatus, kind: &str) -> &'a ResourceStatus {
+    s.resources
+        .iter()
+        .find(|r| r.kind == kind)
+        .unwrap_or_else(|| panic!("no {kind} in {s:?}"))
+}
+
+fn health(h: &Option<driftless_health::Health>) -> Option<HealthStatus> {
+    h.as_ref().map(|h| h.status)
 }
 
 async fn start(
@@ -118,7 +135,7 @@ async fn a_held_rollout_ends_the_operation_and_health_follows_the_watches() {
 
     // The operation ends once the last wave is applied, the rollout still held.
     next(&mut rx, "SyncSucceeded", |u| {
-        assert!(event(u, "DriftDetected").is_none(), "no drift yet: {u}");
+        assert!(event(u, "DriftDetected").is_none(), "no drift yet: {u:?}");
         event(u, "SyncSucceeded").map(|_| ())
     })
     .await;
@@ -141,8 +158,8 @@ async fn a_held_rollout_ends_the_operation_and_health_follows_the_watches() {
     // The status reads Synced, the operation over, at once; health is reported apart.
     let s = next(&mut rx, "Synced", |u| {
         // The operation's own comparison must not read its writes as drift.
-        assert!(event(u, "DriftDetected").is_none(), "no drift yet: {u}");
-        status(u).filter(|s| s["sync"]["status"] == "Synced" && s["operation"]["running"].is_null())
+        assert!(event(u, "DriftDetected").is_none(), "no drift yet: {u:?}");
+        status(u).filter(|s| s.is_synced() && s.operation.running.is_none())
     })
     .await;
     let lag = succeeded_at.elapsed();
@@ -150,29 +167,43 @@ async fn a_held_rollout_ends_the_operation_and_health_follows_the_watches() {
         lag < Duration::from_secs(1),
         "status Synced {lag:?} after SyncSucceeded"
     );
-    assert_eq!(s["health"]["status"], "Progressing", "{s}");
+    assert_eq!(s.health_status(), Some(HealthStatus::Progressing), "{s:?}");
     let web = resource(&s, "Deployment");
-    assert_eq!(web["status"], "Synced", "{s}");
-    assert_eq!(web["health"]["status"], "Progressing", "{s}");
-    assert_eq!(web["health"]["source"]["check"], "builtinKind", "{s}");
+    assert_eq!(web.status, SyncStatus::Synced, "{s:?}");
+    assert_eq!(
+        health(&web.health),
+        Some(HealthStatus::Progressing),
+        "{s:?}"
+    );
+    let source = web.health.as_ref().and_then(|h| h.source.as_ref());
+    assert_eq!(
+        serde_json::to_value(source).unwrap()["check"],
+        "builtinKind",
+        "{s:?}"
+    );
 
     // A live edit during the rollout: detected, healed after the grace, while the
     // Deployment stays Synced and Progressing in every status saved meanwhile.
     edit_settings(&env, "slow").await;
     let drift = next(&mut rx, "DriftDetected", |u| {
         if let Some(s) = status(u) {
-            assert_eq!(resource(&s, "Deployment")["status"], "Synced", "{s}");
+            assert_eq!(
+                resource(&s, "Deployment").status,
+                SyncStatus::Synced,
+                "{s:?}"
+            );
         }
-        event(u, "DriftDetected").cloned()
+        event(u, "DriftDetected")
     })
     .await;
-    assert!(
-        drift["message"].as_str().unwrap().contains("1 resource(s)"),
-        "{drift}"
-    );
+    assert!(drift.contains("1 resource(s)"), "{drift}");
     next(&mut rx, "the self-heal", |u| {
         if let Some(s) = status(u) {
-            assert_eq!(resource(&s, "Deployment")["status"], "Synced", "{s}");
+            assert_eq!(
+                resource(&s, "Deployment").status,
+                SyncStatus::Synced,
+                "{s:?}"
+            );
         }
         event(u, "SyncSucceeded").map(|_| ())
     })
@@ -185,12 +216,13 @@ async fn a_held_rollout_ends_the_operation_and_health_follows_the_watches() {
     assert_eq!(ops.len(), 2, "{ops:?}");
     assert_eq!(ops[0].request["reason"], "self-heal of drift");
     let s = next(&mut rx, "Synced after the heal", |u| {
-        status(u).filter(|s| s["sync"]["status"] == "Synced")
+        status(u).filter(AppStatus::is_synced)
     })
     .await;
     assert_eq!(
-        s["health"]["status"], "Progressing",
-        "still rolling out: {s}"
+        s.health_status(),
+        Some(HealthStatus::Progressing),
+        "still rolling out: {s:?}"
     );
 
     // Released: health turns Healthy with no further operation.
@@ -199,10 +231,10 @@ async fn a_held_rollout_ends_the_operation_and_health_follows_the_watches() {
         .with_store(|st| st.release_rollouts(Some("shop"), Some("web")));
     assert!(released > 0);
     let s = next(&mut rx, "Healthy", |u| {
-        status(u).filter(|s| s["health"]["status"] == "Healthy")
+        status(u).filter(|s| s.health_status() == Some(HealthStatus::Healthy))
     })
     .await;
-    assert_eq!(s["sync"]["status"], "Synced", "{s}");
+    assert!(s.is_synced(), "{s:?}");
     assert_eq!(
         ctl.store.list_operations("shop", 10).await.unwrap().len(),
         2

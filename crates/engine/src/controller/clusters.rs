@@ -72,7 +72,7 @@ pub(crate) fn own_cluster(cluster: Arc<KubeCluster>, cache: LiveCache) -> Cluste
 
 impl Controller {
     /// The cluster an application deploys to.
-    pub(crate) fn target(&self, app: &Application) -> Result<Arc<ClusterHandle>, String> {
+    pub(crate) fn target(&self, app: &Application) -> EngineResult<Arc<ClusterHandle>> {
         let d = &app.destination;
         let clusters = self.clusters.read().expect("clusters lock");
         let own = || clusters.get(IN_CLUSTER_NAME).cloned().expect("own cluster");
@@ -83,13 +83,13 @@ impl Controller {
                 return Ok(own());
             }
             return clusters.get(&d.name).cloned().ok_or_else(|| {
-                format!(
+                EngineError::invalid(format!(
                     "application {}: destination cluster {} is not defined (driftless cluster add {} --kubeconfig FILE); known: {}",
                     app.name,
                     d.name,
                     d.name,
                     clusters.keys().cloned().collect::<Vec<_>>().join(", ")
-                )
+                ))
             });
         }
         let server = d.server.trim_end_matches('/');
@@ -101,10 +101,10 @@ impl Controller {
             .find(|c| c.server.trim_end_matches('/') == server)
             .cloned()
             .ok_or_else(|| {
-                format!(
+                EngineError::invalid(format!(
                     "application {}: no cluster is defined for destination server {server} (driftless cluster add NAME --kubeconfig FILE)",
                     app.name
-                )
+                ))
             })
     }
 

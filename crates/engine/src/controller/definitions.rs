@@ -28,10 +28,7 @@ impl Controller {
             let spec = serde_json::to_value(&repo)?;
             self.store.put_definition(REPOSITORY, &name, &spec).await?;
         }
-        let old = self
-            .sources
-            .set_repository(repo.clone())
-            .map_err(EngineError::invalid)?;
+        let old = self.sources.set_repository(repo.clone())?;
         if old.as_ref() != Some(&repo) {
             let shown = repo.redacted();
             self.store
@@ -92,7 +89,7 @@ impl Controller {
         let mut errors = Vec::new();
         for (name, spec) in self.store.list_definitions(REPOSITORY).await? {
             let loaded = serde_json::from_value::<Repository>(spec)
-                .map_err(|e| e.to_string())
+                .map_err(EngineError::from)
                 .and_then(|r| self.sources.set_repository(r).map(|_| ()));
             if let Err(e) = loaded {
                 errors.push(format!("stored repository {name}: {e}"));

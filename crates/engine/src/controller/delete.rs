@@ -87,7 +87,7 @@ impl Controller {
         kinds.sort_by(|a, b| (&a.group, &a.kind).cmp(&(&b.group, &b.kind)));
         kinds.dedup_by(|a, b| a.group == b.group && a.kind == b.kind);
         req.extra_kinds = kinds;
-        let target = self.target(&state.app).map_err(EngineError::invalid)?;
+        let target = self.target(&state.app)?;
         let result = sync(target.cluster.as_ref(), &req, &self.assessor, None, &|_| {}).await?;
         if result.phase != OperationPhase::Succeeded {
             return Err(EngineError::conflict(format!(

@@ -2,6 +2,7 @@
 //! drifted objects and their diffs), with its impact grade as the severity, whatever the
 //! policy then does about it (heal, alert, or nothing while self-heal is paused).
 
+use crate::error::EngineResult;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -19,7 +20,7 @@ impl Controller {
         cmp: &Comparison,
         revision: &str,
         heal_paused: Option<&str>,
-    ) -> Result<(), String> {
+    ) -> EngineResult<()> {
         let drifted: Vec<&driftless_diff::ResourceDiff> = cmp
             .resources
             .iter()
@@ -57,8 +58,7 @@ impl Controller {
             "resources": drifted.iter().map(|r| json!({"key": r.key.to_string(), "status": r.status, "changes": r.changes, "impact": r.impact, "diff": r.diff})).collect::<Vec<_>>(),
         });
         self.event(name, "DriftDetected", &grade.to_string(), &message, &data)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         self.metrics.drifted(name, &grade.to_string());
         Ok(())
     }

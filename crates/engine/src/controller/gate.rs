@@ -8,6 +8,7 @@
 //! Gates are compiled once per repository and revision (schema parse and Rego compile take
 //! milliseconds; a fleet on one commit shares one gate) and checked per render.
 
+use crate::error::EngineResult;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -66,7 +67,7 @@ impl Verdict {
     }
 }
 
-type CompiledGate = Arc<Result<Gate, String>>;
+type CompiledGate = Arc<Result<Gate, driftless_policy::gate::GateError>>;
 
 /// Compiled gates by repository, for the revision each was built from.
 #[derive(Default)]
@@ -93,7 +94,7 @@ impl PolicyGates {
         let gate = self.gate(repo, revision, tree);
         Some(match gate.as_ref() {
             Ok(g) => Verdict::Checked(g.check(set)),
-            Err(e) => Verdict::Broken(e.clone()),
+            Err(e) => Verdict::Broken(e.to_string()),
         })
     }
 
@@ -106,11 +107,7 @@ impl PolicyGates {
         {
             return g.clone();
         }
-        let built: CompiledGate = Arc::new(
-            GateConfig::from_tree(tree)
-                .and_then(Gate::new)
-                .map_err(|e| e.to_string()),
-        );
+        let built: CompiledGate = Arc::new(GateConfig::from_tree(tree).and_then(Gate::new));
         if cacheable {
             self.gates
                 .lock()
@@ -132,7 +129,7 @@ impl super::Controller {
         rendered: &super::source::Rendered,
         attempt: &str,
         trigger: Option<&str>,
-    ) -> Result<bool, String> {
+    ) -> EngineResult<bool> {
         let Some(verdict) = rendered.policy.as_ref() else {
             return Ok(false);
         };
@@ -165,8 +162,7 @@ impl super::Controller {
                 "findings": findings,
             });
             self.event(name, "PolicyDenied", "warning", &message, &details)
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             self.store
                 .audit(
                     "driftless",
@@ -174,8 +170,7 @@ impl super::Controller {
                     &format!("application/{name}"),
                     &details,
                 )
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
         }
         let mut status = self.stored_status(name).await?;
         status.error = Some(message);
@@ -183,7 +178,7 @@ impl super::Controller {
             revision: rendered.revision.clone(),
             findings,
         });
-        self.store_status(name, status.to_value()).await?;
+        self.store_status(name, &status).await?;
         Ok(true)
     }
 }

@@ -57,7 +57,7 @@ impl Controller {
     pub async fn resource_detail(&self, app: &str, r: &NodeRef) -> EngineResult<Value> {
         let node = self.tree_node(app, r).await?;
         let definition = self.app_definition(app).await?;
-        let target = self.target(&definition).map_err(EngineError::invalid)?;
+        let target = self.target(&definition)?;
         let live = target
             .cluster
             .get(&r.gvk(), &r.key())
@@ -78,8 +78,7 @@ impl Controller {
                 let pin = state.pinned.as_ref().map(|p| p.revision.clone());
                 let rendered =
                     tokio::task::spawn_blocking(move || sources.render(&a, false, pin.as_deref()))
-                        .await?
-                        .map_err(EngineError::source(app))?;
+                        .await??;
                 let unscoped = ResourceKey::new(&r.group, &r.kind, "", &r.name);
                 desired = rendered
                     .set
@@ -102,7 +101,7 @@ impl Controller {
         let node = self.tree_node(app, r).await?;
         let uid = node["uid"].as_str().unwrap_or_default().to_string();
         let definition = self.app_definition(app).await?;
-        let target = self.target(&definition).map_err(EngineError::invalid)?;
+        let target = self.target(&definition)?;
         let scope = KindScope {
             gvk: Gvk {
                 group: String::new(),
@@ -156,7 +155,7 @@ impl Controller {
         namespace: &str,
         pod: &str,
         opts: &driftless_kube::LogOptions,
-    ) -> EngineResult<impl Stream<Item = Result<String, String>> + Send + use<>> {
+    ) -> EngineResult<impl Stream<Item = EngineResult<String>> + Send + use<>> {
         let r = NodeRef {
             group: String::new(),
             version: "v1".into(),
@@ -166,7 +165,7 @@ impl Controller {
         };
         self.tree_node(app, &r).await?;
         let definition = self.app_definition(app).await?;
-        let target = self.target(&definition).map_err(EngineError::invalid)?;
+        let target = self.target(&definition)?;
         let lines = target
             .cluster
             .pod_logs(namespace, pod, opts)
@@ -174,12 +173,13 @@ impl Controller {
             .map_err(EngineError::cluster(format!(
                 "application {app}: logs of pod {pod}"
             )))?;
-        Ok(lines.map(|l| {
+        let what = format!("logs of pod {namespace}/{pod}");
+        Ok(lines.map(move |l| {
             l.map(|mut s| {
                 s.push('\n');
                 s
             })
-            .map_err(|e| e.to_string())
+            .map_err(EngineError::cluster(what.clone()))
         }))
     }
 }

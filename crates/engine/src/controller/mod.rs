@@ -174,7 +174,7 @@ pub struct Controller {
     pub(crate) config: ControllerConfig,
     pub metrics: crate::metrics::Metrics,
     /// Live updates for API subscribers (server-sent events): status changes and events.
-    pub(crate) updates: tokio::sync::broadcast::Sender<serde_json::Value>,
+    pub(crate) updates: tokio::sync::broadcast::Sender<crate::Update>,
     /// Pipelines and the promotion driver's observations.
     pub(crate) promotions: promotion::Promotions,
     /// API users' tokens, replaceable while running (revocation without a restart).
@@ -427,8 +427,7 @@ impl Controller {
     ) -> EngineResult<bool> {
         if let Some(forwarded) = self
             .forward(name, "sync", actor, json!({"prune": prune}))
-            .await
-            .map_err(EngineError::Internal)?
+            .await?
         {
             return Ok(forwarded);
         }
@@ -469,11 +468,7 @@ impl Controller {
             ));
         }
         let asked = json!({"seconds": duration.as_secs(), "reason": reason});
-        if let Some(forwarded) = self
-            .forward(name, "pause-heal", actor, asked)
-            .await
-            .map_err(EngineError::Internal)?
-        {
+        if let Some(forwarded) = self.forward(name, "pause-heal", actor, asked).await? {
             return Ok(forwarded);
         }
         let known = match self.apps.lock().await.get_mut(name) {
@@ -581,11 +576,11 @@ impl Controller {
     /// Live updates: `{"type": "status"|"event"|"promotion"|"reconciled", "application": ...}`
     /// as they happen (`reconciled`: one reconcile of the application ended).
     /// A slow subscriber misses updates (and is told so by the channel), never blocks.
-    pub fn subscribe_updates(&self) -> tokio::sync::broadcast::Receiver<serde_json::Value> {
+    pub fn subscribe_updates(&self) -> tokio::sync::broadcast::Receiver<crate::Update> {
         self.updates.subscribe()
     }
 
-    pub(crate) fn publish(&self, update: serde_json::Value) {
+    pub(crate) fn publish(&self, update: crate::Update) {
         let _ = self.updates.send(update);
     }
 
@@ -608,7 +603,13 @@ impl Controller {
             "warning" | "error" => tracing::warn!(app, event = kind, id, "{message}"),
             _ => tracing::info!(app, event = kind, id, "{message}"),
         }
-        self.publish(json!({"type": "event", "application": app, "id": id, "kind": kind, "severity": severity, "message": message}));
+        self.publish(crate::Update::Event {
+            application: app.to_string(),
+            id,
+            kind: kind.to_string(),
+            severity: severity.to_string(),
+            message: message.to_string(),
+        });
         Ok(id)
     }
 

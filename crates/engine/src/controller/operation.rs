@@ -5,6 +5,7 @@
 //! app is reconciled at once, so the status reflects the operation without waiting in the
 //! queue behind the rest of the fleet.
 
+use crate::error::{EngineError, EngineResult};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -48,7 +49,7 @@ impl Controller {
         self: &Arc<Self>,
         name: &str,
         mut order: Order,
-    ) -> Result<bool, String> {
+    ) -> EngineResult<bool> {
         let claimed = self
             .update(name, |s| {
                 if s.operation.is_some() {
@@ -117,7 +118,7 @@ impl Controller {
     }
 
     /// The operation's row and audit record; returns its id.
-    async fn begin(&self, name: &str, order: &Order) -> Result<i64, String> {
+    async fn begin(&self, name: &str, order: &Order) -> EngineResult<i64> {
         let why = order.trigger.why();
         let kind = if order.trigger == Trigger::Rollback {
             "rollback"
@@ -128,8 +129,7 @@ impl Controller {
         let op = self
             .store
             .begin_operation(name, kind, &order.revision, &request)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         self.store
             .audit(
                 "driftless",
@@ -137,8 +137,7 @@ impl Controller {
                 &format!("application/{name}"),
                 &json!({"operation": op, "reason": why, "revision": order.revision}),
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         self.notify_sync_running(name, op, &order.revision).await;
         Ok(op)
     }
@@ -150,7 +149,7 @@ impl Controller {
         name: &str,
         op: i64,
         order: &Order,
-    ) -> Result<Option<SyncResult>, String> {
+    ) -> EngineResult<Option<SyncResult>> {
         let before = self.apps.lock().await.get(name).cloned();
         let Some(before) = before else {
             return Ok(None);
@@ -222,7 +221,7 @@ impl Controller {
 
     /// Executes the sync, recording each step as it happens, then the operation's end
     /// (history entry and SyncSucceeded, or SyncFailed).
-    async fn run_sync(&self, name: &str, op: i64, order: &Order) -> Result<SyncResult, String> {
+    async fn run_sync(&self, name: &str, op: i64, order: &Order) -> EngineResult<SyncResult> {
         let (target, req) = (&order.target, &order.req);
         // Steps are recorded from a task of their own (the executor's progress callback
         // cannot wait on the database).
@@ -272,8 +271,7 @@ impl Controller {
                 let message = e.to_string();
                 self.store
                     .finish_operation(op, OperationPhase::Failed, &json!({"message": message}))
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
                 self.event(
                     name,
                     "SyncFailed",
@@ -281,9 +279,8 @@ impl Controller {
                     &message,
                     &json!({"operation": op}),
                 )
-                .await
-                .map_err(|e| e.to_string())?;
-                Err(message)
+                .await?;
+                Err(e.into())
             }
         }
     }
@@ -295,7 +292,7 @@ impl Controller {
         op: i64,
         order: &Order,
         result: &SyncResult,
-    ) -> Result<(), String> {
+    ) -> EngineResult<()> {
         let (req, revision, why) = (&order.req, &order.revision, order.trigger.why());
         let phase = if result.phase == Phase::Succeeded {
             OperationPhase::Succeeded
@@ -305,10 +302,7 @@ impl Controller {
         self.metrics
             .synced(name, order.trigger.label(), &format!("{:?}", result.phase));
         let result_json = serde_json::to_value(result).unwrap_or_default();
-        self.store
-            .finish_operation(op, phase, &result_json)
-            .await
-            .map_err(|e| e.to_string())?;
+        self.store.finish_operation(op, phase, &result_json).await?;
         if result.phase != Phase::Succeeded {
             self.event(
                 name,
@@ -317,8 +311,7 @@ impl Controller {
                 &format!("{why} failed: {}", result.message),
                 &json!({"operation": op, "revision": revision}),
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
             return Ok(());
         }
         let app_history_limit = self
@@ -344,8 +337,7 @@ impl Controller {
                 &entry,
                 app_history_limit.map_or(self.config.history_limit, i64::from),
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         self.event(
             name,
             "SyncSucceeded",
@@ -353,8 +345,7 @@ impl Controller {
             &format!("{why}: {}", result.message),
             &json!({"operation": op, "revision": revision}),
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         Ok(())
     }
 
@@ -367,7 +358,7 @@ impl Controller {
         name: &str,
         requested: Option<String>,
         result: &SyncResult,
-    ) -> Result<(), String> {
+    ) -> EngineResult<()> {
         let n = self
             .update(name, |s| {
                 s.unreachable_retries = s.unreachable_retries.saturating_add(1);
@@ -391,8 +382,7 @@ impl Controller {
             ),
             &json!({"retryInSeconds": wait.as_secs(), "attempt": n}),
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         self.enqueue_after(name, wait);
         Ok(())
     }
@@ -410,7 +400,7 @@ impl Controller {
         let (url, rev) = (app.source.repo_url.clone(), revision.to_string());
         let commit_ms = if revision.len() == 40 && revision.bytes().all(|b| b.is_ascii_hexdigit()) {
             tokio::task::spawn_blocking(move || {
-                sources.read_mirror(&url, |m| m.commit_time_ms(&rev).map_err(|e| e.to_string()))
+                sources.read_mirror(&url, |m| m.commit_time_ms(&rev).map_err(EngineError::from))
             })
             .await
             .ok()

@@ -5,6 +5,7 @@
 //! health failed. Operations run apart (see [`operation`](super::operation)): a reconcile
 //! never waits for one, so the status follows the cluster's watches while one runs.
 
+use crate::error::EngineResult;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -61,7 +62,7 @@ impl Controller {
         self: &Arc<Self>,
         name: &str,
         reason: Reason,
-    ) -> Result<(), String> {
+    ) -> EngineResult<()> {
         use tracing::Instrument;
         let started = std::time::Instant::now();
         // One span per reconcile: every line logged inside names the app, why it ran and
@@ -77,12 +78,15 @@ impl Controller {
         self.metrics
             .reconciled(name, started.elapsed().as_secs_f64());
         // Tests (and anything proving that "nothing happened") wait on this, not on a clock.
-        self.publish(json!({"type": "reconciled", "application": name, "ok": r.is_ok()}));
+        self.publish(crate::Update::Reconciled {
+            application: name.to_string(),
+            ok: r.is_ok(),
+        });
         r
     }
 
     /// Gathers the observation, decides, carries the decision out.
-    async fn reconcile_once(self: &Arc<Self>, name: &str, reason: Reason) -> Result<(), String> {
+    async fn reconcile_once(self: &Arc<Self>, name: &str, reason: Reason) -> EngineResult<()> {
         let Some(state) = self.state_of(name).await else {
             return Ok(());
         };
@@ -122,13 +126,13 @@ impl Controller {
         name: &str,
         state: &AppState,
         reason: Reason,
-    ) -> Result<Option<Observed>, String> {
+    ) -> EngineResult<Option<Observed>> {
         let app = &state.app;
         let target = match self.target(app) {
             Ok(t) => t,
             Err(e) => {
                 return self
-                    .record_error(name, "ComparisonError", &e)
+                    .record_error(name, "ComparisonError", &e.to_string())
                     .await
                     .map(|_| None);
             }
@@ -214,7 +218,7 @@ impl Controller {
         name: &str,
         state: &AppState,
         reason: Reason,
-    ) -> Result<Option<Rendered>, String> {
+    ) -> EngineResult<Option<Rendered>> {
         let sources = self.sources.clone();
         // A user's refresh always fetches; a webhook marked the mirror stale instead, so the
         // apps of one repository share one fetch.
@@ -224,13 +228,12 @@ impl Controller {
         let rendered = tokio::task::spawn_blocking(move || {
             sources.render(&render_app, fetch, pinned_rev.as_deref())
         })
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         let rendered = match rendered {
             Ok(r) => r,
             Err(e) => {
                 return self
-                    .record_error(name, "ComparisonError", &e)
+                    .record_error(name, "ComparisonError", &e.to_string())
                     .await
                     .map(|_| None);
             }
@@ -248,7 +251,7 @@ impl Controller {
         state: &AppState,
         seen: Observed,
         decision: Decision,
-    ) -> Result<(), String> {
+    ) -> EngineResult<()> {
         if decision.releases_pin() {
             return self.release_pin(name, state, &seen.rendered.head).await;
         }
@@ -323,7 +326,7 @@ impl Controller {
     }
 
     /// A newer commit landed on the branch: the rollback's hold ends.
-    async fn release_pin(&self, name: &str, state: &AppState, head: &str) -> Result<(), String> {
+    async fn release_pin(&self, name: &str, state: &AppState, head: &str) -> EngineResult<()> {
         let Some(p) = &state.pinned else {
             return Ok(());
         };
@@ -341,8 +344,7 @@ impl Controller {
             &message,
             &json!({"revision": p.revision, "head": head}),
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         self.queue.enqueue(name, Reason::AfterSync);
         Ok(())
     }
@@ -356,7 +358,7 @@ impl Controller {
         name: &str,
         state: &super::AppState,
         rendered: &super::source::Rendered,
-    ) -> Result<(), String> {
+    ) -> EngineResult<()> {
         let automated = state.app.sync_policy.automated.as_ref();
         let requested = state.sync_requested.is_some();
         if automated.is_none() && !requested {
@@ -394,8 +396,7 @@ impl Controller {
                 ),
                 &json!({"errors": errors, "revision": rendered.revision}),
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         }
         Ok(())
     }

@@ -34,10 +34,7 @@ impl Controller {
         history_id: Option<i64>,
         actor: &str,
     ) -> EngineResult<Reverted> {
-        let target = self
-            .rollback_target(name, history_id)
-            .await
-            .map_err(EngineError::invalid)?;
+        let target = self.rollback_target(name, history_id).await?;
         let app = self.app_definition(name).await?;
         let spec = driftless_render::spec_for(&app.source)
             .map_err(|e| EngineError::invalid(format!("application {name}: {e}")))?;
@@ -48,10 +45,11 @@ impl Controller {
         let reverted = tokio::task::spawn_blocking(move || {
             sources.with_mirror(&app_for_git.source.repo_url, |mirror, creds| {
                 let rev = app_for_git.source.target_revision.as_str();
-                let branch = branch_of(mirror, rev).map_err(|e| format!("application {app_name}: {e}"))?;
-                let target_tree = mirror
-                    .tree_at(&to)
-                    .map_err(|e| format!("application {app_name}: revision {to}: {e}"))?;
+                let branch = branch_of(mirror, rev)
+                    .map_err(|e| EngineError::Git(format!("application {app_name}: {e}")))?;
+                let target_tree = mirror.tree_at(&to).map_err(|e| {
+                    EngineError::Git(format!("application {app_name}: revision {to}: {e}"))
+                })?;
                 let message = format!(
                     "Revert {app_name} to {}\n\nRolled back by {who} (driftless app rollback --revert): the files {app_name} renders\nfrom ({}) are restored as of {to}.\n",
                     short(&to),
@@ -60,16 +58,19 @@ impl Controller {
                 let pushed = commit_and_push(mirror, creds, &branch, &author(), &message, 5, |tip| {
                     restore_changes(tip, &target_tree, &app_for_git.source.path, &spec)
                 })
-                .map_err(|e| format!("application {app_name}: revert commit on {branch}: {e}"))?;
-                Ok(Reverted {
+                .map_err(|e| {
+                    EngineError::Git(format!(
+                        "application {app_name}: revert commit on {branch}: {e}"
+                    ))
+                })?;
+                Ok::<_, EngineError>(Reverted {
                     to: to.clone(),
                     commit: pushed.commit,
                     branch,
                 })
             })
         })
-        .await?
-        .map_err(EngineError::Git)?;
+        .await??;
         // Git now says what to run: no pin; sync the new commit even without auto-sync.
         {
             let mut apps = self.apps.lock().await;

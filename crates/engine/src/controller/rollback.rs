@@ -2,16 +2,19 @@
 //! reason; the app is pinned to that revision until its branch moves past the head seen
 //! when the rollback was asked for (see `reconcile.rs`).
 
+use crate::error::{EngineError, EngineResult};
 use serde_json::json;
 
 use super::{Controller, Pin, Reason, format_ms};
 
 impl Controller {
-    async fn history(&self, name: &str) -> Result<Vec<driftless_store::HistoryEntry>, String> {
+    async fn history(&self, name: &str) -> EngineResult<Vec<driftless_store::HistoryEntry>> {
         self.store
             .list_history(name)
             .await
-            .map_err(|e| format!("reading the history of application {name}: {e}"))
+            .map_err(EngineError::store(format!(
+                "reading the history of application {name}"
+            )))
     }
 
     /// Rolls an application back to a deployed revision from its history (`None`: the one
@@ -22,7 +25,7 @@ impl Controller {
         name: &str,
         history_id: Option<i64>,
         actor: &str,
-    ) -> Result<String, String> {
+    ) -> EngineResult<String> {
         self.rollback_because(name, history_id, actor, None).await
     }
 
@@ -33,13 +36,12 @@ impl Controller {
         history_id: Option<i64>,
         actor: &str,
         reason: Option<&str>,
-    ) -> Result<String, String> {
+    ) -> EngineResult<String> {
         let target = self.rollback_target(name, history_id).await?;
         let status = self
             .store
             .get_app(name)
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
             .map(|a| a.status)
             .unwrap_or_default();
         let head = status["sync"]["head"]
@@ -51,7 +53,7 @@ impl Controller {
             let mut apps = self.apps.lock().await;
             let s = apps
                 .get_mut(name)
-                .ok_or_else(|| format!("application {name} not found"))?;
+                .ok_or_else(|| EngineError::not_found("application", name))?;
             s.pinned = Some(Pin {
                 revision: target.revision.clone(),
                 head: head.clone(),
@@ -70,8 +72,7 @@ impl Controller {
                 &format!("application/{name}"),
                 &details,
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         self.queue.enqueue(name, Reason::Definition);
         Ok(target.revision.clone())
     }
@@ -81,21 +82,22 @@ impl Controller {
         &self,
         name: &str,
         history_id: Option<i64>,
-    ) -> Result<driftless_store::HistoryEntry, String> {
+    ) -> EngineResult<driftless_store::HistoryEntry> {
         let history = self.history(name).await?;
         let target = match history_id {
-            Some(id) => history
-                .iter()
-                .find(|h| h.id == id)
-                .ok_or_else(|| format!("application {name} has no history entry {id}"))?,
+            Some(id) => history.iter().find(|h| h.id == id).ok_or_else(|| {
+                EngineError::invalid(format!("application {name} has no history entry {id}"))
+            })?,
             None => history.get(1).ok_or_else(|| {
-                format!("application {name} has no earlier deployment to roll back to")
+                EngineError::conflict(format!(
+                    "application {name} has no earlier deployment to roll back to"
+                ))
             })?,
         };
         if target.revision.starts_with("local:") {
-            return Err(format!(
+            return Err(EngineError::invalid(format!(
                 "application {name}: its source is a local directory, whose past revisions are not kept"
-            ));
+            )));
         }
         Ok(target.clone())
     }
@@ -107,25 +109,25 @@ impl Controller {
         name: &str,
         at_ms: i64,
         actor: &str,
-    ) -> Result<String, String> {
+    ) -> EngineResult<String> {
         let id = self.history_at_time(name, at_ms).await?;
         self.rollback(name, Some(id), actor).await
     }
 
     /// The history entry live at `at_ms`.
-    pub async fn history_at_time(&self, name: &str, at_ms: i64) -> Result<i64, String> {
+    pub async fn history_at_time(&self, name: &str, at_ms: i64) -> EngineResult<i64> {
         let history = self.history(name).await?;
         let target = history
             .iter()
             .filter(|h| h.deployed_ms <= at_ms)
             .max_by_key(|h| (h.deployed_ms, h.id))
             .ok_or_else(|| match history.iter().map(|h| h.deployed_ms).min() {
-                Some(oldest) => format!(
+                Some(oldest) => EngineError::invalid(format!(
                     "application {name} has no deployment at or before {}; the oldest kept (revisionHistoryLimit) is from {}",
                     format_ms(at_ms),
                     format_ms(oldest)
-                ),
-                None => format!("application {name} has no deployment history"),
+                )),
+                None => EngineError::invalid(format!("application {name} has no deployment history")),
             })?;
         Ok(target.id)
     }
@@ -140,7 +142,7 @@ impl Controller {
         to: &str,
         head: &str,
         why: &str,
-    ) -> Result<(), String> {
+    ) -> EngineResult<()> {
         self.update(name, |s| {
             s.pinned = Some(Pin {
                 revision: to.to_string(),
@@ -163,8 +165,7 @@ impl Controller {
             &message,
             &json!({"failed": failed, "to": to}),
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         self.store
             .audit(
                 "driftless",
@@ -172,8 +173,7 @@ impl Controller {
                 &format!("application/{name}"),
                 &json!({"to": to, "from": failed, "reason": "rollbackOnFailure"}),
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         Ok(())
     }
 }

@@ -11,6 +11,7 @@
 //! A user's sync asked of a replica that does not own the app is left in the store for
 //! the owner, which picks it up at its next tick.
 
+use crate::error::EngineResult;
 pub mod assign;
 mod definitions;
 mod forward;
@@ -181,17 +182,11 @@ impl Controller {
         }
     }
 
-    async fn shard_tick(&self, own: &Ownership) -> Result<(), String> {
-        let e = |e: driftless_store::StoreError| e.to_string();
-        for gone in self
-            .store
-            .reap_expired_members(&own.replica)
-            .await
-            .map_err(e)?
-        {
+    async fn shard_tick(&self, own: &Ownership) -> EngineResult<()> {
+        for gone in self.store.reap_expired_members(&own.replica).await? {
             tracing::warn!(replica = %own.replica, "member {gone} let its lease expire: its applications are taken over");
         }
-        let live = self.store.live_members().await.map_err(e)?;
+        let live = self.store.live_members().await?;
         own.members.store(live.len() as u64, Ordering::Relaxed);
         let coordinator = assign::owner(COORDINATOR_KEY, &live) == Some(own.replica.as_str());
         own.coordinator
@@ -199,8 +194,7 @@ impl Controller {
         let owners: BTreeMap<String, (String, i64)> = self
             .store
             .app_owners()
-            .await
-            .map_err(e)?
+            .await?
             .into_iter()
             .map(|o| (o.app, (o.replica, o.token)))
             .collect();
@@ -241,7 +235,7 @@ impl Controller {
                 .collect();
             if !stopping && !wanted.is_empty() {
                 // Operations a previous owner left Running, read once for all the claims.
-                let running = self.store.running_operations().await.map_err(e)?;
+                let running = self.store.running_operations().await?;
                 for app in wanted {
                     let left: Vec<&Operation> = running.iter().filter(|o| o.app == *app).collect();
                     self.take(own, app, owners.get(app), &left).await?;
@@ -260,13 +254,13 @@ impl Controller {
                     + own.handed_over.load(Ordering::Relaxed)) as i64,
                 started_ms: own.started_ms,
             })
-            .await
-            .map_err(e)
+            .await?;
+        Ok(())
     }
 
     /// Releases the apps being handed over that no worker is busy with (the queue no
     /// longer hands them out, so once idle they stay idle).
-    async fn hand_over(&self, own: &Ownership) -> Result<(), String> {
+    async fn hand_over(&self, own: &Ownership) -> EngineResult<()> {
         let idle: Vec<String> = own
             .state()
             .releasing
@@ -277,8 +271,7 @@ impl Controller {
         for app in idle {
             self.store
                 .release_app(&app, &own.replica, own.token)
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             let mut s = own.state();
             s.releasing.remove(&app);
             s.apps.remove(&app);
@@ -296,14 +289,8 @@ impl Controller {
         app: &str,
         previous: Option<&(String, i64)>,
         left_running: &[&Operation],
-    ) -> Result<(), String> {
-        let e = |e: driftless_store::StoreError| e.to_string();
-        if !self
-            .store
-            .claim_app(app, &own.replica, own.token)
-            .await
-            .map_err(e)?
-        {
+    ) -> EngineResult<()> {
+        if !self.store.claim_app(app, &own.replica, own.token).await? {
             return Ok(());
         }
         for op in left_running {
@@ -314,8 +301,7 @@ impl Controller {
             let result = json!({"message": message});
             self.store
                 .finish_operation(op.id, OperationPhase::Interrupted, &result)
-                .await
-                .map_err(e)?;
+                .await?;
             self.event(
                 app,
                 "OperationInterrupted",
@@ -323,8 +309,7 @@ impl Controller {
                 &message,
                 &json!({"operation": op.id}),
             )
-            .await
-            .map_err(e)?;
+            .await?;
         }
         self.reload_remembered(app).await;
         if previous.is_some() {
@@ -377,7 +362,7 @@ impl Controller {
         own: &Ownership,
         grace: Duration,
         stop_writes: impl FnOnce(),
-    ) -> Result<(), String> {
+    ) -> EngineResult<()> {
         own.state().stopping = true;
         own.coordinator.store(false, Ordering::SeqCst);
         let until = tokio::time::Instant::now() + grace;
@@ -395,10 +380,7 @@ impl Controller {
         }
         stop_writes();
         let handed = own.owned() as u64;
-        self.store
-            .leave(&own.replica, own.token)
-            .await
-            .map_err(|e| e.to_string())?;
+        self.store.leave(&own.replica, own.token).await?;
         own.state().apps.clear();
         own.handed_over.fetch_add(handed, Ordering::Relaxed);
         Ok(())

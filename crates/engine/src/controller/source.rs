@@ -107,7 +107,7 @@ impl Sources {
     pub fn set_repository(
         &self,
         repo: driftless_core::repository::Repository,
-    ) -> Result<Option<driftless_core::repository::Repository>, String> {
+    ) -> EngineResult<Option<driftless_core::repository::Repository>> {
         let covered = repo.clone();
         let old = self.repositories.set(repo)?;
         self.forget_mirrors(&covered);
@@ -160,26 +160,25 @@ impl Sources {
         app: &Application,
         fetch: bool,
         pin: Option<&str>,
-    ) -> Result<Rendered, String> {
-        let spec = spec_for(&app.source).map_err(|e| format!("application {}: {e}", app.name))?;
+    ) -> EngineResult<Rendered> {
+        let spec = spec_for(&app.source).map_err(|e| failed(app, e.to_string()))?;
         let url = &app.source.repo_url;
-        self.admit(url)
-            .map_err(|e| format!("application {}: {e}", app.name))?;
+        self.admit(url).map_err(|e| failed(app, e.to_string()))?;
         let rev = app.source.target_revision.as_str();
         if Self::is_local_dir(url)
             && (rev.is_empty() || rev == "HEAD")
             && !Path::new(url).join(".git").exists()
         {
             if pin.is_some() {
-                return Err(format!(
-                    "application {}: its source is a local directory, whose past revisions are not kept; roll back a Git source instead",
-                    app.name
+                return Err(failed(
+                    app,
+                    "its source is a local directory, whose past revisions are not kept; roll back a Git source instead".into(),
                 ));
             }
-            let tree = LocalTree::new(url).map_err(|e| format!("application {}: {e}", app.name))?;
+            let tree = LocalTree::new(url).map_err(|e| failed(app, e.to_string()))?;
             let id = Tree::new(&tree)
                 .content_id(&app.source.path)
-                .map_err(|e| format!("application {}: {e}", app.name))?;
+                .map_err(|e| failed(app, e.to_string()))?;
             return self.render_tree(
                 app,
                 &tree,
@@ -187,9 +186,7 @@ impl Sources {
                 &spec,
             );
         }
-        let mirror = self
-            .mirror(url)
-            .map_err(|e| format!("application {}: {e}", app.name))?;
+        let mirror = self.mirror(url).map_err(|e| failed(app, e.to_string()))?;
         let mut guard = mirror.lock().expect("mirror lock");
         let due = guard
             .fetched_at
@@ -206,16 +203,15 @@ impl Sources {
             let access = self
                 .repositories
                 .access(&self.repositories.rewrite(url), self.policy)
-                .map_err(|e| format!("application {}: {e}", app.name))?;
+                .map_err(|e| failed(app, e.to_string()))?;
             guard.fetch_started = Some(started);
             guard
                 .mirror
                 .fetch(&access.credentials, &FetchOptions::default())
                 .map_err(|e| {
-                    format!(
-                        "application {}: fetching {}: {e}",
-                        app.name,
-                        driftless_git::url::redact(url)
+                    failed(
+                        app,
+                        format!("fetching {}: {e}", driftless_git::url::redact(url)),
                     )
                 })?;
             guard.fetched_at = Some(Instant::now());
@@ -226,12 +222,12 @@ impl Sources {
         let head = guard
             .mirror
             .resolve(if rev.is_empty() { "HEAD" } else { rev })
-            .map_err(|e| format!("application {}: {e}", app.name))?;
+            .map_err(|e| failed(app, e.to_string()))?;
         let commit = match pin {
             Some(p) => guard
                 .mirror
                 .resolve(p)
-                .map_err(|e| format!("application {}: rollback revision {p}: {e}", app.name))?,
+                .map_err(|e| failed(app, format!("rollback revision {p}: {e}")))?,
             None => head.clone(),
         };
         let tree = match &guard.tree {
@@ -241,7 +237,7 @@ impl Sources {
                     guard
                         .mirror
                         .tree_at(&commit)
-                        .map_err(|e| format!("application {}: {e}", app.name))?,
+                        .map_err(|e| failed(app, e.to_string()))?,
                 );
                 guard.tree = Some(t.clone());
                 t
@@ -318,7 +314,7 @@ impl Sources {
         tree: &dyn SourceTree,
         revision: String,
         spec: &driftless_render::RendererSpec,
-    ) -> Result<Rendered, String> {
+    ) -> EngineResult<Rendered> {
         let started = Instant::now();
         // One YAML budget for the whole render (every file, every base), not per stream.
         let (result, _) =
@@ -331,11 +327,10 @@ impl Sources {
                     &RenderLimits::default(),
                 )
             });
-        let (rendered, _) = result.map_err(|e| {
-            format!(
-                "application {}: rendering {} at {revision}: {e}",
-                app.name, app.source.path
-            )
+        let (rendered, _) = result.map_err(|e| EngineError::Source {
+            app: app.name.clone(),
+            revision: None,
+            message: format!("rendering {} at {revision}: {e}", app.source.path),
         })?;
         let mut set = rendered.set.clone();
         let definitions = set.take_where(driftless_core::definitions::is_definition);
@@ -352,5 +347,14 @@ impl Sources {
             fetch_seconds: None,
             render_seconds: started.elapsed().as_secs_f64(),
         })
+    }
+}
+
+/// A failure of `app`'s source (its message is the source's own, the application named once).
+fn failed(app: &Application, message: String) -> EngineError {
+    EngineError::Source {
+        app: app.name.clone(),
+        revision: None,
+        message,
     }
 }

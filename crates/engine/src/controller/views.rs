@@ -65,10 +65,7 @@ impl Controller {
         name: &str,
         history_id: i64,
     ) -> EngineResult<driftless_diff::Comparison> {
-        let target = self
-            .rollback_target(name, Some(history_id))
-            .await
-            .map_err(EngineError::invalid)?;
+        let target = self.rollback_target(name, Some(history_id)).await?;
         self.diff_at(name, Some(target.revision)).await
     }
 
@@ -90,10 +87,9 @@ impl Controller {
         let pin = revision.or_else(|| state.pinned.as_ref().map(|p| p.revision.clone()));
         let rendered =
             tokio::task::spawn_blocking(move || sources.render(&app, false, pin.as_deref()))
-                .await?
-                .map_err(EngineError::source(name))?;
+                .await??;
         let ns = Some(state.app.destination.namespace.clone()).filter(|n| !n.is_empty());
-        let target = self.target(&state.app).map_err(EngineError::invalid)?;
+        let target = self.target(&state.app)?;
         let (loaded, _) = crate::load::load_cached(
             target.cluster.as_ref(),
             &target.cache,
@@ -116,7 +112,7 @@ impl Controller {
     /// tracked ones) and health.
     pub async fn resource_tree(&self, name: &str) -> EngineResult<Vec<Value>> {
         let app = self.app_definition(name).await?;
-        let target = self.target(&app).map_err(EngineError::invalid)?;
+        let target = self.target(&app)?;
         let status = self.stored_status(name).await?;
         let sync_of = |kind: &str, ns: &str, n: &str| {
             status

@@ -3,6 +3,7 @@
 //! alerted, and when — from the store's `DriftDetected`/`DriftHealed` events and the outbox,
 //! through the notify crate's pure [`drift_report`](driftless_notify::drift_report).
 
+use crate::error::{EngineError, EngineResult};
 use std::collections::BTreeMap;
 
 use driftless_notify::outbox::{ListFilter, Outbox};
@@ -39,17 +40,17 @@ impl Controller {
 
     /// The drift report over the applications `filter` selects. An unknown application or
     /// pipeline is an error naming it.
-    pub async fn drift_report(&self, filter: &ReportFilter) -> Result<DriftReport, String> {
+    pub async fn drift_report(&self, filter: &ReportFilter) -> EngineResult<DriftReport> {
         let envs = self.environments().await;
         if let Some(p) = &filter.pipeline
             && self.pipeline(p).await.is_none()
         {
-            return Err(format!("pipeline {p} not found"));
+            return Err(EngineError::not_found("pipeline", p.clone()));
         }
         if let Some(a) = &filter.app
             && !self.has_app(a).await
         {
-            return Err(format!("application {a} not found"));
+            return Err(EngineError::not_found("application", a.clone()));
         }
         let selected: Vec<driftless_core::app::Application> = self
             .apps
@@ -81,8 +82,7 @@ impl Controller {
                 filter.since_ms,
                 MAX_EVENTS,
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let events: Vec<NotifyEvent> = stored
             .iter()
             .filter_map(|e| {
@@ -111,8 +111,7 @@ impl Controller {
                 limit: Some(MAX_EVENTS as usize),
                 ..ListFilter::default()
             })
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let apps: Vec<AppInfo> = infos.into_values().collect();
         Ok(driftless_notify::drift_report(
             &apps,

@@ -8,6 +8,7 @@
 //! What a previous process saw is read from the store once per application (its stored
 //! status, its last drift events), so a restart raises nothing again.
 
+use crate::error::EngineResult;
 use driftless_diff::Comparison;
 use driftless_health::Health;
 use driftless_notify::{EventKind, Operation};
@@ -78,7 +79,7 @@ impl Controller {
         cmp: &Comparison,
         health: &Health,
         revision: &str,
-    ) -> Result<(), String> {
+    ) -> EngineResult<()> {
         let seen = self.seen(name).await;
         let health_now = health.status.as_str().to_string();
         let Some(state) = self.apps.lock().await.get(name).cloned() else {
@@ -112,8 +113,7 @@ impl Controller {
                 ),
                 &data,
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         }
         if health_now == "Degraded" && seen.health != "Degraded" {
             let id = format!("degraded:{name}:{}", super::now_ms());

@@ -22,6 +22,9 @@ use driftless_plan::{Action, HookDeletePolicy, Step, SyncPlan, Task};
 use super::wait::{self, with_retry};
 use super::{OperationPhase, Outcome, ResourceResult, SyncEvent, SyncRequest, SyncResult};
 
+/// Why a step stopped the sync (the sync's message; Secret values already masked).
+pub(super) struct Stopped(String);
+
 pub(super) struct Executor<'a, C: Cluster> {
     pub cluster: &'a C,
     pub req: &'a SyncRequest,
@@ -59,7 +62,7 @@ impl<C: Cluster> Executor<'_, C> {
                 tasks: step.tasks.len(),
             });
             let last = i + 1 == plan.steps.len() && !self.await_last;
-            if let Err(message) = self.step(step, last, result, on_event).await {
+            if let Err(Stopped(message)) = self.step(step, last, result, on_event).await {
                 result.phase = OperationPhase::Failed;
                 result.message = message;
                 for t in &plan.sync_fail {
@@ -103,7 +106,7 @@ impl<C: Cluster> Executor<'_, C> {
         last: bool,
         result: &mut SyncResult,
         on_event: &(dyn Fn(&SyncEvent) + Sync),
-    ) -> Result<(), String> {
+    ) -> Result<(), Stopped> {
         if self.req.dry_run {
             for t in &step.tasks {
                 let r = self.result(t, Outcome::Planned, format!("{:?}", t.action));
@@ -127,7 +130,11 @@ impl<C: Cluster> Executor<'_, C> {
                     let r = self.result(t, Outcome::Failed, mask_error(&e, t.object.as_ref()));
                     on_event(&SyncEvent::Resource(&r));
                     result.resources.push(r);
-                    return Err(format!("{}: {}", t.key, mask_error(&e, t.object.as_ref())));
+                    return Err(Stopped(format!(
+                        "{}: {}",
+                        t.key,
+                        mask_error(&e, t.object.as_ref())
+                    )));
                 }
             };
             result.resources.push(r);
@@ -176,7 +183,7 @@ impl<C: Cluster> Executor<'_, C> {
             on_event(&SyncEvent::Resource(&r));
             result.resources.push(r);
         }
-        failure.map_or(Ok(()), Err)
+        failure.map_or(Ok(()), |f| Err(Stopped(f)))
     }
 
     /// Carries out a task; returns its outcome and the resourceVersion the server answered

@@ -195,7 +195,7 @@ pub async fn wait_status(
 /// Reconciles of one application, counted from the moment this is created.
 pub struct ReconcileWatch {
     app: String,
-    updates: tokio::sync::broadcast::Receiver<serde_json::Value>,
+    updates: tokio::sync::broadcast::Receiver<driftless_engine::Update>,
 }
 
 /// Starts counting `app`'s reconciles now (before whatever the test does next).
@@ -215,7 +215,9 @@ impl ReconcileWatch {
         let mut seen = 0;
         while seen < n {
             match tokio::time::timeout_at(deadline, self.updates.recv()).await {
-                Ok(Ok(u)) if u["type"] == "reconciled" && u["application"] == self.app.as_str() => {
+                Ok(Ok(driftless_engine::Update::Reconciled { application, .. }))
+                    if application == self.app =>
+                {
                     seen += 1
                 }
                 Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
@@ -244,9 +246,9 @@ pub async fn after_promotion_passes(
     let (mut passes, mut reconciled) = (0, if app.is_some() { 0 } else { n });
     while passes < n || reconciled < n {
         match tokio::time::timeout_at(deadline, updates.recv()).await {
-            Ok(Ok(u)) if u["type"] == "promotion-pass" => passes += 1,
-            Ok(Ok(u))
-                if u["type"] == "reconciled" && app.is_some_and(|a| u["application"] == a) =>
+            Ok(Ok(driftless_engine::Update::PromotionPass)) => passes += 1,
+            Ok(Ok(driftless_engine::Update::Reconciled { application, .. }))
+                if app == Some(application.as_str()) =>
             {
                 reconciled += 1
             }

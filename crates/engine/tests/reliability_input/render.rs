@@ -10,7 +10,7 @@ use driftless_render::local::LocalTree;
 use driftless_render::plugin::PluginSpec;
 use driftless_render::{RenderLimits, RendererSpec, render};
 
-use super::{SECRET, cm, render_dir, write};
+use super::{SECRET, cm, failure, render_dir, write};
 
 #[test]
 fn reliability_input_01_render_paths_outside_the_source_are_typed_errors() {
@@ -33,7 +33,7 @@ fn reliability_input_01_render_paths_outside_the_source_are_typed_errors() {
                 &format!("resources: [\"{target}\"]\n"),
             )],
         );
-        let err = render_dir(&repo, "app", &RendererSpec::Kustomize).unwrap_err();
+        let err = failure(render_dir(&repo, "app", &RendererSpec::Kustomize));
         assert!(!err.contains(SECRET) && !err.contains("root:x"), "{err}");
         assert!(
             err.contains("app/kustomization.yaml") || err.contains(target),
@@ -41,7 +41,7 @@ fn reliability_input_01_render_paths_outside_the_source_are_typed_errors() {
         );
     }
     // The application path itself.
-    let err = render_dir(&repo, "../outside", &RendererSpec::Auto).unwrap_err();
+    let err = failure(render_dir(&repo, "../outside", &RendererSpec::Auto));
     assert!(!err.contains(SECRET), "{err}");
 }
 
@@ -51,12 +51,12 @@ fn reliability_input_02_absolute_or_escaping_symlinks_reject_the_source() {
     let repo = dir.path().join("repo");
     write(&repo, &[("app/real.yaml", &cm("real"))]);
     std::os::unix::fs::symlink("/etc/hostname", repo.join("app/abs.yaml")).unwrap();
-    let err = render_dir(&repo, "app", &RendererSpec::Auto).unwrap_err();
+    let err = failure(render_dir(&repo, "app", &RendererSpec::Auto));
     assert!(err.contains("abs.yaml"), "{err}");
     std::fs::remove_file(repo.join("app/abs.yaml")).unwrap();
     // Leaves the root and comes back in: still refused (never resolved outside the root).
     std::os::unix::fs::symlink("../../repo/app/real.yaml", repo.join("app/back.yaml")).unwrap();
-    let err = render_dir(&repo, "app", &RendererSpec::Auto).unwrap_err();
+    let err = failure(render_dir(&repo, "app", &RendererSpec::Auto));
     assert!(err.contains("back.yaml"), "{err}");
 }
 
@@ -73,7 +73,7 @@ fn reliability_input_03_symlinks_to_a_sibling_checkout_or_secret_mount_are_rejec
         &[("app/kustomization.yaml", "resources: [s.yaml]\n")],
     );
     std::os::unix::fs::symlink("../../sibling/secret.yaml", repo.join("app/s.yaml")).unwrap();
-    let err = render_dir(&repo, "app", &RendererSpec::Kustomize).unwrap_err();
+    let err = failure(render_dir(&repo, "app", &RendererSpec::Kustomize));
     assert!(!err.contains(SECRET) && err.contains("s.yaml"), "{err}");
     std::fs::remove_file(repo.join("app/s.yaml")).unwrap();
     std::os::unix::fs::symlink(
@@ -124,7 +124,7 @@ fn reliability_input_05_plugin_working_copy_is_always_removed() {
         timeout_seconds: 20,
         max_output_bytes: None,
     };
-    let err = render_dir(&repo, "app", &RendererSpec::Plugin(spec)).unwrap_err();
+    let err = failure(render_dir(&repo, "app", &RendererSpec::Plugin(spec)));
     assert!(err.contains("leaky"), "{err}");
     let work = std::fs::read_to_string(&marker).unwrap();
     assert!(work.contains("driftless-plugin-"), "{work}");
@@ -159,7 +159,7 @@ fn reliability_input_08_cyclic_bases_are_a_cycle_error() {
             ("b/kustomization.yaml", "resources: [../a]\n"),
         ],
     );
-    let err = render_dir(dir.path(), "a", &RendererSpec::Kustomize).unwrap_err();
+    let err = failure(render_dir(dir.path(), "a", &RendererSpec::Kustomize));
     assert!(err.to_lowercase().contains("cycl"), "{err}");
 }
 
@@ -176,14 +176,17 @@ fn reliability_input_09_endless_plugin_output_hits_timeout_and_byte_cap() {
         max_output_bytes: Some(1024 * 1024),
     };
     let started = Instant::now();
-    let err = render_dir(dir.path(), "app", &RendererSpec::Plugin(plugin("yes", 30))).unwrap_err();
+    let err = failure(render_dir(
+        dir.path(),
+        "app",
+        &RendererSpec::Plugin(plugin("yes", 30)),
+    ));
     assert!(err.contains("cap"), "{err}");
-    let err = render_dir(
+    let err = failure(render_dir(
         dir.path(),
         "app",
         &RendererSpec::Plugin(plugin("sleep 30", 1)),
-    )
-    .unwrap_err();
+    ));
     assert!(err.contains("timed out"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(20));
 }

@@ -162,11 +162,7 @@ impl Controller {
         let mut updates = self.subscribe_updates();
         loop {
             let names: Vec<String> = match updates.recv().await {
-                Ok(u) => u["application"]
-                    .as_str()
-                    .map(String::from)
-                    .into_iter()
-                    .collect(),
+                Ok(u) => u.application().map(String::from).into_iter().collect(),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                     lock(&self.custom_resources.written)
                         .keys()

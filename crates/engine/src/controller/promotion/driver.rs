@@ -65,7 +65,7 @@ impl Controller {
         loop {
             self.promotion_pass().await;
             // What waits for "the driver looked again" (a test proving nothing moved).
-            self.publish(json!({"type": "promotion-pass"}));
+            self.publish(crate::Update::PromotionPass);
             tokio::select! {
                 _ = tokio::time::sleep(self.config.promotion_interval) => {}
                 _ = self.promotions.wake.notified() => {}

@@ -119,8 +119,8 @@ impl Controller {
                             Ok(changes)
                         },
                     )
-                    .map_err(|e| format!("commit to {branch}: {e}"))?;
-                    Ok(CommitRecord {
+                    .map_err(|e| EngineError::Git(format!("commit to {branch}: {e}")))?;
+                    Ok::<_, EngineError>(CommitRecord {
                         purpose,
                         repository: driftless_git::url::redact(&url),
                         branch,
@@ -131,8 +131,7 @@ impl Controller {
                     })
                 })
             })
-            .await?
-            .map_err(EngineError::Git)?;
+            .await??;
             commits.push(record);
         }
         Ok(commits)
@@ -163,15 +162,14 @@ impl Controller {
         );
         tokio::task::spawn_blocking(move || {
             sources.read_mirror(&url, |m| {
-                let tree = m.tree_at(&rev).map_err(|e| e.to_string())?;
+                let tree = m.tree_at(&rev)?;
                 names
                     .into_iter()
                     .map(|n| Ok((n.clone(), file_content(&tree, &join(&dir, &n))?)))
-                    .collect::<Result<_, String>>()
+                    .collect::<EngineResult<_>>()
             })
         })
         .await?
-        .map_err(EngineError::Git)
     }
 
     pub(super) async fn write_promotion(

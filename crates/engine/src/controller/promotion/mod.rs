@@ -232,7 +232,12 @@ impl Controller {
         self.store
             .update_promotion(p.id, p.phase.as_str(), &serde_json::to_value(&record)?)
             .await?;
-        self.publish(json!({"type": "promotion", "id": p.id, "pipeline": p.pipeline, "to": p.to, "phase": p.phase.as_str()}));
+        self.publish(crate::Update::Promotion {
+            id: p.id,
+            pipeline: p.pipeline.clone(),
+            to: p.to.clone(),
+            phase: p.phase.as_str().to_string(),
+        });
         Ok(())
     }
 

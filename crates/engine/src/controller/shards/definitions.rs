@@ -3,6 +3,7 @@
 //! others adopt the stored definition into their own state (no store write, so a stale
 //! copy never overwrites a newer one) and the hash assignment then gives it an owner.
 
+use crate::error::{EngineError, EngineResult};
 use std::collections::BTreeMap;
 
 use driftless_core::app::Application;
@@ -13,14 +14,9 @@ use crate::policy::AppPolicy;
 impl Controller {
     /// Makes this replica's applications the stored ones: adopts new and changed
     /// definitions, forgets deleted ones (their objects stay; their owner lets them go).
-    pub(crate) async fn adopt_stored_definitions(&self) -> Result<(), String> {
-        let stored: BTreeMap<String, serde_json::Value> = self
-            .store
-            .app_specs()
-            .await
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .collect();
+    pub(crate) async fn adopt_stored_definitions(&self) -> EngineResult<()> {
+        let stored: BTreeMap<String, serde_json::Value> =
+            self.store.app_specs().await?.into_iter().collect();
         let local: BTreeMap<String, serde_json::Value> = self
             .apps
             .lock()
@@ -52,8 +48,8 @@ impl Controller {
     }
 
     /// Takes `app` into this replica's state as stored (validated as `set_app` does).
-    async fn adopt(&self, app: Application) -> Result<(), String> {
-        app.validate()?;
+    async fn adopt(&self, app: Application) -> EngineResult<()> {
+        app.validate().map_err(EngineError::invalid)?;
         let policy = AppPolicy::of(&app, false)?;
         let name = app.name.clone();
         let mut apps = self.apps.lock().await;

@@ -4,6 +4,7 @@
 
 use super::Ownership;
 use crate::controller::{Controller, Reason};
+use crate::error::EngineResult;
 
 impl Controller {
     /// A user's request for an app another replica owns: audited here (`app.KIND.request`,
@@ -15,7 +16,7 @@ impl Controller {
         kind: &str,
         actor: &str,
         details: serde_json::Value,
-    ) -> Result<Option<bool>, String> {
+    ) -> EngineResult<Option<bool>> {
         let Some(own) = self.shards.get() else {
             return Ok(None);
         };
@@ -27,7 +28,6 @@ impl Controller {
         }
         let mut audited = details.clone();
         audited["forwarded"] = serde_json::json!(true);
-        let e = |e: driftless_store::StoreError| e.to_string();
         self.store
             .audit(
                 actor,
@@ -35,12 +35,10 @@ impl Controller {
                 &format!("application/{name}"),
                 &audited,
             )
-            .await
-            .map_err(e)?;
+            .await?;
         self.store
             .forward_request(name, kind, actor, &details)
-            .await
-            .map_err(e)?;
+            .await?;
         Ok(Some(true))
     }
 
@@ -66,10 +64,9 @@ impl Controller {
     }
 
     /// Requests other replicas left for apps this one owns.
-    pub(super) async fn forwarded(&self, own: &Ownership) -> Result<(), String> {
-        let e = |e: driftless_store::StoreError| e.to_string();
-        for r in self.store.pending_requests().await.map_err(e)? {
-            if !own.owns(&r.app) || !self.store.take_request(r.id).await.map_err(e)? {
+    pub(super) async fn forwarded(&self, own: &Ownership) -> EngineResult<()> {
+        for r in self.store.pending_requests().await? {
+            if !own.owns(&r.app) || !self.store.take_request(r.id).await? {
                 continue;
             }
             match r.kind.as_str() {
