@@ -365,6 +365,47 @@ async fn forwarded_and_adopted(
     )
     .await;
 
+    // A rollback asked of r3 is done by the owner: pinned, and the previous commit applied.
+    // To its first deployment (mode: desired); the later ones all deployed v2.
+    let history = get(http, &format!("{api3}/api/v1/applications/{app}/history")).await;
+    let first = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["id"].as_i64())
+        .min()
+        .unwrap_or_else(|| panic!("no history: {history}"));
+    let r = http
+        .post(format!("{api3}/api/v1/applications/{app}/rollback"))
+        .bearer_auth("shards-test-token")
+        .json(&serde_json::json!({"id": first}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    within(
+        Duration::from_secs(20),
+        "the forwarded rollback applied by the owner",
+        || async {
+            let s = statuses(http, api3).await;
+            let pinned = s[app.as_str()]["pinned"]["by"] == "api";
+            let cm = kubectl(
+                &rig.kubeconfig,
+                &[
+                    "get",
+                    "configmap",
+                    app,
+                    "-n",
+                    "default",
+                    "-o",
+                    "jsonpath={.data.mode}",
+                ],
+            );
+            (pinned && cm == "desired").then_some(())
+        },
+    )
+    .await;
+
     // A name the hash gives to another replica than r3, created through r3.
     let members: Vec<String> = ["r1", "r2", "r3"].map(String::from).to_vec();
     let name = (0..)
