@@ -31,6 +31,8 @@ impl Controller {
             name,
             actor,
         )?;
+        // Only the owner writes an app's objects (several replicas: see `shards`).
+        self.must_own(name)?;
         // Out of the work queue's reach while deleting: no reconcile re-creates what goes.
         let state = self
             .apps

@@ -38,6 +38,11 @@ impl Controller {
         reason: Option<&str>,
     ) -> EngineResult<String> {
         let target = self.rollback_target(name, history_id).await?;
+        // Another replica owns the app: it pins and syncs it (see `shards`).
+        let asked = serde_json::json!({"historyId": history_id, "reason": reason});
+        if self.forward(name, "rollback", actor, asked).await? == Some(true) {
+            return Ok(target.revision);
+        }
         let status = self
             .store
             .get_app(name)

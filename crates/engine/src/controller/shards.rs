@@ -15,6 +15,8 @@ use crate::error::EngineResult;
 pub mod assign;
 mod definitions;
 mod forward;
+mod remembered;
+use remembered::{pause_of, pin_of};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -326,14 +328,19 @@ impl Controller {
         let Ok(Some(rec)) = self.store.get_app(app).await else {
             return;
         };
-        let op = &rec.status["operation"];
+        let status = &rec.status;
+        let op = &status["operation"];
         let text = |k: &str| op[k].as_str().map(String::from);
+        let pinned = pin_of(status);
+        let paused = pause_of(status, jiff::Timestamp::now().as_millisecond());
         if let Some(s) = self.apps.lock().await.get_mut(app) {
             s.last_attempt = text("attempt");
             s.last_good = text("good");
-            s.last_synced_ms = rec.status["lastSyncAtMs"].as_i64();
+            s.last_synced_ms = status["lastSyncAtMs"].as_i64();
             s.sync_requested = None;
             s.drift_since = None;
+            s.pinned = pinned;
+            s.heal_paused = paused;
         }
     }
 

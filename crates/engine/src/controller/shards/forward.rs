@@ -42,6 +42,18 @@ impl Controller {
         Ok(Some(true))
     }
 
+    /// Refuses what only an application's owner may do (a cascade delete writes the app's
+    /// objects, and the owner may be syncing them), naming where to ask.
+    pub(crate) fn must_own(&self, name: &str) -> Result<(), String> {
+        match self.shards.get() {
+            Some(own) if !own.owns(name) => Err(format!(
+                "application {name} is reconciled by another replica than {}: ask the replica that owns it (`driftless shards --apps` lists the owners)",
+                own.replica()
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// A user's refresh of an app another replica owns: left in the store for the owner
     /// (in the background: queuing never waits). False when this replica handles it.
     pub(crate) fn forward_refresh(&self, name: &str) -> bool {
@@ -76,6 +88,14 @@ impl Controller {
                     let pause = std::time::Duration::from_secs(seconds);
                     if let Err(e) = self.pause_heal(&r.app, pause, reason, &r.actor).await {
                         tracing::warn!(app = %r.app, "a forwarded pause of self-heal: {e}");
+                    }
+                    continue;
+                }
+                "rollback" => {
+                    let id = r.details["historyId"].as_i64();
+                    let reason = r.details["reason"].as_str();
+                    if let Err(e) = self.rollback_because(&r.app, id, &r.actor, reason).await {
+                        tracing::warn!(app = %r.app, "a forwarded rollback: {e}");
                     }
                     continue;
                 }
