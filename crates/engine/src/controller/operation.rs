@@ -90,7 +90,10 @@ impl Controller {
         .await;
         let c = self.clone();
         let name = name.to_string();
-        tokio::spawn(async move {
+        let slots = self.operation_slots.clone();
+        let task = tokio::spawn(async move {
+            // At most `workers` operations apply at once; the rest wait their turn here.
+            let _slot = slots.acquire_owned().await;
             let cache = &order.target.cache;
             let result = match c.operate(&name, op, &order).await {
                 Ok(r) => r,
@@ -114,6 +117,9 @@ impl Controller {
                 reconcile_now(c, name).await;
             }
         });
+        let mut tasks = self.operation_tasks.lock().expect("operation tasks lock");
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task.abort_handle());
         Ok(true)
     }
 

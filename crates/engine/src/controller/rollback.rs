@@ -43,17 +43,12 @@ impl Controller {
         if self.forward(name, "rollback", actor, asked).await? == Some(true) {
             return Ok(target.revision);
         }
-        let status = self
-            .store
-            .get_app(name)
-            .await?
-            .map(|a| a.status)
+        let status = self.stored_status(name).await?;
+        let head = status
+            .sync
+            .head
+            .or(status.sync.revision)
             .unwrap_or_default();
-        let head = status["sync"]["head"]
-            .as_str()
-            .or(status["sync"]["revision"].as_str())
-            .unwrap_or_default()
-            .to_string();
         {
             let mut apps = self.apps.lock().await;
             let s = apps

@@ -325,18 +325,15 @@ impl Controller {
     /// What the previous owner recorded (last sync attempted and succeeded), so the new
     /// owner does not retry a failed sync in a loop nor forget when it last synced.
     async fn reload_remembered(&self, app: &str) {
-        let Ok(Some(rec)) = self.store.get_app(app).await else {
+        let Ok(status) = self.stored_status(app).await else {
             return;
         };
-        let status = &rec.status;
-        let op = &status["operation"];
-        let text = |k: &str| op[k].as_str().map(String::from);
-        let pinned = pin_of(status);
-        let paused = pause_of(status, jiff::Timestamp::now().as_millisecond());
+        let pinned = pin_of(&status);
+        let paused = pause_of(&status, jiff::Timestamp::now().as_millisecond());
         if let Some(s) = self.apps.lock().await.get_mut(app) {
-            s.last_attempt = text("attempt");
-            s.last_good = text("good");
-            s.last_synced_ms = status["lastSyncAtMs"].as_i64();
+            s.last_attempt = status.operation.attempt.as_ref().map(|r| r.to_string());
+            s.last_good = status.operation.good.as_ref().map(|r| r.to_string());
+            s.last_synced_ms = status.last_sync_at_ms;
             s.sync_requested = None;
             s.drift_since = None;
             s.pinned = pinned;

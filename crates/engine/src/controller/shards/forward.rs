@@ -4,7 +4,7 @@
 
 use super::Ownership;
 use crate::controller::{Controller, Reason};
-use crate::error::EngineResult;
+use crate::error::{EngineError, EngineResult};
 
 impl Controller {
     /// A user's request for an app another replica owns: audited here (`app.KIND.request`,
@@ -44,12 +44,12 @@ impl Controller {
 
     /// Refuses what only an application's owner may do (a cascade delete writes the app's
     /// objects, and the owner may be syncing them), naming where to ask.
-    pub(crate) fn must_own(&self, name: &str) -> Result<(), String> {
+    pub(crate) fn must_own(&self, name: &str) -> EngineResult<()> {
         match self.shards.get() {
-            Some(own) if !own.owns(name) => Err(format!(
+            Some(own) if !own.owns(name) => Err(EngineError::conflict(format!(
                 "application {name} is reconciled by another replica than {}: ask the replica that owns it (`driftless shards --apps` lists the owners)",
                 own.replica()
-            )),
+            ))),
             _ => Ok(()),
         }
     }
