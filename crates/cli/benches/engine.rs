@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use driftless_engine::Update;
 use driftless_testkit::repo::TestRepo;
 use serde_json::json;
 
@@ -27,6 +28,12 @@ impl Drop for Process {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// The stream's `lagged` event: how many updates were missed.
+#[derive(serde::Deserialize)]
+struct Missed {
+    missed: u64,
 }
 
 fn proc_field(pid: u32, key: &str) -> f64 {
@@ -145,13 +152,14 @@ async fn census(
         let items = page["items"].as_array().cloned().unwrap_or_default();
         seen += items.len();
         for a in &items {
-            if a["status"]["sync"]["status"] == "Synced"
-                && a["status"]["health"]["status"] == "Healthy"
-            {
+            let Ok(a) = serde_json::from_value::<driftless_api::types::AppView>(a.clone()) else {
+                continue;
+            };
+            if a.status.synced_and_healthy() {
                 ready += 1;
             } else if laggard.is_null() {
-                laggard = json!({"name": a["name"], "sync": a["status"]["sync"]["status"],
-                    "health": a["status"]["health"], "error": a["status"]["error"]});
+                laggard = json!({"name": a.name, "sync": a.status.sync.status,
+                    "health": a.status.health, "error": a.status.error});
             }
         }
         match page["next"].as_str() {
@@ -196,19 +204,20 @@ async fn follow_lags(api: String, token: String, lags: std::sync::Arc<std::sync:
                 .filter_map(|l| l.strip_prefix("data:"))
                 .map(str::trim_start)
                 .collect();
-            let Ok(u) = serde_json::from_str::<serde_json::Value>(&data) else {
-                continue;
-            };
             let mut l = lags.lock().unwrap();
-            if let Some(n) = u["missed"].as_u64() {
-                l.missed += n;
+            // `lagged` carries how many updates this subscriber missed.
+            if let Ok(m) = serde_json::from_str::<Missed>(&data) {
+                l.missed += m.missed;
                 continue;
             }
-            let app = u["application"].as_str().unwrap_or_default().to_string();
-            if u["type"] == "event" && u["kind"] == "SyncSucceeded" {
+            let Ok(u) = serde_json::from_str::<Update>(&data) else {
+                continue;
+            };
+            let app = u.application().unwrap_or_default().to_string();
+            if u.is_event(&app, "SyncSucceeded") {
                 l.succeeded.entry(app).or_insert(now);
-            } else if u["type"] == "status"
-                && u["status"]["sync"]["status"] == "Synced"
+            } else if let Update::Status { status, .. } = &u
+                && status.is_synced()
                 && let Some(at) = l.succeeded.get(&app).copied()
                 && !l.lag.contains_key(&app)
             {

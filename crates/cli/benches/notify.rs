@@ -223,7 +223,8 @@ async fn run(root: &Path, kubeconfig: &Path, name: &str, n: usize, slack: Option
     let token = wait_for_file(&data.join("api-token"), "the API token");
     let http = reqwest::Client::new();
     let ready = |a: &Value| {
-        a["status"]["sync"]["status"] == "Synced" && a["status"]["health"]["status"] == "Healthy"
+        serde_json::from_value::<driftless_api::types::AppView>(a.clone())
+            .is_ok_and(|a| a.status.synced_and_healthy())
     };
     let cold = until_all(&http, &api, &token, n, started, ready).await;
     let cpu_before = cpu_seconds(engine.0.id());

@@ -5,6 +5,7 @@
 //! SIGTERM (the replica leaves and hands over at once), and each replica's RSS.
 //! Run: `cargo bench -p driftless --bench shards` (`DRIFTLESS_BENCH_APPS=N` for fewer apps).
 
+use driftless_engine::AppStatus;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -146,7 +147,7 @@ async fn get(http: &reqwest::Client, url: &str) -> Option<Value> {
 }
 
 /// Every app's status by name (empty while the API is not up yet).
-async fn statuses(http: &reqwest::Client, api: &str) -> BTreeMap<String, Value> {
+async fn statuses(http: &reqwest::Client, api: &str) -> BTreeMap<String, AppStatus> {
     let (mut out, mut after) = (BTreeMap::new(), String::new());
     loop {
         let Some(page) = get(
@@ -158,10 +159,9 @@ async fn statuses(http: &reqwest::Client, api: &str) -> BTreeMap<String, Value> 
             return BTreeMap::new();
         };
         for a in page["items"].as_array().into_iter().flatten() {
-            out.insert(
-                a["name"].as_str().unwrap_or("").to_string(),
-                a["status"].clone(),
-            );
+            if let Ok(a) = serde_json::from_value::<driftless_api::types::AppView>(a.clone()) {
+                out.insert(a.name, a.status);
+            }
         }
         match page["next"].as_str() {
             Some(n) if !n.is_empty() => after = n.to_string(),
@@ -208,10 +208,7 @@ async fn handed_over(
         let s = statuses(http, api).await;
         let done = apps.iter().all(|a| {
             o.get(a).is_some_and(|r| r != leaver)
-                && s.get(a)
-                    .and_then(|v| v["reconciledAtMs"].as_i64())
-                    .unwrap_or(0)
-                    > since_ms
+                && s.get(a).and_then(|v| v.reconciled_at_ms).unwrap_or(0) > since_ms
         });
         if done {
             return from.elapsed();
@@ -282,10 +279,7 @@ async fn main() {
     let mut report = Instant::now();
     let cold = loop {
         let s = statuses(&http, &api1).await;
-        let ready = s
-            .values()
-            .filter(|v| v["sync"]["status"] == "Synced" && v["health"]["status"] == "Healthy")
-            .count();
+        let ready = s.values().filter(|v| v.synced_and_healthy()).count();
         if s.len() == apps && ready == apps {
             break started.elapsed();
         }

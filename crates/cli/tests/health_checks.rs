@@ -137,5 +137,9 @@ async fn up_runs_lua_health_checks_from_all_three_configuration_forms() {
         .json()
         .await
         .unwrap();
-    assert_eq!(app["status"]["health"]["status"], "Healthy", "{app}");
+    assert_eq!(
+        crate::app_view(&app).status.health_status(),
+        Some(driftless_health::HealthStatus::Healthy),
+        "{app}"
+    );
 }

@@ -239,9 +239,8 @@ impl Api {
 }
 
 pub fn synced_at(app: &Value, revision: &str) -> bool {
-    app["status"]["sync"]["status"] == "Synced"
-        && app["status"]["sync"]["revision"] == revision
-        && app["status"]["health"]["status"] == "Healthy"
+    let s = crate::app_view(app).status;
+    s.synced_and_healthy() && s.sync.revision.as_deref() == Some(revision)
 }
 
 const SYNC_SUCCEEDED: &str = "    notifications.argoproj.io/subscribe.on-sync-succeeded.slack: deploys\n    notifications.argoproj.io/subscribe.on-rollback.slack: deploys\n";

@@ -285,8 +285,7 @@ async fn up_demo_syncs_three_applications_behind_an_authenticated_api() {
             .json()
             .await
             .unwrap();
-        if a["status"]["sync"]["status"] == "Synced" && a["status"]["health"]["status"] == "Healthy"
-        {
+        if crate::synced_and_healthy(&a) {
             break;
         }
         assert!(Instant::now() < deadline, "created app not synced: {a}");
@@ -492,11 +491,7 @@ pub async fn all_synced_and_healthy(
             .await
             .unwrap();
         let items = list["items"].as_array().unwrap().clone();
-        let ready = items.len() == 3
-            && items.iter().all(|a| {
-                a["status"]["sync"]["status"] == "Synced"
-                    && a["status"]["health"]["status"] == "Healthy"
-            });
+        let ready = items.len() == 3 && items.iter().all(crate::synced_and_healthy);
         if ready {
             return items;
         }

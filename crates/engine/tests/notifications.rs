@@ -102,17 +102,10 @@ async fn a_promotion_waiting_for_approval_and_approved_is_announced_once_each() 
     ctl.set_pipeline(Pipeline::from_doc(&doc, "p.yaml").unwrap(), "test", false)
         .await
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while ctl
-        .store
-        .get_app("n-dev")
-        .await
-        .unwrap()
-        .is_none_or(|a| a.status["health"]["status"] != "Healthy")
-    {
-        assert!(Instant::now() < deadline, "n-dev never healthy");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_status(&ctl, "n-dev", "Healthy", |s| {
+        s.health_status() == Some(driftless_health::HealthStatus::Healthy)
+    })
+    .await;
 
     ctl.set_image("n-dev", "shop:1.1", "ci").await.unwrap();
     let waiting = messages_for(&ctl, "n-prod", "on-promotion-waiting-for-approval").await;

@@ -13,9 +13,10 @@ use driftless_testkit::repo::TestRepo;
 const CM: &str =
     "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: MODE}\n";
 
+/// Synced at `rev` with no operation running: its deployment is recorded by then.
 async fn until_revision(ctl: &Controller, rev: &str) {
     wait_status(ctl, "shop", &format!("Synced at {rev}"), |s| {
-        s.sync.revision.as_deref() == Some(rev) && s.is_synced()
+        s.sync.revision.as_deref() == Some(rev) && s.is_synced() && s.operation.running.is_none()
     })
     .await;
 }

@@ -20,10 +20,7 @@ fn synced(rig: &Rig, app: &str) -> Value {
     rig.wait(
         &format!("{app} Synced and Healthy"),
         || rig.get(&format!("/api/v1/applications/{app}")),
-        |a| {
-            a["status"]["sync"]["status"] == "Synced"
-                && a["status"]["health"]["status"] == "Healthy"
-        },
+        crate::synced_and_healthy,
     )
 }
 

@@ -103,7 +103,10 @@ pub async fn forwarded_and_adopted(
         "the forwarded rollback applied by the owner",
         || async {
             let s = statuses(http, api3).await;
-            let pinned = s[app.as_str()]["pinned"]["by"] == "api";
+            let pinned = s
+                .get(app.as_str())
+                .and_then(|s| s.pinned.as_ref())
+                .is_some_and(|p| p.by == "api");
             let cm = kubectl(
                 &rig.kubeconfig,
                 &[
@@ -151,7 +154,7 @@ pub async fn forwarded_and_adopted(
             let s = statuses(http, api3).await;
             (owned
                 && s.get(&name)
-                    .is_some_and(|v| v["sync"]["status"] == "Synced"))
+                    .is_some_and(driftless_engine::AppStatus::is_synced))
             .then_some(())
         },
     )

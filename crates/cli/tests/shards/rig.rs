@@ -96,7 +96,10 @@ pub async fn get(http: &reqwest::Client, url: &str) -> Value {
 }
 
 /// Every application's stored status, by name.
-pub async fn statuses(http: &reqwest::Client, api: &str) -> BTreeMap<String, Value> {
+pub async fn statuses(
+    http: &reqwest::Client,
+    api: &str,
+) -> BTreeMap<String, driftless_engine::AppStatus> {
     let mut out = BTreeMap::new();
     let mut after = String::new();
     loop {
@@ -106,7 +109,8 @@ pub async fn statuses(http: &reqwest::Client, api: &str) -> BTreeMap<String, Val
         )
         .await;
         for a in page["items"].as_array().unwrap() {
-            out.insert(a["name"].as_str().unwrap().to_string(), a["status"].clone());
+            let a = crate::app_view(a);
+            out.insert(a.name, a.status);
         }
         match page["next"].as_str() {
             Some(n) => after = n.to_string(),

@@ -92,8 +92,9 @@ impl Controller {
         let name = name.to_string();
         let slots = self.operation_slots.clone();
         let task = tokio::spawn(async move {
-            // At most `workers` operations apply at once; the rest wait their turn here.
-            let _slot = slots.acquire_owned().await;
+            // At most `workers` operations apply at once; the rest wait their turn here (the
+            // wait for health afterwards holds no slot).
+            let slot = slots.acquire_owned().await;
             let cache = &order.target.cache;
             let result = match c.operate(&name, op, &order).await {
                 Ok(r) => r,
@@ -102,9 +103,7 @@ impl Controller {
                     None
                 }
             };
-            if let Some(r) = &result {
-                c.caught_up(&name, cache, r).await;
-            }
+            drop(slot);
             c.update(&name, |s| s.operation = None).await;
             // The status after the operation, from a fresh comparison, now.
             reconcile_now(c.clone(), name.clone()).await;
@@ -167,6 +166,10 @@ impl Controller {
             return Ok(None);
         }
         let succeeded = result.phase == Phase::Succeeded;
+        // The revision becomes the last good one only once the live cache shows what the
+        // operation wrote: a reconcile meanwhile, reading a cache a watch event behind, must
+        // not take the operation's own writes for drift from a good revision.
+        self.caught_up(name, &order.target.cache, &result).await;
         // A change reaching the cluster (not a self-heal of the same revision) counts for
         // the DORA figures, failed or not.
         let last_good_revision = before

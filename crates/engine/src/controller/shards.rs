@@ -260,14 +260,31 @@ impl Controller {
         Ok(())
     }
 
-    /// Releases the apps being handed over that no worker is busy with (the queue no
-    /// longer hands them out, so once idle they stay idle).
+    /// Apps something is writing for now: a reconcile (the queue's, or one an operation ran
+    /// on its end) or a sync operation, which runs as a task of its own.
+    async fn busy(&self) -> std::collections::BTreeSet<String> {
+        self.apps
+            .lock()
+            .await
+            .iter()
+            .filter(|(name, s)| {
+                s.operation.is_some()
+                    || s.reconciling.try_lock().is_err()
+                    || self.queue.is_running(name)
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// Releases the apps being handed over that nothing is busy with (the queue no longer
+    /// hands them out and no operation starts for them, so once idle they stay idle).
     async fn hand_over(&self, own: &Ownership) -> EngineResult<()> {
+        let busy = self.busy().await;
         let idle: Vec<String> = own
             .state()
             .releasing
             .iter()
-            .filter(|a| !self.queue.is_running(a))
+            .filter(|a| !busy.contains(*a) && !self.queue.is_running(a))
             .cloned()
             .collect();
         for app in idle {
@@ -371,11 +388,12 @@ impl Controller {
         own.coordinator.store(false, Ordering::SeqCst);
         let until = tokio::time::Instant::now() + grace;
         loop {
+            let now_busy = self.busy().await;
             let busy = own
                 .state()
                 .apps
                 .iter()
-                .filter(|a| self.queue.is_running(a))
+                .filter(|a| now_busy.contains(*a))
                 .count();
             if busy == 0 || tokio::time::Instant::now() >= until {
                 break;
