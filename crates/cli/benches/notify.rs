@@ -240,7 +240,8 @@ async fn run(root: &Path, kubeconfig: &Path, name: &str, n: usize, slack: Option
                 .unwrap();
         }
         let took = until_all(&http, &api, &token, n, round, |a| {
-            a["status"]["reconciledAtMs"].as_i64().unwrap_or(0) > t0
+            serde_json::from_value::<driftless_api::types::AppView>(a.clone())
+                .is_ok_and(|a| a.status.reconciled_at_ms.unwrap_or(0) > t0)
         })
         .await;
         rounds.push(took);

@@ -312,10 +312,7 @@ async fn measure_custom_resources_to_synced() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|a| {
-                a["status"]["sync"]["status"] == "Synced"
-                    && a["status"]["health"]["status"] == "Healthy"
-            })
+            .filter(|a| crate::synced_and_healthy(a))
             .count();
         if ready == n {
             break started.elapsed();

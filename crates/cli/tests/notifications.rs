@@ -309,12 +309,13 @@ async fn one_slack_message_per_synced_revision_and_none_after_a_restart() {
     drop(engine);
     let (_engine, base) = up(r);
     let api = Api::new(r, base);
-    let before = api.get("/api/v1/applications/shop").await["status"]["reconciledAtMs"]
-        .as_i64()
+    let before = crate::app_view(&api.get("/api/v1/applications/shop").await)
+        .status
+        .reconciled_at_ms
         .unwrap_or(0);
     api.post("/api/v1/applications/shop/refresh").await;
     api.wait_app("a reconcile after the restart", |a| {
-        a["status"]["reconciledAtMs"].as_i64().unwrap_or(0) > before && synced_at(a, &second)
+        crate::app_view(a).status.reconciled_at_ms.unwrap_or(0) > before && synced_at(a, &second)
     })
     .await;
     // The outbox is the truth of what will be sent: two messages, both sent, none waiting.

@@ -161,12 +161,13 @@ async fn killed_between_the_event_and_the_send_the_message_goes_out_once_after_r
     assert!(got[0]["text"].as_str().unwrap().contains(&rev), "{got:#?}");
     // A reconcile after the restart queues nothing more; the one message is sent.
     api.wait_app("synced", |a| synced_at(a, &rev)).await;
-    let before = api.get("/api/v1/applications/shop").await["status"]["reconciledAtMs"]
-        .as_i64()
+    let before = crate::app_view(&api.get("/api/v1/applications/shop").await)
+        .status
+        .reconciled_at_ms
         .unwrap_or(0);
     api.post("/api/v1/applications/shop/refresh").await;
     api.wait_app("reconciled again", |a| {
-        a["status"]["reconciledAtMs"].as_i64().unwrap_or(0) > before
+        crate::app_view(a).status.reconciled_at_ms.unwrap_or(0) > before
     })
     .await;
     let outbox = api.get("/api/v1/notifications?app=shop").await;
@@ -323,12 +324,13 @@ async fn created_running_deployed_once_per_revision_and_degraded() {
     drop(engine);
     let (engine, base) = up(r);
     let api = Api::new(r, base);
-    let before = api.get("/api/v1/applications/shop").await["status"]["reconciledAtMs"]
-        .as_i64()
+    let before = crate::app_view(&api.get("/api/v1/applications/shop").await)
+        .status
+        .reconciled_at_ms
         .unwrap_or(0);
     api.post("/api/v1/applications/shop/refresh").await;
     api.wait_app("reconciled after the restart", |a| {
-        a["status"]["reconciledAtMs"].as_i64().unwrap_or(0) > before && synced_at(a, &good)
+        crate::app_view(a).status.reconciled_at_ms.unwrap_or(0) > before && synced_at(a, &good)
     })
     .await;
     let outbox = api.get("/api/v1/notifications?app=shop").await;

@@ -204,7 +204,8 @@ async fn rollback_on_failure_returns_to_the_last_healthy_revision() {
             .any(|e| e.kind == "RollbackOnFailure" && e.message.contains("Degraded")),
         "{events:?}"
     );
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // Several resyncs later (300 ms apart): still the one operation of the bad revision.
+    after_reconciles(&ctl, "shop", 4).await;
     assert_eq!(
         ctl.store
             .list_operations("shop", 10)

@@ -190,7 +190,7 @@ impl Rig {
         self.wait(
             &format!("{app} at {commit}"),
             || self.get(&format!("/api/v1/applications/{app}")),
-            |a| a["status"]["sync"]["head"] == commit,
+            |a| crate::app_view(a).status.sync.head.as_deref() == Some(commit),
         );
     }
 
