@@ -12,6 +12,7 @@ pub mod diff;
 mod objects;
 mod ops;
 pub mod spec;
+mod status_view;
 
 use std::cell::RefCell;
 use std::collections::HashMap;

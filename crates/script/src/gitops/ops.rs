@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use mlua::{Lua, MultiValue, Table, Value};
 use serde_json::{Value as Json, json};
 
+use super::status_view::status_of;
 use super::{Gitops, first_id, raise, spec::LABEL, to_lua};
 
 /// `false, message`: an outcome the script handles.
@@ -24,7 +25,11 @@ fn one(v: Value) -> MultiValue {
 }
 
 fn lower(v: &Json, default: &str) -> String {
-    match v.as_str() {
+    lower_str(v.as_str(), default)
+}
+
+fn lower_str(v: Option<&str>, default: &str) -> String {
+    match v {
         Some("OutOfSync") => "out_of_sync".into(),
         Some(s) if !s.is_empty() => s.to_ascii_lowercase(),
         _ => default.into(),
@@ -232,7 +237,7 @@ impl Gitops {
             .filter_map(|o| o["id"].as_i64())
             .max()
             .unwrap_or(0);
-        Ok((before, app["status"]["error"].as_str().map(str::to_string)))
+        Ok((before, status_of(app).error))
     }
 
     /// Waits for the operation a user's request started after `before`, then for the status
@@ -268,7 +273,7 @@ impl Gitops {
             }
             if mine.is_none() {
                 let now = self.app(id)?;
-                if let Some(e) = now["status"]["error"].as_str()
+                if let Some(e) = status_of(&now).error.as_deref()
                     && (Some(e) != error_before.as_deref()
                         || started.elapsed() > Duration::from_secs(20))
                 {
@@ -296,9 +301,10 @@ impl Gitops {
         };
         while settle.elapsed() < settle_limit {
             let now = self.app(id)?;
-            let st = &now["status"];
-            if st["reconciledAtMs"].as_i64().unwrap_or(0) >= finished
-                && (op["phase"] != "Succeeded" || st["health"]["status"] != "Progressing")
+            let st = status_of(&now);
+            let health = st.health.as_ref().and_then(|h| h.status.as_deref());
+            if st.reconciled_at_ms.unwrap_or(0) >= finished
+                && (op["phase"] != "Succeeded" || health != Some("Progressing"))
             {
                 break;
             }
@@ -327,7 +333,7 @@ impl Gitops {
     /// `get_workflow_status`: the application's status and its last operation.
     pub(super) fn status(&self, id: &str) -> Result<Json, String> {
         let app = self.app(id)?;
-        let st = &app["status"];
+        let st = status_of(&app);
         let ops = self.call(|c| c.operations(id)).map_err(|e| e.to_string())?;
         let last = ops.iter().max_by_key(|o| o["id"].as_i64().unwrap_or(0));
         let last_sync_result = match last {
@@ -339,15 +345,15 @@ impl Gitops {
         };
         Ok(json!({
             "id": id,
-            "status": lower(&st["sync"]["status"], "unknown"),
-            "health": lower(&st["health"]["status"], "unknown"),
-            "health_message": st["health"]["message"],
-            "revision": st["sync"]["revision"],
-            "head": st["sync"]["head"],
-            "pinned": st["pinned"]["revision"],
-            "error": st["error"],
+            "status": lower_str(st.sync.status.as_deref(), "unknown"),
+            "health": lower_str(st.health.as_ref().and_then(|h| h.status.as_deref()), "unknown"),
+            "health_message": st.health.as_ref().and_then(|h| h.message.clone()),
+            "revision": st.sync.revision,
+            "head": st.sync.head,
+            "pinned": st.pinned.and_then(|p| p.revision),
+            "error": st.error,
             "auto_sync": !app["spec"]["syncPolicy"]["automated"].is_null(),
-            "summary": st["sync"]["summary"],
+            "summary": st.sync.summary,
             "last_sync_result": last_sync_result,
         }))
     }
