@@ -31,24 +31,11 @@ fn state(self_heal: bool, drift: Option<(&str, &str)>) -> AppState {
         action: action.into(),
         tolerance: tolerance.into(),
     });
+    let policy = AppPolicy::of(&app, false).unwrap();
     AppState {
-        policy: AppPolicy::of(&app, false).unwrap(),
-        app,
         last_attempt: Some("a:1".into()),
         last_good: Some("a:1".into()),
-        unreachable_retries: 0,
-        drift_since: None,
-        last_drift: None,
-        last_error: None,
-        sync_requested: None,
-        prune_requested: false,
-        last_synced_ms: None,
-        heal_paused: None,
-        pinned: None,
-        definitions_digest: None,
-        operation: None,
-        health_watch: None,
-        reconciling: Default::default(),
+        ..AppState::new(app, policy)
     }
 }
 
