@@ -49,7 +49,9 @@ impl fmt::Display for Gvk {
 
 /// Identity of one object in a cluster: group, kind, namespace (empty when cluster-scoped or
 /// not yet defaulted) and name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct ResourceKey {
     pub group: String,
     pub kind: String,

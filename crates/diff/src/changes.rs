@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::predict::{field_meta, list_keys};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeOp {
     Added,
@@ -15,7 +15,7 @@ pub enum ChangeOp {
     Changed,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Change {
     pub path: String,
     pub op: ChangeOp,

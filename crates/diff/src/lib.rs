@@ -30,7 +30,7 @@ pub use impact::{Grade, Impact};
 pub use predict::FIELD_MANAGER;
 
 /// Sync status of one resource (Argo CD's vocabulary, plus Conflict).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum SyncStatus {
     Synced,
     OutOfSync,
@@ -43,7 +43,7 @@ pub enum SyncStatus {
 }
 
 /// The comparison of one resource.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ResourceDiff {
     pub key: ResourceKey,
     pub status: SyncStatus,
@@ -56,7 +56,7 @@ pub struct ResourceDiff {
 }
 
 /// Counts a CI job or a Lua script consumes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct Summary {
     pub create: usize,
@@ -76,7 +76,7 @@ impl Summary {
 }
 
 /// The comparison of one application.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Comparison {
     pub resources: Vec<ResourceDiff>,
     pub summary: Summary,

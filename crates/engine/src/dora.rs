@@ -14,7 +14,7 @@ use serde::Serialize;
 use driftless_store::Deployment;
 
 /// The four figures over a window, for one application or a pipeline's production stage.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Dora {
     pub window_days: f64,

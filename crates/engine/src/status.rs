@@ -8,7 +8,7 @@ use driftless_diff::{Grade, Summary, SyncStatus};
 use driftless_health::Health;
 
 /// The status document of one application.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct AppStatus {
     pub sync: SyncState,
@@ -30,7 +30,9 @@ pub struct AppStatus {
 }
 
 /// Argo CD's sync status of the whole application.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum SyncCode {
     Synced,
     OutOfSync,
@@ -48,7 +50,7 @@ impl SyncCode {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct SyncState {
     pub status: SyncCode,
@@ -63,7 +65,7 @@ pub struct SyncState {
 }
 
 /// One tracked resource's comparison.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ResourceStatus {
     #[serde(default)]
     pub group: String,
@@ -80,7 +82,7 @@ pub struct ResourceStatus {
 
 /// What the engine remembers across restarts (the last attempted and last good revision)
 /// and the operation running now, if any.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct OperationMemory {
     pub attempt: Option<Revision>,
@@ -89,7 +91,7 @@ pub struct OperationMemory {
 }
 
 /// A sync or rollback in flight (the status keeps following the cluster meanwhile).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunningOperation {
     pub id: i64,
@@ -141,6 +143,20 @@ impl Serialize for Revision {
     }
 }
 
+/// Serialized as its `revision:digest` text, so its schema is a string.
+impl schemars::JsonSchema for Revision {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Revision".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "`revision:digest`: the source revision (a commit, or `local:<id>`) and the digest of what it rendered to",
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Revision {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
@@ -149,20 +165,20 @@ impl<'de> Deserialize<'de> for Revision {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PinStatus {
     pub revision: String,
     pub by: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HealPause {
     pub reason: String,
     pub remaining_seconds: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PolicyStatus {
     pub revision: String,
     pub findings: Vec<serde_json::Value>,

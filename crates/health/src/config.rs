@@ -25,7 +25,7 @@ use serde_json::Value;
 use crate::lua::{LuaCheck, LuaError};
 
 /// Where a Lua check was configured, for the API and the UI.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "from", rename_all = "camelCase")]
 pub enum LuaOrigin {
     /// Driftless's own configuration (or a `--health-check` flag).

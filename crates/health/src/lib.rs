@@ -22,7 +22,19 @@ pub use assess::Assessor;
 pub use config::{HealthChecks, LuaOrigin};
 pub use lua::{LuaCheck, LuaError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub enum HealthStatus {
     Healthy,
     Progressing,
@@ -78,7 +90,7 @@ impl std::fmt::Display for HealthStatus {
 
 /// Which check produced a health, so the API and the UI can say why a resource is, say,
 /// Degraded ("built-in cert-manager check" vs "Lua check `*.crossplane.io/*` from argocd-cm").
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "check", rename_all = "camelCase")]
 pub enum HealthSource {
     /// The object is gone (Missing) or being deleted (Progressing), whatever its kind.
@@ -106,7 +118,7 @@ impl std::fmt::Display for HealthSource {
 }
 
 /// The health of one object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Health {
     pub status: HealthStatus,
     #[serde(default)]

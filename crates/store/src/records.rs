@@ -17,7 +17,7 @@ pub struct AppRecord {
     pub updated_ms: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum OperationPhase {
     Running,
     Succeeded,
@@ -47,7 +47,7 @@ impl OperationPhase {
 }
 
 /// One sync / rollback / promotion run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Operation {
     pub id: i64,
     pub app: String,
@@ -64,7 +64,7 @@ pub struct Operation {
 }
 
 /// A deployed revision, with what is needed to go back to it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HistoryEntry {
     pub id: i64,
     pub app: String,
@@ -76,7 +76,7 @@ pub struct HistoryEntry {
     pub live_snapshot: Value,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Event {
     pub id: i64,
     pub app: String,
