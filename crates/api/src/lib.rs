@@ -26,7 +26,8 @@
 //! - `GET|POST /api/v1/repositories`, `DELETE /api/v1/repositories/{name}` (secrets never answered)
 //! - `POST /api/v1/webhooks/{github|gitlab|bitbucket|gitea|generic}` (signature, not token);
 //!   `.../webhooks/{provider}/{repository}` checks that repository's own `webhookSecret`
-//! - `GET /api/v1/openapi.json`
+//! - `GET /api/v1/openapi.json`: routes described by hand, body schemas generated from
+//!   [`types`] (see the `openapi` module)
 
 mod activity;
 mod app_history;
@@ -37,6 +38,7 @@ mod definitions;
 mod error;
 mod guard;
 mod notifications;
+mod openapi;
 mod promotions;
 mod repositories;
 mod resources;
@@ -193,11 +195,8 @@ async fn ready(State(s): State<ApiState>) -> Response {
     }
 }
 
-async fn openapi() -> Json<Value> {
-    Json(
-        serde_json::from_str(include_str!("openapi.json"))
-            .expect("embedded OpenAPI document is JSON"),
-    )
+async fn openapi() -> Json<&'static Value> {
+    Json(openapi::document())
 }
 
 #[cfg(test)]
@@ -213,35 +212,5 @@ mod tests {
             t,
             serde_json::json!({"a": {"c": 2, "x": 3}, "d": [2, 3], "e": {"f": 1}})
         );
-    }
-
-    /// Every route the router serves is in the OpenAPI document (a new route without its
-    /// documentation fails here).
-    #[test]
-    fn every_route_is_documented() {
-        let doc: serde_json::Value = serde_json::from_str(include_str!("openapi.json")).unwrap();
-        // The router, not this test (whose own text mentions `route`).
-        let source = include_str!("lib.rs").split("#[cfg(test)]").next().unwrap();
-        let mut checked = 0;
-        // Each `route` call, its path literal on the same line or the next.
-        for chunk in source.split(".route(").skip(1) {
-            let Some(rest) = chunk.trim_start().strip_prefix('"') else {
-                continue;
-            };
-            let path = rest.split('"').next().unwrap();
-            let outside_api = ["/healthz", "/readyz", "/metrics", "/"].contains(&path)
-                || path.starts_with("/ui/");
-            let full = if outside_api {
-                path.to_string()
-            } else {
-                format!("/api/v1{path}")
-            };
-            assert!(
-                doc["paths"].get(&full).is_some(),
-                "{full} is served but not in openapi.json"
-            );
-            checked += 1;
-        }
-        assert!(checked >= 20, "only {checked} routes found in lib.rs");
     }
 }

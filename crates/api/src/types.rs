@@ -2,6 +2,11 @@
 //! with and the CLI reads (`driftless_api::types`), so neither indexes into untyped JSON and
 //! a renamed field breaks the build, not a user. The JSON is the API's (camelCase where the
 //! API always used it), unchanged.
+//!
+//! They also describe themselves: each derives `schemars::JsonSchema` (as does every engine,
+//! store and diff type inside them), and the served OpenAPI document's `components.schemas`
+//! is generated from them (`crate::openapi`), so a change here changes the documentation too.
+//! Generic wrappers get a name per item type (`AppViewPage`, `OperationItems`).
 
 use std::collections::BTreeMap;
 
@@ -14,13 +19,15 @@ use driftless_engine::{AppStatus, SyncCode};
 pub use driftless_store::{AuditEntry, Event, HistoryEntry, Operation};
 
 /// A list answer: `{"items": [...]}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "{T}Items")]
 pub struct Items<T> {
     pub items: Vec<T>,
 }
 
 /// A page of a keyset-paginated list: `next` is the `after` of the next page.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "{T}Page")]
 pub struct Page<T> {
     pub items: Vec<T>,
     #[serde(default)]
@@ -28,7 +35,7 @@ pub struct Page<T> {
 }
 
 /// `GET /applications` query.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ListQuery {
     #[serde(default)]
     pub after: String,
@@ -39,7 +46,7 @@ pub struct ListQuery {
 }
 
 /// One line of the applications list (`?summary=true`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppSummary {
     pub name: String,
@@ -64,7 +71,7 @@ pub struct AppSummary {
 }
 
 /// An application's record: its definition as stored and its status.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AppView {
     pub name: String,
     pub spec: Value,
@@ -86,7 +93,7 @@ impl AppView {
 }
 
 /// `POST /applications`: created or replaced, with the fields it did not know.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AppCreated {
     pub application: String,
     #[serde(default)]
@@ -94,7 +101,7 @@ pub struct AppCreated {
 }
 
 /// `DELETE /applications/{name}` query.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteQuery {
     /// Also delete the application's objects (Argo CD's cascade); default: they stay.
@@ -105,7 +112,7 @@ pub struct DeleteQuery {
     pub confirm_critical: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppDeleted {
     pub application: String,
@@ -116,14 +123,14 @@ pub struct AppDeleted {
 }
 
 /// `PATCH /applications/{name}`: the spec after the merge patch.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AppPatched {
     pub application: String,
     pub spec: Value,
 }
 
 /// `POST /applications/{name}/sync` body.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncOptions {
     /// Also delete live objects Git no longer declares, this once.
@@ -135,7 +142,7 @@ pub struct SyncOptions {
 }
 
 /// A sync, refresh or rollback was queued.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Queued {
     pub application: String,
@@ -166,7 +173,7 @@ impl Queued {
 }
 
 /// `POST /applications/{name}/sync` with `dryRun`: what a sync would change.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DryRun {
     pub application: String,
@@ -176,7 +183,7 @@ pub struct DryRun {
 }
 
 /// `POST /applications/{name}/rollback` body.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RollbackRequest {
     /// A history entry id; none: the deployment before the current one.
@@ -184,6 +191,7 @@ pub struct RollbackRequest {
     pub id: Option<i64>,
     /// RFC 3339 time: back to the deployment that was live then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub to_time: Option<String>,
     /// Write a commit restoring that deployment's files onto the branch (Git stays the
     /// source of truth) instead of pinning the application to the old revision.
@@ -195,14 +203,14 @@ pub struct RollbackRequest {
 }
 
 /// `POST /applications/{name}/pause-heal` body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PauseHealRequest {
     /// `30m`, `2h`; `0s` resumes.
     pub duration: String,
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HealPaused {
     pub application: String,
@@ -211,7 +219,7 @@ pub struct HealPaused {
 }
 
 /// `GET /applications/{name}/diff` query.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DiffQuery {
     /// What a rollback to this deployment (history id) would change, instead of a sync.
@@ -219,14 +227,14 @@ pub struct DiffQuery {
     pub rollback_to: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DiffView {
     pub application: String,
     pub comparison: Comparison,
 }
 
 /// `?after=ID&limit=N` of the events list.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct After {
     #[serde(default)]
     pub after: i64,
@@ -234,7 +242,7 @@ pub struct After {
 }
 
 /// `POST /images` body: one of `application` or `stage`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SetImageRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application: Option<String>,
@@ -246,7 +254,7 @@ pub struct SetImageRequest {
 }
 
 /// One image update written by a commit.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImageSet {
     pub application: String,
     pub image: String,
@@ -257,14 +265,14 @@ pub struct ImageSet {
 }
 
 /// `POST /images` for a stage: one update per application.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StageImageSet {
     pub stage: String,
     pub items: Vec<ImageSet>,
 }
 
 /// `GET /dora`: the four figures of an application, or of a pipeline's production stage.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DoraAnswer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application: Option<String>,
