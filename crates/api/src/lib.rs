@@ -213,4 +213,32 @@ mod tests {
             serde_json::json!({"a": {"c": 2, "x": 3}, "d": [2, 3], "e": {"f": 1}})
         );
     }
+
+    /// The API talks to the engine through the controller's methods, never to its store
+    /// (which would bypass the engine's checks, audit and error context).
+    #[test]
+    fn handlers_never_reach_into_the_store() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut read = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            read += 1;
+            // The handlers, not the tests (this one names what it looks for).
+            let code = text.split("#[cfg(test)]").next().unwrap();
+            for (n, line) in code.lines().enumerate() {
+                let code = line.split("//").next().unwrap();
+                let touches = code.contains(".store.") || code.trim_end().ends_with(".store");
+                assert!(!touches, "{}:{}: {line}", path.display(), n + 1);
+            }
+        }
+        assert!(
+            read >= 10,
+            "only {read} source files read in {}",
+            dir.display()
+        );
+    }
 }

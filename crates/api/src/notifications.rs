@@ -13,7 +13,6 @@ use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
 use driftless_core::users::Caller;
 use driftless_engine::notifications::report::ReportFilter;
-use driftless_notify::Outbox;
 use driftless_notify::outbox::{ListFilter, Status};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -52,13 +51,7 @@ pub async fn list(
         service: q.service.filter(|a| !a.is_empty()),
         limit: Some(q.limit.unwrap_or(100).clamp(1, 1000)),
     };
-    let items = s
-        .controller
-        .store
-        .notification_outbox()
-        .list(&filter)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let items = s.controller.list_notifications(&filter).await?;
     Ok(Json(json!({"items": items})))
 }
 

@@ -22,9 +22,7 @@ pub async fn list(
     Query(q): Query<ShardsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let c = &s.controller;
-    let internal = |e: driftless_store::StoreError| ApiError::Internal(e.to_string());
-    let members = c.store.members().await.map_err(internal)?;
-    let owners = c.store.app_owners().await.map_err(internal)?;
+    let (members, owners) = c.shard_members().await?;
     let this = c.ownership().map(|o| o.replica().to_string());
     // An owner row counts only under its member's current, live lease.
     let live: BTreeMap<&str, i64> = members

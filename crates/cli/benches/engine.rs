@@ -214,7 +214,7 @@ async fn follow_lags(api: String, token: String, lags: std::sync::Arc<std::sync:
                 continue;
             };
             let app = u.application().unwrap_or_default().to_string();
-            if u.is_event(&app, "SyncSucceeded") {
+            if u.is_event(&app, driftless_engine::EventKind::SyncSucceeded) {
                 l.succeeded.entry(app).or_insert(now);
             } else if let Update::Status { status, .. } = &u
                 && status.is_synced()

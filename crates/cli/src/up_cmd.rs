@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use driftless_core::app;
 use driftless_engine::controller::{Controller, ControllerConfig, SourceGuard, Sources};
 use driftless_git::UrlPolicy;
 use driftless_health::Assessor;
@@ -306,21 +305,8 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             crate::notifications_cmd::configure(&controller, &load_definitions(dir).notifications)?;
         }
         // Applications created through the API live in the store; files may replace them.
-        let mut after = String::new();
-        loop {
-            let page = controller.store.list_apps(&after, 500).await?;
-            let Some(last) = page.last() else { break };
-            after = last.name.clone();
-            for rec in &page {
-                match serde_json::from_value::<app::Application>(rec.spec.clone()) {
-                    Ok(a) => {
-                        if let Err(e) = controller.set_app(a, "store").await {
-                            eprintln!("error: stored application {}: {e} (skipped)", rec.name);
-                        }
-                    }
-                    Err(e) => eprintln!("error: stored application {}: {e} (skipped)", rec.name),
-                }
-            }
+        for (name, why) in controller.restore_stored_apps().await? {
+            eprintln!("error: stored application {name}: {why} (skipped)");
         }
         let mut app_dirs = Vec::new();
         if args.demo {

@@ -55,6 +55,15 @@ impl DryRunCache {
         }
         e.insert(key.clone(), answer);
     }
+    /// Remembers a successful apply of `applied` (a prepared desired object) as the dry-run
+    /// answer for the object it left behind: a forced dry-run of the same object against
+    /// that resourceVersion would answer exactly this. Without it, the status after every
+    /// sync waited on one dry-run request per applied object (issue 20's status lag).
+    pub(crate) fn remember_apply(&self, key: &ResourceKey, applied: &Value, answer: &Value) {
+        if let Some(rv) = object::str_at(answer, &["metadata", "resourceVersion"]) {
+            self.put(key, digest(applied), rv.to_string(), answer);
+        }
+    }
     pub fn len(&self) -> usize {
         self.entries.lock().expect("cache lock").len()
     }

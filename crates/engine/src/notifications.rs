@@ -190,6 +190,15 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 impl crate::controller::Controller {
+    /// The outbox's messages matching `filter`, newest first (`GET /notifications`).
+    pub async fn list_notifications(
+        &self,
+        filter: &driftless_notify::outbox::ListFilter,
+    ) -> EngineResult<Vec<driftless_notify::outbox::OutboxMessage>> {
+        use driftless_notify::Outbox;
+        Ok(self.store.notification_outbox().list(filter).await?)
+    }
+
     /// "Send again": a sent or failed notification becomes pending now; audited with who
     /// asked. `false` when there is no such message (or it is still pending/sending).
     pub async fn resend_notification(&self, id: i64, actor: &str) -> EngineResult<bool> {

@@ -19,8 +19,8 @@ pub enum Update {
     Event {
         application: String,
         id: i64,
-        kind: String,
-        severity: String,
+        kind: crate::EventKind,
+        severity: crate::Severity,
         message: String,
     },
     /// A promotion moved to `phase`.
@@ -64,8 +64,8 @@ impl Update {
     }
 
     /// An event of `kind` for `application` (tests wait on these).
-    pub fn is_event(&self, app: &str, of_kind: &str) -> bool {
-        matches!(self, Update::Event { application, kind, .. } if application == app && kind == of_kind)
+    pub fn is_event(&self, app: &str, of_kind: crate::EventKind) -> bool {
+        matches!(self, Update::Event { application, kind, .. } if application == app && *kind == of_kind)
     }
 }
 
@@ -79,14 +79,18 @@ mod tests {
         let u = Update::Event {
             application: "shop".into(),
             id: 3,
-            kind: "DriftDetected".into(),
-            severity: "medium".into(),
+            kind: crate::EventKind::DriftDetected,
+            severity: crate::Severity::Drift(driftless_diff::Grade::Medium),
             message: "m".into(),
         };
         assert_eq!(
             serde_json::to_value(&u).unwrap(),
             serde_json::json!({"type": "event", "application": "shop", "id": 3,
                 "kind": "DriftDetected", "severity": "medium", "message": "m"})
+        );
+        assert_eq!(
+            serde_json::from_value::<Update>(serde_json::to_value(&u).unwrap()).unwrap(),
+            u
         );
         assert_eq!(
             serde_json::to_value(Update::PromotionPass).unwrap(),

@@ -1,6 +1,6 @@
 //! The executor's fallbacks, on a real sandbox behind a thin decorator that makes it act
 //! like a cluster with admission webhooks that refuse dry-run, or an API server that is
-//! briefly unavailable.
+//! briefly unavailable, and that counts the dry-runs a comparison asks for.
 
 use crate::common;
 
@@ -11,7 +11,7 @@ use common::*;
 use driftless_core::cluster::{ApplyOptions, Cluster, ClusterError, KindScope, Propagation};
 use driftless_core::{Gvk, ResourceKey, object};
 use driftless_diff::{IgnoreRule, SyncStatus};
-use driftless_engine::{OperationPhase, compare_with_cluster, load, sync};
+use driftless_engine::{DryRunCache, OperationPhase, compare_with_cluster, load, sync};
 use driftless_health::Assessor;
 use driftless_kube::KubeCluster;
 use serde_json::Value;
@@ -186,6 +186,63 @@ async fn transient_api_errors_are_retried_with_backoff() {
             .await
             .is_none(),
         "later waves never ran"
+    );
+}
+
+/// A sync's applies are remembered as dry-run answers: the comparison right after it asks
+/// the server again only for objects something changed since (the Deployment, whose status
+/// the simulated controller wrote), never for what the sync itself just wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_syncs_applies_answer_the_next_comparisons_dry_runs() {
+    let env = env().await;
+    let flaky = Flaky {
+        inner: &env.cluster,
+        refuse_dry_run: false,
+        unavailable: AtomicUsize::new(0),
+        applies: AtomicUsize::new(0),
+    };
+    let cache = DryRunCache::default();
+    let req = request("shop", set(APP_V1));
+    let r = sync(&flaky, &req, &Assessor::default(), Some(&cache), &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(r.phase, OperationPhase::Succeeded, "{}", r.message);
+    let written: std::collections::BTreeMap<_, _> = r
+        .resources
+        .iter()
+        .map(|x| (x.key.clone(), x.resource_version.clone()))
+        .collect();
+    // The three objects, and their namespace (created, not applied).
+    assert_eq!(written.len(), 4, "{written:?}");
+
+    let before = flaky.applies.load(Ordering::SeqCst);
+    let loaded = load(&flaky, "shop", &req.rendered, Some("shop"), &[])
+        .await
+        .unwrap();
+    let cmp = compare_with_cluster(&flaky, &loaded, &req.compare, true, Some(&cache)).await;
+    let asked = flaky.applies.load(Ordering::SeqCst) - before;
+    assert!(
+        cmp.resources.iter().all(|x| x.status == SyncStatus::Synced),
+        "{:?}",
+        cmp.resources
+    );
+    let moved: Vec<_> = loaded
+        .live
+        .iter()
+        .filter(|(k, v)| {
+            written.get(*k).cloned().flatten().as_deref()
+                != object::str_at(v, &["metadata", "resourceVersion"])
+        })
+        .map(|(k, _)| k.to_string())
+        .collect();
+    assert_eq!(
+        asked,
+        moved.len(),
+        "dry-runs asked; changed since the sync: {moved:?}"
+    );
+    assert!(
+        moved.len() < 3,
+        "the ConfigMap and Service are as the sync left them"
     );
 }
 

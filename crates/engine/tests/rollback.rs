@@ -255,7 +255,7 @@ async fn rollback_on_failure_acts_on_a_rollout_progressing_past_the_health_timeo
         loop {
             if let Ok(u) = rx.recv().await
                 && let driftless_engine::Update::Event { kind, message, .. } = u
-                && kind == "RollbackOnFailure"
+                && kind == driftless_engine::EventKind::RollbackOnFailure
             {
                 return message;
             }

@@ -14,7 +14,7 @@ use driftless_core::app;
 use driftless_diff::SyncStatus;
 use driftless_engine::controller::{Controller, ControllerConfig};
 use driftless_engine::status::ResourceStatus;
-use driftless_engine::{AppStatus, Update};
+use driftless_engine::{AppStatus, EventKind, Update};
 use driftless_health::HealthStatus;
 use driftless_store::OperationPhase;
 use tokio::sync::broadcast::Receiver;
@@ -60,7 +60,7 @@ async fn next<T>(
 }
 
 /// The message of an event of `kind` of the app.
-fn event(u: &Update, kind: &str) -> Option<String> {
+fn event(u: &Update, kind: EventKind) -> Option<String> {
     match u {
         Update::Event { message, .. } if u.is_event("shop", kind) => Some(message.clone()),
         _ => None,
@@ -135,8 +135,11 @@ async fn a_held_rollout_ends_the_operation_and_health_follows_the_watches() {
 
     // The operation ends once the last wave is applied, the rollout still held.
     next(&mut rx, "SyncSucceeded", |u| {
-        assert!(event(u, "DriftDetected").is_none(), "no drift yet: {u:?}");
-        event(u, "SyncSucceeded").map(|_| ())
+        assert!(
+            event(u, EventKind::DriftDetected).is_none(),
+            "no drift yet: {u:?}"
+        );
+        event(u, EventKind::SyncSucceeded).map(|_| ())
     })
     .await;
     let succeeded_at = tokio::time::Instant::now();
@@ -158,7 +161,10 @@ async fn a_held_rollout_ends_the_operation_and_health_follows_the_watches() {
     // The status reads Synced, the operation over, at once; health is reported apart.
     let s = next(&mut rx, "Synced", |u| {
         // The operation's own comparison must not read its writes as drift.
-        assert!(event(u, "DriftDetected").is_none(), "no drift yet: {u:?}");
+        assert!(
+            event(u, EventKind::DriftDetected).is_none(),
+            "no drift yet: {u:?}"
+        );
         status(u).filter(|s| s.is_synced() && s.operation.running.is_none())
     })
     .await;
@@ -193,7 +199,7 @@ async fn a_held_rollout_ends_the_operation_and_health_follows_the_watches() {
                 "{s:?}"
             );
         }
-        event(u, "DriftDetected")
+        event(u, EventKind::DriftDetected)
     })
     .await;
     assert!(drift.contains("1 resource(s)"), "{drift}");
@@ -205,7 +211,7 @@ async fn a_held_rollout_ends_the_operation_and_health_follows_the_watches() {
                 "{s:?}"
             );
         }
-        event(u, "SyncSucceeded").map(|_| ())
+        event(u, EventKind::SyncSucceeded).map(|_| ())
     })
     .await;
     let cm = get(&env, "v1", "ConfigMap", "shop", "settings")

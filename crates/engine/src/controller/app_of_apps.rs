@@ -227,8 +227,8 @@ impl Controller {
         for r in &d.refusals {
             self.event(
                 parent,
-                "DefinitionRefused",
-                "warning",
+                crate::EventKind::DefinitionRefused,
+                crate::Severity::Warning,
                 &r.to_string(),
                 &json!({"document": r.document, "kind": r.kind, "name": r.name, "field": r.field}),
             )

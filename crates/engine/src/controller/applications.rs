@@ -14,6 +14,29 @@ use crate::error::{EngineError, EngineResult};
 use crate::policy::AppPolicy;
 
 impl Controller {
+    /// Loads the applications kept in the store (those created through the API or the CLI
+    /// survive a restart). One that no longer parses or validates is skipped, never the
+    /// others: the answer lists each skipped app with the reason, for the operator.
+    pub async fn restore_stored_apps(&self) -> EngineResult<Vec<(String, String)>> {
+        let mut skipped = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = self.store.list_apps(&after, 500).await?;
+            let Some(last) = page.last() else { break };
+            after = last.name.clone();
+            for rec in page {
+                let restored = match serde_json::from_value::<Application>(rec.spec) {
+                    Ok(app) => self.set_app(app, "store").await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                if let Err(why) = restored {
+                    skipped.push((rec.name, why));
+                }
+            }
+        }
+        Ok(skipped)
+    }
+
     /// Adds or replaces an application; an invalid one is refused with the reason, and
     /// never affects the others.
     pub async fn set_app(&self, app: Application, actor: &str) -> EngineResult<()> {

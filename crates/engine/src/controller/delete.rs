@@ -50,8 +50,14 @@ impl Controller {
             Err(e) => {
                 // Still managed: put it back as it was.
                 self.apps.lock().await.insert(name.to_string(), state);
-                self.event(name, "DeleteFailed", "warning", &e.to_string(), &json!({}))
-                    .await?;
+                self.event(
+                    name,
+                    crate::EventKind::DeleteFailed,
+                    crate::Severity::Warning,
+                    &e.to_string(),
+                    &json!({}),
+                )
+                .await?;
                 Err(e)
             }
         }

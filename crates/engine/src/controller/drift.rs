@@ -57,8 +57,14 @@ impl Controller {
             "impact": grade,
             "resources": drifted.iter().map(|r| json!({"key": r.key.to_string(), "status": r.status, "changes": r.changes, "impact": r.impact, "diff": r.diff})).collect::<Vec<_>>(),
         });
-        self.event(name, "DriftDetected", &grade.to_string(), &message, &data)
-            .await?;
+        self.event(
+            name,
+            crate::EventKind::DriftDetected,
+            crate::Severity::Drift(grade),
+            &message,
+            &data,
+        )
+        .await?;
         self.metrics.drifted(name, &grade.to_string());
         Ok(())
     }

@@ -161,8 +161,14 @@ impl super::Controller {
                 "trigger": trigger,
                 "findings": findings,
             });
-            self.event(name, "PolicyDenied", "warning", &message, &details)
-                .await?;
+            self.event(
+                name,
+                crate::EventKind::PolicyDenied,
+                crate::Severity::Warning,
+                &message,
+                &details,
+            )
+            .await?;
             self.store
                 .audit(
                     "driftless",

@@ -171,8 +171,8 @@ impl Controller {
             ?;
         self.event(
             name,
-            "ImageSet",
-            "info",
+            crate::EventKind::ImageSet,
+            crate::Severity::Info,
             &format!(
                 "{actor} set image {} in {} (was {}), commit {}",
                 done.image,

@@ -224,8 +224,8 @@ impl Controller {
             store
                 .add_event(
                     &op.app,
-                    "OperationInterrupted",
-                    "warning",
+                    crate::EventKind::OperationInterrupted.as_str(),
+                    crate::Severity::Warning.as_str(),
                     &message,
                     &json!({"operation": op.id}),
                 )
@@ -294,8 +294,8 @@ impl Controller {
     pub(crate) async fn event(
         &self,
         app: &str,
-        kind: &str,
-        severity: &str,
+        kind: crate::EventKind,
+        severity: crate::Severity,
         message: &str,
         data: &serde_json::Value,
     ) -> Result<i64, driftless_store::StoreError> {
@@ -305,15 +305,16 @@ impl Controller {
             .await?;
         // Every recorded event is a log line too (messages never carry Secret values: diffs
         // are masked before they reach an event).
-        match severity {
-            "warning" | "error" => tracing::warn!(app, event = kind, id, "{message}"),
-            _ => tracing::info!(app, event = kind, id, "{message}"),
+        let event = kind.as_str();
+        match severity.is_warning() {
+            true => tracing::warn!(app, event, id, "{message}"),
+            false => tracing::info!(app, event, id, "{message}"),
         }
         self.publish(crate::Update::Event {
             application: app.to_string(),
             id,
-            kind: kind.to_string(),
-            severity: severity.to_string(),
+            kind,
+            severity,
             message: message.to_string(),
         });
         Ok(id)

@@ -283,8 +283,8 @@ impl Controller {
                     .await?;
                 self.event(
                     name,
-                    "SyncFailed",
-                    "warning",
+                    crate::EventKind::SyncFailed,
+                    crate::Severity::Warning,
                     &message,
                     &json!({"operation": op}),
                 )
@@ -315,8 +315,8 @@ impl Controller {
         if result.phase != Phase::Succeeded {
             self.event(
                 name,
-                "SyncFailed",
-                "warning",
+                crate::EventKind::SyncFailed,
+                crate::Severity::Warning,
                 &format!("{why} failed: {}", result.message),
                 &json!({"operation": op, "revision": revision}),
             )
@@ -349,8 +349,8 @@ impl Controller {
             .await?;
         self.event(
             name,
-            "SyncSucceeded",
-            "info",
+            crate::EventKind::SyncSucceeded,
+            crate::Severity::Info,
             &format!("{why}: {}", result.message),
             &json!({"operation": op, "revision": revision}),
         )
@@ -382,8 +382,8 @@ impl Controller {
             .min(std::time::Duration::from_secs(300));
         self.event(
             name,
-            "ClusterUnreachable",
-            "warning",
+            crate::EventKind::ClusterUnreachable,
+            crate::Severity::Warning,
             &format!(
                 "the sync stopped because the cluster did not answer ({}); retrying in {} s",
                 result.message,

@@ -132,7 +132,7 @@ impl Controller {
             Ok(t) => t,
             Err(e) => {
                 return self
-                    .record_error(name, "ComparisonError", &e.to_string())
+                    .record_error(name, crate::EventKind::ComparisonError, &e.to_string())
                     .await
                     .map(|_| None);
             }
@@ -162,7 +162,7 @@ impl Controller {
             Err(e) => {
                 let message = e.to_string();
                 return self
-                    .record_error(name, "ComparisonError", &message)
+                    .record_error(name, crate::EventKind::ComparisonError, &message)
                     .await
                     .map(|_| None);
             }
@@ -177,7 +177,7 @@ impl Controller {
         if !violations.is_empty() {
             let message = format!("not synced: {}", violations.join("; "));
             return self
-                .record_error(name, "ProjectViolation", &message)
+                .record_error(name, crate::EventKind::ProjectViolation, &message)
                 .await
                 .map(|_| None);
         }
@@ -233,7 +233,7 @@ impl Controller {
             Ok(r) => r,
             Err(e) => {
                 return self
-                    .record_error(name, "ComparisonError", &e.to_string())
+                    .record_error(name, crate::EventKind::ComparisonError, &e.to_string())
                     .await
                     .map(|_| None);
             }
@@ -339,8 +339,8 @@ impl Controller {
         );
         self.event(
             name,
-            "RollbackReleased",
-            "info",
+            crate::EventKind::RollbackReleased,
+            crate::Severity::Info,
             &message,
             &json!({"revision": p.revision, "head": head}),
         )
@@ -387,8 +387,8 @@ impl Controller {
         if !errors.is_empty() {
             self.event(
                 name,
-                "DefinitionError",
-                "warning",
+                crate::EventKind::DefinitionError,
+                crate::Severity::Warning,
                 &format!(
                     "{} of the definitions this application declares were not applied: {}",
                     errors.len(),

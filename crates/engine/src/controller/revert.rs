@@ -90,8 +90,8 @@ impl Controller {
             ?;
         self.event(
             name,
-            "RollbackCommitted",
-            "info",
+            crate::EventKind::RollbackCommitted,
+            crate::Severity::Info,
             &format!(
                 "{actor} rolled back to {} with revert commit {} on {}",
                 short(&reverted.to),

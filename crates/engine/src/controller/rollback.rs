@@ -160,8 +160,8 @@ impl Controller {
         );
         self.event(
             name,
-            "RollbackOnFailure",
-            "warning",
+            crate::EventKind::RollbackOnFailure,
+            crate::Severity::Warning,
             &message,
             &json!({"failed": failed, "to": to}),
         )

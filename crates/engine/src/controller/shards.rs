@@ -158,6 +158,14 @@ impl Controller {
         self.shards.get()
     }
 
+    /// Every replica sharing the store (its lease and last report) and every application's
+    /// owner row, as any replica reads them (`GET /shards`, `driftless shards`).
+    pub async fn shard_members(
+        &self,
+    ) -> EngineResult<(Vec<driftless_store::Member>, Vec<driftless_store::AppOwner>)> {
+        Ok((self.store.members().await?, self.store.app_owners().await?))
+    }
+
     /// Keeps this replica's share right until `stop`: every `interval`, reaps expired
     /// members, claims what it should own, hands over what it should not, picks up requests
     /// forwarded to it and reports itself. Errors are logged and retried at the next tick.
@@ -323,8 +331,8 @@ impl Controller {
                 .await?;
             self.event(
                 app,
-                "OperationInterrupted",
-                "warning",
+                crate::EventKind::OperationInterrupted,
+                crate::Severity::Warning,
                 &message,
                 &json!({"operation": op.id}),
             )

@@ -33,7 +33,7 @@ impl Controller {
     pub(super) async fn record_error(
         &self,
         name: &str,
-        kind: &str,
+        kind: crate::EventKind,
         message: &str,
     ) -> EngineResult<()> {
         let new = self
@@ -44,7 +44,7 @@ impl Controller {
             })
             .await;
         if new {
-            self.event(name, kind, "warning", message, &json!({}))
+            self.event(name, kind, crate::Severity::Warning, message, &json!({}))
                 .await?;
         }
         let mut status = self.stored_status(name).await?;

@@ -121,7 +121,8 @@ impl Controller {
             let message = format!(
                 "{parent}'s source declares no definition any more; the {total} it declared before are kept (set syncPolicy.automated.allowEmpty to let an empty source remove them)"
             );
-            self.event(parent, "ChildPruneSkipped", "warning", &message, &json!({"applications": orphans, "repositories": repos, "clusters": clusters, "projects": projects}))
+            self.event(parent, crate::EventKind::ChildPruneSkipped,
+ crate::Severity::Warning, &message, &json!({"applications": orphans, "repositories": repos, "clusters": clusters, "projects": projects}))
                 .await
                 ?;
             errors.push(message);
@@ -132,8 +133,8 @@ impl Controller {
                 self.remove_app(&child, &actor).await?;
                 self.event(
                     parent,
-                    "ChildPruned",
-                    "info",
+                    crate::EventKind::ChildPruned,
+ crate::Severity::Info,
                     &format!("application {child} is no longer declared by {parent}'s source and was removed (its objects stay in the cluster)"),
                     &json!({"application": child}),
                 )
@@ -173,8 +174,8 @@ impl Controller {
     async fn removed(&self, parent: &str, kind: &str, name: &str) -> EngineResult<()> {
         self.event(
             parent,
-            "DefinitionRemoved",
-            "info",
+            crate::EventKind::DefinitionRemoved,
+            crate::Severity::Info,
             &format!("{kind} {name} is no longer declared by {parent}'s source and was removed"),
             &json!({"kind": kind, "name": name}),
         )

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 pub(crate) use super::mapping::ts;
 pub use super::mapping::{app_info, drift_of, notify_kind};
 use crate::controller::Controller;
+use crate::event_kind::{EventKind as Recorded, Severity};
 
 impl Controller {
     /// Records an application event and the notifications it causes in one transaction.
@@ -18,21 +19,20 @@ impl Controller {
     pub(crate) async fn record_event(
         &self,
         app: &str,
-        kind: &str,
-        severity: &str,
+        kind: Recorded,
+        severity: Severity,
         message: &str,
         data: &Value,
     ) -> Result<i64, driftless_store::StoreError> {
         let mut data = data.clone();
-        if kind == "DriftDetected" {
+        if kind == Recorded::DriftDetected {
             data["episode"] = json!(self.drift_episode(app, &data).await);
         }
         let loaded = self.notifications.loaded();
         let definition = self.apps.lock().await.get(app).map(|s| s.app.clone());
         let (Some(loaded), Some(definition)) = (loaded, definition) else {
             return self
-                .store
-                .add_event(app, kind, severity, message, &data)
+                .add_plain_event(app, kind, severity, message, &data)
                 .await;
         };
         let now = super::now_ms();
@@ -40,8 +40,7 @@ impl Controller {
             notify_kind(app, &definition.source.repo_url, kind, message, &data, now)
         else {
             return self
-                .store
-                .add_event(app, kind, severity, message, &data)
+                .add_plain_event(app, kind, severity, message, &data)
                 .await;
         };
         let notify = self.with_promotion(notify).await;
@@ -49,7 +48,7 @@ impl Controller {
         let mut messages = self.plan(&loaded, &event).await;
         // A user's rollback is a sync of the operation kind `rollback` (its reason opens the
         // message): it is also `on-rollback`, in the same transaction.
-        if kind == "SyncSucceeded" && message.starts_with("rollback requested by a user") {
+        if kind == Recorded::SyncSucceeded && message.starts_with("rollback requested by a user") {
             let from = self
                 .apps
                 .lock()
@@ -70,18 +69,38 @@ impl Controller {
         }
         let (id, enqueued) = self
             .store
-            .add_event_with_notifications(app, kind, severity, message, &data, &messages)
+            .add_event_with_notifications(
+                app,
+                kind.as_str(),
+                severity.as_str(),
+                message,
+                &data,
+                &messages,
+            )
             .await?;
         if enqueued.inserted > 0 {
             tracing::info!(
                 app,
-                event = kind,
+                event = kind.as_str(),
                 queued = enqueued.inserted,
                 "notifications queued"
             );
             self.notifications.wake();
         }
         Ok(id)
+    }
+
+    async fn add_plain_event(
+        &self,
+        app: &str,
+        kind: Recorded,
+        severity: Severity,
+        message: &str,
+        data: &Value,
+    ) -> Result<i64, driftless_store::StoreError> {
+        self.store
+            .add_event(app, kind.as_str(), severity.as_str(), message, data)
+            .await
     }
 
     async fn notify_event(

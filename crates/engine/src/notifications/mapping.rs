@@ -9,12 +9,14 @@ use driftless_notify::{
 };
 use serde_json::Value;
 
+use crate::event_kind::EventKind as Recorded;
+
 /// The notification event a recorded event stands for, with its id; `None` for kinds nobody
 /// subscribes to. `app`/`repo_url` name the application; `message` is the event's text.
 pub fn notify_kind(
     app: &str,
     repo_url: &str,
-    kind: &str,
+    kind: Recorded,
     message: &str,
     data: &Value,
     at_ms: i64,
@@ -30,32 +32,32 @@ pub fn notify_kind(
     };
     let op_id = format!("op:{app}:{}", data["operation"]);
     Some(match kind {
-        "SyncSucceeded" => (
+        Recorded::SyncSucceeded => (
             op_id,
             EventKind::SyncSucceeded {
                 operation: operation(),
             },
         ),
-        "SyncFailed" => (
+        Recorded::SyncFailed => (
             op_id,
             EventKind::SyncFailed {
                 operation: operation(),
             },
         ),
-        "DriftDetected" => (
+        Recorded::DriftDetected => (
             format!("drift:{}", text("episode")),
             EventKind::DriftDetected {
                 drift: drift_of(data),
             },
         ),
-        "DriftHealed" => (
+        Recorded::DriftHealed => (
             format!("healed:{}", text("episode")),
             EventKind::DriftHealed {
                 drift: drift_of(data),
                 by_self_heal: data["bySelfHeal"].as_bool().unwrap_or(false),
             },
         ),
-        "RollbackOnFailure" => (
+        Recorded::RollbackOnFailure => (
             format!("rollback:{app}:{}:{}", text("failed"), text("to")),
             EventKind::Rollback {
                 from: text("failed"),
@@ -64,21 +66,21 @@ pub fn notify_kind(
                 reason: message.to_string(),
             },
         ),
-        "PolicyDenied" => (
+        Recorded::PolicyDenied => (
             format!("policy:{app}:{}", text("revision")),
             EventKind::PolicyDenied {
                 revision: text("revision"),
                 message: message.to_string(),
             },
         ),
-        "ComparisonError" if message.contains(": fetching ") => (
+        Recorded::ComparisonError if message.contains(": fetching ") => (
             format!("repo:{app}:{at_ms}"),
             EventKind::RepositoryUnreachable {
                 repo_url: repo_url.to_string(),
                 error: message.to_string(),
             },
         ),
-        promotion if promotion.starts_with("Promot") => {
+        promotion => {
             let stage = promotion_stage(promotion)?;
             let id = data["promotion"].to_string();
             (
@@ -94,18 +96,18 @@ pub fn notify_kind(
                 },
             )
         }
-        _ => return None,
     })
 }
 
-fn promotion_stage(kind: &str) -> Option<PromotionStage> {
+/// The notification stage a promotion event announces; `None` for every other kind.
+fn promotion_stage(kind: Recorded) -> Option<PromotionStage> {
     Some(match kind {
-        "PromotionWaitingApproval" => PromotionStage::WaitingForApproval,
-        "PromotionApproved" => PromotionStage::Approved,
-        "PromotionRejected" => PromotionStage::Rejected,
-        "PromotionExpired" => PromotionStage::Expired,
-        "PromotionFailed" => PromotionStage::Failed,
-        "Promoted" | "PromotionSucceeded" => PromotionStage::Landed,
+        Recorded::PromotionWaitingApproval => PromotionStage::WaitingForApproval,
+        Recorded::PromotionApproved => PromotionStage::Approved,
+        Recorded::PromotionRejected => PromotionStage::Rejected,
+        Recorded::PromotionExpired => PromotionStage::Expired,
+        Recorded::PromotionFailed => PromotionStage::Failed,
+        Recorded::Promoted | Recorded::PromotionSucceeded => PromotionStage::Landed,
         _ => return None,
     })
 }
@@ -207,9 +209,9 @@ mod tests {
     #[test]
     fn recorded_events_map_to_notification_events_with_stable_ids() {
         let sync = json!({"operation": 7, "revision": "abc"});
-        let (id, kind) = notify_kind("web", "u", "SyncSucceeded", "ok", &sync, 1).unwrap();
+        let (id, kind) = notify_kind("web", "u", Recorded::SyncSucceeded, "ok", &sync, 1).unwrap();
         // The same operation, whenever it is seen again: the same id.
-        let (again, _) = notify_kind("web", "u", "SyncSucceeded", "ok", &sync, 99).unwrap();
+        let (again, _) = notify_kind("web", "u", Recorded::SyncSucceeded, "ok", &sync, 99).unwrap();
         assert_eq!(id, again);
         match kind {
             EventKind::SyncSucceeded { operation } => assert_eq!(operation.revision, "abc"),
@@ -219,7 +221,7 @@ mod tests {
             {"key": "apps/Deployment/shop/web", "changes": [{"path": "spec.replicas", "op": "changed"}], "diff": "-  replicas: 3\n+  replicas: 5"},
             {"key": "/ConfigMap/shop/conf", "status": "OutOfSync", "changes": []},
         ]});
-        let (id, kind) = notify_kind("web", "u", "DriftDetected", "m", &drift, 1).unwrap();
+        let (id, kind) = notify_kind("web", "u", Recorded::DriftDetected, "m", &drift, 1).unwrap();
         assert_eq!(id, "drift:web:5");
         let EventKind::DriftDetected { drift: d } = kind else {
             panic!("not a drift")
@@ -235,7 +237,7 @@ mod tests {
         );
         // The healed event carries the detection's summary as it was.
         let healed = json!({"episode": "web:5", "grade": "high", "summary": d.summary, "resources": 2, "bySelfHeal": true});
-        let (id, kind) = notify_kind("web", "u", "DriftHealed", "m", &healed, 2).unwrap();
+        let (id, kind) = notify_kind("web", "u", Recorded::DriftHealed, "m", &healed, 2).unwrap();
         assert_eq!(id, "healed:web:5");
         assert!(
             matches!(kind, EventKind::DriftHealed { by_self_heal: true, ref drift } if drift.summary.len() == 2)
@@ -243,7 +245,7 @@ mod tests {
         let (_, kind) = notify_kind(
             "web",
             "https://git.example.com/r.git",
-            "ComparisonError",
+            Recorded::ComparisonError,
             "application web: fetching https://git.example.com/r.git: connection refused",
             &json!({}),
             3,
@@ -257,7 +259,7 @@ mod tests {
             notify_kind(
                 "web",
                 "u",
-                "ComparisonError",
+                Recorded::ComparisonError,
                 "kustomize: bad",
                 &json!({}),
                 3
@@ -267,7 +269,7 @@ mod tests {
         let (id, kind) = notify_kind(
             "web",
             "u",
-            "PromotionWaitingApproval",
+            Recorded::PromotionWaitingApproval,
             "waits",
             &json!({"promotion": 4, "pipeline": "shop"}),
             3,
@@ -284,13 +286,23 @@ mod tests {
         let (_, kind) = notify_kind(
             "web",
             "u",
-            "RollbackOnFailure",
+            Recorded::RollbackOnFailure,
             "revision b failed",
             &json!({"failed": "b", "to": "a"}),
             3,
         )
         .unwrap();
         assert!(matches!(kind, EventKind::Rollback { automatic: true, ref to, .. } if to == "a"));
-        assert!(notify_kind("web", "u", "OperationInterrupted", "x", &json!({}), 3).is_none());
+        assert!(
+            notify_kind(
+                "web",
+                "u",
+                Recorded::OperationInterrupted,
+                "x",
+                &json!({}),
+                3
+            )
+            .is_none()
+        );
     }
 }

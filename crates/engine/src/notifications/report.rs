@@ -78,7 +78,10 @@ impl Controller {
         let stored = self
             .store
             .events_of_kinds(
-                &["DriftDetected", "DriftHealed"],
+                &[
+                    crate::EventKind::DriftDetected.as_str(),
+                    crate::EventKind::DriftHealed.as_str(),
+                ],
                 filter.since_ms,
                 MAX_EVENTS,
             )
@@ -90,7 +93,7 @@ impl Controller {
                 let (id, kind) = notify_kind(
                     &e.app,
                     &info.repo_url,
-                    &e.kind,
+                    crate::EventKind::of(&e.kind),
                     &e.message,
                     &e.data,
                     e.at_ms,

@@ -33,12 +33,18 @@ impl Controller {
         let status = self.stored_status(name).await.unwrap_or_default();
         let last = self
             .store
-            .last_event_of_kinds(name, &["DriftDetected", "DriftHealed"])
+            .last_event_of_kinds(
+                name,
+                &[
+                    crate::EventKind::DriftDetected.as_str(),
+                    crate::EventKind::DriftHealed.as_str(),
+                ],
+            )
             .await
             .ok()
             .flatten();
         let episode = last
-            .filter(|e| e.kind == "DriftDetected")
+            .filter(|e| crate::EventKind::of(&e.kind) == crate::EventKind::DriftDetected)
             .and_then(|e| Some((e.data["episode"].as_str()?.to_string(), e.data)));
         let seen = Seen {
             initialized: true,
@@ -105,8 +111,8 @@ impl Controller {
             };
             self.event(
                 name,
-                "DriftHealed",
-                "info",
+                crate::EventKind::DriftHealed,
+                crate::Severity::Info,
                 &format!(
                     "drift of revision {} {how}",
                     &revision[..revision.len().min(12)]

@@ -21,6 +21,7 @@ use driftless_plan::{Action, HookDeletePolicy, Step, SyncPlan, Task};
 
 use super::wait::{self, with_retry};
 use super::{OperationPhase, Outcome, ResourceResult, SyncEvent, SyncRequest, SyncResult};
+use crate::compare::DryRunCache;
 
 /// Why a step stopped the sync (the sync's message; Secret values already masked).
 pub(super) struct Stopped(String);
@@ -33,6 +34,9 @@ pub(super) struct Executor<'a, C: Cluster> {
     pub pending: &'a BTreeSet<(String, String)>,
     /// Wait for the last step's health too (a one-shot command, not an operation).
     pub await_last: bool,
+    /// Where each apply's answer is remembered as the dry-run answer for the object it left
+    /// (see [`DryRunCache::remember_apply`]).
+    pub cache: Option<&'a DryRunCache>,
 }
 
 fn gvk_of(task: &Task, live: &BTreeMap<ResourceKey, Value>) -> Gvk {
@@ -209,6 +213,9 @@ impl<C: Cluster> Executor<'_, C> {
                     skip_validation: t.options.validate == Some(false),
                 };
                 let v = with_retry(retry, unknown_yet, || self.cluster.apply(&obj, &opts)).await?;
+                if let Some(cache) = self.cache.filter(|_| !opts.skip_validation) {
+                    cache.remember_apply(&t.key, &obj, &v);
+                }
                 Ok((Outcome::Applied, version(&v)))
             }
             Action::Replace => {

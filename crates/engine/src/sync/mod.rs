@@ -264,6 +264,7 @@ async fn run<C: Cluster>(
         live: &loaded.live,
         pending: &loaded.pending_kinds,
         await_last,
+        cache,
     };
     exec.run(&planned, &mut result, on_event).await;
     Ok(result)

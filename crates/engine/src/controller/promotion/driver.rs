@@ -369,8 +369,12 @@ impl Controller {
             self.save_promotion(&old).await?;
             self.metrics
                 .promotion_ended(&old.pipeline, &old.to, old.phase.as_str());
-            self.promotion_event(&old, "PromotionSuperseded", &old.message.clone())
-                .await;
+            self.promotion_event(
+                &old,
+                crate::EventKind::PromotionSuperseded,
+                &old.message.clone(),
+            )
+            .await;
         }
         self.store
             .audit(
@@ -386,7 +390,7 @@ impl Controller {
             p.name,
             prom.values_text()
         );
-        self.promotion_event(&prom, "PromotionCreated", &message)
+        self.promotion_event(&prom, crate::EventKind::PromotionCreated, &message)
             .await;
         self.promotions.wake.notify_one();
         Ok(prom)
@@ -441,8 +445,14 @@ impl Controller {
             prom.to,
             phase.as_str()
         );
-        self.promotion_event(prom, &format!("Promotion{}", phase.as_str()), &text)
-            .await;
+        let kind = match phase {
+            Phase::Succeeded => crate::EventKind::PromotionSucceeded,
+            Phase::Expired => crate::EventKind::PromotionExpired,
+            Phase::Rejected => crate::EventKind::PromotionRejected,
+            Phase::Superseded => crate::EventKind::PromotionSuperseded,
+            _ => crate::EventKind::PromotionFailed,
+        };
+        self.promotion_event(prom, kind, &text).await;
         Ok(())
     }
 }

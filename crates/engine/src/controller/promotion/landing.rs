@@ -238,7 +238,8 @@ impl Controller {
                 .join(", "),
             prom.values_text()
         );
-        self.promotion_event(&prom, "Promoted", &text).await;
+        self.promotion_event(&prom, crate::EventKind::Promoted, &text)
+            .await;
         if !pull_request {
             self.sync_stage(stage, &format!("promotion {}", prom.id))
                 .await?;

@@ -213,9 +213,9 @@ impl Controller {
         self.promotion_event(
             &prom,
             if approved {
-                "PromotionApproved"
+                crate::EventKind::PromotionApproved
             } else {
-                "PromotionRejected"
+                crate::EventKind::PromotionRejected
             },
             &format!(
                 "{} {verb}d promotion {id} of {} to {}: {comment}",
@@ -242,16 +242,21 @@ impl Controller {
     }
 
     /// An event on each target application (events belong to applications).
-    pub(crate) async fn promotion_event(&self, p: &Promotion, kind: &str, message: &str) {
+    pub(crate) async fn promotion_event(
+        &self,
+        p: &Promotion,
+        kind: crate::EventKind,
+        message: &str,
+    ) {
         let apps = self
             .pipeline(&p.pipeline)
             .await
             .and_then(|pl| pl.stage(&p.to).map(|s| s.applications.clone()))
             .unwrap_or_default();
         let severity = if matches!(p.phase, Phase::Failed | Phase::Expired | Phase::Rejected) {
-            "warning"
+            crate::Severity::Warning
         } else {
-            "info"
+            crate::Severity::Info
         };
         for app in apps {
             if let Err(e) = self

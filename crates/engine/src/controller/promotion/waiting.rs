@@ -147,7 +147,7 @@ impl Controller {
                 prom.to,
                 prom.values_text()
             );
-            self.promotion_event(&prom, "PromotionWaitingApproval", &text)
+            self.promotion_event(&prom, crate::EventKind::PromotionWaitingApproval, &text)
                 .await;
         }
         Ok(())
