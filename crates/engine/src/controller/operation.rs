@@ -95,7 +95,7 @@ impl Controller {
             // At most `workers` operations apply at once; the rest wait their turn here (the
             // wait for health afterwards holds no slot).
             let slot = slots.acquire_owned().await;
-            let cache = &order.target.cache;
+            let cache = order.target.cache.clone();
             let result = match c.operate(&name, op, &order).await {
                 Ok(r) => r,
                 Err(e) => {
@@ -104,6 +104,9 @@ impl Controller {
                 }
             };
             drop(slot);
+            // The rendered set and the loaded state are not needed to follow health: a fleet's
+            // worth of them, held through each rollout, was most of a cold start's memory.
+            drop(order);
             c.update(&name, |s| s.operation = None).await;
             // The status after the operation, from a fresh comparison, now.
             reconcile_now(c.clone(), name.clone()).await;
@@ -112,7 +115,8 @@ impl Controller {
                 .as_ref()
                 .map(super::settle::unsettled)
                 .unwrap_or_default();
-            if c.settled(&name, cache, &follow).await {
+            drop(result);
+            if c.settled(&name, &cache, &follow).await {
                 reconcile_now(c, name).await;
             }
         });
