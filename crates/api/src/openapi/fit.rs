@@ -46,19 +46,29 @@ pub(super) fn resolve(schema: &Value) -> &Value {
     }
 }
 
+/// Where and why a value does not fit its schema.
+#[derive(Debug)]
+pub(super) struct Misfit(String);
+
+impl std::fmt::Display for Misfit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Whether `value` fits `schema`: its JSON type, and for an object exactly the property
 /// names the schema lists (none unknown, every required one present), recursively through
 /// arrays, maps and `oneOf`/`anyOf` alternatives. `Err` says where it does not.
-pub(super) fn fits(value: &Value, schema: &Value, at: &str) -> Result<(), String> {
+pub(super) fn fits(value: &Value, schema: &Value, at: &str) -> Result<(), Misfit> {
     let schema = resolve(schema);
     for alternatives in ["oneOf", "anyOf"] {
         if let Some(all) = schema[alternatives].as_array() {
             let misses: Vec<String> = all
                 .iter()
-                .filter_map(|s| fits(value, s, at).err())
+                .filter_map(|s| fits(value, s, at).err().map(|m| m.0))
                 .collect();
             if misses.len() == all.len() {
-                return Err(format!("{at}: no alternative fits: {misses:?}"));
+                return Err(Misfit(format!("{at}: no alternative fits: {misses:?}")));
             }
             return Ok(());
         }
@@ -66,13 +76,15 @@ pub(super) fn fits(value: &Value, schema: &Value, at: &str) -> Result<(), String
     if value.is_null() {
         return match schema["nullable"].as_bool() == Some(true) || schema.get("type").is_none() {
             true => Ok(()),
-            false => Err(format!("{at}: null, but the schema is not nullable")),
+            false => Err(Misfit(format!(
+                "{at}: null, but the schema is not nullable"
+            ))),
         };
     }
     if let Some(allowed) = schema["enum"].as_array()
         && !allowed.contains(value)
     {
-        return Err(format!("{at}: {value} is not one of {allowed:?}"));
+        return Err(Misfit(format!("{at}: {value} is not one of {allowed:?}")));
     }
     let ty = schema["type"].as_str();
     let kind_fits = match (ty, value) {
@@ -84,7 +96,7 @@ pub(super) fn fits(value: &Value, schema: &Value, at: &str) -> Result<(), String
         _ => false,
     };
     if !kind_fits {
-        return Err(format!("{at}: {value} is not of type {ty:?}"));
+        return Err(Misfit(format!("{at}: {value} is not of type {ty:?}")));
     }
     match value {
         Value::Array(items) => {
@@ -101,10 +113,10 @@ pub(super) fn fits(value: &Value, schema: &Value, at: &str) -> Result<(), String
                         Some(s) if s.is_object() => fits(x, s, &format!("{at}/{k}"))?,
                         _ if properties.is_none() => {}
                         _ => {
-                            return Err(format!(
+                            return Err(Misfit(format!(
                                 "{at}: `{k}` is written but the schema lists {:?}",
                                 properties.unwrap().keys().collect::<Vec<_>>()
-                            ));
+                            )));
                         }
                     },
                 }
@@ -112,7 +124,7 @@ pub(super) fn fits(value: &Value, schema: &Value, at: &str) -> Result<(), String
             for r in schema["required"].as_array().into_iter().flatten() {
                 let r = r.as_str().unwrap();
                 if !fields.contains_key(r) {
-                    return Err(format!("{at}: required `{r}` is not written"));
+                    return Err(Misfit(format!("{at}: required `{r}` is not written")));
                 }
             }
         }
