@@ -201,9 +201,11 @@ async fn sqlx_setup(db: &str) {
         .connect(&format!("sqlite://{db}?mode=rwc"))
         .await
         .unwrap();
-    sqlx::raw_sql(include_str!("../migrations/sqlite/0004_notifications.sql"))
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::raw_sql(include_str!(
+        "../../store/migrations/sqlite/0005_notifications.sql"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
     pool.close().await;
 }

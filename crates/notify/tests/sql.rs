@@ -1,4 +1,4 @@
-//! The SQL outbox on a real SQLite database built from `migrations/sqlite/0004_notifications.sql`:
+//! The SQL outbox on a real SQLite database built from the store's `migrations/sqlite/0005_notifications.sql`:
 //! dedupe by UNIQUE key inside the event's transaction, concurrent claimers never sharing a
 //! message, fencing tokens, retry and resend, and the dispatcher delivering from it.
 
@@ -42,10 +42,12 @@ async fn database() -> (tempfile::TempDir, AnyPool) {
         .execute(&pool)
         .await
         .unwrap();
-    sqlx::raw_sql(include_str!("../migrations/sqlite/0004_notifications.sql"))
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::raw_sql(include_str!(
+        "../../store/migrations/sqlite/0005_notifications.sql"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
     (dir, pool)
 }
 

@@ -139,7 +139,7 @@ pub struct Enqueued {
 }
 
 /// The store side of notifications. The SQL implementation lives in the store
-/// (`crates/notify/migrations/` holds its schema); [`memory::MemoryOutbox`] is the in-process one.
+/// (its schema is the store's `migrations/*/0005_notifications.sql`); [`memory::MemoryOutbox`] is the in-process one.
 pub trait Outbox: Send + Sync {
     /// Stores messages whose `dedupe_key` is new; others are counted as duplicates.
     /// The store also offers this inside the transaction that records the event.

@@ -1,4 +1,4 @@
-//! The SQL outbox over the store's sqlx pool (schema: `migrations/*/0004_notifications.sql`, applied by the store as `0005_notifications`).
+//! The SQL outbox over the store's sqlx pool (schema: the store's `migrations/*/0005_notifications.sql`).
 //! The statements are valid for SQLite (3.35+: RETURNING, window functions) and Postgres alike,
 //! with `$n` placeholders as sqlx's Any driver takes them. [`SqlOutbox::enqueue_in`] runs inside
 //! the store's transaction that records the event, which is what makes "the notification exists

@@ -1,4 +1,4 @@
--- Notification outbox (sqlite), from crates/notify/migrations/sqlite/0004_notifications.sql.
+-- Notification outbox (sqlite): the schema of crates/notify's SQL outbox, whose tests build from this file.
 -- Not fenced by the write lease (0004_leases): rows are enqueued in the event's transaction,
 -- whose event insert is fenced, and delivery has its own claim tokens.
 -- Times are milliseconds since the Unix epoch; payload is the rendered message (JSON TEXT).
