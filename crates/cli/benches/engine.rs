@@ -9,51 +9,25 @@
 //! Run: `cargo bench -p driftless --bench engine` (`DRIFTLESS_BENCH_APPS=N` for a smaller fleet).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use driftless_engine::Update;
 use driftless_testkit::repo::TestRepo;
 use serde_json::json;
 
+mod common;
+use common::{Process, cpu_seconds, free_port, proc_field, wait_for_file};
+
 const RESOURCES_PER_APP: usize = 10;
 /// Long enough to hold every app's periodic resync (3 min, jittered up to 10%): steady state
 /// is that work spread over time, not a quiet minute between two resyncs.
 const IDLE_WINDOW: Duration = Duration::from_secs(200);
 
-/// Kills a child process when the bench ends, however it ends.
-struct Process(Child);
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The stream's `lagged` event: how many updates were missed.
 #[derive(serde::Deserialize)]
 struct Missed {
     missed: u64,
-}
-
-fn proc_field(pid: u32, key: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
-}
-
-/// User + system CPU seconds the process has used (clock ticks are 100/s on Linux).
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
-    ticks / 100.0
 }
 
 /// The ten resources of app `i`: its namespace, a Deployment, a Service, a ServiceAccount,
@@ -106,27 +80,6 @@ fn application(i: usize, repo: &Path) -> String {
         "apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: fleet-{i:04}}}\nspec:\n  source: {{repoURL: \"{}\", path: apps/{i:04}}}\n  destination: {{namespace: fleet-{i:04}}}\n  syncPolicy:\n    automated: {{prune: true, selfHeal: true}}\n",
         repo.display()
     )
-}
-
-fn wait_for_file(path: &Path, what: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(t) = std::fs::read_to_string(path)
-            && !t.trim().is_empty()
-        {
-            return t.trim().to_string();
-        }
-        assert!(Instant::now() < deadline, "{what} never appeared");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// (apps listed, apps Synced and Healthy, the status of one that is not).

@@ -12,25 +12,19 @@
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use driftless_notify::{NewMessage, Outbox};
 use driftless_testkit::repo::TestRepo;
 use serde_json::{Value, json};
 
+mod common;
+use common::{Process, cpu_seconds, wait_for_file};
+
 const QUEUED: usize = 1000;
 /// Refresh rounds per run (the median is reported: the machine is shared).
 const ROUNDS: usize = 5;
-
-/// User + system CPU seconds a process has used (100 ticks/s on Linux).
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (tick(11) + tick(12)) / 100.0
-}
 
 /// What one run measured.
 struct Run {
@@ -39,27 +33,6 @@ struct Run {
     round: Duration,
     /// Engine CPU per reconcile over the refresh rounds.
     cpu_ms: f64,
-}
-
-struct Process(Child);
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for_file(path: &Path, what: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(t) = std::fs::read_to_string(path)
-            && !t.trim().is_empty()
-        {
-            return t.trim().to_string();
-        }
-        assert!(Instant::now() < deadline, "{what} never appeared");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// A "Slack" that accepts every connection and never answers; counts the connections.

@@ -8,35 +8,18 @@
 use driftless_engine::AppStatus;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use driftless_testkit::postgres::PgServer;
 use driftless_testkit::repo::TestRepo;
 use serde_json::Value;
 
+mod common;
+use common::{Process, free_port, rss_mib, wait_for_file};
+
 const RESOURCES_PER_APP: usize = 10;
 const TOKEN: &str = "bench-token";
-
-/// Kills a child process when the bench ends, however it ends.
-struct Process(Child);
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn rss_mib(pid: u32, key: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
-}
 
 /// App `i`: a namespace, a ServiceAccount, a Secret, a Service and six ConfigMaps (no
 /// Deployment: the sandbox runs no pods, and rollouts are the engine bench's subject).
@@ -82,22 +65,6 @@ fn application(i: usize, repo: &Path) -> String {
         "apiVersion: driftless.dev/v1alpha1\nkind: Application\nmetadata: {{name: shard-{i:04}}}\nspec:\n  source: {{repoURL: \"{}\", path: apps/{i:04}}}\n  destination: {{namespace: shard-{i:04}}}\n  syncPolicy:\n    automated: {{prune: true, selfHeal: true}}\n",
         repo.display()
     )
-}
-
-fn wait_for_file(path: &Path, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::fs::read_to_string(path).map_or(true, |t| t.trim().is_empty()) {
-        assert!(Instant::now() < deadline, "{what} never appeared");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 struct Rig {
